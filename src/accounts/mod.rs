@@ -1,0 +1,299 @@
+//! Account services: registration, sign-in, password and profile changes,
+//! blocking, roles, and browser sessions. Handlers and CLI commands call these;
+//! they hold the business rules, while SQL stays in `store`.
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::clock::Clock;
+use crate::config::{PasswordConfig, SessionConfig};
+use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
+use crate::store::{self, NewUser, Store, UserRow};
+
+pub mod names;
+mod sessions;
+
+pub use names::{Email, Username};
+pub use sessions::{CurrentUser, SessionInfo, StartedSession};
+
+/// The roles gatehouse knows. Every account has `user`.
+pub const ROLES: [&str; 2] = ["admin", "user"];
+
+/// A problem with one form field, shown next to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}
+
+/// Account errors. `InvalidCredentials` deliberately covers unknown user and
+/// wrong password alike.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("account blocked")]
+    Blocked,
+    #[error("no such user")]
+    UnknownUser,
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Password(#[from] password::Error),
+}
+
+impl Error {
+    fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+/// Result alias for account services.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a new account starts with.
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a SecretString,
+    pub password_confirm: Option<&'a SecretString>,
+    /// Operators create accounts with a verified address; self-registration does not.
+    pub email_verified: bool,
+    /// Extra roles besides `user`.
+    pub roles: &'a [String],
+}
+
+/// The account services, shared by the HTTP layer and the CLI.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    passwords: Passwords,
+    clock: Arc<dyn Clock>,
+    session: SessionConfig,
+    min_password_len: usize,
+}
+
+impl Accounts {
+    /// Builds the services.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        session: SessionConfig,
+        password: &PasswordConfig,
+    ) -> Result<Self, password::Error> {
+        Ok(Self {
+            store,
+            passwords: Passwords::new(password)?,
+            clock,
+            session,
+            min_password_len: password.min_length,
+        })
+    }
+
+    /// The store behind the services.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+
+    /// Checks a new password against the length rules (the full policy comes with #6).
+    fn check_new_password(&self, field: &'static str, pw: &SecretString) -> Result<()> {
+        let pw = pw.expose_secret();
+        if pw.chars().count() < self.min_password_len {
+            return Err(Error::field(field, format!("Use at least {} characters.", self.min_password_len)));
+        }
+        if pw.len() > MAX_PASSWORD_BYTES {
+            return Err(Error::field(field, format!("Use at most {MAX_PASSWORD_BYTES} bytes.")));
+        }
+        Ok(())
+    }
+
+    /// Creates an account with the `user` role (plus `roles`). Either the user,
+    /// their roles and nothing else is written, or nothing is.
+    pub async fn register(&self, r: &Registration<'_>) -> Result<String> {
+        let mut errors = Vec::new();
+        let username = Username::parse(r.username).map_err(|m| errors.push(FieldError::new("username", m))).ok();
+        let email = Email::parse(r.email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
+        if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password) {
+            errors.append(&mut e);
+        }
+        if let Some(confirm) = r.password_confirm
+            && confirm.expose_secret() != r.password.expose_secret()
+        {
+            errors.push(FieldError::new("password_confirm", "The passwords do not match."));
+        }
+        let mut roles: Vec<&str> = vec!["user"];
+        for role in r.roles {
+            match ROLES.iter().find(|known| **known == role.as_str()) {
+                Some(known) if !roles.contains(known) => roles.push(known),
+                Some(_) => {}
+                None => errors.push(FieldError::new("role", format!("Unknown role {role:?}; use admin or user."))),
+            }
+        }
+        let (Some(username), Some(email), true) = (username, email, errors.is_empty()) else {
+            return Err(Error::Invalid(errors));
+        };
+        let hash = self.passwords.hash(r.password).await?;
+        let id = store::new_id();
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let inserted = tx
+            .db()
+            .insert_user(&NewUser {
+                id: &id,
+                username: &username.display,
+                username_key: &username.key,
+                email: &email.display,
+                email_key: &email.key,
+                email_verified: r.email_verified,
+                display_name: "",
+                password_hash: Some(&hash),
+                now,
+            })
+            .await;
+        match inserted {
+            Err(store::Error::Conflict(what)) if what.contains("email") => {
+                return Err(Error::field("email", "That email address is already registered."));
+            }
+            Err(store::Error::Conflict(_)) => return Err(Error::field("username", "That username is taken.")),
+            other => other?,
+        }
+        tx.db().set_user_roles(&id, &roles).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %id, "account created");
+        Ok(id)
+    }
+
+    /// Checks a login (username or email) and password. Unknown user and wrong
+    /// password are the same error and cost the same time. A blocked account is
+    /// reported only to someone who knows its password.
+    pub async fn authenticate(&self, login: &str, password: &SecretString) -> Result<UserRow> {
+        let key = names::login_key(login);
+        let user = if key.is_empty() || key.len() > names::EMAIL_MAX {
+            None
+        } else {
+            self.store.conn().await?.db().find_user_by_login(&key).await?
+        };
+        let too_long = password.expose_secret().len() > MAX_PASSWORD_BYTES;
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref()).filter(|_| !too_long);
+        let verified = self.passwords.verify(password, stored).await?;
+        let Some(user) = user.filter(|_| verified.ok) else {
+            return Err(Error::InvalidCredentials);
+        };
+        if user.blocked {
+            return Err(Error::Blocked);
+        }
+        if verified.needs_rehash
+            && let Some(old) = &user.password_hash
+        {
+            let new = self.passwords.hash(password).await?;
+            self.store.conn().await?.db().upgrade_password_hash(&user.id, old, &new).await?;
+            tracing::info!(user_id = %user.id, "password rehashed with current parameters");
+        }
+        Ok(user)
+    }
+
+    /// Changes the password after checking the current one, and ends every
+    /// other session of the user (`keep` is the session making the change).
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        current: &SecretString,
+        new: &SecretString,
+        confirm: Option<&SecretString>,
+        keep: Option<&str>,
+    ) -> Result<()> {
+        let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
+        if !self.passwords.verify(current, user.password_hash.as_deref()).await?.ok {
+            return Err(Error::field("current_password", "The current password is not correct."));
+        }
+        self.check_new_password("new_password", new)?;
+        if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
+            return Err(Error::field("new_password_confirm", "The passwords do not match."));
+        }
+        let hash = self.passwords.hash(new).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        tx.db().set_password_hash(user_id, &hash, now).await?;
+        let ended = tx.db().revoke_user_sessions(user_id, keep, now).await?;
+        tx.commit().await?;
+        tracing::info!(user_id, sessions_ended = ended, "password changed");
+        Ok(())
+    }
+
+    /// Sets the display name.
+    pub async fn set_display_name(&self, user_id: &str, raw: &str) -> Result<()> {
+        let name = names::parse_display_name(raw).map_err(|m| Error::field("display_name", m))?;
+        self.store.conn().await?.db().set_display_name(user_id, &name, self.now()).await?;
+        Ok(())
+    }
+
+    /// Finds a user by id, username or email.
+    pub async fn find(&self, who: &str) -> Result<UserRow> {
+        let mut conn = self.store.conn().await?;
+        if let Some(user) = conn.db().find_user(who).await? {
+            return Ok(user);
+        }
+        conn.db().find_user_by_login(&names::login_key(who)).await?.ok_or(Error::UnknownUser)
+    }
+
+    /// The user's roles.
+    pub async fn roles(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(self.store.conn().await?.db().user_roles(user_id).await?)
+    }
+
+    /// Blocks or unblocks an account. Blocking ends all its sessions at once,
+    /// in the same transaction.
+    pub async fn set_blocked(&self, user_id: &str, blocked: bool) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if !tx.db().set_user_blocked(user_id, blocked, now).await? {
+            return Err(Error::UnknownUser);
+        }
+        if blocked {
+            tx.db().revoke_user_sessions(user_id, None, now).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(user_id, blocked, "account block state changed");
+        Ok(())
+    }
+
+    /// Replaces the user's roles; `user` is always kept.
+    pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> Result<Vec<String>> {
+        let mut wanted: Vec<&str> = vec!["user"];
+        for role in roles {
+            let Some(known) = ROLES.iter().find(|k| **k == role.as_str()) else {
+                return Err(Error::field("role", format!("Unknown role {role:?}; use admin or user.")));
+            };
+            if !wanted.contains(known) {
+                wanted.push(known);
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        if tx.db().find_user(user_id).await?.is_none() {
+            return Err(Error::UnknownUser);
+        }
+        tx.db().set_user_roles(user_id, &wanted).await?;
+        tx.commit().await?;
+        wanted.sort_unstable();
+        Ok(wanted.into_iter().map(str::to_owned).collect())
+    }
+
+    /// A page of users matching `query`, and the total count.
+    pub async fn search(&self, query: &str, page: i64, per_page: i64) -> Result<(Vec<UserRow>, i64)> {
+        let needle = names::login_key(query);
+        let offset = page.saturating_sub(1).max(0).saturating_mul(per_page);
+        Ok(self.store.conn().await?.db().search_users(&needle, per_page, offset).await?)
+    }
+}

@@ -1,0 +1,212 @@
+//! Wiring: opens the store, builds the services and the router, binds the
+//! listener, and serves with graceful shutdown.
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use url::Url;
+
+use crate::accounts::Accounts;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::oauth::clients::Clients;
+use crate::security::csrf::Csrf;
+use crate::security::token;
+use crate::store::Store;
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    /// The public base URL every absolute URL derives from.
+    pub issuer: Arc<Url>,
+    pub store: Store,
+    pub accounts: Accounts,
+    pub clients: Clients,
+    pub csrf: Csrf,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Cookies get `Secure` whenever the issuer is https (INTERFACE.md).
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.scheme() == "https"
+    }
+}
+
+/// The services, without HTTP: what the CLI needs.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub accounts: Accounts,
+    pub clients: Clients,
+    pub csrf: Csrf,
+}
+
+impl Services {
+    /// Connects to the database, applies pending migrations and loads shared secrets.
+    pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let url = config.database_url();
+        let retry = Duration::from_secs(config.database.connect_retry_secs);
+        let store = Store::connect(&url, config.database.max_connections, retry)
+            .await
+            .with_context(|| format!("cannot open the database ({})", redact_url(&url)))?;
+        store.migrate().await.context("cannot apply database migrations")?;
+        let csrf_key = load_csrf_key(&store, clock.unix()).await?;
+        let accounts = Accounts::new(store.clone(), clock.clone(), config.session.clone(), &config.password)
+            .context("invalid password hashing settings")?;
+        let clients = Clients::new(store.clone(), clock);
+        Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key) })
+    }
+}
+
+/// The CSRF key lives in the database so every instance signs alike.
+async fn load_csrf_key(store: &Store, now: i64) -> anyhow::Result<[u8; 32]> {
+    let candidate: String = token::random_bytes::<32>().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = store.conn().await?.db().setting_or_insert("csrf_key", &candidate, now).await?;
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = hex
+            .get(i * 2..i * 2 + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .context("stored csrf_key is corrupt")?;
+    }
+    Ok(key)
+}
+
+/// Hides a password in a database URL for messages.
+fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A built, bound application, ready to serve.
+pub struct App {
+    state: AppState,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+/// Opens everything and binds the listener. Port 0 picks a free port; the
+/// issuer then defaults to the bound address.
+pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let issuer = config.issuer_for(addr);
+    let services = Services::open(&config, clock.clone()).await?;
+    let state = AppState {
+        config: Arc::new(config),
+        issuer: Arc::new(issuer),
+        store: services.store,
+        accounts: services.accounts,
+        clients: services.clients,
+        csrf: services.csrf,
+        clock,
+        metrics: Arc::new(Metrics::default()),
+    };
+    Ok(App { state, listener, addr })
+}
+
+impl App {
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (tests use its store for fixtures and assertions).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight
+    /// requests finish (up to the grace period) and stops background work.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let App { state, listener, addr } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(session_sweeper(state.clone(), stop_rx.clone()));
+        tracing::info!(%addr, issuer = %state.issuer, "listening");
+        let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
+        let store = state.store.clone();
+        let router = crate::http::router(state);
+        let mut stopped = stop_rx;
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: draining in-flight requests");
+                let _ = stop_tx.send(true);
+            });
+        let deadline = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            res = server => res.context("server error")?,
+            () = deadline => tracing::warn!("grace period over; closing remaining connections"),
+        }
+        let _ = worker.await;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Deletes sessions that ended more than a day ago, hourly.
+async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+        let before = state.clock.unix() - 86_400;
+        let purged = match state.store.conn().await {
+            Ok(mut conn) => conn.db().purge_sessions(before).await,
+            Err(e) => Err(e),
+        };
+        match purged {
+            Ok(n) => tracing::debug!(purged = n, "old sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
+}
+
+/// `gatehouse serve`: runs until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let app = build(config, Arc::new(SystemClock)).await?;
+    app.serve(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

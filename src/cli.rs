@@ -1,0 +1,280 @@
+//! Command line: `serve`, `migrate`, `user …`, `client …` (INTERFACE.md).
+//! Every failure is one line on stderr and a non-zero exit (see main.rs).
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::accounts::{self, Registration};
+use crate::app::{self, Services};
+use crate::clock::SystemClock;
+use crate::config::{self, Config, LogFormat};
+use crate::oauth::clients::ClientSpec;
+use crate::store::Store;
+
+/// gatehouse: an OAuth 2.0 / OpenID Connect authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version)]
+pub struct Cli {
+    /// Configuration file (default: ./gatehouse.toml if present, or $GATEHOUSE_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Log JSON lines instead of human-readable ones.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve HTTP until SIGINT/SIGTERM.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage relying parties (OAuth clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+/// `gatehouse user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (email counted as verified); the password is read from stdin.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Extra role (repeatable); `user` is always given.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from one line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Show one user (by username, email or id).
+    Show { user: String },
+    /// Block a user and end their sessions.
+    Block { user: String },
+    /// Unblock a user.
+    Unblock { user: String },
+    /// Replace a user's roles (`user` is always kept).
+    SetRoles {
+        user: String,
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+}
+
+/// `gatehouse client …`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client.
+    Create(ClientCreate),
+    /// List clients.
+    List,
+    /// Delete a client.
+    Delete { client_id: String },
+}
+
+/// Arguments of `client create`.
+#[derive(Debug, Args)]
+pub struct ClientCreate {
+    #[arg(long)]
+    client_id: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long = "redirect-uri", required = true)]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    #[arg(long)]
+    scope: Option<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    public: bool,
+    /// Read the secret (at least 32 characters) from stdin instead of generating one.
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Skip the consent page (first-party clients).
+    #[arg(long)]
+    skip_consent: bool,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = config::load(cli.config.as_deref())?;
+    if cli.log_json {
+        config.log_format = LogFormat::Json;
+    }
+    // CLI commands print their results; keep their logs to warnings.
+    let level = if matches!(cli.command, Command::Serve) { config.log_level.clone() } else { "warn".into() };
+    crate::telemetry::init(config.log_format, &level);
+    match cli.command {
+        Command::Serve => app::run(config).await,
+        Command::Migrate => migrate(&config).await,
+        Command::User(cmd) => user(&config, cmd).await,
+        Command::Client(cmd) => client(&config, cmd).await,
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Services> {
+    if config.database.url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    }
+    Services::open(config, Arc::new(SystemClock)).await
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let services = open(config).await?;
+    println!("migrations applied ({:?})", services.store.backend());
+    services.store.close().await;
+    Ok(())
+}
+
+fn read_stdin_line(what: &str) -> anyhow::Result<SecretString> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).with_context(|| format!("cannot read the {what} from stdin"))?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        bail!("no {what} on stdin");
+    }
+    Ok(SecretString::from(line))
+}
+
+fn describe(err: accounts::Error) -> anyhow::Error {
+    match err {
+        accounts::Error::Invalid(errors) => {
+            let text: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            anyhow::anyhow!("{}", text.join("; "))
+        }
+        accounts::Error::UnknownUser => anyhow::anyhow!("no such user"),
+        other => anyhow::Error::new(other),
+    }
+}
+
+async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    // Read the password before touching the database, so bad input writes nothing.
+    let password = match &cmd {
+        UserCommand::Create { .. } => Some(read_stdin_line("password")?),
+        _ => None,
+    };
+    let services = open(config).await?;
+    let accounts = &services.accounts;
+    match cmd {
+        UserCommand::Create { username, email, roles, .. } => {
+            let password = password.context("no password")?;
+            let id = accounts
+                .register(&Registration {
+                    username: &username,
+                    email: &email,
+                    password: &password,
+                    password_confirm: None,
+                    email_verified: true,
+                    roles: &roles,
+                })
+                .await
+                .map_err(describe)?;
+            println!("created user {username} ({id})");
+        }
+        UserCommand::List => {
+            let (users, _) = accounts.search("", 1, i64::MAX).await.map_err(describe)?;
+            println!("{:<36}  {:<24}  {:<32}  {}", "ID", "USERNAME", "EMAIL", "STATE");
+            for u in users {
+                let state = if u.blocked { "blocked" } else { "active" };
+                println!("{:<36}  {:<24}  {:<32}  {}", u.id, u.username, u.email, state);
+            }
+        }
+        UserCommand::Show { user } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            let roles = accounts.roles(&u.id).await.map_err(describe)?;
+            println!("id:             {}", u.id);
+            println!("username:       {}", u.username);
+            println!("email:          {} ({})", u.email, if u.email_verified { "verified" } else { "unverified" });
+            println!("display name:   {}", u.display_name);
+            println!("roles:          {}", roles.join(" "));
+            println!("state:          {}", if u.blocked { "blocked" } else { "active" });
+            println!("created:        {}", crate::http::pages::display_time(u.created_at));
+        }
+        UserCommand::Block { user } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            accounts.set_blocked(&u.id, true).await.map_err(describe)?;
+            println!("blocked {}; their sessions have ended", u.username);
+        }
+        UserCommand::Unblock { user } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            accounts.set_blocked(&u.id, false).await.map_err(describe)?;
+            println!("unblocked {}", u.username);
+        }
+        UserCommand::SetRoles { user, roles } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            let roles = accounts.set_roles(&u.id, &roles).await.map_err(describe)?;
+            println!("{} now has roles: {}", u.username, roles.join(" "));
+        }
+    }
+    close(services.store).await;
+    Ok(())
+}
+
+async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
+    let secret = match &cmd {
+        ClientCommand::Create(c) if c.secret_stdin => Some(read_stdin_line("secret")?),
+        _ => None,
+    };
+    let services = open(config).await?;
+    let clients = &services.clients;
+    match cmd {
+        ClientCommand::Create(c) => {
+            let registered = clients
+                .register(ClientSpec {
+                    client_id: c.client_id,
+                    name: c.name,
+                    redirect_uris: c.redirect_uris,
+                    post_logout_redirect_uris: c.post_logout_redirect_uris,
+                    grant_types: c.grant_types,
+                    scope: c.scope,
+                    public: c.public,
+                    secret,
+                    skip_consent: c.skip_consent,
+                })
+                .await?;
+            let kind = if registered.client.public { "public" } else { "confidential" };
+            println!("created {kind} client {}", registered.client.client_id);
+            if let Some(secret) = registered.generated_secret {
+                println!("client_secret: {}", secret.expose_secret());
+                println!("(shown once; only its hash is stored)");
+            }
+        }
+        ClientCommand::List => {
+            println!("{:<24}  {:<12}  {:<32}  {}", "CLIENT_ID", "TYPE", "NAME", "REDIRECT_URIS");
+            for c in clients.list().await? {
+                let kind = if c.public { "public" } else { "confidential" };
+                let uris = c.redirect_uri_list()?.join(" ");
+                println!("{:<24}  {:<12}  {:<32}  {}", c.client_id, kind, c.name, uris);
+            }
+        }
+        ClientCommand::Delete { client_id } => {
+            clients.delete(&client_id).await?;
+            println!("deleted client {client_id}");
+        }
+    }
+    close(services.store).await;
+    Ok(())
+}
+
+async fn close(store: Store) {
+    store.close().await;
+}

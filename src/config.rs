@@ -1,0 +1,288 @@
+//! Configuration: compiled defaults, then `gatehouse.toml`, then `GATEHOUSE_*`
+//! environment variables (nested keys joined by `__`), as INTERFACE.md fixes.
+//! Any key can also be given as `GATEHOUSE_<KEY>_FILE=/path` (Docker/K8s secrets).
+//! Only this module reads the environment.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+const ENV_PREFIX: &str = "GATEHOUSE_";
+
+/// The whole configuration tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Socket address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Public base URL; `None` means `http://` + the bound address.
+    pub issuer: Option<Url>,
+    /// Where the embedded database, mail files and generated secrets live.
+    pub data_dir: PathBuf,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+    /// Log filter directive, e.g. `info` or `gatehouse=debug,sqlx=warn`.
+    pub log_level: String,
+    pub database: DatabaseConfig,
+    pub mail: MailConfig,
+    pub session: SessionConfig,
+    pub password: PasswordConfig,
+    pub http: HttpConfig,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Storage settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…`; defaults to `sqlite://$DATA_DIR/gatehouse.db`.
+    pub url: Option<SecretString>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long `serve` keeps retrying an unreachable database at start.
+    pub connect_retry_secs: u64,
+}
+
+/// Outgoing mail (the transport itself arrives with the mail issue).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://host:port` or `smtps://user:pass@host:465`; unset means the file backend.
+    pub smtp_url: Option<SecretString>,
+    /// Sender address.
+    pub from: String,
+}
+
+/// Browser session policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Absolute lifetime of a session, in seconds (8 hours by default).
+    pub lifetime_secs: i64,
+    /// A session unused for this long ends, in seconds.
+    pub idle_timeout_secs: i64,
+}
+
+/// Argon2id parameters and length limits for passwords.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Memory cost in KiB (OWASP: 19 MiB).
+    pub argon2_memory_kib: u32,
+    /// Iterations (OWASP: 2).
+    pub argon2_iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub argon2_parallelism: u32,
+    /// Shortest accepted password, in characters.
+    pub min_length: usize,
+}
+
+/// HTTP server limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Whole-request timeout in seconds.
+    pub request_timeout_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Largest accepted total size of the request headers, in bytes.
+    pub header_limit_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            data_dir: PathBuf::from("./data"),
+            log_format: LogFormat::Text,
+            log_level: "info,sqlx=warn".into(),
+            database: DatabaseConfig::default(),
+            mail: MailConfig::default(),
+            session: SessionConfig::default(),
+            password: PasswordConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 10, connect_retry_secs: 60 }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { smtp_url: None, from: "gatehouse@localhost".into() }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { lifetime_secs: 8 * 3600, idle_timeout_secs: 2 * 3600 }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self { argon2_memory_kib: 19 * 1024, argon2_iterations: 2, argon2_parallelism: 1, min_length: 12 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_secs: 30,
+            body_limit_bytes: 64 * 1024,
+            header_limit_bytes: 16 * 1024,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Config {
+    /// The database URL, explicit or derived from `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()),
+        }
+    }
+
+    /// The issuer for a server bound to `bound` (the configured one, if any).
+    pub fn issuer_for(&self, bound: SocketAddr) -> Url {
+        match &self.issuer {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{bound}")).unwrap_or_else(|_| {
+                // A SocketAddr always renders as a valid authority.
+                Url::parse("http://127.0.0.1").expect("BUG: literal URL parses")
+            }),
+        }
+    }
+
+    /// Cross-field rules that serde cannot express.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(issuer) = &self.issuer {
+            if !matches!(issuer.scheme(), "https" | "http") || issuer.host_str().is_none() {
+                bail!("issuer must be an absolute http(s) URL, got {issuer}");
+            }
+            if issuer.query().is_some() || issuer.fragment().is_some() {
+                bail!("issuer must not have a query or fragment (OpenID Connect Discovery §3)");
+            }
+            if issuer.scheme() == "http" && !is_loopback_host(issuer) {
+                bail!("issuer must use https unless it is a loopback address, got {issuer}");
+            }
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!("database.url must start with sqlite:// or postgres://");
+        }
+        if self.session.lifetime_secs <= 0 || self.session.idle_timeout_secs <= 0 {
+            bail!("session.lifetime_secs and session.idle_timeout_secs must be positive");
+        }
+        if self.password.min_length < 8 {
+            bail!("password.min_length must be at least 8");
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Loads the layered configuration. `path` is `--config`; `GATEHOUSE_CONFIG` is
+/// the fallback. A missing default file is fine; a missing named file is not.
+pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    let named = path.map(Path::to_path_buf).or_else(|| std::env::var_os("GATEHOUSE_CONFIG").map(PathBuf::from));
+    let mut figment = Figment::new();
+    match named {
+        Some(p) => {
+            if !p.is_file() {
+                bail!("config file {} does not exist", p.display());
+            }
+            figment = figment.merge(Toml::file_exact(p));
+        }
+        None if Path::new("gatehouse.toml").is_file() => figment = figment.merge(Toml::file_exact("gatehouse.toml")),
+        None => {}
+    }
+    figment = figment.merge(
+        Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .filter(|k| k.as_str() != "config" && !k.as_str().ends_with("_file")),
+    );
+    for (key, value) in std::env::vars() {
+        let Some(rest) = key.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(name) = rest.strip_suffix("_FILE") else { continue };
+        let secret = std::fs::read_to_string(&value).with_context(|| format!("reading {key}={value}"))?;
+        let dotted = name.to_ascii_lowercase().replace("__", ".");
+        figment = figment.merge(Serialized::global(&dotted, secret.trim_end_matches(['\r', '\n'])));
+    }
+    let config: Config = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    config.validate()?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_interface() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.issuer_for(c.listen).as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.database_url(), "sqlite://./data/gatehouse.db");
+        assert_eq!(c.session.lifetime_secs, 8 * 3600);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_key() {
+        let err = Figment::new()
+            .merge(Toml::string("listen = \"127.0.0.1:1\"\nlisten_port = 3"))
+            .extract::<Config>()
+            .unwrap_err();
+        assert!(err.to_string().contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn http_issuer_outside_loopback_is_refused() {
+        let mut c = Config::default();
+        c.issuer = Some(Url::parse("http://example.com").unwrap());
+        assert!(c.validate().is_err());
+        c.issuer = Some(Url::parse("https://example.com").unwrap());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn database_secret_is_redacted_in_debug() {
+        let mut c = Config::default();
+        c.database.url = Some(SecretString::from("postgres://u:hunter2@h/db"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

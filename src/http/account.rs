@@ -1,0 +1,211 @@
+//! The signed-in user's own page: details, display name, password change,
+//! and active sessions with revoke-one and sign-out-everywhere.
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::accounts::{self, CurrentUser, FieldError};
+use crate::app::AppState;
+use crate::http::error::HtmlError;
+use crate::http::extract::{CsrfForm, PageCsrf, SignedIn};
+use crate::http::login::signed_out;
+use crate::http::pages::{Nav, device_name, display_time};
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(get_account))
+        .route("/account/profile", post(post_profile))
+        .route("/account/password", post(post_password))
+        .route("/account/sessions/{id}/revoke", post(post_revoke_session))
+        .route("/account/sessions/revoke-all", post(post_revoke_all))
+}
+
+/// A session row, ready to display.
+struct SessionView {
+    id: String,
+    device: String,
+    ip: String,
+    created: String,
+    last_seen: String,
+    current: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: Nav,
+    csrf: String,
+    username: String,
+    email: String,
+    email_verified: bool,
+    display_name: String,
+    roles: String,
+    member_since: String,
+    sessions: Vec<SessionView>,
+    notice: Option<&'static str>,
+    errors: Vec<FieldError>,
+}
+
+impl AccountPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &PageCsrf,
+    notice: Option<&'static str>,
+    errors: Vec<FieldError>,
+) -> Result<AccountPage, HtmlError> {
+    let row = state.accounts.find(&user.user_id).await?;
+    let sessions = state
+        .accounts
+        .sessions(&user.user_id)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == user.session_id,
+            device: device_name(&s.user_agent),
+            ip: s.ip,
+            created: display_time(s.created_at),
+            last_seen: display_time(s.last_seen_at),
+            id: s.id,
+        })
+        .collect();
+    Ok(AccountPage {
+        nav: Nav::new(Some(user)),
+        csrf: csrf.token.clone(),
+        username: row.username,
+        email: row.email,
+        email_verified: row.email_verified,
+        display_name: row.display_name,
+        roles: user.roles.join(", "),
+        member_since: display_time(row.created_at),
+        sessions,
+        notice,
+        errors,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct AccountQuery {
+    notice: Option<String>,
+}
+
+fn notice_text(key: Option<&str>) -> Option<&'static str> {
+    match key? {
+        "profile" => Some("Your display name is saved."),
+        "password" => Some("Your password is changed. Your other sessions have ended."),
+        "session" => Some("That session has ended."),
+        _ => None,
+    }
+}
+
+async fn get_account(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    csrf: PageCsrf,
+    Query(q): Query<AccountQuery>,
+) -> Result<Response, HtmlError> {
+    let page = account_page(&state, &user, &csrf, notice_text(q.notice.as_deref()), Vec::new()).await?;
+    Ok((csrf, page).into_response())
+}
+
+/// Shows the account page again with field errors, or fails.
+async fn with_errors(state: &AppState, user: &CurrentUser, csrf: &PageCsrf, err: accounts::Error) -> Result<Response, HtmlError> {
+    match err {
+        accounts::Error::Invalid(errors) => {
+            let page = account_page(state, user, csrf, None, errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        other => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ProfileForm {
+    #[serde(default)]
+    display_name: String,
+}
+
+async fn post_profile(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { form, csrf }: CsrfForm<ProfileForm>,
+) -> Result<Response, HtmlError> {
+    match state.accounts.set_display_name(&user.user_id, &form.display_name).await {
+        Ok(()) => Ok(Redirect::to("/account?notice=profile").into_response()),
+        Err(err) => with_errors(&state, &user, &csrf, err).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default = "empty")]
+    current_password: SecretString,
+    #[serde(default = "empty")]
+    new_password: SecretString,
+    new_password_confirm: Option<SecretString>,
+}
+
+fn empty() -> SecretString {
+    SecretString::from("")
+}
+
+async fn post_password(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { form, csrf }: CsrfForm<PasswordForm>,
+) -> Result<Response, HtmlError> {
+    let changed = state
+        .accounts
+        .change_password(
+            &user.user_id,
+            &form.current_password,
+            &form.new_password,
+            form.new_password_confirm.as_ref(),
+            Some(&user.session_id),
+        )
+        .await;
+    match changed {
+        Ok(()) => Ok(Redirect::to("/account?notice=password").into_response()),
+        Err(err) => with_errors(&state, &user, &csrf, err).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct EmptyForm {}
+
+async fn post_revoke_session(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(id): Path<String>,
+    _: CsrfForm<EmptyForm>,
+) -> Result<Response, HtmlError> {
+    if !state.accounts.revoke_session(&user.user_id, &id).await? {
+        return Err(HtmlError::not_found());
+    }
+    if id == user.session_id {
+        return Ok(signed_out(&state, "/login?signed_out=1"));
+    }
+    Ok(Redirect::to("/account?notice=session").into_response())
+}
+
+async fn post_revoke_all(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    _: CsrfForm<EmptyForm>,
+) -> Result<Response, HtmlError> {
+    let ended = state.accounts.revoke_all_sessions(&user.user_id).await?;
+    tracing::info!(user_id = %user.user_id, ended, "signed out everywhere");
+    Ok(signed_out(&state, "/login?signed_out=1"))
+}

@@ -1,0 +1,132 @@
+//! The admin console (minimal for now): the user list with search, paging,
+//! and block/unblock. Every handler takes [`Admin`], so access control cannot
+//! be forgotten on a new route.
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::http::error::HtmlError;
+use crate::http::extract::{Admin, CsrfForm, PageCsrf};
+use crate::http::pages::{Nav, display_time};
+
+const PER_PAGE: i64 = 25;
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(|_: Admin| async { Redirect::to("/admin/users") }))
+        .route("/admin/users", get(get_users))
+        .route("/admin/users/{id}/block", post(post_block))
+        .route("/admin/users/{id}/unblock", post(post_unblock))
+}
+
+struct UserView {
+    id: String,
+    username: String,
+    email: String,
+    created: String,
+    blocked: bool,
+    is_self: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    nav: Nav,
+    csrf: String,
+    query: String,
+    users: Vec<UserView>,
+    total: i64,
+    page: i64,
+    prev_page: Option<String>,
+    next_page: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct UsersQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<i64>,
+}
+
+fn page_link(q: &str, page: i64) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::from("/admin/users?"));
+    if !q.is_empty() {
+        s.append_pair("q", q);
+    }
+    s.append_pair("page", &page.to_string());
+    s.finish()
+}
+
+async fn get_users(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    csrf: PageCsrf,
+    Query(query): Query<UsersQuery>,
+) -> Result<Response, HtmlError> {
+    let q: String = query.q.trim().chars().take(100).collect();
+    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    let (rows, total) = state.accounts.search(&q, page, PER_PAGE).await?;
+    let users = rows
+        .into_iter()
+        .map(|u| UserView {
+            is_self: u.id == admin.user_id,
+            created: display_time(u.created_at),
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            blocked: u.blocked,
+        })
+        .collect();
+    let page_view = UsersPage {
+        nav: Nav::new(Some(&admin)),
+        csrf: csrf.token.clone(),
+        prev_page: (page > 1).then(|| page_link(&q, page - 1)),
+        next_page: (page * PER_PAGE < total).then(|| page_link(&q, page + 1)),
+        query: q,
+        users,
+        total,
+        page,
+    };
+    Ok((csrf, page_view).into_response())
+}
+
+#[derive(Deserialize)]
+struct BlockForm {
+    back: Option<String>,
+}
+
+fn back_to(form: &BlockForm) -> String {
+    // Only back into the user list, whatever the form says.
+    form.back.as_deref().filter(|b| b.starts_with("/admin/users") && !b.contains('\\')).unwrap_or("/admin/users").to_owned()
+}
+
+async fn post_block(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<BlockForm>,
+) -> Result<Response, HtmlError> {
+    if id == admin.user_id {
+        return Err(HtmlError::bad_request("You cannot block your own account."));
+    }
+    state.accounts.set_blocked(&id, true).await?;
+    tracing::info!(admin = %admin.user_id, user_id = %id, "user blocked by admin");
+    Ok(Redirect::to(&back_to(&form)).into_response())
+}
+
+async fn post_unblock(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<BlockForm>,
+) -> Result<Response, HtmlError> {
+    state.accounts.set_blocked(&id, false).await?;
+    tracing::info!(admin = %admin.user_id, user_id = %id, "user unblocked by admin");
+    Ok(Redirect::to(&back_to(&form)).into_response())
+}

@@ -1,0 +1,178 @@
+//! Error responses for pages. The only place that chooses error statuses for
+//! HTML. A handler returns [`HtmlError`]; the response carries an
+//! [`ErrorPage`] extension, and the [`render_errors`] middleware turns it (and
+//! any bare 4xx/5xx, such as axum's 404/405/413) into `error.html` with the
+//! request id. Internal causes are logged there once and never reach the body.
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::accounts;
+use crate::http::pages::Nav;
+
+/// What the error page says.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub message: Cow<'static, str>,
+}
+
+/// The cause of a 5xx, kept for the log.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub Arc<dyn std::error::Error + Send + Sync>);
+
+/// An error answered with an HTML page.
+#[derive(Debug)]
+pub struct HtmlError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+    cause: Option<ErrorCause>,
+}
+
+impl HtmlError {
+    /// An error with a status and a user-facing message.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, message: message.into(), cause: None }
+    }
+
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 403 with a message.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "There is nothing at this address.")
+    }
+
+    /// 500 (or 503 for an unreachable database); the cause is logged, not shown.
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let unavailable = is_unavailable(&cause);
+        let (status, message) = if unavailable {
+            (StatusCode::SERVICE_UNAVAILABLE, "The service is briefly unavailable. Please try again in a moment.")
+        } else {
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.")
+        };
+        Self { status, message: message.into(), cause: Some(ErrorCause(Arc::new(cause))) }
+    }
+}
+
+/// True if the error chain contains an unreachable database.
+fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if matches!(e.downcast_ref::<crate::store::Error>(), Some(crate::store::Error::Unavailable(_))) {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+impl From<accounts::Error> for HtmlError {
+    fn from(err: accounts::Error) -> Self {
+        match err {
+            accounts::Error::UnknownUser => Self::not_found(),
+            accounts::Error::InvalidCredentials | accounts::Error::Blocked => {
+                Self::forbidden("You are not allowed to do that.")
+            }
+            accounts::Error::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Some fields are not valid."),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for HtmlError {
+    fn into_response(self) -> Response {
+        let mut res = self.status.into_response();
+        res.extensions_mut().insert(ErrorPage { message: self.message });
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(cause);
+        }
+        res
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate<'a> {
+    nav: Nav,
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// Logs 5xx causes once, inside the request span, and renders error pages.
+/// JSON answers (content type set by the handler) pass through untouched.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    if let Some(ErrorCause(cause)) = res.extensions_mut().remove::<ErrorCause>() {
+        tracing::error!(error = %chain(cause.as_ref()), %status, "request failed");
+    }
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let page = res.extensions_mut().remove::<ErrorPage>();
+    let has_body_type = res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
+        ct.to_str().is_ok_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"))
+    });
+    if page.is_none() && has_body_type {
+        return res;
+    }
+    let message = page.map(|p| p.message).unwrap_or_else(|| default_message(status).into());
+    let html = ErrorTemplate {
+        nav: Nav::anonymous(),
+        status: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error"),
+        message: &message,
+        request_id: &request_id,
+    }
+    .render()
+    .unwrap_or_else(|_| "<!doctype html><title>Error</title><p>Something went wrong.</p>".into());
+    let (mut parts, _) = res.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(html))
+}
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "There is nothing at this address.",
+        StatusCode::METHOD_NOT_ALLOWED => "This address does not accept that kind of request.",
+        StatusCode::PAYLOAD_TOO_LARGE => "What you sent is too large.",
+        StatusCode::REQUEST_TIMEOUT => "The request took too long. Please try again.",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "The request headers are too large.",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Send this form as application/x-www-form-urlencoded.",
+        s if s.is_server_error() => "Something went wrong on our side. Please try again.",
+        _ => "The request could not be handled.",
+    }
+}
+
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}

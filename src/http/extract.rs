@@ -1,0 +1,239 @@
+//! Extractors: the signed-in user (optional, required, admin), the client's
+//! address and agent, and CSRF-checked forms.
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, ResponseParts};
+use serde::de::DeserializeOwned;
+
+use crate::accounts::CurrentUser;
+use crate::app::AppState;
+use crate::http::cookies;
+use crate::http::error::HtmlError;
+use crate::security::token;
+
+/// The signed-in user, if any. Resolved once per request and cached.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = HtmlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(cached) = parts.extensions.get::<MaybeUser>() {
+            return Ok(cached.clone());
+        }
+        let user = match cookies::get(&parts.headers, cookies::SESSION) {
+            Some(token) => state.accounts.resolve_session(token).await?,
+            None => None,
+        };
+        let found = MaybeUser(user);
+        parts.extensions.insert(found.clone());
+        Ok(found)
+    }
+}
+
+/// A signed-in user; anonymous visitors are sent to sign in and come back.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub CurrentUser);
+
+/// Why a page that needs a user could not be shown.
+pub enum AuthRejection {
+    SignIn(Redirect),
+    Error(HtmlError),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AuthRejection::SignIn(r) => r.into_response(),
+            AuthRejection::Error(e) => e.into_response(),
+        }
+    }
+}
+
+fn sign_in_redirect(parts: &Parts) -> AuthRejection {
+    let next = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/account");
+    let mut url = url::form_urlencoded::Serializer::new(String::from("/login?"));
+    url.append_pair("next", next);
+    AuthRejection::SignIn(Redirect::to(&url.finish()))
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match MaybeUser::from_request_parts(parts, state).await.map_err(AuthRejection::Error)? {
+            MaybeUser(Some(user)) => Ok(SignedIn(user)),
+            MaybeUser(None) => Err(sign_in_redirect(parts)),
+        }
+    }
+}
+
+/// A signed-in user with the `admin` role. Every admin route takes this:
+/// anonymous visitors are sent to sign in, other users get 403.
+#[derive(Debug, Clone)]
+pub struct Admin(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
+        if user.has_role("admin") {
+            Ok(Admin(user))
+        } else {
+            Err(AuthRejection::Error(HtmlError::forbidden("This page is for administrators.")))
+        }
+    }
+}
+
+/// Where a request comes from, for the session list. The peer address is the
+/// client (trusted proxy headers arrive with the IP rules issue).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_default();
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Self { ip, user_agent })
+    }
+}
+
+/// The CSRF token for a page's forms; sets the CSRF cookie if the browser has none.
+#[derive(Debug, Clone)]
+pub struct PageCsrf {
+    pub token: String,
+    set_cookie: Option<HeaderValue>,
+}
+
+impl PageCsrf {
+    /// A fresh CSRF cookie and its token, replacing whatever the browser had
+    /// (used at sign-in and sign-out, so tokens from before are refused).
+    pub fn rotate(state: &AppState) -> Self {
+        let value = token::new_secret();
+        let set_cookie = Some(cookies::set(cookies::CSRF, &value, "Strict", state.secure_cookies(), None));
+        Self { token: state.csrf.token_for(&value), set_cookie }
+    }
+
+    fn for_cookie(state: &AppState, value: &str) -> Self {
+        Self { token: state.csrf.token_for(value), set_cookie: None }
+    }
+}
+
+impl FromRequestParts<AppState> for PageCsrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(match cookies::get(&parts.headers, cookies::CSRF) {
+            Some(value) => Self::for_cookie(state, value),
+            None => Self::rotate(state),
+        })
+    }
+}
+
+impl IntoResponseParts for PageCsrf {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        if let Some(cookie) = self.set_cookie {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(res)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// A urlencoded form whose `csrf_token` matched the browser's CSRF cookie.
+/// Bodies that are not UTF-8, not urlencoded, or not of the form's shape get a
+/// 400/415 page; a missing or foreign token gets 403.
+pub struct CsrfForm<T> {
+    pub form: T,
+    /// The page token to render again if the form is shown with errors.
+    pub csrf: PageCsrf,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = HtmlError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(HtmlError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Send this form as application/x-www-form-urlencoded.",
+            ));
+        }
+        let cookie = cookies::get(req.headers(), cookies::CSRF).map(str::to_owned);
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| HtmlError::new(e.status(), "The form could not be read."))?;
+        // form_urlencoded decodes lossily; a replacement character means the
+        // client sent bytes that are not UTF-8, which we refuse outright.
+        if url::form_urlencoded::parse(&body).any(|(k, v)| k.contains('\u{FFFD}') || v.contains('\u{FFFD}')) {
+            return Err(HtmlError::bad_request("The form contained text that is not valid UTF-8."));
+        }
+        let CsrfField { csrf_token } = serde_urlencoded::from_bytes(&body)
+            .map_err(|_| HtmlError::bad_request("The form could not be read."))?;
+        let Some(cookie) = cookie.filter(|c| state.csrf.verify(c, &csrf_token)) else {
+            return Err(HtmlError::forbidden(
+                "This form has expired or did not come from this site. Go back, reload the page and try again.",
+            ));
+        };
+        let form = serde_urlencoded::from_bytes(&body)
+            .map_err(|_| HtmlError::bad_request("The form is missing fields or has malformed ones."))?;
+        Ok(Self { form, csrf: PageCsrf::for_cookie(state, &cookie) })
+    }
+}
+
+/// A safe place to return to after sign-in: a local path only, never another
+/// origin (`//evil`, `/\evil` and absolute URLs are refused).
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 2048;
+    local.then(|| next.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_must_be_a_local_path() {
+        assert_eq!(safe_next(Some("/account?x=1")).as_deref(), Some("/account?x=1"));
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "account", "/a\nb"] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Sign-up, sign-in and sign-out pages: `/register`, `/login`, `/logout`.
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::accounts::{self, FieldError, Registration};
+use crate::app::AppState;
+use crate::http::cookies;
+use crate::http::error::HtmlError;
+use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, safe_next};
+use crate::http::pages::Nav;
+use crate::metrics::LoginOutcome;
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/register", get(get_register).post(post_register))
+        .route("/login", get(get_login).post(post_login))
+        .route("/logout", get(get_logout).post(post_logout))
+}
+
+const BAD_LOGIN: &str = "The username or password is not correct.";
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Nav,
+    csrf: String,
+    username: String,
+    next: String,
+    error: Option<&'static str>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    next: Option<String>,
+    registered: Option<String>,
+    signed_out: Option<String>,
+}
+
+async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<LoginQuery>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if user.is_some() {
+        return Redirect::to(next.as_deref().unwrap_or("/account")).into_response();
+    }
+    let notice = if q.registered.is_some() {
+        Some("Your account is ready. Sign in to continue.")
+    } else if q.signed_out.is_some() {
+        Some("You are signed out.")
+    } else {
+        None
+    };
+    let page = LoginPage {
+        nav: Nav::anonymous(),
+        csrf: csrf.token.clone(),
+        username: String::new(),
+        next: next.unwrap_or_default(),
+        error: None,
+        notice,
+    };
+    (csrf, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default = "empty_secret")]
+    password: SecretString,
+    next: Option<String>,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from("")
+}
+
+async fn post_login(
+    State(state): State<AppState>,
+    MaybeUser(previous): MaybeUser,
+    client: ClientInfo,
+    CsrfForm { form, csrf }: CsrfForm<LoginForm>,
+) -> Result<Response, HtmlError> {
+    let next = safe_next(form.next.as_deref());
+    let failed = |status: StatusCode, message: &'static str| {
+        let page = LoginPage {
+            nav: Nav::anonymous(),
+            csrf: csrf.token.clone(),
+            username: form.username.chars().take(accounts::names::EMAIL_MAX).collect(),
+            next: next.clone().unwrap_or_default(),
+            error: Some(message),
+            notice: None,
+        };
+        (status, page).into_response()
+    };
+    let user = match state.accounts.authenticate(&form.username, &form.password).await {
+        Ok(user) => user,
+        Err(accounts::Error::InvalidCredentials) => {
+            state.metrics.observe_login(LoginOutcome::InvalidCredentials);
+            // 401 tells scripts the sign-in failed; the page itself is the challenge.
+            return Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN));
+        }
+        Err(accounts::Error::Blocked) => {
+            state.metrics.observe_login(LoginOutcome::Blocked);
+            return Ok(failed(StatusCode::FORBIDDEN, "This account is blocked. Contact your administrator."));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    // No session fixation: whatever session the browser had ends, and a new id is issued.
+    if let Some(previous) = previous {
+        state.accounts.end_session(&previous).await?;
+    }
+    let session = state.accounts.start_session(&user.id, &client.ip, &client.user_agent).await?;
+    state.metrics.observe_login(LoginOutcome::Success);
+    tracing::info!(user_id = %user.id, "signed in");
+    let secure = state.secure_cookies();
+    let cookie = cookies::set(cookies::SESSION, &session.token, "Lax", secure, Some(session.max_age_secs));
+    Ok((
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        PageCsrf::rotate(&state),
+        Redirect::to(next.as_deref().unwrap_or("/account")),
+    )
+        .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    nav: Nav,
+    csrf: String,
+    username: String,
+    email: String,
+    next: String,
+    errors: Vec<FieldError>,
+}
+
+impl RegisterPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn get_register(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<NextQuery>) -> Response {
+    if user.is_some() {
+        return Redirect::to("/account").into_response();
+    }
+    let page = RegisterPage {
+        nav: Nav::anonymous(),
+        csrf: csrf.token.clone(),
+        username: String::new(),
+        email: String::new(),
+        next: safe_next(q.next.as_deref()).unwrap_or_default(),
+        errors: Vec::new(),
+    };
+    (csrf, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default = "empty_secret")]
+    password: SecretString,
+    password_confirm: Option<SecretString>,
+    next: Option<String>,
+}
+
+async fn post_register(
+    State(state): State<AppState>,
+    CsrfForm { form, csrf }: CsrfForm<RegisterForm>,
+) -> Result<Response, HtmlError> {
+    let registration = Registration {
+        username: &form.username,
+        email: &form.email,
+        password: &form.password,
+        password_confirm: form.password_confirm.as_ref(),
+        email_verified: false,
+        roles: &[],
+    };
+    let next = safe_next(form.next.as_deref());
+    match state.accounts.register(&registration).await {
+        Ok(_) => {
+            let mut to = url::form_urlencoded::Serializer::new(String::from("/login?"));
+            to.append_pair("registered", "1");
+            if let Some(next) = &next {
+                to.append_pair("next", next);
+            }
+            Ok(Redirect::to(&to.finish()).into_response())
+        }
+        Err(accounts::Error::Invalid(errors)) => {
+            let page = RegisterPage {
+                nav: Nav::anonymous(),
+                csrf: csrf.token,
+                // Kept so the user can fix them; bounded so a huge input is not echoed back.
+                username: form.username.chars().take(64).collect(),
+                email: form.email.chars().take(accounts::names::EMAIL_MAX).collect(),
+                next: next.unwrap_or_default(),
+                errors,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    nav: Nav,
+    csrf: String,
+}
+
+async fn get_logout(MaybeUser(user): MaybeUser, csrf: PageCsrf) -> Response {
+    if user.is_none() {
+        return Redirect::to("/login?signed_out=1").into_response();
+    }
+    let page = LogoutPage { nav: Nav::new(user.as_ref()), csrf: csrf.token.clone() };
+    (csrf, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    logout: Option<String>,
+}
+
+async fn post_logout(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    CsrfForm { form, .. }: CsrfForm<LogoutForm>,
+) -> Result<Response, HtmlError> {
+    if form.logout.as_deref() != Some("yes") {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    if let Some(user) = &user {
+        state.accounts.end_session(user).await?;
+        tracing::info!(user_id = %user.user_id, "signed out");
+    }
+    Ok(signed_out(&state, "/login?signed_out=1"))
+}
+
+/// Clears the session cookie, rotates the CSRF cookie, and redirects.
+pub fn signed_out(state: &AppState, to: &str) -> Response {
+    let clear = cookies::set(cookies::SESSION, "", "Lax", state.secure_cookies(), Some(0));
+    (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state), Redirect::to(to)).into_response()
+}
+

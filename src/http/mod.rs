@@ -1,0 +1,100 @@
+//! All axum code. Each area has its own file with a `router()`; this module
+//! merges them and adds the cross-cutting layers (outermost first):
+//! request id → trace → security headers → error pages → header limit →
+//! timeout → body limit → metrics → routes.
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+
+pub mod account;
+pub mod admin;
+pub mod cookies;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod login;
+pub mod pages;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let http = &state.config.http;
+    let routes = Router::new()
+        .merge(login::router())
+        .merge(account::router())
+        .merge(admin::router())
+        .merge(health::router())
+        .merge(pages::router())
+        .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
+        .fallback(|| async { error::HtmlError::not_found() })
+        .layer(middleware::from_fn_with_state(state.clone(), track_metrics));
+    let security_headers = [
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ];
+    let mut app = routes
+        .layer(RequestBodyLimitLayer::new(http.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(http.request_timeout_secs)))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_headers))
+        .layer(middleware::from_fn(error::render_errors))
+        .layer(middleware::from_fn(no_store_for_pages));
+    for (name, value) in security_headers {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    app.layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    }))
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    .with_state(state)
+}
+
+/// Counts requests and their latency by matched route (never the raw path).
+async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let route = route.as_deref().unwrap_or("unmatched");
+    state.metrics.observe_request(method.as_str(), route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    res
+}
+
+/// Refuses requests whose headers together exceed the configured size (431).
+async fn limit_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if size > state.config.http.header_limit_bytes {
+        return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+    }
+    next.run(req).await
+}
+
+/// Pages carry personal data and CSRF tokens: never cache them.
+async fn no_store_for_pages(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if is_html {
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -1,0 +1,113 @@
+//! Shared page furniture: the navigation data every template gets, the
+//! stylesheet (embedded in the binary and cache-busted by a content hash), and
+//! display helpers. Assets are compiled in rather than served from a folder
+//! (STYLE.md suggests ServeDir) so that the binary is all an operator deploys.
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::accounts::CurrentUser;
+use crate::app::AppState;
+
+const STYLESHEET: &str = include_str!("../../static/css/app.css");
+
+/// FNV-1a of the stylesheet, evaluated at compile time: the `?v=` cache buster.
+pub const STYLESHEET_VERSION: u64 = fnv1a(STYLESHEET.as_bytes());
+
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// What the layout needs: who is signed in, and the stylesheet version.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub username: Option<String>,
+    pub is_admin: bool,
+    pub css_version: u64,
+}
+
+impl Nav {
+    /// Navigation for a visitor who may or may not be signed in.
+    pub fn new(user: Option<&CurrentUser>) -> Self {
+        Self {
+            username: user.map(|u| u.username.clone()),
+            is_admin: user.is_some_and(|u| u.has_role("admin")),
+            css_version: STYLESHEET_VERSION,
+        }
+    }
+
+    /// Navigation with nobody signed in.
+    pub fn anonymous() -> Self {
+        Self::new(None)
+    }
+}
+
+/// Formats unix seconds for people: `2026-11-23 08:15 UTC`.
+pub fn display_time(unix: i64) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A coarse, readable device name from a User-Agent header.
+pub fn device_name(user_agent: &str) -> String {
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/"]
+        .iter()
+        .find(|b| user_agent.contains(*b))
+        .map(|b| match *b {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            "Safari/" => "Safari",
+            _ => "curl",
+        });
+    let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux"].iter().find(|o| user_agent.contains(*o));
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {}", o.replace("Mac OS X", "macOS")),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(o)) => o.replace("Mac OS X", "macOS"),
+        (None, None) if user_agent.is_empty() => "Unknown device".into(),
+        (None, None) => user_agent.chars().take(40).collect(),
+    }
+}
+
+/// Routes for static assets.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/static/app.css", get(get_stylesheet))
+}
+
+async fn get_stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            // Safe to cache for a year: the URL changes when the content does.
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        ],
+        STYLESHEET,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_and_times_read_well() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(device_name(ua), "Chrome on Linux");
+        assert_eq!(device_name(""), "Unknown device");
+        assert_eq!(display_time(0), "1970-01-01 00:00 UTC");
+    }
+}

@@ -1,0 +1,12 @@
+//! gatehouse: an OAuth 2.0 / OpenID Connect authorization server.
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod oauth;
+pub mod security;
+pub mod store;
+pub mod telemetry;

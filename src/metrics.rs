@@ -1,0 +1,112 @@
+//! Prometheus metrics, held per app (no global recorder, so parallel test apps
+//! don't share counters). Rendered in the text exposition format at `/metrics`.
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// Sign-in outcomes counted separately.
+#[derive(Debug, Clone, Copy)]
+pub enum LoginOutcome {
+    Success,
+    InvalidCredentials,
+    Blocked,
+}
+
+impl LoginOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Blocked => "blocked",
+        }
+    }
+}
+
+/// The app's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    logins: Family<OutcomeLabels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gatehouse");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
+        registry.register("logins", "Sign-in attempts by outcome", logins.clone());
+        Self { registry, requests, latency, logins }
+    }
+}
+
+impl Metrics {
+    /// Records one finished HTTP request. `route` is the matched route template,
+    /// never the raw path, so label cardinality stays bounded.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let (method, route) = (method.to_owned(), route.to_owned());
+        self.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status }).inc();
+        self.latency.get_or_create(&RouteLabels { method, route }).observe(seconds);
+    }
+
+    /// Records a sign-in attempt.
+    pub fn observe_login(&self, outcome: LoginOutcome) {
+        self.logins.get_or_create(&OutcomeLabels { outcome: outcome.label().to_owned() }).inc();
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.observe_request("GET", "/login", 200, 0.01);
+        m.observe_login(LoginOutcome::InvalidCredentials);
+        let text = m.render();
+        assert!(text.contains("gatehouse_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 1"), "{text}");
+        assert!(text.contains("gatehouse_logins_total{outcome=\"invalid_credentials\"} 1"), "{text}");
+        assert!(text.contains("gatehouse_http_request_duration_seconds_bucket"), "{text}");
+    }
+}

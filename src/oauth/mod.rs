@@ -1,0 +1,3 @@
+//! The OAuth 2.0 / OpenID Connect protocol engine. No axum in here: functions
+//! take plain types and a `now`, and return protocol errors.
+pub mod clients;

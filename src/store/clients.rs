@@ -1,0 +1,101 @@
+//! `clients`: registered relying parties. URI lists are stored as JSON arrays
+//! in a text column (portable across both backends; they are read whole).
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::{Db, Error, Result, on};
+
+/// A client as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClientRow {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub public: bool,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub scope: String,
+    pub skip_consent: bool,
+    pub created_at: i64,
+}
+
+impl ClientRow {
+    /// Registered redirect URIs.
+    pub fn redirect_uri_list(&self) -> Result<Vec<String>> {
+        serde_json::from_str(&self.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))
+    }
+
+    /// Registered post-logout redirect URIs.
+    pub fn post_logout_uri_list(&self) -> Result<Vec<String>> {
+        serde_json::from_str(&self.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))
+    }
+}
+
+/// Columns for a new client.
+pub struct NewClient<'a> {
+    pub id: &'a str,
+    pub client_id: &'a str,
+    pub name: &'a str,
+    pub secret_hash: Option<&'a str>,
+    pub public: bool,
+    pub redirect_uris: &'a [String],
+    pub post_logout_redirect_uris: &'a [String],
+    pub grant_types: &'a str,
+    pub scope: &'a str,
+    pub skip_consent: bool,
+    pub now: i64,
+}
+
+const CLIENT_COLUMNS: &str = "id, client_id, name, secret_hash, public, redirect_uris, \
+    post_logout_redirect_uris, grant_types, scope, skip_consent, created_at";
+
+impl Db<'_> {
+    /// Inserts a client; a taken client_id is `Error::Conflict`.
+    pub async fn insert_client(&mut self, n: &NewClient<'_>) -> Result<()> {
+        let redirects = serde_json::to_string(n.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
+        on!(self, |c| sqlx::query(
+            "insert into clients (id, client_id, name, secret_hash, public, redirect_uris, \
+             post_logout_redirect_uris, grant_types, scope, skip_consent, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        )
+        .bind(n.id)
+        .bind(n.client_id)
+        .bind(n.name)
+        .bind(n.secret_hash)
+        .bind(n.public)
+        .bind(&redirects)
+        .bind(&logouts)
+        .bind(n.grant_types)
+        .bind(n.scope)
+        .bind(n.skip_consent)
+        .bind(n.now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Finds a client by its public client_id.
+    pub async fn find_client(&mut self, client_id: &str) -> Result<Option<ClientRow>> {
+        let sql = format!("select {CLIENT_COLUMNS} from clients where client_id = $1");
+        Ok(on!(self, |c| sqlx::query_as::<_, ClientRow>(AssertSqlSafe(sql.as_str())).bind(client_id).fetch_optional(c).await)?)
+    }
+
+    /// All clients, by client_id.
+    pub async fn list_clients(&mut self) -> Result<Vec<ClientRow>> {
+        let sql = format!("select {CLIENT_COLUMNS} from clients order by client_id");
+        Ok(on!(self, |c| sqlx::query_as::<_, ClientRow>(AssertSqlSafe(sql.as_str())).fetch_all(c).await)?)
+    }
+
+    /// Deletes a client; returns whether it existed.
+    pub async fn delete_client(&mut self, client_id: &str) -> Result<bool> {
+        let done = on!(self, |c| sqlx::query("delete from clients where client_id = $1")
+            .bind(client_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+}

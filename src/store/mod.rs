@@ -1,0 +1,287 @@
+//! The only module that talks SQL. One [`Store`] over SQLite (embedded default)
+//! or PostgreSQL, chosen at runtime from the URL scheme. Every query is written
+//! once in portable SQL and run on whichever pool is live through the `on!`
+//! macro, which expands the body once per backend (so each arm is statically
+//! typed; sqlx's `Any` driver would hide the pool and lose per-backend options).
+//!
+//! Usage: `store.conn().await?.db().find_user(..)` for one statement, or
+//! `let mut tx = store.begin().await?; tx.db().…; tx.commit().await?` when
+//! several writes must land together.
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+mod clients;
+mod sessions;
+mod settings;
+pub mod testing;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+pub use clients::{ClientRow, NewClient};
+pub use sessions::{NewSession, SessionRow, SessionWithUser};
+pub use users::{NewUser, UserRow};
+
+/// Errors at the storage boundary. Constraint violations become [`Error::Conflict`]
+/// here so that services never inspect database messages.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A unique constraint was hit; the string names the constraint or column.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// The database could not be reached (down, pool exhausted, I/O).
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else the database reported.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be decoded into its domain type.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                // PostgreSQL names the constraint; SQLite names the columns in the message.
+                let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                Error::Conflict(what)
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(err),
+            _ => Error::Database(err),
+        }
+    }
+}
+
+/// Result alias for store functions.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// A pooled connection.
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// An open transaction; dropped without [`Tx::commit`] it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A borrowed connection on which the query methods live.
+pub enum Db<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the live connection, once per backend.
+macro_rules! on {
+    ($db:expr, |$c:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(inner) => {
+                let $c = &mut **inner;
+                $body
+            }
+            $crate::store::Db::Postgres(inner) => {
+                let $c = &mut **inner;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens the pool for `url`. SQLite files (and their directory) are created
+    /// if missing. PostgreSQL is retried for up to `retry` while it is unreachable.
+    pub async fn connect(url: &str, max_connections: u32, retry: Duration) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(Error::Database)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::Unavailable(sqlx::Error::Io(e)))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            return Ok(Self { pool: Pool::Sqlite(pool) });
+        }
+        let opts = PgConnectOptions::from_str(url).map_err(Error::Database)?;
+        let options = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5));
+        let deadline = tokio::time::Instant::now() + retry;
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match options.clone().connect_with(opts.clone()).await {
+                Ok(pool) => return Ok(Self { pool: Pool::Postgres(pool) }),
+                Err(err) => {
+                    let err = Error::from(err);
+                    if !matches!(err, Error::Unavailable(_)) || tokio::time::Instant::now() + wait > deadline {
+                        return Err(err);
+                    }
+                    tracing::warn!(retry_in_ms = wait.as_millis() as u64, "database unreachable, retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies pending migrations. Safe to run from several instances at once:
+    /// sqlx takes an advisory lock on PostgreSQL.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => self.migrator().run(p).await?,
+            Pool::Postgres(p) => self.migrator().run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// True when the database answers and every embedded migration is applied.
+    pub async fn ready(&self) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        let applied: Vec<i64> = on!(&mut conn.db(), |c| {
+            sqlx::query_scalar("select version from _sqlx_migrations where success = true")
+                .fetch_all(c)
+                .await
+        })
+        .or_else(|e| match e {
+            // No migrations table yet: reachable but not migrated.
+            sqlx::Error::Database(_) => Ok(Vec::new()),
+            other => Err(other),
+        })?;
+        Ok(self.migrator().iter().filter(|m| m.migration_type.is_up_migration()).all(|m| applied.contains(&m.version)))
+    }
+
+    /// Takes a connection from the pool.
+    pub async fn conn(&self) -> Result<Conn> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Conn {
+    /// The connection, for running queries.
+    pub fn db(&mut self) -> Db<'_> {
+        match self {
+            Conn::Sqlite(c) => Db::Sqlite(&mut **c),
+            Conn::Postgres(c) => Db::Postgres(&mut **c),
+        }
+    }
+}
+
+impl Tx {
+    /// The transaction's connection, for running queries.
+    pub fn db(&mut self) -> Db<'_> {
+        match self {
+            Tx::Sqlite(t) => Db::Sqlite(&mut **t),
+            Tx::Postgres(t) => Db::Postgres(&mut **t),
+        }
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A new UUIDv7 identifier as text (time-ordered, so indexes stay compact).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Escapes `%`, `_` and `\` for a `like … escape '\'` pattern.
+fn like_pattern(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}

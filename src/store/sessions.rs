@@ -1,0 +1,144 @@
+//! `sessions`: server-side browser sessions. Only the SHA-256 of the cookie
+//! value is stored, so a database leak does not hand out live sessions.
+use sqlx::FromRow;
+
+use super::{Db, Result, on};
+
+/// Columns for a new session.
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub user_id: &'a str,
+    pub auth_time: i64,
+    pub now: i64,
+    pub expires_at: i64,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// A session as listed on the account page.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// A live session joined with its (unblocked) user.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionWithUser {
+    pub id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub last_seen_at: i64,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+}
+
+impl Db<'_> {
+    /// Stores a new session.
+    pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<()> {
+        on!(self, |c| sqlx::query(
+            "insert into sessions (id, token_hash, user_id, auth_time, created_at, last_seen_at, \
+             expires_at, ip, user_agent) values ($1, $2, $3, $4, $5, $5, $6, $7, $8)"
+        )
+        .bind(s.id)
+        .bind(s.token_hash)
+        .bind(s.user_id)
+        .bind(s.auth_time)
+        .bind(s.now)
+        .bind(s.expires_at)
+        .bind(s.ip)
+        .bind(s.user_agent)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The live session for a token hash: not revoked, not expired, not idle
+    /// since `idle_after`, and its user not blocked.
+    pub async fn live_session(&mut self, token_hash: &str, now: i64, idle_after: i64) -> Result<Option<SessionWithUser>> {
+        Ok(on!(self, |c| sqlx::query_as::<_, SessionWithUser>(
+            "select s.id, s.user_id, s.auth_time, s.last_seen_at, u.username, u.email, u.display_name \
+             from sessions s join users u on u.id = s.user_id \
+             where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 \
+             and s.last_seen_at > $3 and u.blocked = false"
+        )
+        .bind(token_hash)
+        .bind(now)
+        .bind(idle_after)
+        .fetch_optional(c)
+        .await)?)
+    }
+
+    /// Records activity on a session.
+    pub async fn touch_session(&mut self, id: &str, now: i64) -> Result<()> {
+        on!(self, |c| sqlx::query("update sessions set last_seen_at = $1 where id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn user_sessions(&mut self, user_id: &str, now: i64, idle_after: i64) -> Result<Vec<SessionRow>> {
+        Ok(on!(self, |c| sqlx::query_as::<_, SessionRow>(
+            "select id, created_at, last_seen_at, expires_at, ip, user_agent from sessions \
+             where user_id = $1 and revoked_at is null and expires_at > $2 and last_seen_at > $3 \
+             order by created_at desc, id desc"
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(idle_after)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Revokes one of the user's sessions; returns whether one was revoked.
+    pub async fn revoke_session(&mut self, user_id: &str, id: &str, now: i64) -> Result<bool> {
+        let done = on!(self, |c| sqlx::query(
+            "update sessions set revoked_at = $1 where id = $2 and user_id = $3 and revoked_at is null"
+        )
+        .bind(now)
+        .bind(id)
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Revokes all the user's sessions except `keep` (if given); returns how many.
+    pub async fn revoke_user_sessions(&mut self, user_id: &str, keep: Option<&str>, now: i64) -> Result<u64> {
+        let done = on!(self, |c| sqlx::query(
+            "update sessions set revoked_at = $1 where user_id = $2 and revoked_at is null \
+             and ($3 is null or id <> $3)"
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(keep)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
+    /// Deletes sessions that ended before `before`; returns how many.
+    pub async fn purge_sessions(&mut self, before: i64) -> Result<u64> {
+        let done = on!(self, |c| sqlx::query(
+            "delete from sessions where expires_at < $1 or revoked_at < $1"
+        )
+        .bind(before)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+}

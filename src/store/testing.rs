@@ -1,0 +1,49 @@
+//! Throwaway databases for tests (store unit tests and the HTTP suite).
+//! A PostgreSQL database is created per test and dropped when the guard drops,
+//! so runs leave nothing behind (unlike zero-to-production's harness).
+#![doc(hidden)]
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+
+/// Name of the variable that points the tests at a PostgreSQL server.
+pub const TEST_POSTGRES_URL: &str = "TEST_POSTGRES_URL";
+
+/// A PostgreSQL database that exists for the life of this guard.
+pub struct TempPostgres {
+    admin_url: String,
+    name: String,
+    /// URL of the fresh database.
+    pub url: String,
+}
+
+impl TempPostgres {
+    /// Creates a fresh database on the server at `admin_url`.
+    pub async fn create(admin_url: &str) -> Result<Self, sqlx::Error> {
+        let name = format!("gatehouse_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = PgConnection::connect(admin_url).await?;
+        sqlx::query(AssertSqlSafe(format!("create database {name}"))).execute(&mut conn).await?;
+        conn.close().await?;
+        let opts = PgConnectOptions::from_str(admin_url)?.database(&name);
+        Ok(Self { admin_url: admin_url.to_owned(), name, url: opts.to_url_lossy().to_string() })
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop may run inside a runtime that is shutting down, so use a thread
+        // with its own small runtime; `with (force)` ends stray connections.
+        let dropper = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(AssertSqlSafe(format!("drop database if exists {name} with (force)"))).execute(&mut conn).await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}

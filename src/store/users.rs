@@ -1,0 +1,159 @@
+//! `users` and `user_roles`.
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::{Db, Result, like_pattern, on};
+
+/// A user as stored. `*_key` columns hold the normalized forms that carry the
+/// case-insensitive uniqueness; the plain columns keep what the user typed.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub blocked: bool,
+    pub created_at: i64,
+}
+
+/// Columns for a new user.
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub email: &'a str,
+    pub email_key: &'a str,
+    pub email_verified: bool,
+    pub display_name: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub now: i64,
+}
+
+const USER_COLUMNS: &str =
+    "id, username, email, email_verified, display_name, password_hash, blocked, created_at";
+
+impl Db<'_> {
+    /// Inserts a user; a taken username or email is `Error::Conflict`.
+    pub async fn insert_user(&mut self, u: &NewUser<'_>) -> Result<()> {
+        on!(self, |c| sqlx::query(
+            "insert into users (id, username, username_key, email, email_key, email_verified, \
+             display_name, password_hash, password_changed_at, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)"
+        )
+        .bind(u.id)
+        .bind(u.username)
+        .bind(u.username_key)
+        .bind(u.email)
+        .bind(u.email_key)
+        .bind(u.email_verified)
+        .bind(u.display_name)
+        .bind(u.password_hash)
+        .bind(u.now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Finds a user by normalized username or normalized email.
+    pub async fn find_user_by_login(&mut self, key: &str) -> Result<Option<UserRow>> {
+        let sql = format!("select {USER_COLUMNS} from users where username_key = $1 or email_key = $1");
+        Ok(on!(self, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(key).fetch_optional(c).await)?)
+    }
+
+    /// Finds a user by id.
+    pub async fn find_user(&mut self, id: &str) -> Result<Option<UserRow>> {
+        let sql = format!("select {USER_COLUMNS} from users where id = $1");
+        Ok(on!(self, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?)
+    }
+
+    /// One page of users whose username or email contains `needle` (normalized),
+    /// ordered by username, plus the total number of matches.
+    pub async fn search_users(&mut self, needle: &str, limit: i64, offset: i64) -> Result<(Vec<UserRow>, i64)> {
+        let pattern = like_pattern(needle);
+        let filter = "where username_key like $1 escape '\\' or email_key like $1 escape '\\'";
+        let sql = format!("select {USER_COLUMNS} from users {filter} order by username_key limit $2 offset $3");
+        let rows = on!(self, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str()))
+            .bind(&pattern)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(c)
+            .await)?;
+        let count_sql = format!("select count(*) from users {filter}");
+        let total: i64 = on!(self, |c| sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(&pattern).fetch_one(c).await)?;
+        Ok((rows, total))
+    }
+
+    /// Sets the blocked flag; returns whether the user exists.
+    pub async fn set_user_blocked(&mut self, id: &str, blocked: bool, now: i64) -> Result<bool> {
+        let done = on!(self, |c| sqlx::query("update users set blocked = $1, updated_at = $2 where id = $3")
+            .bind(blocked)
+            .bind(now)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Replaces the password hash.
+    pub async fn set_password_hash(&mut self, id: &str, hash: &str, now: i64) -> Result<()> {
+        on!(self, |c| sqlx::query(
+            "update users set password_hash = $1, password_changed_at = $2, updated_at = $2 where id = $3"
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Replaces the hash only if it is still `old` (a concurrent password change wins).
+    pub async fn upgrade_password_hash(&mut self, id: &str, old: &str, new: &str) -> Result<()> {
+        on!(self, |c| sqlx::query("update users set password_hash = $1 where id = $2 and password_hash = $3")
+            .bind(new)
+            .bind(id)
+            .bind(old)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Sets the display name.
+    pub async fn set_display_name(&mut self, id: &str, name: &str, now: i64) -> Result<()> {
+        on!(self, |c| sqlx::query("update users set display_name = $1, updated_at = $2 where id = $3")
+            .bind(name)
+            .bind(now)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The user's roles, sorted.
+    pub async fn user_roles(&mut self, user_id: &str) -> Result<Vec<String>> {
+        Ok(on!(self, |c| sqlx::query_scalar("select role from user_roles where user_id = $1 order by role")
+            .bind(user_id)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// Replaces the user's roles with `roles`.
+    pub async fn set_user_roles(&mut self, user_id: &str, roles: &[&str]) -> Result<()> {
+        on!(self, |c| sqlx::query("delete from user_roles where user_id = $1").bind(user_id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        for role in roles {
+            on!(self, |c| sqlx::query("insert into user_roles (user_id, role) values ($1, $2)")
+                .bind(user_id)
+                .bind(*role)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(())
+    }
+}
