@@ -101,9 +101,8 @@ pub struct App {
 /// Opens everything and binds the listener. Port 0 picks a free port; the
 /// issuer then defaults to the bound address.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let issuer = config.issuer_for(addr);
     let services = Services::open(&config, clock.clone()).await?;

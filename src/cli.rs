@@ -192,7 +192,7 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List => {
             let (users, _) = accounts.search("", 1, i64::MAX).await.map_err(describe)?;
-            println!("{:<36}  {:<24}  {:<32}  {}", "ID", "USERNAME", "EMAIL", "STATE");
+            println!("{:<36}  {:<24}  {:<32}  STATE", "ID", "USERNAME", "EMAIL");
             for u in users {
                 let state = if u.blocked { "blocked" } else { "active" };
                 println!("{:<36}  {:<24}  {:<32}  {}", u.id, u.username, u.email, state);
@@ -259,7 +259,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
             }
         }
         ClientCommand::List => {
-            println!("{:<24}  {:<12}  {:<32}  {}", "CLIENT_ID", "TYPE", "NAME", "REDIRECT_URIS");
+            println!("{:<24}  {:<12}  {:<32}  REDIRECT_URIS", "CLIENT_ID", "TYPE", "NAME");
             for c in clients.list().await? {
                 let kind = if c.public { "public" } else { "confidential" };
                 let uris = c.redirect_uri_list()?.join(" ");

@@ -166,13 +166,11 @@ impl Config {
     }
 
     /// The issuer for a server bound to `bound` (the configured one, if any).
+    #[allow(clippy::expect_used, reason = "a SocketAddr always renders as a valid URL authority")]
     pub fn issuer_for(&self, bound: SocketAddr) -> Url {
         match &self.issuer {
             Some(url) => url.clone(),
-            None => Url::parse(&format!("http://{bound}")).unwrap_or_else(|_| {
-                // A SocketAddr always renders as a valid authority.
-                Url::parse("http://127.0.0.1").expect("BUG: literal URL parses")
-            }),
+            None => Url::parse(&format!("http://{bound}")).expect("BUG: http://<socket addr> is a valid URL"),
         }
     }
 
@@ -231,9 +229,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         None => {}
     }
     figment = figment.merge(
-        Env::prefixed(ENV_PREFIX)
-            .split("__")
-            .filter(|k| k.as_str() != "config" && !k.as_str().ends_with("_file")),
+        Env::prefixed(ENV_PREFIX).split("__").filter(|k| k.as_str() != "config" && !k.as_str().ends_with("_file")),
     );
     for (key, value) in std::env::vars() {
         let Some(rest) = key.strip_prefix(ENV_PREFIX) else { continue };
@@ -272,8 +268,7 @@ mod tests {
 
     #[test]
     fn http_issuer_outside_loopback_is_refused() {
-        let mut c = Config::default();
-        c.issuer = Some(Url::parse("http://example.com").unwrap());
+        let mut c = Config { issuer: Some(Url::parse("http://example.com").unwrap()), ..Config::default() };
         assert!(c.validate().is_err());
         c.issuer = Some(Url::parse("https://example.com").unwrap());
         c.validate().unwrap();
@@ -281,8 +276,13 @@ mod tests {
 
     #[test]
     fn database_secret_is_redacted_in_debug() {
-        let mut c = Config::default();
-        c.database.url = Some(SecretString::from("postgres://u:hunter2@h/db"));
+        let c = Config {
+            database: DatabaseConfig {
+                url: Some(SecretString::from("postgres://u:hunter2@h/db")),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

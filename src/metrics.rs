@@ -105,7 +105,10 @@ mod tests {
         m.observe_request("GET", "/login", 200, 0.01);
         m.observe_login(LoginOutcome::InvalidCredentials);
         let text = m.render();
-        assert!(text.contains("gatehouse_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 1"), "{text}");
+        assert!(
+            text.contains("gatehouse_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("gatehouse_logins_total{outcome=\"invalid_credentials\"} 1"), "{text}");
         assert!(text.contains("gatehouse_http_request_duration_seconds_bucket"), "{text}");
     }

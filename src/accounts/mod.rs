@@ -44,9 +44,11 @@ pub enum Error {
     Blocked,
     #[error("no such user")]
     UnknownUser,
-    #[error(transparent)]
+    // Not `transparent`: the store error must stay in the source chain so the
+    // HTTP layer can tell "database unreachable" (503) from other failures.
+    #[error("storage failed")]
     Store(#[from] store::Error),
-    #[error(transparent)]
+    #[error("password hashing failed")]
     Password(#[from] password::Error),
 }
 
@@ -89,13 +91,7 @@ impl Accounts {
         session: SessionConfig,
         password: &PasswordConfig,
     ) -> Result<Self, password::Error> {
-        Ok(Self {
-            store,
-            passwords: Passwords::new(password)?,
-            clock,
-            session,
-            min_password_len: password.min_length,
-        })
+        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len: password.min_length })
     }
 
     /// The store behind the services.

@@ -2,11 +2,11 @@
 //! and active sessions with revoke-one and sign-out-everywhere.
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -121,7 +121,12 @@ async fn get_account(
 }
 
 /// Shows the account page again with field errors, or fails.
-async fn with_errors(state: &AppState, user: &CurrentUser, csrf: &PageCsrf, err: accounts::Error) -> Result<Response, HtmlError> {
+async fn with_errors(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &PageCsrf,
+    err: accounts::Error,
+) -> Result<Response, HtmlError> {
     match err {
         accounts::Error::Invalid(errors) => {
             let page = account_page(state, user, csrf, None, errors).await?;

@@ -3,16 +3,16 @@
 //! be forgotten on a new route.
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::http::error::HtmlError;
 use crate::http::extract::{Admin, CsrfForm, PageCsrf};
-use crate::http::pages::{Nav, display_time};
+use crate::http::pages::{Nav, display_time, path_with_query};
 
 const PER_PAGE: i64 = 25;
 
@@ -55,12 +55,12 @@ struct UsersQuery {
 }
 
 fn page_link(q: &str, page: i64) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::from("/admin/users?"));
+    let page = page.to_string();
+    let mut query = vec![("page", page.as_str())];
     if !q.is_empty() {
-        s.append_pair("q", q);
+        query.insert(0, ("q", q));
     }
-    s.append_pair("page", &page.to_string());
-    s.finish()
+    path_with_query("/admin/users", &query)
 }
 
 async fn get_users(
@@ -103,7 +103,11 @@ struct BlockForm {
 
 fn back_to(form: &BlockForm) -> String {
     // Only back into the user list, whatever the form says.
-    form.back.as_deref().filter(|b| b.starts_with("/admin/users") && !b.contains('\\')).unwrap_or("/admin/users").to_owned()
+    form.back
+        .as_deref()
+        .filter(|b| b.starts_with("/admin/users") && !b.contains('\\'))
+        .unwrap_or("/admin/users")
+        .to_owned()
 }
 
 async fn post_block(

@@ -116,12 +116,7 @@ struct ErrorTemplate<'a> {
 /// Logs 5xx causes once, inside the request span, and renders error pages.
 /// JSON answers (content type set by the handler) pass through untouched.
 pub async fn render_errors(req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
     let mut res = next.run(req).await;
     let status = res.status();
     if let Some(ErrorCause(cause)) = res.extensions_mut().remove::<ErrorCause>() {

@@ -13,6 +13,7 @@ use crate::accounts::CurrentUser;
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
+use crate::http::pages::path_with_query;
 use crate::security::token;
 
 /// The signed-in user, if any. Resolved once per request and cached.
@@ -57,9 +58,7 @@ impl IntoResponse for AuthRejection {
 
 fn sign_in_redirect(parts: &Parts) -> AuthRejection {
     let next = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/account");
-    let mut url = url::form_urlencoded::Serializer::new(String::from("/login?"));
-    url.append_pair("next", next);
-    AuthRejection::SignIn(Redirect::to(&url.finish()))
+    AuthRejection::SignIn(Redirect::to(&path_with_query("/login", &[("next", next)])))
 }
 
 impl FromRequestParts<AppState> for SignedIn {
@@ -108,12 +107,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip().to_string())
             .unwrap_or_default();
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let user_agent =
+            parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         Ok(Self { ip, user_agent })
     }
 }
@@ -200,8 +195,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         if url::form_urlencoded::parse(&body).any(|(k, v)| k.contains('\u{FFFD}') || v.contains('\u{FFFD}')) {
             return Err(HtmlError::bad_request("The form contained text that is not valid UTF-8."));
         }
-        let CsrfField { csrf_token } = serde_urlencoded::from_bytes(&body)
-            .map_err(|_| HtmlError::bad_request("The form could not be read."))?;
+        let CsrfField { csrf_token } =
+            serde_urlencoded::from_bytes(&body).map_err(|_| HtmlError::bad_request("The form could not be read."))?;
         let Some(cookie) = cookie.filter(|c| state.csrf.verify(c, &csrf_token)) else {
             return Err(HtmlError::forbidden(
                 "This form has expired or did not come from this site. Go back, reload the page and try again.",

@@ -1,11 +1,11 @@
 //! Sign-up, sign-in and sign-out pages: `/register`, `/login`, `/logout`.
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, safe_next};
-use crate::http::pages::Nav;
+use crate::http::pages::{Nav, path_with_query};
 use crate::metrics::LoginOutcome;
 
 /// Routes for this area.
@@ -193,12 +193,9 @@ async fn post_register(
     let next = safe_next(form.next.as_deref());
     match state.accounts.register(&registration).await {
         Ok(_) => {
-            let mut to = url::form_urlencoded::Serializer::new(String::from("/login?"));
-            to.append_pair("registered", "1");
-            if let Some(next) = &next {
-                to.append_pair("next", next);
-            }
-            Ok(Redirect::to(&to.finish()).into_response())
+            let mut query = vec![("registered", "1")];
+            query.extend(next.as_deref().map(|n| ("next", n)));
+            Ok(Redirect::to(&path_with_query("/login", &query)).into_response())
         }
         Err(accounts::Error::Invalid(errors)) => {
             let page = RegisterPage {
@@ -256,4 +253,3 @@ pub fn signed_out(state: &AppState, to: &str) -> Response {
     let clear = cookies::set(cookies::SESSION, "", "Lax", state.secure_cookies(), Some(0));
     (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state), Redirect::to(to)).into_response()
 }
-

@@ -4,11 +4,11 @@
 //! timeout → body limit → metrics → routes.
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -41,7 +41,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::HtmlError::not_found() })
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics));
     let security_headers = [
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -49,7 +52,10 @@ pub fn router(state: AppState) -> Router {
     ];
     let mut app = routes
         .layer(RequestBodyLimitLayer::new(http.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(http.request_timeout_secs)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(http.request_timeout_secs),
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), limit_headers))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::from_fn(no_store_for_pages));

@@ -52,27 +52,31 @@ impl Nav {
     }
 }
 
+/// `path?k=v&…` with the pairs form-urlencoded.
+pub fn path_with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(pairs);
+    let query = query.finish();
+    if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") }
+}
+
 /// Formats unix seconds for people: `2026-11-23 08:15 UTC`.
 pub fn display_time(unix: i64) -> String {
     let fmt = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| "-".into())
+    OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_else(|| "-".into())
 }
 
 /// A coarse, readable device name from a User-Agent header.
 pub fn device_name(user_agent: &str) -> String {
-    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/"]
-        .iter()
-        .find(|b| user_agent.contains(*b))
-        .map(|b| match *b {
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/"].iter().find(|b| user_agent.contains(*b)).map(
+        |b| match *b {
             "Edg/" => "Edge",
             "Firefox/" => "Firefox",
             "Chrome/" => "Chrome",
             "Safari/" => "Safari",
             _ => "curl",
-        });
+        },
+    );
     let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux"].iter().find(|o| user_agent.contains(*o));
     match (browser, os) {
         (Some(b), Some(o)) => format!("{b} on {}", o.replace("Mac OS X", "macOS")),
@@ -109,5 +113,7 @@ mod tests {
         assert_eq!(device_name(ua), "Chrome on Linux");
         assert_eq!(device_name(""), "Unknown device");
         assert_eq!(display_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(path_with_query("/login", &[("next", "/a?b=c")]), "/login?next=%2Fa%3Fb%3Dc");
+        assert_eq!(path_with_query("/login", &[]), "/login");
     }
 }

@@ -29,7 +29,7 @@ pub enum Error {
     Exists(String),
     #[error("no client with id {0:?}")]
     Unknown(String),
-    #[error(transparent)]
+    #[error("storage failed")]
     Store(#[from] store::Error),
 }
 
@@ -162,11 +162,8 @@ fn check_redirect_uri(raw: &str) -> Result<(), Error> {
 }
 
 fn grant_types(asked: &[String], public: bool) -> Result<String, Error> {
-    let asked: Vec<&str> = if asked.is_empty() {
-        DEFAULT_GRANT_TYPES.to_vec()
-    } else {
-        asked.iter().map(String::as_str).collect()
-    };
+    let asked: Vec<&str> =
+        if asked.is_empty() { DEFAULT_GRANT_TYPES.to_vec() } else { asked.iter().map(String::as_str).collect() };
     let mut out: Vec<&str> = Vec::new();
     for grant in asked {
         if !GRANT_TYPES.contains(&grant) {
@@ -205,10 +202,18 @@ mod tests {
 
     #[test]
     fn redirect_uris_follow_rfc_6749_3_1_2_and_rfc_8252() {
-        for ok in ["https://app.example/cb", "http://127.0.0.1:9000/cb", "http://[::1]/cb", "http://localhost/cb", "com.example.app:/oauth"] {
+        for ok in [
+            "https://app.example/cb",
+            "http://127.0.0.1:9000/cb",
+            "http://[::1]/cb",
+            "http://localhost/cb",
+            "com.example.app:/oauth",
+        ] {
             check_redirect_uri(ok).unwrap();
         }
-        for bad in ["/relative", "https://app.example/cb#frag", "http://app.example/cb", "javascript:alert(1)", "not a uri"] {
+        for bad in
+            ["/relative", "https://app.example/cb#frag", "http://app.example/cb", "javascript:alert(1)", "not a uri"]
+        {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }
     }

@@ -93,10 +93,7 @@ fn same_params(a: &Params, b: &Params) -> bool {
 fn hash_with(params: &Params, password: &[u8]) -> Result<String, Error> {
     let salt = SaltString::encode_b64(&crate::security::token::random_bytes::<16>())
         .map_err(|e| Error::Hash(e.to_string()))?;
-    argon2(params)
-        .hash_password(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Hash(e.to_string()))
+    argon2(params).hash_password(password, &salt).map(|h| h.to_string()).map_err(|e| Error::Hash(e.to_string()))
 }
 
 /// Runs CPU-heavy work on the blocking pool, inside the caller's tracing span.

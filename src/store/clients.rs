@@ -80,7 +80,10 @@ impl Db<'_> {
     /// Finds a client by its public client_id.
     pub async fn find_client(&mut self, client_id: &str) -> Result<Option<ClientRow>> {
         let sql = format!("select {CLIENT_COLUMNS} from clients where client_id = $1");
-        Ok(on!(self, |c| sqlx::query_as::<_, ClientRow>(AssertSqlSafe(sql.as_str())).bind(client_id).fetch_optional(c).await)?)
+        Ok(on!(self, |c| sqlx::query_as::<_, ClientRow>(AssertSqlSafe(sql.as_str()))
+            .bind(client_id)
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// All clients, by client_id.

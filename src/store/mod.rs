@@ -140,8 +140,7 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
             if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Error::Unavailable(sqlx::Error::Io(e)))?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::Unavailable(sqlx::Error::Io(e)))?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
@@ -151,9 +150,7 @@ impl Store {
             return Ok(Self { pool: Pool::Sqlite(pool) });
         }
         let opts = PgConnectOptions::from_str(url).map_err(Error::Database)?;
-        let options = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5));
+        let options = PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(5));
         let deadline = tokio::time::Instant::now() + retry;
         let mut wait = Duration::from_millis(250);
         loop {
@@ -201,9 +198,7 @@ impl Store {
     pub async fn ready(&self) -> Result<bool> {
         let mut conn = self.conn().await?;
         let applied: Vec<i64> = on!(&mut conn.db(), |c| {
-            sqlx::query_scalar("select version from _sqlx_migrations where success = true")
-                .fetch_all(c)
-                .await
+            sqlx::query_scalar("select version from _sqlx_migrations where success = true").fetch_all(c).await
         })
         .or_else(|e| match e {
             // No migrations table yet: reachable but not migrated.
@@ -242,8 +237,8 @@ impl Conn {
     /// The connection, for running queries.
     pub fn db(&mut self) -> Db<'_> {
         match self {
-            Conn::Sqlite(c) => Db::Sqlite(&mut **c),
-            Conn::Postgres(c) => Db::Postgres(&mut **c),
+            Conn::Sqlite(c) => Db::Sqlite(c),
+            Conn::Postgres(c) => Db::Postgres(c),
         }
     }
 }
@@ -252,8 +247,8 @@ impl Tx {
     /// The transaction's connection, for running queries.
     pub fn db(&mut self) -> Db<'_> {
         match self {
-            Tx::Sqlite(t) => Db::Sqlite(&mut **t),
-            Tx::Postgres(t) => Db::Postgres(&mut **t),
+            Tx::Sqlite(t) => Db::Sqlite(t),
+            Tx::Postgres(t) => Db::Postgres(t),
         }
     }
 

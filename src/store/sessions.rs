@@ -62,7 +62,12 @@ impl Db<'_> {
 
     /// The live session for a token hash: not revoked, not expired, not idle
     /// since `idle_after`, and its user not blocked.
-    pub async fn live_session(&mut self, token_hash: &str, now: i64, idle_after: i64) -> Result<Option<SessionWithUser>> {
+    pub async fn live_session(
+        &mut self,
+        token_hash: &str,
+        now: i64,
+        idle_after: i64,
+    ) -> Result<Option<SessionWithUser>> {
         Ok(on!(self, |c| sqlx::query_as::<_, SessionWithUser>(
             "select s.id, s.user_id, s.auth_time, s.last_seen_at, u.username, u.email, u.display_name \
              from sessions s join users u on u.id = s.user_id \
@@ -132,13 +137,11 @@ impl Db<'_> {
 
     /// Deletes sessions that ended before `before`; returns how many.
     pub async fn purge_sessions(&mut self, before: i64) -> Result<u64> {
-        let done = on!(self, |c| sqlx::query(
-            "delete from sessions where expires_at < $1 or revoked_at < $1"
-        )
-        .bind(before)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let done = on!(self, |c| sqlx::query("delete from sessions where expires_at < $1 or revoked_at < $1")
+            .bind(before)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(done)
     }
 }

@@ -15,9 +15,6 @@ impl Db<'_> {
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(on!(self, |c| sqlx::query_scalar("select value from settings where key = $1")
-            .bind(key)
-            .fetch_one(c)
-            .await)?)
+        Ok(on!(self, |c| sqlx::query_scalar("select value from settings where key = $1").bind(key).fetch_one(c).await)?)
     }
 }

@@ -40,7 +40,9 @@ impl Drop for TempPostgres {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 if let Ok(mut conn) = PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(AssertSqlSafe(format!("drop database if exists {name} with (force)"))).execute(&mut conn).await;
+                    let _ = sqlx::query(AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         });

@@ -30,8 +30,7 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
-const USER_COLUMNS: &str =
-    "id, username, email, email_verified, display_name, password_hash, blocked, created_at";
+const USER_COLUMNS: &str = "id, username, email, email_verified, display_name, password_hash, blocked, created_at";
 
 impl Db<'_> {
     /// Inserts a user; a taken username or email is `Error::Conflict`.
@@ -81,7 +80,8 @@ impl Db<'_> {
             .fetch_all(c)
             .await)?;
         let count_sql = format!("select count(*) from users {filter}");
-        let total: i64 = on!(self, |c| sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(&pattern).fetch_one(c).await)?;
+        let total: i64 =
+            on!(self, |c| sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(&pattern).fetch_one(c).await)?;
         Ok((rows, total))
     }
 
@@ -145,7 +145,11 @@ impl Db<'_> {
 
     /// Replaces the user's roles with `roles`.
     pub async fn set_user_roles(&mut self, user_id: &str, roles: &[&str]) -> Result<()> {
-        on!(self, |c| sqlx::query("delete from user_roles where user_id = $1").bind(user_id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        on!(self, |c| sqlx::query("delete from user_roles where user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
         for role in roles {
             on!(self, |c| sqlx::query("insert into user_roles (user_id, role) values ($1, $2)")
                 .bind(user_id)

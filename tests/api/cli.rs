@@ -1,0 +1,232 @@
+//! The `gatehouse` binary: user and client commands, config errors, and
+//! `serve` with graceful shutdown. Each test runs the real binary in a fresh
+//! directory (and its own PostgreSQL database under TEST_DATABASE=postgres).
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use gatehouse::store::testing::TempPostgres;
+
+use crate::helpers::{on_postgres, postgres_url};
+
+struct Env {
+    dir: tempfile::TempDir,
+    db: Option<TempPostgres>,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let db = if on_postgres() { Some(TempPostgres::create(&postgres_url().unwrap()).await.unwrap()) } else { None };
+        Self { dir: tempfile::tempdir().unwrap(), db }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.args(args).current_dir(self.dir.path()).env_clear().env("GATEHOUSE_PASSWORD__ARGON2_MEMORY_KIB", "256");
+        if let Some(db) = &self.db {
+            cmd.env("GATEHOUSE_DATABASE__URL", &db.url);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run(args, stdin);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail; returns its one stderr line.
+    fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run(args, stdin);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        err
+    }
+}
+
+#[tokio::test]
+async fn user_commands_create_list_show_block_and_set_roles() {
+    let env = Env::new().await;
+    let out = env.ok(
+        &["user", "create", "--username", "Zoe", "--email", "zoe@example.com", "--role", "admin", "--password-stdin"],
+        "a long enough password\n",
+    );
+    assert!(out.contains("created user Zoe"));
+    let list = env.ok(&["user", "list"], "");
+    assert!(list.contains("Zoe") && list.contains("zoe@example.com") && list.contains("active"));
+    let show = env.ok(&["user", "show", "ZOE"], "");
+    assert!(show.contains("admin user") && show.contains("(verified)"), "{show}");
+    env.ok(&["user", "block", "zoe"], "");
+    assert!(env.ok(&["user", "show", "zoe@example.com"], "").contains("blocked"));
+    env.ok(&["user", "unblock", "zoe"], "");
+    let roles = env.ok(&["user", "set-roles", "zoe", "user"], "");
+    assert!(roles.contains("now has roles: user"), "{roles}");
+    assert!(env.fails(&["user", "set-roles", "zoe", "wizard"], "").contains("Unknown role"));
+    assert!(env.fails(&["user", "show", "nobody"], "").contains("no such user"));
+}
+
+#[tokio::test]
+async fn bad_user_input_fails_in_one_line_and_writes_nothing() {
+    let env = Env::new().await;
+    let err = env.fails(
+        &["user", "create", "--username", "x y", "--email", "bad", "--password-stdin"],
+        "a long enough password\n",
+    );
+    assert!(err.contains("username") && err.contains("email"), "{err}");
+    assert!(
+        env.fails(&["user", "create", "--username", "yan", "--email", "y@example.com", "--password-stdin"], "")
+            .contains("no password")
+    );
+    assert!(
+        env.fails(&["user", "create", "--username", "yan", "--email", "y@example.com", "--password-stdin"], "short\n")
+            .contains("at least 12")
+    );
+    env.ok(
+        &["user", "create", "--username", "yan", "--email", "y@example.com", "--password-stdin"],
+        "a long enough password\n",
+    );
+    assert!(
+        env.fails(
+            &["user", "create", "--username", "YAN", "--email", "z@example.com", "--password-stdin"],
+            "a long enough password\n"
+        )
+        .contains("taken")
+    );
+    let list = env.ok(&["user", "list"], "");
+    assert_eq!(list.lines().count(), 2, "header and one user: {list}");
+}
+
+#[tokio::test]
+async fn client_commands_register_list_and_delete() {
+    let env = Env::new().await;
+    let out = env.ok(
+        &["client", "create", "--client-id", "web", "--name", "Web App", "--redirect-uri", "https://app.example/cb"],
+        "",
+    );
+    assert!(out.contains("created confidential client web"));
+    let secret_line = out.lines().find(|l| l.starts_with("client_secret: ")).unwrap();
+    assert_eq!(secret_line.len(), "client_secret: ".len() + 43, "a 256-bit secret");
+    let out = env.ok(
+        &[
+            "client",
+            "create",
+            "--client-id",
+            "spa",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "http://127.0.0.1:5000/cb",
+            "--public",
+        ],
+        "",
+    );
+    assert!(out.contains("public client spa") && !out.contains("client_secret"));
+    assert!(
+        env.fails(
+            &[
+                "client",
+                "create",
+                "--client-id",
+                "own",
+                "--name",
+                "Own",
+                "--redirect-uri",
+                "https://a.example/cb",
+                "--secret-stdin"
+            ],
+            "too-short\n"
+        )
+        .contains("at least 32")
+    );
+    env.ok(
+        &[
+            "client",
+            "create",
+            "--client-id",
+            "own",
+            "--name",
+            "Own",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--secret-stdin",
+            "--skip-consent",
+        ],
+        "0123456789abcdef0123456789abcdef\n",
+    );
+    assert!(
+        env.fails(
+            &["client", "create", "--client-id", "web", "--name", "Again", "--redirect-uri", "https://app.example/cb"],
+            ""
+        )
+        .contains("already exists")
+    );
+    assert!(
+        env.fails(
+            &[
+                "client",
+                "create",
+                "--client-id",
+                "bad",
+                "--name",
+                "Bad",
+                "--redirect-uri",
+                "https://app.example/cb#frag"
+            ],
+            ""
+        )
+        .contains("fragment")
+    );
+    let list = env.ok(&["client", "list"], "");
+    assert!(list.contains("web") && list.contains("spa") && list.contains("own") && !list.contains("bad "));
+    env.ok(&["client", "delete", "spa"], "");
+    assert!(env.fails(&["client", "delete", "spa"], "").contains("no client"));
+}
+
+#[tokio::test]
+async fn an_unknown_config_key_is_a_startup_error_naming_it() {
+    let env = Env::new().await;
+    std::fs::write(env.dir.path().join("gatehouse.toml"), "listen = \"127.0.0.1:0\"\nlisten_prot = 1\n").unwrap();
+    assert!(env.fails(&["migrate"], "").contains("listen_prot"));
+    std::fs::write(env.dir.path().join("other.toml"), "[session]\nlifetime = 5\n").unwrap();
+    assert!(env.fails(&["--config", "other.toml", "migrate"], "").contains("lifetime"));
+    assert!(env.fails(&["--config", "missing.toml", "migrate"], "").contains("does not exist"));
+}
+
+#[tokio::test]
+async fn serve_starts_on_defaults_and_drains_on_sigterm() {
+    let env = Env::new().await;
+    let mut child = env
+        .command(&["serve"])
+        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read the log on a thread so a server that never says where it listens fails the test, not hangs it.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("serve logs its address");
+    let res = reqwest::get(format!("http://{addr}/health/ready")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    if env.db.is_none() {
+        assert!(env.dir.path().join("data/gatehouse.db").exists(), "SQLite in ./data by default");
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+}

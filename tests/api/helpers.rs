@@ -1,0 +1,203 @@
+//! `spawn_app()`: the real app on port 0 with a fresh database (SQLite file in
+//! a tempdir, or a throwaway PostgreSQL database), cheap Argon2 parameters and a
+//! FixedClock the test can advance. Tests talk HTTP; the state is for fixtures.
+use std::sync::Arc;
+
+use gatehouse::accounts::Registration;
+use gatehouse::app::{self, AppState};
+use gatehouse::clock::FixedClock;
+use gatehouse::config::Config;
+use gatehouse::store::testing::{TEST_POSTGRES_URL, TempPostgres};
+use reqwest::redirect::Policy;
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+
+/// A start time for the FixedClock: 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600;
+
+/// A password that satisfies the default policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: FixedClock,
+    pub state: AppState,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _db: Option<Arc<TempPostgres>>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+/// True when the suite runs against PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The PostgreSQL server URL, if tests may use one.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(TEST_POSTGRES_URL).ok().filter(|u| !u.is_empty())
+}
+
+/// A config for tests: port 0, cheap hashing, data in `dir`.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut config =
+        Config { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.to_path_buf(), ..Config::default() };
+    config.password.argon2_memory_kib = 256;
+    config.password.argon2_iterations = 1;
+    config.database.connect_retry_secs = 0;
+    config.database.max_connections = 5;
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut config = test_config(dir.path());
+    let db = if on_postgres() {
+        let url = postgres_url().expect("TEST_DATABASE=postgres needs TEST_POSTGRES_URL");
+        let db = TempPostgres::create(&url).await.unwrap();
+        config.database.url = Some(SecretString::from(db.url.clone()));
+        Some(Arc::new(db))
+    } else {
+        None
+    };
+    tweak(&mut config);
+    spawn_with_config(config, db, dir).await
+}
+
+/// Starts an app on an explicit config, sharing database and dir guards (for
+/// several instances on one database).
+pub async fn spawn_with_config(config: Config, db: Option<Arc<TempPostgres>>, dir: Arc<tempfile::TempDir>) -> TestApp {
+    let clock = FixedClock::at(T0);
+    let app = app::build(config.clone(), Arc::new(clock.clone())).await.unwrap();
+    let addr = app.address();
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        clock,
+        state,
+        config,
+        shutdown: Some(tx),
+        server: Some(server),
+        _db: db,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Another instance on the same database and data dir.
+    pub async fn second_instance(&self) -> TestApp {
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        spawn_with_config(config, self._db.clone(), self._dir.clone()).await
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    /// A fresh browser: its own cookie jar, no automatic redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(Policy::none()).cookie_store(true).build().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GETs a page and returns the CSRF token of its forms.
+    pub async fn csrf_token(&self, browser: &reqwest::Client, page: &str) -> String {
+        let html = browser.get(self.url(page)).send().await.unwrap().text().await.unwrap();
+        hidden_value(&html, "csrf_token").unwrap_or_else(|| panic!("no csrf_token on {page}: {html}"))
+    }
+
+    /// Submits a form the way a browser does: load `page`, then POST `fields`
+    /// (plus its CSRF token) to `action`.
+    pub async fn submit(
+        &self,
+        browser: &reqwest::Client,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.csrf_token(browser, page).await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        browser.post(self.url(action)).form(&form).send().await.unwrap()
+    }
+
+    /// Signs `browser` in.
+    pub async fn login(&self, browser: &reqwest::Client, username: &str, password: &str) -> reqwest::Response {
+        self.submit(browser, "/login", "/login", &[("username", username), ("password", password)]).await
+    }
+
+    /// A browser signed in as a new user with `roles`.
+    pub async fn signed_in(&self, username: &str, roles: &[&str]) -> reqwest::Client {
+        self.create_user(username, roles).await;
+        let browser = self.browser();
+        let res = self.login(&browser, username, PASSWORD).await;
+        assert_eq!(res.status(), 303, "sign-in of {username} failed");
+        browser
+    }
+
+    /// Creates a user directly through the service (a fixture, not under test).
+    pub async fn create_user(&self, username: &str, roles: &[&str]) -> String {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        self.state
+            .accounts
+            .register(&Registration {
+                username,
+                email: &format!("{username}@example.com"),
+                password: &SecretString::from(PASSWORD),
+                password_confirm: None,
+                email_verified: true,
+                roles: &roles,
+            })
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `value` of the hidden input named `name` in `html`.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// The Set-Cookie header for cookie `name`, if the response sets it.
+pub fn set_cookie<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// The Location header.
+pub fn location(res: &reqwest::Response) -> &str {
+    res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+}

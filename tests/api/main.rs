@@ -1,0 +1,13 @@
+//! The black-box HTTP suite: one binary (see kanidm's DO_NOT_ADD_MORE_TESTS_HERE
+//! on why), one file per feature. Set `TEST_DATABASE=postgres` (with
+//! `TEST_POSTGRES_URL`) to run every test against PostgreSQL instead of SQLite.
+// A failed unwrap is a failed test here; the production lints don't apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod account;
+mod admin;
+mod cli;
+mod helpers;
+mod login;
+mod multi_instance;
+mod operations;
+mod register;
