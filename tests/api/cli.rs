@@ -199,34 +199,92 @@ async fn an_unknown_config_key_is_a_startup_error_naming_it() {
     assert!(env.fails(&["--config", "missing.toml", "migrate"], "").contains("does not exist"));
 }
 
+/// A running `gatehouse serve` process.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    fn start(env: &Env) -> Self {
+        let mut child = env
+            .command(&["serve"])
+            .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Read the log on a thread so a server that never says where it listens fails the test, not hangs it.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("serve logs its address");
+        Self { child, base: format!("http://{addr}") }
+    }
+
+    /// Sends SIGTERM and returns whether the process exited cleanly.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
 #[tokio::test]
 async fn serve_starts_on_defaults_and_drains_on_sigterm() {
     let env = Env::new().await;
-    let mut child = env
-        .command(&["serve"])
-        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Read the log on a thread so a server that never says where it listens fails the test, not hangs it.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("addr=").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("serve logs its address");
-    let res = reqwest::get(format!("http://{addr}/health/ready")).await.unwrap();
+    let server = Server::start(&env);
+    let res = reqwest::get(format!("{}/health/ready", server.base)).await.unwrap();
     assert_eq!(res.status(), 200);
     if env.db.is_none() {
         assert!(env.dir.path().join("data/gatehouse.db").exists(), "SQLite in ./data by default");
     }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "clean exit after SIGTERM: {status}");
+    assert!(server.terminate(), "clean exit after SIGTERM");
+}
+
+#[tokio::test]
+async fn two_serve_processes_on_one_postgres_database_share_sessions() {
+    if !on_postgres() {
+        eprintln!("skipped: runs with TEST_DATABASE=postgres");
+        return;
+    }
+    let env = Env::new().await;
+    env.ok(
+        &["user", "create", "--username", "pat", "--email", "pat@example.com", "--password-stdin"],
+        "a long enough password\n",
+    );
+    let (a, b) = (Server::start(&env), Server::start(&env));
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = browser.get(format!("{}/login", a.base)).send().await.unwrap().text().await.unwrap();
+    let token = crate::helpers::hidden_value(&page, "csrf_token").unwrap();
+    let form = [("username", "pat"), ("password", "a long enough password"), ("csrf_token", token.as_str())];
+    let res = browser.post(format!("{}/login", a.base)).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "signed in on A");
+    assert_eq!(browser.get(format!("{}/account", b.base)).send().await.unwrap().status(), 200, "valid on B");
+
+    // Sign out everywhere on B; A refuses the session at once.
+    let page = browser.get(format!("{}/account", b.base)).send().await.unwrap().text().await.unwrap();
+    let token = crate::helpers::hidden_value(&page, "csrf_token").unwrap();
+    let res = browser
+        .post(format!("{}/account/sessions/revoke-all", b.base))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(browser.get(format!("{}/account", a.base)).send().await.unwrap().status(), 303, "refused on A");
+    assert!(a.terminate() && b.terminate());
 }

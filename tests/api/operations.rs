@@ -173,3 +173,24 @@ impl Drop for Proxy {
         self.stop();
     }
 }
+
+#[tokio::test]
+async fn a_server_error_shows_a_generic_page_without_details() {
+    if crate::helpers::on_postgres() {
+        return; // the breakage below is arranged on the SQLite file
+    }
+    let app = spawn_app().await;
+    let browser = app.signed_in("uma", &[]).await;
+    // Break the database under the running app: the sessions table disappears.
+    let url = app.config.database_url();
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query("alter table sessions rename to sessions_gone").execute(&mut conn).await.unwrap();
+    let res = browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(res.status(), 500);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Something went wrong on our side") && body.contains(&id));
+    for leak in ["sessions", "sqlite", "SQL", "no such table", "panicked"] {
+        assert!(!body.contains(leak), "body leaks {leak:?}");
+    }
+}
