@@ -1,0 +1,163 @@
+//! A real browser (headless Chromium through chromedriver, spoken to over the
+//! W3C WebDriver protocol with plain HTTP) registers, signs in, and signs out
+//! using only the server-rendered pages: no JavaScript of ours is involved.
+//! Skipped where chromedriver is not installed, except in CI (`.ci/run`
+//! installs it), where its absence is a failure.
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+struct Driver {
+    process: Child,
+    http: reqwest::Client,
+    session: String,
+    base: String,
+}
+
+impl Driver {
+    async fn start() -> Option<Self> {
+        let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(path) = path else {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI must have chromedriver (apt-get install chromium-driver)"
+            );
+            eprintln!("skipped: chromedriver is not installed");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let process = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let profile = tempfile::tempdir().unwrap().keep();
+        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {"args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            format!("--user-data-dir={}", profile.display()), "--window-size=1000,900"
+        ]}}}});
+        let mut session = None;
+        for _ in 0..100 {
+            if let Ok(res) = http.post(format!("{base}/session")).json(&caps).send().await {
+                let body: Value = res.json().await.unwrap();
+                session = Some(body["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(Self { process, http, session: session.expect("chromedriver answers"), base })
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert!(body["value"].get("error").is_none(), "{path}: {body}");
+        body["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({"url": url})).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let el = self.call(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css})).await;
+        el.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{el}/value"), json!({"text": text})).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{el}/click"), json!({})).await;
+    }
+
+    async fn current_path(&self) -> String {
+        let url = self.call(reqwest::Method::GET, "/url", Value::Null).await;
+        let url = url::Url::parse(url.as_str().unwrap()).unwrap();
+        url.path().to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", Value::Null).await.as_str().unwrap().to_owned()
+    }
+
+    async fn script(&self, js: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", json!({"script": js, "args": []})).await
+    }
+
+    /// Saves a PNG of the page under target/screenshots/ for a person to look at.
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let png = self.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_browser_registers_signs_in_and_signs_out_without_javascript() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let password = "a browser-typed passphrase";
+
+    driver.goto(&app.url("/register")).await;
+    driver.screenshot("register").await;
+    driver.type_into("#username", "Walter").await;
+    driver.type_into("#email", "walter@example.com").await;
+    driver.type_into("#password", password).await;
+    driver.type_into("#password_confirm", "not the same one").await;
+    driver.click("button[type=submit]").await;
+    let html = driver.source().await;
+    assert!(html.contains("The passwords do not match."), "inline error");
+    assert!(html.contains("value=\"Walter\""), "input kept");
+    driver.screenshot("register-error").await;
+    driver.type_into("#password", password).await;
+    driver.type_into("#password_confirm", password).await;
+    driver.click("button[type=submit]").await;
+
+    assert_eq!(driver.current_path().await, "/login");
+    assert!(driver.source().await.contains("Your account is ready"));
+    driver.type_into("#username", "walter@example.com").await;
+    driver.type_into("#password", password).await;
+    driver.click("button[type=submit]").await;
+    assert_eq!(driver.current_path().await, "/account");
+    let html = driver.source().await;
+    assert!(html.contains("walter@example.com") && html.contains("this browser"));
+    // The session cookie is HttpOnly: page scripts cannot read it.
+    let visible = driver.script("return document.cookie").await;
+    assert!(!visible.as_str().unwrap().contains("gh_session"), "{visible}");
+    driver.screenshot("account").await;
+
+    driver.goto(&app.url("/logout")).await;
+    driver.click("button[name=logout][value=yes]").await;
+    assert_eq!(driver.current_path().await, "/login");
+    driver.goto(&app.url("/account")).await;
+    assert_eq!(driver.current_path().await, "/login", "signed out");
+}
