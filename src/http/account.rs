@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::accounts::{self, CurrentUser, FieldError};
 use crate::app::AppState;
 use crate::http::error::HtmlError;
-use crate::http::extract::{CsrfForm, PageCsrf, SignedIn};
+use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::login::signed_out;
 use crate::http::pages::{Nav, device_name, display_time};
 
@@ -55,7 +55,7 @@ struct AccountPage {
 
 impl AccountPage {
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        field_error(&self.errors, field)
     }
 }
 
@@ -155,15 +155,11 @@ async fn post_profile(
 
 #[derive(Deserialize)]
 struct PasswordForm {
-    #[serde(default = "empty")]
+    #[serde(default = "empty_secret")]
     current_password: SecretString,
-    #[serde(default = "empty")]
+    #[serde(default = "empty_secret")]
     new_password: SecretString,
     new_password_confirm: Option<SecretString>,
-}
-
-fn empty() -> SecretString {
-    SecretString::from("")
 }
 
 async fn post_password(

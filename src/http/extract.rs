@@ -208,6 +208,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     }
 }
 
+/// Serde default for a password field the client left out: treated as empty
+/// (and then refused by the rules) rather than as a malformed form.
+pub fn empty_secret() -> secrecy::SecretString {
+    secrecy::SecretString::from("")
+}
+
+/// Looks up the inline error for `field` among a form's errors.
+pub fn field_error<'a>(errors: &'a [crate::accounts::FieldError], field: &str) -> Option<&'a str> {
+    errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+}
+
 /// A safe place to return to after sign-in: a local path only, never another
 /// origin (`//evil`, `/\evil` and absolute URLs are refused).
 pub fn safe_next(next: Option<&str>) -> Option<String> {

@@ -13,7 +13,7 @@ use crate::accounts::{self, FieldError, Registration};
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
-use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, safe_next};
+use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
 use crate::http::pages::{Nav, path_with_query};
 use crate::metrics::LoginOutcome;
 
@@ -77,10 +77,6 @@ struct LoginForm {
     next: Option<String>,
 }
 
-fn empty_secret() -> SecretString {
-    SecretString::from("")
-}
-
 async fn post_login(
     State(state): State<AppState>,
     MaybeUser(previous): MaybeUser,
@@ -142,7 +138,7 @@ struct RegisterPage {
 
 impl RegisterPage {
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        field_error(&self.errors, field)
     }
 }
 

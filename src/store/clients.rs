@@ -2,7 +2,7 @@
 //! in a text column (portable across both backends; they are read whole).
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{Db, Error, Result, on};
+use super::{Db, Error, Result, exec, on};
 
 /// A client as stored.
 #[derive(Debug, Clone, FromRow)]
@@ -55,25 +55,25 @@ impl Db<'_> {
     pub async fn insert_client(&mut self, n: &NewClient<'_>) -> Result<()> {
         let redirects = serde_json::to_string(n.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
-        on!(self, |c| sqlx::query(
-            "insert into clients (id, client_id, name, secret_hash, public, redirect_uris, \
+        exec!(
+            self,
+            sqlx::query(
+                "insert into clients (id, client_id, name, secret_hash, public, redirect_uris, \
              post_logout_redirect_uris, grant_types, scope, skip_consent, created_at) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        )
-        .bind(n.id)
-        .bind(n.client_id)
-        .bind(n.name)
-        .bind(n.secret_hash)
-        .bind(n.public)
-        .bind(&redirects)
-        .bind(&logouts)
-        .bind(n.grant_types)
-        .bind(n.scope)
-        .bind(n.skip_consent)
-        .bind(n.now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+            )
+            .bind(n.id)
+            .bind(n.client_id)
+            .bind(n.name)
+            .bind(n.secret_hash)
+            .bind(n.public)
+            .bind(&redirects)
+            .bind(&logouts)
+            .bind(n.grant_types)
+            .bind(n.scope)
+            .bind(n.skip_consent)
+            .bind(n.now)
+        )?;
         Ok(())
     }
 
@@ -94,11 +94,7 @@ impl Db<'_> {
 
     /// Deletes a client; returns whether it existed.
     pub async fn delete_client(&mut self, client_id: &str) -> Result<bool> {
-        let done = on!(self, |c| sqlx::query("delete from clients where client_id = $1")
-            .bind(client_id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let done = exec!(self, sqlx::query("delete from clients where client_id = $1").bind(client_id))?;
         Ok(done == 1)
     }
 }

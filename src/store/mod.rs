@@ -124,6 +124,14 @@ macro_rules! on {
 }
 pub(crate) use on;
 
+/// Runs a statement on the live connection and returns the rows it affected.
+macro_rules! exec {
+    ($db:expr, $query:expr) => {
+        $crate::store::on!($db, |c| $query.execute(c).await.map(|r| r.rows_affected()))
+    };
+}
+pub(crate) use exec;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 

@@ -2,7 +2,7 @@
 //! value is stored, so a database leak does not hand out live sessions.
 use sqlx::FromRow;
 
-use super::{Db, Result, on};
+use super::{Db, Result, exec, on};
 
 /// Columns for a new session.
 pub struct NewSession<'a> {
@@ -42,21 +42,21 @@ pub struct SessionWithUser {
 impl Db<'_> {
     /// Stores a new session.
     pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<()> {
-        on!(self, |c| sqlx::query(
-            "insert into sessions (id, token_hash, user_id, auth_time, created_at, last_seen_at, \
+        exec!(
+            self,
+            sqlx::query(
+                "insert into sessions (id, token_hash, user_id, auth_time, created_at, last_seen_at, \
              expires_at, ip, user_agent) values ($1, $2, $3, $4, $5, $5, $6, $7, $8)"
-        )
-        .bind(s.id)
-        .bind(s.token_hash)
-        .bind(s.user_id)
-        .bind(s.auth_time)
-        .bind(s.now)
-        .bind(s.expires_at)
-        .bind(s.ip)
-        .bind(s.user_agent)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+            )
+            .bind(s.id)
+            .bind(s.token_hash)
+            .bind(s.user_id)
+            .bind(s.auth_time)
+            .bind(s.now)
+            .bind(s.expires_at)
+            .bind(s.ip)
+            .bind(s.user_agent)
+        )?;
         Ok(())
     }
 
@@ -83,12 +83,7 @@ impl Db<'_> {
 
     /// Records activity on a session.
     pub async fn touch_session(&mut self, id: &str, now: i64) -> Result<()> {
-        on!(self, |c| sqlx::query("update sessions set last_seen_at = $1 where id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        exec!(self, sqlx::query("update sessions set last_seen_at = $1 where id = $2").bind(now).bind(id))?;
         Ok(())
     }
 
@@ -108,40 +103,35 @@ impl Db<'_> {
 
     /// Revokes one of the user's sessions; returns whether one was revoked.
     pub async fn revoke_session(&mut self, user_id: &str, id: &str, now: i64) -> Result<bool> {
-        let done = on!(self, |c| sqlx::query(
-            "update sessions set revoked_at = $1 where id = $2 and user_id = $3 and revoked_at is null"
-        )
-        .bind(now)
-        .bind(id)
-        .bind(user_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let done = exec!(
+            self,
+            sqlx::query("update sessions set revoked_at = $1 where id = $2 and user_id = $3 and revoked_at is null")
+                .bind(now)
+                .bind(id)
+                .bind(user_id)
+        )?;
         Ok(done == 1)
     }
 
     /// Revokes all the user's sessions except `keep` (if given); returns how many.
     pub async fn revoke_user_sessions(&mut self, user_id: &str, keep: Option<&str>, now: i64) -> Result<u64> {
-        let done = on!(self, |c| sqlx::query(
-            "update sessions set revoked_at = $1 where user_id = $2 and revoked_at is null \
+        let done = exec!(
+            self,
+            sqlx::query(
+                "update sessions set revoked_at = $1 where user_id = $2 and revoked_at is null \
              and ($3 is null or id <> $3)"
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(keep)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+            )
+            .bind(now)
+            .bind(user_id)
+            .bind(keep)
+        )?;
         Ok(done)
     }
 
     /// Deletes sessions that ended before `before`; returns how many.
     pub async fn purge_sessions(&mut self, before: i64) -> Result<u64> {
-        let done = on!(self, |c| sqlx::query("delete from sessions where expires_at < $1 or revoked_at < $1")
-            .bind(before)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let done =
+            exec!(self, sqlx::query("delete from sessions where expires_at < $1 or revoked_at < $1").bind(before))?;
         Ok(done)
     }
 }

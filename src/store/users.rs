@@ -1,7 +1,7 @@
 //! `users` and `user_roles`.
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{Db, Result, like_pattern, on};
+use super::{Db, Result, exec, like_pattern, on};
 
 /// A user as stored. `*_key` columns hold the normalized forms that carry the
 /// case-insensitive uniqueness; the plain columns keep what the user typed.
@@ -35,23 +35,23 @@ const USER_COLUMNS: &str = "id, username, email, email_verified, display_name, p
 impl Db<'_> {
     /// Inserts a user; a taken username or email is `Error::Conflict`.
     pub async fn insert_user(&mut self, u: &NewUser<'_>) -> Result<()> {
-        on!(self, |c| sqlx::query(
-            "insert into users (id, username, username_key, email, email_key, email_verified, \
+        exec!(
+            self,
+            sqlx::query(
+                "insert into users (id, username, username_key, email, email_key, email_verified, \
              display_name, password_hash, password_changed_at, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)"
-        )
-        .bind(u.id)
-        .bind(u.username)
-        .bind(u.username_key)
-        .bind(u.email)
-        .bind(u.email_key)
-        .bind(u.email_verified)
-        .bind(u.display_name)
-        .bind(u.password_hash)
-        .bind(u.now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+            )
+            .bind(u.id)
+            .bind(u.username)
+            .bind(u.username_key)
+            .bind(u.email)
+            .bind(u.email_key)
+            .bind(u.email_verified)
+            .bind(u.display_name)
+            .bind(u.password_hash)
+            .bind(u.now)
+        )?;
         Ok(())
     }
 
@@ -87,51 +87,49 @@ impl Db<'_> {
 
     /// Sets the blocked flag; returns whether the user exists.
     pub async fn set_user_blocked(&mut self, id: &str, blocked: bool, now: i64) -> Result<bool> {
-        let done = on!(self, |c| sqlx::query("update users set blocked = $1, updated_at = $2 where id = $3")
-            .bind(blocked)
-            .bind(now)
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let done = exec!(
+            self,
+            sqlx::query("update users set blocked = $1, updated_at = $2 where id = $3")
+                .bind(blocked)
+                .bind(now)
+                .bind(id)
+        )?;
         Ok(done == 1)
     }
 
     /// Replaces the password hash.
     pub async fn set_password_hash(&mut self, id: &str, hash: &str, now: i64) -> Result<()> {
-        on!(self, |c| sqlx::query(
-            "update users set password_hash = $1, password_changed_at = $2, updated_at = $2 where id = $3"
-        )
-        .bind(hash)
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        exec!(
+            self,
+            sqlx::query("update users set password_hash = $1, password_changed_at = $2, updated_at = $2 where id = $3")
+                .bind(hash)
+                .bind(now)
+                .bind(id)
+        )?;
         Ok(())
     }
 
     /// Replaces the hash only if it is still `old` (a concurrent password change wins).
     pub async fn upgrade_password_hash(&mut self, id: &str, old: &str, new: &str) -> Result<()> {
-        on!(self, |c| sqlx::query("update users set password_hash = $1 where id = $2 and password_hash = $3")
-            .bind(new)
-            .bind(id)
-            .bind(old)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        exec!(
+            self,
+            sqlx::query("update users set password_hash = $1 where id = $2 and password_hash = $3")
+                .bind(new)
+                .bind(id)
+                .bind(old)
+        )?;
         Ok(())
     }
 
     /// Sets the display name.
     pub async fn set_display_name(&mut self, id: &str, name: &str, now: i64) -> Result<()> {
-        on!(self, |c| sqlx::query("update users set display_name = $1, updated_at = $2 where id = $3")
-            .bind(name)
-            .bind(now)
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        exec!(
+            self,
+            sqlx::query("update users set display_name = $1, updated_at = $2 where id = $3")
+                .bind(name)
+                .bind(now)
+                .bind(id)
+        )?;
         Ok(())
     }
 
@@ -145,18 +143,12 @@ impl Db<'_> {
 
     /// Replaces the user's roles with `roles`.
     pub async fn set_user_roles(&mut self, user_id: &str, roles: &[&str]) -> Result<()> {
-        on!(self, |c| sqlx::query("delete from user_roles where user_id = $1")
-            .bind(user_id)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        exec!(self, sqlx::query("delete from user_roles where user_id = $1").bind(user_id))?;
         for role in roles {
-            on!(self, |c| sqlx::query("insert into user_roles (user_id, role) values ($1, $2)")
-                .bind(user_id)
-                .bind(*role)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
+            exec!(
+                self,
+                sqlx::query("insert into user_roles (user_id, role) values ($1, $2)").bind(user_id).bind(*role)
+            )?;
         }
         Ok(())
     }

@@ -99,6 +99,19 @@ impl Driver {
         self.call(reqwest::Method::GET, "/source", Value::Null).await.as_str().unwrap().to_owned()
     }
 
+    /// Polls until the page contains `text` (a click may return before the
+    /// navigation it starts has finished); returns the page source.
+    async fn wait_for(&self, text: &str) -> String {
+        for _ in 0..100 {
+            let html = self.source().await;
+            if html.contains(text) {
+                return html;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {text:?}: {}", self.source().await);
+    }
+
     async fn script(&self, js: &str) -> Value {
         self.call(reqwest::Method::POST, "/execute/sync", json!({"script": js, "args": []})).await
     }
@@ -134,22 +147,21 @@ async fn a_browser_registers_signs_in_and_signs_out_without_javascript() {
     driver.type_into("#password", password).await;
     driver.type_into("#password_confirm", "not the same one").await;
     driver.click("button[type=submit]").await;
-    let html = driver.source().await;
-    assert!(html.contains("The passwords do not match."), "inline error");
+    let html = driver.wait_for("The passwords do not match.").await;
     assert!(html.contains("value=\"Walter\""), "input kept");
     driver.screenshot("register-error").await;
     driver.type_into("#password", password).await;
     driver.type_into("#password_confirm", password).await;
     driver.click("button[type=submit]").await;
 
+    driver.wait_for("Your account is ready").await;
     assert_eq!(driver.current_path().await, "/login");
-    assert!(driver.source().await.contains("Your account is ready"));
     driver.type_into("#username", "walter@example.com").await;
     driver.type_into("#password", password).await;
     driver.click("button[type=submit]").await;
+    let html = driver.wait_for("this browser").await;
     assert_eq!(driver.current_path().await, "/account");
-    let html = driver.source().await;
-    assert!(html.contains("walter@example.com") && html.contains("this browser"));
+    assert!(html.contains("walter@example.com"));
     // The session cookie is HttpOnly: page scripts cannot read it.
     let visible = driver.script("return document.cookie").await;
     assert!(!visible.as_str().unwrap().contains("gh_session"), "{visible}");
@@ -157,6 +169,7 @@ async fn a_browser_registers_signs_in_and_signs_out_without_javascript() {
 
     driver.goto(&app.url("/logout")).await;
     driver.click("button[name=logout][value=yes]").await;
+    driver.wait_for("You are signed out.").await;
     assert_eq!(driver.current_path().await, "/login");
     driver.goto(&app.url("/account")).await;
     assert_eq!(driver.current_path().await, "/login", "signed out");
