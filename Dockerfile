@@ -14,7 +14,9 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/gatehouse --create-home gatehouse
+ && useradd --system --uid 10001 --home-dir /var/lib/gatehouse --create-home gatehouse \
+ && mkdir -p /var/lib/gatehouse/data \
+ && chown 10001:10001 /var/lib/gatehouse/data
 COPY --from=build /src/target/release/gatehouse /usr/local/bin/gatehouse
 USER 10001:10001
 WORKDIR /var/lib/gatehouse

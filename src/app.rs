@@ -50,10 +50,10 @@ pub struct Services {
 }
 
 impl Services {
-    /// Connects to the database, applies pending migrations and loads shared secrets.
-    pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    /// Connects to the database, applies pending migrations and loads shared
+    /// secrets. `retry` is how long to wait for an unreachable database.
+    pub async fn open(config: &Config, clock: Arc<dyn Clock>, retry: Duration) -> anyhow::Result<Self> {
         let url = config.database_url();
-        let retry = Duration::from_secs(config.database.connect_retry_secs);
         let store = Store::connect(&url, config.database.max_connections, retry)
             .await
             .with_context(|| format!("cannot open the database ({})", redact_url(&url)))?;
@@ -105,7 +105,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let issuer = config.issuer_for(addr);
-    let services = Services::open(&config, clock.clone()).await?;
+    let retry = Duration::from_secs(config.database.connect_retry_secs);
+    let services = Services::open(&config, clock.clone(), retry).await?;
     let state = AppState {
         config: Arc::new(config),
         issuer: Arc::new(issuer),
@@ -207,5 +208,14 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_hidden_in_messages() {
+        assert_eq!(super::redact_url("postgres://u:hunter2@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(super::redact_url("sqlite://./data/g.db"), "sqlite://./data/g.db");
     }
 }

@@ -135,7 +135,8 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     }
-    Services::open(config, Arc::new(SystemClock)).await
+    // Only `serve` waits for a database that is not up yet; a command fails at once.
+    Services::open(config, Arc::new(SystemClock), std::time::Duration::ZERO).await
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

@@ -228,13 +228,16 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         None if Path::new("gatehouse.toml").is_file() => figment = figment.merge(Toml::file_exact("gatehouse.toml")),
         None => {}
     }
-    figment = figment.merge(
-        Env::prefixed(ENV_PREFIX).split("__").filter(|k| k.as_str() != "config" && !k.as_str().ends_with("_file")),
-    );
-    for (key, value) in std::env::vars() {
+    figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").filter(|k| {
+        // Keys keep the variable's case: compare in lowercase.
+        let k = k.as_str().to_ascii_lowercase();
+        k != "config" && !k.ends_with("_file")
+    }));
+    for (key, value) in std::env::vars_os() {
+        let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else { continue };
         let Some(rest) = key.strip_prefix(ENV_PREFIX) else { continue };
         let Some(name) = rest.strip_suffix("_FILE") else { continue };
-        let secret = std::fs::read_to_string(&value).with_context(|| format!("reading {key}={value}"))?;
+        let secret = std::fs::read_to_string(value).with_context(|| format!("reading {key}={value}"))?;
         let dotted = name.to_ascii_lowercase().replace("__", ".");
         figment = figment.merge(Serialized::global(&dotted, secret.trim_end_matches(['\r', '\n'])));
     }

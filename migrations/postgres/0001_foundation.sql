@@ -3,9 +3,9 @@
 create table users (
     id text primary key,
     username text not null,
-    username_key text not null unique,
+    username_key text collate "C" not null unique,
     email text not null,
-    email_key text not null unique,
+    email_key text collate "C" not null unique,
     email_verified boolean not null default false,
     display_name text not null default '',
     password_hash text,

@@ -184,7 +184,7 @@ impl Accounts {
         let too_long = password.expose_secret().len() > MAX_PASSWORD_BYTES;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref()).filter(|_| !too_long);
         let verified = self.passwords.verify(password, stored).await?;
-        let Some(user) = user.filter(|_| verified.ok) else {
+        let Some(mut user) = user.filter(|_| verified.ok) else {
             return Err(Error::InvalidCredentials);
         };
         if user.blocked {
@@ -196,6 +196,7 @@ impl Accounts {
             let new = self.passwords.hash(password).await?;
             self.store.conn().await?.db().upgrade_password_hash(&user.id, old, &new).await?;
             tracing::info!(user_id = %user.id, "password rehashed with current parameters");
+            user.password_hash = Some(new);
         }
         Ok(user)
     }

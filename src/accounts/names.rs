@@ -78,7 +78,7 @@ impl Email {
         if !local_ok || !domain_ok {
             return Err(BAD);
         }
-        let key = display.to_lowercase();
+        let key = login_key(&display);
         Ok(Self { display, key })
     }
 }
@@ -86,9 +86,6 @@ impl Email {
 /// The key under which a typed login (username or email) is looked up.
 pub fn login_key(raw: &str) -> String {
     let normalized: String = raw.trim().nfkc().collect();
-    if normalized.contains('@') {
-        return normalized.to_lowercase();
-    }
     normalized.to_lowercase().chars().map(fold_lookalike).collect()
 }
 
@@ -161,6 +158,7 @@ mod tests {
         assert_eq!(e.display, "Bob.Smith+x@Example.COM");
         assert_eq!(e.key, "bob.smith+x@example.com");
         assert_eq!(login_key("BOB.smith+x@example.com"), e.key);
+        assert_eq!(Email::parse("bob.smith+x@ex\u{0430}mple.com").unwrap().key, e.key, "Cyrillic a");
     }
 
     #[test]

@@ -21,6 +21,7 @@ const TOUCH_EVERY_SECS: i64 = 60;
 
 /// A freshly started session: the cookie value, and when it stops being valid.
 pub struct StartedSession {
+    pub id: String,
     pub token: String,
     pub max_age_secs: i64,
 }
@@ -65,19 +66,29 @@ impl Accounts {
         now - self.session.idle_timeout_secs
     }
 
-    /// Starts a session for a user who just proved who they are.
-    pub async fn start_session(&self, user_id: &str, ip: &str, user_agent: &str) -> Result<StartedSession> {
+    /// Starts a session for a user who just proved who they are with
+    /// `credential` (the password hash they matched). If the password changed
+    /// or the user was blocked since, no session starts.
+    pub async fn start_session(
+        &self,
+        user_id: &str,
+        credential: Option<&str>,
+        ip: &str,
+        user_agent: &str,
+    ) -> Result<StartedSession> {
         let now = self.now();
         let token = token::new_secret();
         let max_age_secs = self.session.lifetime_secs;
         // Keep stored client details bounded whatever the client sends.
         let user_agent: String = user_agent.chars().take(256).collect();
-        self.store
+        let id = store::new_id();
+        let started = self
+            .store
             .conn()
             .await?
             .db()
             .insert_session(&NewSession {
-                id: &store::new_id(),
+                id: &id,
                 token_hash: &token::hash_secret(&token),
                 user_id,
                 auth_time: now,
@@ -85,9 +96,13 @@ impl Accounts {
                 expires_at: now + max_age_secs,
                 ip,
                 user_agent: &user_agent,
+                credential,
             })
             .await?;
-        Ok(StartedSession { token, max_age_secs })
+        if !started {
+            return Err(super::Error::InvalidCredentials);
+        }
+        Ok(StartedSession { id, token, max_age_secs })
     }
 
     /// The user behind a session cookie, if the session is live.

@@ -120,16 +120,22 @@ async fn get_account(
     Ok((csrf, page).into_response())
 }
 
-/// Shows the account page again with field errors, or fails.
+/// Shows the account page again with field errors (and the display name as
+/// typed, if that was the form), or fails.
 async fn with_errors(
     state: &AppState,
     user: &CurrentUser,
     csrf: &PageCsrf,
     err: accounts::Error,
+    typed_name: Option<&str>,
 ) -> Result<Response, HtmlError> {
     match err {
         accounts::Error::Invalid(errors) => {
-            let page = account_page(state, user, csrf, None, errors).await?;
+            let mut page = account_page(state, user, csrf, None, errors).await?;
+            if let Some(typed) = typed_name {
+                // Bounded, so a huge input is not echoed back whole.
+                page.display_name = typed.chars().take(2 * accounts::names::DISPLAY_NAME_MAX).collect();
+            }
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         other => Err(other.into()),
@@ -149,7 +155,7 @@ async fn post_profile(
 ) -> Result<Response, HtmlError> {
     match state.accounts.set_display_name(&user.user_id, &form.display_name).await {
         Ok(()) => Ok(Redirect::to("/account?notice=profile").into_response()),
-        Err(err) => with_errors(&state, &user, &csrf, err).await,
+        Err(err) => with_errors(&state, &user, &csrf, err, Some(&form.display_name)).await,
     }
 }
 
@@ -179,7 +185,7 @@ async fn post_password(
         .await;
     match changed {
         Ok(()) => Ok(Redirect::to("/account?notice=password").into_response()),
-        Err(err) => with_errors(&state, &user, &csrf, err).await,
+        Err(err) => with_errors(&state, &user, &csrf, err, None).await,
     }
 }
 

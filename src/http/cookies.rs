@@ -4,8 +4,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 /// The session cookie (INTERFACE.md: HttpOnly, SameSite=Lax, Path=/, Secure on https).
 pub const SESSION: &str = "gh_session";
-/// The CSRF cookie (STYLE.md §6: SameSite=Strict).
-pub const CSRF: &str = "gh_csrf";
+/// The CSRF cookie (STYLE.md §6: SameSite=Strict). On https it takes the
+/// `__Host-` prefix, so no subdomain can set or shadow it.
+pub fn csrf_name(secure: bool) -> &'static str {
+    if secure { "__Host-gh_csrf" } else { "gh_csrf" }
+}
 
 /// The value of cookie `name` in the request, if present and non-empty.
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -41,7 +44,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("a=1; gh_session=abc; b=2"));
         assert_eq!(get(&h, SESSION), Some("abc"));
-        assert_eq!(get(&h, CSRF), None);
+        assert_eq!(get(&h, csrf_name(false)), None);
     }
 
     #[test]

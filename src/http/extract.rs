@@ -57,7 +57,9 @@ impl IntoResponse for AuthRejection {
 }
 
 fn sign_in_redirect(parts: &Parts) -> AuthRejection {
-    let next = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/account");
+    // After sign-in the browser GETs `next`, so a form's POST-only path won't do.
+    let is_read = parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
+    let next = parts.uri.path_and_query().map(|pq| pq.as_str()).filter(|_| is_read).unwrap_or("/account");
     AuthRejection::SignIn(Redirect::to(&path_with_query("/login", &[("next", next)])))
 }
 
@@ -121,26 +123,40 @@ pub struct PageCsrf {
 }
 
 impl PageCsrf {
-    /// A fresh CSRF cookie and its token, replacing whatever the browser had
-    /// (used at sign-in and sign-out, so tokens from before are refused).
-    pub fn rotate(state: &AppState) -> Self {
+    /// A fresh CSRF cookie and its token for `session` ("" when signed out),
+    /// replacing whatever the browser had (at sign-in and sign-out, so tokens
+    /// from before are refused).
+    pub fn rotate(state: &AppState, session: &str) -> Self {
         let value = token::new_secret();
-        let set_cookie = Some(cookies::set(cookies::CSRF, &value, "Strict", state.secure_cookies(), None));
-        Self { token: state.csrf.token_for(&value), set_cookie }
+        let secure = state.secure_cookies();
+        let set_cookie = Some(cookies::set(cookies::csrf_name(secure), &value, "Strict", secure, None));
+        Self { token: state.csrf.token_for(&value, session), set_cookie }
     }
 
-    fn for_cookie(state: &AppState, value: &str) -> Self {
-        Self { token: state.csrf.token_for(value), set_cookie: None }
+    fn for_cookie(state: &AppState, value: &str, session: &str) -> Self {
+        Self { token: state.csrf.token_for(value, session), set_cookie: None }
     }
 }
 
+/// The browser's CSRF cookie value, if any.
+fn csrf_cookie<'a>(headers: &'a axum::http::HeaderMap, state: &AppState) -> Option<&'a str> {
+    cookies::get(headers, cookies::csrf_name(state.secure_cookies()))
+}
+
+/// The id of the session the request is signed in to, or "".
+async fn session_id(parts: &mut Parts, state: &AppState) -> Result<String, HtmlError> {
+    let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
+    Ok(user.map(|u| u.session_id).unwrap_or_default())
+}
+
 impl FromRequestParts<AppState> for PageCsrf {
-    type Rejection = std::convert::Infallible;
+    type Rejection = HtmlError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(match cookies::get(&parts.headers, cookies::CSRF) {
-            Some(value) => Self::for_cookie(state, value),
-            None => Self::rotate(state),
+        let session = session_id(parts, state).await?;
+        Ok(match csrf_cookie(&parts.headers, state) {
+            Some(value) => Self::for_cookie(state, value, &session),
+            None => Self::rotate(state, &session),
         })
     }
 }
@@ -186,8 +202,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
                 "Send this form as application/x-www-form-urlencoded.",
             ));
         }
-        let cookie = cookies::get(req.headers(), cookies::CSRF).map(str::to_owned);
-        let body = Bytes::from_request(req, state)
+        let (mut parts, body) = req.into_parts();
+        let session = session_id(&mut parts, state).await?;
+        let cookie = csrf_cookie(&parts.headers, state).map(str::to_owned);
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|e| HtmlError::new(e.status(), "The form could not be read."))?;
         // form_urlencoded decodes lossily; a replacement character means the
@@ -197,14 +215,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         }
         let CsrfField { csrf_token } =
             serde_urlencoded::from_bytes(&body).map_err(|_| HtmlError::bad_request("The form could not be read."))?;
-        let Some(cookie) = cookie.filter(|c| state.csrf.verify(c, &csrf_token)) else {
+        let Some(cookie) = cookie.filter(|c| state.csrf.verify(c, &session, &csrf_token)) else {
             return Err(HtmlError::forbidden(
                 "This form has expired or did not come from this site. Go back, reload the page and try again.",
             ));
         };
         let form = serde_urlencoded::from_bytes(&body)
             .map_err(|_| HtmlError::bad_request("The form is missing fields or has malformed ones."))?;
-        Ok(Self { form, csrf: PageCsrf::for_cookie(state, &cookie) })
+        Ok(Self { form, csrf: PageCsrf::for_cookie(state, &cookie, &session) })
     }
 }
 

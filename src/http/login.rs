@@ -112,14 +112,23 @@ async fn post_login(
     if let Some(previous) = previous {
         state.accounts.end_session(&previous).await?;
     }
-    let session = state.accounts.start_session(&user.id, &client.ip, &client.user_agent).await?;
+    let session = match state
+        .accounts
+        .start_session(&user.id, user.password_hash.as_deref(), &client.ip, &client.user_agent)
+        .await
+    {
+        Ok(session) => session,
+        // The password changed (or the account was blocked) while we checked it.
+        Err(accounts::Error::InvalidCredentials) => return Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN)),
+        Err(other) => return Err(other.into()),
+    };
     state.metrics.observe_login(LoginOutcome::Success);
     tracing::info!(user_id = %user.id, "signed in");
     let secure = state.secure_cookies();
     let cookie = cookies::set(cookies::SESSION, &session.token, "Lax", secure, Some(session.max_age_secs));
     Ok((
         AppendHeaders([(header::SET_COOKIE, cookie)]),
-        PageCsrf::rotate(&state),
+        PageCsrf::rotate(&state, &session.id),
         Redirect::to(next.as_deref().unwrap_or("/account")),
     )
         .into_response())
@@ -247,5 +256,5 @@ async fn post_logout(
 /// Clears the session cookie, rotates the CSRF cookie, and redirects.
 pub fn signed_out(state: &AppState, to: &str) -> Response {
     let clear = cookies::set(cookies::SESSION, "", "Lax", state.secure_cookies(), Some(0));
-    (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state), Redirect::to(to)).into_response()
+    (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), Redirect::to(to)).into_response()
 }

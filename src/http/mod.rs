@@ -1,7 +1,7 @@
 //! All axum code. Each area has its own file with a `router()`; this module
 //! merges them and adds the cross-cutting layers (outermost first):
-//! request id → trace → security headers → error pages → header limit →
-//! timeout → body limit → metrics → routes.
+//! request-id hygiene → request id → trace → security headers → error pages →
+//! panic catcher → header limit → timeout → body limit → metrics → routes.
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -9,6 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -53,10 +54,14 @@ pub fn router(state: AppState) -> Router {
     let mut app = routes
         .layer(RequestBodyLimitLayer::new(http.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(http.request_timeout_secs),
         ))
         .layer(middleware::from_fn_with_state(state.clone(), limit_headers))
+        // A panic anywhere below becomes a plain 500, which render_errors dresses.
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::from_fn(no_store_for_pages));
     for (name, value) in security_headers {
@@ -68,17 +73,47 @@ pub fn router(state: AppState) -> Router {
     }))
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    .layer(middleware::from_fn(drop_odd_request_ids))
     .with_state(state)
+}
+
+/// A client's `x-request-id` is kept for correlation only if it is short and
+/// plain, so it cannot forge log fields or bloat error pages; otherwise a
+/// fresh one is made.
+async fn drop_odd_request_ids(mut req: Request, next: Next) -> Response {
+    let plain = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    if !plain {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// The method as a metrics label: the standard ones, or `other` (clients can
+/// send any token as a method, and labels must stay bounded).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    let known = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+    ];
+    known.into_iter().find(|(m, _)| m == method).map_or("other", |(_, label)| label)
 }
 
 /// Counts requests and their latency by matched route (never the raw path).
 async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let started = Instant::now();
     let res = next.run(req).await;
     let route = route.as_deref().unwrap_or("unmatched");
-    state.metrics.observe_request(method.as_str(), route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.observe_request(method, route, res.status().as_u16(), started.elapsed().as_secs_f64());
     res
 }
 
@@ -103,4 +138,14 @@ async fn no_store_for_pages(req: Request, next: Next) -> Response {
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_methods_share_one_metrics_label() {
+        assert_eq!(super::method_label(&axum::http::Method::GET), "GET");
+        let odd = axum::http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(super::method_label(&odd), "other");
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
 
 use crate::config::PasswordConfig;
 
@@ -38,6 +39,9 @@ pub struct Verified {
 pub struct Passwords {
     params: Params,
     dummy: Arc<str>,
+    /// At most one hash per core at a time: each takes `m_cost` KiB, so an
+    /// unbounded flood of sign-ins would otherwise exhaust memory.
+    permits: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -52,14 +56,15 @@ impl Passwords {
         let params = Params::new(cfg.argon2_memory_kib, cfg.argon2_iterations, cfg.argon2_parallelism, None)
             .map_err(|e| Error::Params(e.to_string()))?;
         let dummy = hash_with(&params, b"gatehouse dummy password")?;
-        Ok(Self { params, dummy: dummy.into() })
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(Self { params, dummy: dummy.into(), permits: Arc::new(Semaphore::new(cores)) })
     }
 
     /// Hashes a password into a PHC string.
     pub async fn hash(&self, password: &SecretString) -> Result<String, Error> {
         let params = self.params.clone();
         let password = password.clone();
-        blocking(move || hash_with(&params, password.expose_secret().as_bytes())).await?
+        self.blocking(move || hash_with(&params, password.expose_secret().as_bytes())).await?
     }
 
     /// Verifies `password` against `stored`; `None` (unknown user, or no
@@ -69,7 +74,7 @@ impl Passwords {
         let stored: Arc<str> = stored.map(Arc::from).unwrap_or_else(|| self.dummy.clone());
         let password = password.clone();
         let params = self.params.clone();
-        blocking(move || {
+        self.blocking(move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Verified { ok: false, needs_rehash: false };
             };
@@ -96,10 +101,14 @@ fn hash_with(params: &Params, password: &[u8]) -> Result<String, Error> {
     argon2(params).hash_password(password, &salt).map(|h| h.to_string()).map_err(|e| Error::Hash(e.to_string()))
 }
 
-/// Runs CPU-heavy work on the blocking pool, inside the caller's tracing span.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-    let span = tracing::Span::current();
-    Ok(tokio::task::spawn_blocking(move || span.in_scope(f)).await?)
+impl Passwords {
+    /// Runs CPU- and memory-heavy work on the blocking pool, inside the
+    /// caller's tracing span, once a permit is free.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+        let _permit = self.permits.acquire().await.map_err(|_| Error::Hash("hasher closed".into()))?;
+        let span = tracing::Span::current();
+        Ok(tokio::task::spawn_blocking(move || span.in_scope(f)).await?)
+    }
 }
 
 #[cfg(test)]

@@ -166,7 +166,9 @@ impl Store {
                 Ok(pool) => return Ok(Self { pool: Pool::Postgres(pool) }),
                 Err(err) => {
                     let err = Error::from(err);
-                    if !matches!(err, Error::Unavailable(_)) || tokio::time::Instant::now() + wait > deadline {
+                    if !(matches!(err, Error::Unavailable(_)) || is_transient_startup(&err))
+                        || tokio::time::Instant::now() + wait > deadline
+                    {
                         return Err(err);
                     }
                     tracing::warn!(retry_in_ms = wait.as_millis() as u64, "database unreachable, retrying");
@@ -268,6 +270,13 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// PostgreSQL answers that mean "not yet": starting up (57P03), too many
+/// connections (53300), or a connection exception (class 08).
+fn is_transient_startup(err: &Error) -> bool {
+    let Error::Database(sqlx::Error::Database(db)) = err else { return false };
+    db.code().is_some_and(|code| code == "57P03" || code == "53300" || code.starts_with("08"))
 }
 
 /// A new UUIDv7 identifier as text (time-ordered, so indexes stay compact).

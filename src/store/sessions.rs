@@ -14,6 +14,10 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    /// The password hash the user just proved, if they signed in with one: the
+    /// session is created only while it is still current (a password change
+    /// racing this sign-in wins) and the user is not blocked.
+    pub credential: Option<&'a str>,
 }
 
 /// A session as listed on the account page.
@@ -40,13 +44,16 @@ pub struct SessionWithUser {
 }
 
 impl Db<'_> {
-    /// Stores a new session.
-    pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<()> {
-        exec!(
+    /// Stores a new session; false (nothing stored) if the user is blocked or
+    /// the credential changed since it was checked.
+    pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<bool> {
+        let inserted = exec!(
             self,
             sqlx::query(
                 "insert into sessions (id, token_hash, user_id, auth_time, created_at, last_seen_at, \
-             expires_at, ip, user_agent) values ($1, $2, $3, $4, $5, $5, $6, $7, $8)"
+                 expires_at, ip, user_agent) \
+                 select $1, $2, $3, $4, $5, $5, $6, $7, $8 where exists (select 1 from users \
+                 where id = $3 and blocked = false and ($9 is null or password_hash = $9))"
             )
             .bind(s.id)
             .bind(s.token_hash)
@@ -56,8 +63,9 @@ impl Db<'_> {
             .bind(s.expires_at)
             .bind(s.ip)
             .bind(s.user_agent)
+            .bind(s.credential)
         )?;
-        Ok(())
+        Ok(inserted == 1)
     }
 
     /// The live session for a token hash: not revoked, not expired, not idle

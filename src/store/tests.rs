@@ -108,8 +108,9 @@ async fn add_session(store: &Store, user_id: &str, now: i64, expires_at: i64) ->
         expires_at,
         ip: "192.0.2.1",
         user_agent: "test-agent/1.0",
+        credential: None,
     };
-    store.conn().await.unwrap().db().insert_session(&session).await.unwrap();
+    assert!(store.conn().await.unwrap().db().insert_session(&session).await.unwrap());
     (id, token_hash)
 }
 
@@ -630,6 +631,34 @@ async fn committed_transaction_persists() {
         let mut conn = store.conn().await.unwrap();
         assert!(conn.db().find_user(&user.id).await.unwrap().is_some());
         assert_eq!(conn.db().user_roles(&user.id).await.unwrap(), ["admin"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_is_not_created_for_a_stale_credential_or_a_blocked_user() {
+    each_backend(async |store| {
+        let user = add_user(store, "racer").await;
+        let mut conn = store.conn().await.unwrap();
+        conn.db().set_password_hash(&user, "new-hash", 1_000).await.unwrap();
+        let (id, hash) = (new_id(), new_id());
+        let mut session = NewSession {
+            id: &id,
+            token_hash: &hash,
+            user_id: &user,
+            auth_time: 1_000,
+            now: 1_000,
+            expires_at: 2_000,
+            ip: "",
+            user_agent: "",
+            credential: Some("old-hash"),
+        };
+        assert!(!conn.db().insert_session(&session).await.unwrap(), "password changed since it was checked");
+        session.credential = Some("new-hash");
+        conn.db().set_user_blocked(&user, true, 1_000).await.unwrap();
+        assert!(!conn.db().insert_session(&session).await.unwrap(), "blocked since");
+        conn.db().set_user_blocked(&user, false, 1_000).await.unwrap();
+        assert!(conn.db().insert_session(&session).await.unwrap());
     })
     .await;
 }

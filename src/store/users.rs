@@ -5,7 +5,7 @@ use super::{Db, Result, exec, like_pattern, on};
 
 /// A user as stored. `*_key` columns hold the normalized forms that carry the
 /// case-insensitive uniqueness; the plain columns keep what the user typed.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct UserRow {
     pub id: String,
     pub username: String,
@@ -15,6 +15,17 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub blocked: bool,
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("blocked", &self.blocked)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Columns for a new user.

@@ -20,9 +20,12 @@ async fn display_name_is_saved_and_escaped() {
     let html = browser.get(app.url(location(&res))).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Your display name is saved."));
     assert!(html.contains("&#60;b&#62;Otto&#60;/b&#62;") || html.contains("&lt;b&gt;Otto&lt;/b&gt;"), "{html}");
-    let res = app.submit(&browser, "/account", "/account/profile", &[("display_name", &"x".repeat(65))]).await;
+    let too_long = "y".repeat(65);
+    let res = app.submit(&browser, "/account", "/account/profile", &[("display_name", &too_long)]).await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("at most 64 characters"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("at most 64 characters"));
+    assert!(html.contains(&format!("value=\"{too_long}\"")), "what was typed is kept");
 }
 
 #[tokio::test]

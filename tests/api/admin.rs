@@ -17,8 +17,11 @@ async fn non_admins_get_403_on_every_admin_route() {
     let res = browser.get(app.url("/admin/users")).send().await.unwrap();
     assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("for administrators"));
-    let res = app.submit(&browser, "/account", &format!("/admin/users/{target}/block"), &[]).await;
-    assert_eq!(res.status(), 403);
+    assert_eq!(browser.get(app.url("/admin")).send().await.unwrap().status(), 403);
+    for action in ["block", "unblock"] {
+        let res = app.submit(&browser, "/account", &format!("/admin/users/{target}/{action}"), &[]).await;
+        assert_eq!(res.status(), 403, "{action}");
+    }
     assert!(!app.state.accounts.find(&target).await.unwrap().blocked);
 }
 

@@ -197,6 +197,13 @@ async fn an_unknown_config_key_is_a_startup_error_naming_it() {
     std::fs::write(env.dir.path().join("other.toml"), "[session]\nlifetime = 5\n").unwrap();
     assert!(env.fails(&["--config", "other.toml", "migrate"], "").contains("lifetime"));
     assert!(env.fails(&["--config", "missing.toml", "migrate"], "").contains("does not exist"));
+    // GATEHOUSE_CONFIG names the file when --config does not.
+    std::fs::write(env.dir.path().join("good.toml"), "[session]\nlifetime_secs = 60\n").unwrap();
+    std::fs::remove_file(env.dir.path().join("gatehouse.toml")).unwrap();
+    let out = env.command(&["migrate"]).env("GATEHOUSE_CONFIG", "good.toml").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.command(&["migrate"]).env("GATEHOUSE_CONFIG", "other.toml").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lifetime"));
 }
 
 /// A running `gatehouse serve` process.
@@ -229,9 +236,14 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns whether the process exited cleanly.
-    fn terminate(mut self) -> bool {
+    fn terminate(self) -> bool {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.terminate_wait()
+    }
+
+    /// Waits for the process (already signalled) and returns whether it exited cleanly.
+    fn terminate_wait(mut self) -> bool {
         self.child.wait().unwrap().success()
     }
 }
@@ -287,4 +299,60 @@ async fn two_serve_processes_on_one_postgres_database_share_sessions() {
     assert_eq!(res.status(), 303);
     assert_eq!(browser.get(format!("{}/account", a.base)).send().await.unwrap().status(), 303, "refused on A");
     assert!(a.terminate() && b.terminate());
+}
+
+#[tokio::test]
+async fn environment_keys_are_checked_and_may_come_from_files() {
+    let env = Env::new().await;
+    // A typo in an environment key is a startup error naming it.
+    let out = env.command(&["migrate"]).env("GATEHOUSE_SESION__LIFETIME_SECS", "60").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sesion"));
+    // Any key can be read from a file (Docker/Kubernetes secrets).
+    let secret = env.dir.path().join("from");
+    std::fs::write(&secret, "ops@example.com\n").unwrap();
+    let out = env.command(&["migrate"]).env("GATEHOUSE_MAIL__FROM_FILE", &secret).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = env.command(&["migrate"]).env("GATEHOUSE_MAIL__FROM_FILE", "/nonexistent/secret").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GATEHOUSE_MAIL__FROM_FILE"));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_one_line_without_its_password() {
+    let env = Env::new().await;
+    let out = env
+        .command(&["user", "list"])
+        .env("GATEHOUSE_DATABASE__URL", "postgres://gatehouse:hunter2@127.0.0.1:1/nothing")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot open the database") && !err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::Read;
+    let env = Env::new().await;
+    let server = Server::start(&env);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // A request whose body is still arriving when the signal comes.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let body = "username=a&password=b";
+    write!(
+        stream,
+        "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\nusername=a",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stream.write_all(&body.as_bytes()["username=a".len()..]).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "the request was answered (CSRF refusal): {answer}");
+    assert!(server.terminate_wait(), "then the process exits cleanly");
 }

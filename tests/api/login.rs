@@ -38,6 +38,8 @@ async fn session_cookie_is_secure_when_the_issuer_is_https() {
     app.create_user("dora", &[]).await;
     let res = app.login(&app.browser(), "dora", PASSWORD).await;
     assert!(set_cookie(&res, "gh_session").unwrap().contains("; Secure"));
+    let csrf = set_cookie(&res, "__Host-gh_csrf").expect("__Host- prefixed CSRF cookie on https");
+    assert!(csrf.contains("; Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"));
 }
 
 #[tokio::test]
@@ -238,4 +240,34 @@ async fn passwords_are_rehashed_on_sign_in_when_parameters_change() {
     stronger.state().accounts.authenticate("mona", &secrecy::SecretString::from(PASSWORD)).await.unwrap();
     let after = app.state.accounts.find(&id).await.unwrap().password_hash.unwrap();
     assert!(after.contains("m=512,t=1,p=1"), "{after}");
+}
+
+#[tokio::test]
+async fn a_form_posted_after_the_session_expired_returns_to_a_page_after_sign_in() {
+    let app = spawn_app().await;
+    let browser = app.signed_in("vera", &[]).await;
+    let token = app.csrf_token(&browser, "/account").await;
+    app.clock.advance(9 * 3600);
+    let res = browser
+        .post(app.url("/account/profile"))
+        .form(&[("display_name", "Vera"), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // Not the POST-only path, which a browser would GET after signing in (405).
+    assert_eq!(location(&res), "/login?next=%2Faccount");
+}
+
+#[tokio::test]
+async fn a_request_id_from_the_client_is_kept_only_when_plain() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let res = http.get(app.url("/health/live")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "abc-123");
+    let forged = "x\" level=ERROR msg=\"forged";
+    let res = http.get(app.url("/health/live")).header("x-request-id", forged).send().await.unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap();
+    assert_ne!(id, forged);
+    assert_eq!(id.len(), 36, "a fresh UUID");
 }

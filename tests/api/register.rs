@@ -70,6 +70,16 @@ async fn usernames_and_emails_differing_only_in_case_are_taken() {
         )
         .await;
     assert_eq!(res.status(), 422);
+    // So is an address with a Cyrillic lookalike in it.
+    let res = app
+        .submit(
+            &browser,
+            "/register",
+            "/register",
+            &[("username", "robert"), ("email", "b\u{043E}b@ex\u{0430}mple.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
     let (users, total) = app.state.accounts.search("", 1, 100).await.unwrap();
     assert_eq!((users.len(), total), (1, 1), "no half-written rows");
 }
