@@ -13,6 +13,7 @@ use url::Url;
 use crate::accounts::Accounts;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::keys::{Kek, KeyRing, Policy};
 use crate::metrics::Metrics;
 use crate::oauth::clients::Clients;
 use crate::security::csrf::Csrf;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub clients: Clients,
     pub csrf: Csrf,
+    pub keys: KeyRing,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
 }
@@ -47,6 +49,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub clients: Clients,
     pub csrf: Csrf,
+    pub keys: KeyRing,
 }
 
 impl Services {
@@ -61,8 +64,16 @@ impl Services {
         let csrf_key = load_csrf_key(&store, clock.unix()).await?;
         let accounts = Accounts::new(store.clone(), clock.clone(), config.session.clone(), &config.password)
             .context("invalid password hashing settings")?;
+        let kek = Kek::load(config.keys.encryption_key.as_ref(), &config.data_dir)?;
+        let policy = Policy {
+            rotate_after: config.keys.rotate_after_secs,
+            publish_ahead: config.keys.publish_ahead_secs,
+            retain: config.keys.retain_secs,
+        };
+        let keys =
+            KeyRing::open(store.clone(), kek, policy, clock.clone()).await.context("cannot load signing keys")?;
         let clients = Clients::new(store.clone(), clock);
-        Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key) })
+        Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key), keys })
     }
 }
 
@@ -114,6 +125,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         accounts: services.accounts,
         clients: services.clients,
         csrf: services.csrf,
+        keys: services.keys,
         clock,
         metrics: Arc::new(Metrics::default()),
     };
@@ -137,6 +149,7 @@ impl App {
         let App { state, listener, addr } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(session_sweeper(state.clone(), stop_rx.clone()));
+        let key_worker = tokio::spawn(key_keeper(state.keys.clone(), stop_rx.clone()));
         tracing::info!(%addr, issuer = %state.issuer, "listening");
         let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
         let store = state.store.clone();
@@ -157,6 +170,7 @@ impl App {
             () = deadline => tracing::warn!("grace period over; closing remaining connections"),
         }
         let _ = worker.await;
+        let _ = key_worker.await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -178,6 +192,20 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
         match purged {
             Ok(n) => tracing::debug!(purged = n, "old sessions deleted"),
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
+}
+
+/// Every minute: applies due key rotations and picks up rotations made by
+/// other instances or by `gatehouse keys rotate`.
+async fn key_keeper(keys: KeyRing, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        if let Err(e) = keys.refresh().await {
+            tracing::warn!(error = %e, "signing key refresh failed");
         }
     }
 }

@@ -42,6 +42,18 @@ pub enum Command {
     /// Manage relying parties (OAuth clients).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `gatehouse keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys and their state (next, current, retiring, retired).
+    List,
+    /// Rotate now: the published next key starts signing, a new next key is made.
+    Rotate,
 }
 
 /// `gatehouse user …`
@@ -127,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate(&config).await,
         Command::User(cmd) => user(&config, cmd).await,
         Command::Client(cmd) => client(&config, cmd).await,
+        Command::Keys(cmd) => keys(&config, cmd).await,
     }
 }
 
@@ -271,6 +284,21 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
             clients.delete(&client_id).await?;
             println!("deleted client {client_id}");
         }
+    }
+    close(services.store).await;
+    Ok(())
+}
+
+async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
+    let services = open(config).await?;
+    if matches!(cmd, KeysCommand::Rotate) {
+        services.keys.rotate_now().await?;
+        println!("rotated: {} signs from now on", services.keys.current_kid());
+    }
+    println!("{:<44}  {:<9}  {:<20}  ACTIVATED", "KID", "STATE", "CREATED");
+    for k in services.keys.list().await? {
+        let activated = k.activated_at.map(crate::http::pages::display_time).unwrap_or_else(|| "-".into());
+        println!("{:<44}  {:<9}  {:<20}  {activated}", k.kid, k.state, crate::http::pages::display_time(k.created_at));
     }
     close(services.store).await;
     Ok(())

@@ -33,6 +33,28 @@ pub struct Config {
     pub session: SessionConfig,
     pub password: PasswordConfig,
     pub http: HttpConfig,
+    pub keys: KeysConfig,
+}
+
+/// Token signing keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Key-encryption key, 32 bytes in base64; unset: generated into `<data_dir>/kek`.
+    /// Instances sharing a database must share it.
+    pub encryption_key: Option<SecretString>,
+    /// How long a key signs before the next one takes over (30 days).
+    pub rotate_after_secs: i64,
+    /// How long a new key is in JWKS before it signs (1 day).
+    pub publish_ahead_secs: i64,
+    /// How long a replaced key stays in JWKS; at least the longest token lifetime (1 day).
+    pub retain_secs: i64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { encryption_key: None, rotate_after_secs: 30 * 86_400, publish_ahead_secs: 86_400, retain_secs: 86_400 }
+    }
 }
 
 /// Log line format.
@@ -117,6 +139,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
             http: HttpConfig::default(),
+            keys: KeysConfig::default(),
         }
     }
 }
@@ -196,6 +219,10 @@ impl Config {
         }
         if self.password.min_length < 8 {
             bail!("password.min_length must be at least 8");
+        }
+        let k = &self.keys;
+        if k.rotate_after_secs <= 0 || k.publish_ahead_secs <= 0 || k.retain_secs <= 0 {
+            bail!("keys.rotate_after_secs, keys.publish_ahead_secs and keys.retain_secs must be positive");
         }
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");

@@ -21,6 +21,7 @@ use crate::app::AppState;
 pub mod account;
 pub mod admin;
 pub mod cookies;
+pub mod discovery;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(admin::router())
         .merge(health::router())
+        .merge(discovery::router())
         .merge(pages::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })

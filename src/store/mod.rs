@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod clients;
+mod keys;
 mod sessions;
 mod settings;
 pub mod testing;
@@ -25,6 +26,7 @@ mod users;
 mod tests;
 
 pub use clients::{ClientRow, NewClient};
+pub use keys::KeyRow;
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use users::{NewUser, UserRow};
 

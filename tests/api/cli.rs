@@ -356,3 +356,16 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     assert!(answer.starts_with("HTTP/1.1 403"), "the request was answered (CSRF refusal): {answer}");
     assert!(server.terminate_wait(), "then the process exits cleanly");
 }
+
+#[tokio::test]
+async fn keys_commands_list_and_rotate() {
+    let env = Env::new().await;
+    let list = env.ok(&["keys", "list"], "");
+    assert!(list.contains("current") && list.contains("next"), "{list}");
+    let current = list.lines().find(|l| l.contains(" current ")).unwrap().split_whitespace().next().unwrap().to_owned();
+    let out = env.ok(&["keys", "rotate"], "");
+    assert!(out.contains("rotated"));
+    let retiring = out.lines().find(|l| l.contains(" retiring ")).expect("old key retiring");
+    assert!(retiring.starts_with(&current));
+    assert_eq!(out.lines().filter(|l| l.contains(" current ")).count(), 1);
+}

@@ -8,6 +8,7 @@ mod admin;
 mod browser;
 mod cli;
 mod helpers;
+mod keys;
 mod login;
 mod multi_instance;
 mod operations;

@@ -1,0 +1,296 @@
+//! Token signing keys: RSA (RS256) keys generated on first start, stored in
+//! the database (so every instance signs with the same key) with the private
+//! part encrypted by the [`kek::Kek`], rotated on the [`schedule`], and
+//! published as a JWKS document (RFC 7517) that holds public keys only.
+//! Keys are parsed once per change, not per request.
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwk::Jwk;
+use josekit::jwk::alg::rsa::RsaKeyPair;
+use josekit::jws::RS256;
+use josekit::jws::alg::rsassa::RsassaJwsSigner;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::store::{self, KeyRow, Store};
+
+pub mod kek;
+pub mod schedule;
+
+pub use kek::Kek;
+pub use schedule::{Policy, State};
+
+/// Key errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("key-encryption key {0}")]
+    Kek(String),
+    #[error("cryptography failed: {0}")]
+    Crypto(String),
+    #[error("no current signing key")]
+    NoCurrentKey,
+    #[error("storage failed")]
+    Store(#[from] store::Error),
+}
+
+impl From<josekit::JoseError> for Error {
+    fn from(err: josekit::JoseError) -> Self {
+        Error::Crypto(err.to_string())
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// RSA modulus size for new keys.
+pub const RSA_BITS: u32 = 2048;
+
+/// What is parsed from the live keys.
+struct Loaded {
+    current_kid: String,
+    signer: RsassaJwsSigner,
+    jwks: Arc<str>,
+}
+
+/// The signing keys of this server. Cheap to clone.
+#[derive(Clone)]
+pub struct KeyRing {
+    store: Store,
+    kek: Arc<Kek>,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    loaded: Arc<RwLock<Arc<Loaded>>>,
+}
+
+/// A key as operators see it.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub state: String,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+}
+
+impl KeyRing {
+    /// Brings the keys up to date with the schedule (creating them on first
+    /// start) and loads them.
+    pub async fn open(store: Store, kek: Kek, policy: Policy, clock: Arc<dyn Clock>) -> Result<Self> {
+        let rows = maintain(&store, &kek, policy, clock.unix(), false).await?;
+        let loaded = load(&kek, &rows)?;
+        Ok(Self { store, kek: Arc::new(kek), policy, clock, loaded: Arc::new(RwLock::new(Arc::new(loaded))) })
+    }
+
+    /// Applies due schedule steps and reloads; run periodically by every instance.
+    pub async fn refresh(&self) -> Result<()> {
+        let rows = maintain(&self.store, &self.kek, self.policy, self.clock.unix(), false).await?;
+        self.install(load(&self.kek, &rows)?);
+        Ok(())
+    }
+
+    /// Rotates now: `next` becomes current and a new `next` is made.
+    pub async fn rotate_now(&self) -> Result<()> {
+        let rows = maintain(&self.store, &self.kek, self.policy, self.clock.unix(), true).await?;
+        self.install(load(&self.kek, &rows)?);
+        Ok(())
+    }
+
+    fn install(&self, loaded: Loaded) {
+        let mut slot = self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Arc::new(loaded);
+    }
+
+    fn snapshot(&self) -> Arc<Loaded> {
+        self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The JWKS document: public keys of every published key.
+    pub fn jwks(&self) -> Arc<str> {
+        self.snapshot().jwks.clone()
+    }
+
+    /// The kid of the key that signs now.
+    pub fn current_kid(&self) -> String {
+        self.snapshot().current_kid.clone()
+    }
+
+    /// Signs a JWT with the current key (`typ` goes into the header).
+    pub fn sign(&self, payload: &josekit::jwt::JwtPayload, typ: &str) -> Result<String> {
+        let loaded = self.snapshot();
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_key_id(&loaded.current_kid);
+        Ok(josekit::jwt::encode_with_signer(payload, &header, &loaded.signer)?)
+    }
+
+    /// Every key with its state, newest first.
+    pub async fn list(&self) -> Result<Vec<KeyInfo>> {
+        let rows = self.store.conn().await?.db().all_keys().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| KeyInfo { kid: r.id, state: r.state, created_at: r.created_at, activated_at: r.activated_at })
+            .collect())
+    }
+
+    /// The seconds a JWKS response may be cached: well inside `publish_ahead`,
+    /// so caches pick up a `next` key before it signs.
+    pub fn jwks_max_age(&self) -> i64 {
+        (self.policy.publish_ahead / 4).clamp(0, 3600)
+    }
+}
+
+/// The RFC 7638 thumbprint of an RSA public key: the kid.
+fn thumbprint(jwk: &Jwk) -> Result<String> {
+    let field = |name: &str| {
+        jwk.parameter(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Crypto(format!("RSA key without {name}")))
+    };
+    // Members in lexicographic order, no whitespace (RFC 7638 §3.2).
+    let canonical = format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, field("e")?, field("n")?);
+    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+}
+
+/// Makes a new key row in `state`: generated, thumbprinted, sealed.
+fn new_key(kek: &Kek, state: State, now: i64) -> Result<KeyRow> {
+    let pair = RS256.generate_key_pair(RSA_BITS)?;
+    let mut public = pair.to_jwk_public_key();
+    let kid = thumbprint(&public)?;
+    public.set_key_id(&kid);
+    public.set_algorithm("RS256");
+    public.set_key_use("sig");
+    let public_jwk = serde_json::to_string(public.as_ref()).map_err(|e| Error::Crypto(e.to_string()))?;
+    let private_key = kek.seal(&kid, &pair.to_pem_private_key())?;
+    let activated_at = (state == State::Current).then_some(now);
+    Ok(KeyRow {
+        id: kid,
+        alg: "RS256".into(),
+        state: state.as_str().into(),
+        public_jwk,
+        private_key,
+        created_at: now,
+        activated_at,
+        retiring_at: None,
+    })
+}
+
+/// Applies the steps due at `now` in one transaction and returns the live keys.
+/// If another instance wins a race (unique index, or a state that moved), this
+/// instance rolls back and takes the keys as the winner left them.
+async fn maintain(store: &Store, kek: &Kek, policy: Policy, now: i64, force: bool) -> Result<Vec<KeyRow>> {
+    let rows = store.conn().await?.db().live_keys().await?;
+    let times: Vec<schedule::KeyTimes> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(schedule::KeyTimes {
+                id: r.id.clone(),
+                state: State::parse(&r.state)?,
+                created_at: r.created_at,
+                activated_at: r.activated_at,
+                retiring_at: r.retiring_at,
+            })
+        })
+        .collect();
+    let steps = schedule::plan(&times, now, policy, force);
+    if steps.is_empty() {
+        return Ok(rows);
+    }
+    let mut tx = store.begin().await?;
+    let mut applied = true;
+    for step in &steps {
+        let ok = match step {
+            schedule::Step::Create(state) => {
+                let row = new_key(kek, *state, now)?;
+                match tx.db().insert_key(&row).await {
+                    Err(store::Error::Conflict(_)) => false,
+                    other => other.map(|()| true)?,
+                }
+            }
+            schedule::Step::Promote { next, current } => {
+                let retired = match current {
+                    Some(c) => tx.db().move_key(c, "current", "retiring", now).await?,
+                    None => true,
+                };
+                retired && tx.db().move_key(next, "next", "current", now).await?
+            }
+            schedule::Step::Retire(id) => tx.db().move_key(id, "retiring", "retired", now).await?,
+        };
+        if !ok {
+            applied = false;
+            break;
+        }
+    }
+    if applied {
+        tx.commit().await?;
+        tracing::info!(steps = ?steps, "signing keys updated");
+    } else {
+        drop(tx);
+        tracing::debug!("another instance updated the signing keys first");
+    }
+    Ok(store.conn().await?.db().live_keys().await?)
+}
+
+/// Parses the live keys: the current signer and the JWKS document.
+fn load(kek: &Kek, rows: &[KeyRow]) -> Result<Loaded> {
+    let current = rows.iter().find(|r| r.state == "current").ok_or(Error::NoCurrentKey)?;
+    let pem = kek.open(&current.id, &current.private_key)?;
+    let pair = RsaKeyPair::from_pem(&pem)?;
+    let mut signer = RS256.signer_from_pem(pair.to_pem_private_key())?;
+    signer.set_key_id(&current.id);
+    let keys: Vec<serde_json::Value> =
+        rows.iter().filter(|r| r.state != "retired").filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
+    let jwks = serde_json::json!({ "keys": keys }).to_string();
+    Ok(Loaded { current_kid: current.id.clone(), signer, jwks: jwks.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kid_is_the_rfc_7638_thumbprint() {
+        // RFC 7638 §3.1 example key and its thumbprint.
+        let jwk = Jwk::from_bytes(
+            br#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
+        )
+        .unwrap();
+        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn a_new_key_publishes_only_public_parts_and_signs() {
+        let kek = Kek::new([3; 32]);
+        let row = new_key(&kek, State::Current, 100).unwrap();
+        let jwk: serde_json::Value = serde_json::from_str(&row.public_jwk).unwrap();
+        assert_eq!(jwk["kid"], row.id.as_str());
+        assert_eq!(
+            (jwk["alg"].as_str(), jwk["use"].as_str(), jwk["kty"].as_str()),
+            (Some("RS256"), Some("sig"), Some("RSA"))
+        );
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(jwk.get(private).is_none(), "JWKS must not carry {private}");
+        }
+        assert!(!row.private_key.contains("PRIVATE KEY"), "stored encrypted");
+        let loaded = load(&kek, &[row]).unwrap();
+        assert!(loaded.jwks.contains(&loaded.current_kid));
+    }
+
+    #[test]
+    fn tokens_signed_by_the_current_key_verify_with_its_published_jwk() {
+        let kek = Kek::new([4; 32]);
+        let row = new_key(&kek, State::Current, 100).unwrap();
+        let loaded = load(&kek, std::slice::from_ref(&row)).unwrap();
+        let mut payload = josekit::jwt::JwtPayload::new();
+        payload.set_subject("alice");
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_key_id(&loaded.current_kid);
+        let token = josekit::jwt::encode_with_signer(&payload, &header, &loaded.signer).unwrap();
+        let jwk = Jwk::from_bytes(row.public_jwk.as_bytes()).unwrap();
+        let verifier = RS256.verifier_from_jwk(&jwk).unwrap();
+        let (decoded, header) = josekit::jwt::decode_with_verifier(&token, &verifier).unwrap();
+        assert_eq!(decoded.subject(), Some("alice"));
+        assert_eq!(header.key_id(), Some(row.id.as_str()));
+    }
+}

@@ -1,0 +1,104 @@
+//! Signing keys: JWKS publication, scheduled rotation with the next key
+//! published ahead, retirement, and sharing between instances.
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+async fn jwks(base: &str) -> (Vec<String>, reqwest::header::HeaderMap) {
+    let res = reqwest::get(format!("{base}/jwks.json")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    let body: Value = res.json().await.unwrap();
+    let keys = body["keys"].as_array().unwrap();
+    for key in keys {
+        // RFC 7517 §4: each key names itself; only public members are published.
+        assert_eq!(
+            (key["kty"].as_str(), key["alg"].as_str(), key["use"].as_str()),
+            (Some("RSA"), Some("RS256"), Some("sig"))
+        );
+        assert!(key["kid"].is_string() && key["n"].is_string() && key["e"].is_string());
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(key.get(private).is_none(), "private member {private} published");
+        }
+    }
+    (keys.iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect(), headers)
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_current_and_next_keys_with_cache_headers() {
+    let app = spawn_app().await;
+    let (kids, headers) = jwks(&app.base).await;
+    assert_eq!(kids.len(), 2, "current and next");
+    assert!(kids.contains(&app.state.keys.current_kid()));
+    assert_eq!(headers["content-type"], "application/jwk-set+json");
+    assert_eq!(headers["cache-control"], "public, max-age=3600");
+}
+
+#[tokio::test]
+async fn keys_rotate_on_schedule_and_retire_after_their_tokens_expire() {
+    let app = spawn_app().await;
+    let (before, _) = jwks(&app.base).await;
+    let first = app.state.keys.current_kid();
+    let next = before.iter().find(|k| **k != first).unwrap().clone();
+
+    app.clock.advance(30 * 86_400 - 1);
+    app.state.keys.refresh().await.unwrap();
+    assert_eq!(app.state.keys.current_kid(), first, "not due yet");
+
+    app.clock.advance(1);
+    app.state.keys.refresh().await.unwrap();
+    assert_eq!(app.state.keys.current_kid(), next, "the key published ahead now signs");
+    let (during, _) = jwks(&app.base).await;
+    assert_eq!(during.len(), 3, "retiring, current and a new next");
+    assert!(during.contains(&first), "the old key stays until its tokens expire");
+
+    app.clock.advance(86_400);
+    app.state.keys.refresh().await.unwrap();
+    let (after, _) = jwks(&app.base).await;
+    assert_eq!(after.len(), 2);
+    assert!(!after.contains(&first), "retired");
+}
+
+#[tokio::test]
+async fn instances_on_one_database_share_their_keys() {
+    let a = spawn_app().await;
+    let b = a.second_instance().await;
+    assert_eq!(jwks(&a.base).await.0, jwks(&b.base).await.0);
+    assert_eq!(a.state.keys.current_kid(), b.state.keys.current_kid());
+    a.state.keys.rotate_now().await.unwrap();
+    b.state.keys.refresh().await.unwrap();
+    assert_eq!(a.state.keys.current_kid(), b.state.keys.current_kid(), "B picks up A's rotation");
+    assert_eq!(jwks(&a.base).await.0, jwks(&b.base).await.0);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn instances_racing_to_create_the_first_keys_agree_on_one_set() {
+    use std::sync::Arc;
+
+    use gatehouse::clock::FixedClock;
+    use gatehouse::keys::{Kek, KeyRing, Policy};
+    use gatehouse::store::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let pg = match crate::helpers::postgres_url() {
+        Some(url) if crate::helpers::on_postgres() => {
+            Some(gatehouse::store::testing::TempPostgres::create(&url).await.unwrap())
+        }
+        _ => None,
+    };
+    let url =
+        pg.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}/race.db", dir.path().display()));
+    let store = Store::connect(&url, 5, std::time::Duration::ZERO).await.unwrap();
+    store.migrate().await.unwrap();
+    let policy = Policy { rotate_after: 1000, publish_ahead: 100, retain: 100 };
+    let clock = Arc::new(FixedClock::at(crate::helpers::T0));
+    let open = || KeyRing::open(store.clone(), Kek::new([9; 32]), policy, clock.clone());
+    let (a, b, c) = tokio::join!(open(), open(), open());
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    assert_eq!(a.current_kid(), b.current_kid());
+    assert_eq!(b.current_kid(), c.current_kid());
+    let listed = a.list().await.unwrap();
+    assert_eq!(listed.len(), 2, "one current and one next, not one per instance: {listed:?}");
+    store.close().await;
+}
