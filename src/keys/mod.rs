@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jws::RS256;
-use josekit::jws::alg::rsassa::RsassaJwsSigner;
+use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
@@ -52,6 +52,8 @@ struct Loaded {
     current_kid: String,
     signer: RsassaJwsSigner,
     jwks: Arc<str>,
+    /// Verifiers for every published key, by kid.
+    verifiers: std::collections::HashMap<String, RsassaJwsVerifier>,
 }
 
 /// The signing keys of this server. Cheap to clone.
@@ -122,6 +124,16 @@ impl KeyRing {
         header.set_token_type(typ);
         header.set_key_id(&loaded.current_kid);
         Ok(josekit::jwt::encode_with_signer(payload, &header, &loaded.signer)?)
+    }
+
+    /// Checks a JWT's signature against the published key its `kid` names and
+    /// returns its payload and header. Claims are the caller's to check.
+    pub fn verify(&self, token: &str) -> Result<(josekit::jwt::JwtPayload, josekit::jws::JwsHeader)> {
+        let loaded = self.snapshot();
+        let header = josekit::jwt::decode_header(token)?;
+        let kid = header.claim("kid").and_then(|v| v.as_str()).ok_or_else(|| Error::Crypto("no kid".into()))?;
+        let verifier = loaded.verifiers.get(kid).ok_or_else(|| Error::Crypto("unknown kid".into()))?;
+        Ok(josekit::jwt::decode_with_verifier(token, verifier)?)
     }
 
     /// Every key with its state, newest first.
@@ -239,10 +251,15 @@ fn load(kek: &Kek, rows: &[KeyRow]) -> Result<Loaded> {
     let pair = RsaKeyPair::from_pem(&pem)?;
     let mut signer = RS256.signer_from_pem(pair.to_pem_private_key())?;
     signer.set_key_id(&current.id);
-    let keys: Vec<serde_json::Value> =
-        rows.iter().filter(|r| r.state != "retired").filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
+    let mut keys: Vec<serde_json::Value> = Vec::new();
+    let mut verifiers = std::collections::HashMap::new();
+    for row in rows.iter().filter(|r| r.state != "retired") {
+        let jwk = Jwk::from_bytes(row.public_jwk.as_bytes())?;
+        verifiers.insert(row.id.clone(), RS256.verifier_from_jwk(&jwk)?);
+        keys.push(serde_json::Value::Object(jwk.as_ref().clone()));
+    }
     let jwks = serde_json::json!({ "keys": keys }).to_string();
-    Ok(Loaded { current_kid: current.id.clone(), signer, jwks: jwks.into() })
+    Ok(Loaded { current_kid: current.id.clone(), signer, jwks: jwks.into(), verifiers })
 }
 
 #[cfg(test)]

@@ -4,5 +4,6 @@ pub mod clients;
 pub mod error;
 pub mod pkce;
 pub mod request;
+pub mod tokens;
 
 pub use error::{ErrorCode, OAuthError};

@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod clients;
+mod grants;
 mod keys;
 mod sessions;
 mod settings;
@@ -26,6 +27,7 @@ mod users;
 mod tests;
 
 pub use clients::{ClientRow, NewClient};
+pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use keys::KeyRow;
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use users::{NewUser, UserRow};
