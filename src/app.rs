@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::keys::{Kek, KeyRing, Policy};
 use crate::metrics::Metrics;
 use crate::oauth::clients::Clients;
+use crate::oauth::tokens::{TokenSettings, Tokens};
 use crate::security::csrf::Csrf;
 use crate::security::token;
 use crate::store::Store;
@@ -24,13 +25,15 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    /// The public base URL every absolute URL derives from.
-    pub issuer: Arc<Url>,
+    /// The public base URL every absolute URL derives from, without a
+    /// trailing slash (the exact `iss` value, OIDC Discovery §3).
+    pub issuer: Arc<str>,
     pub store: Store,
     pub accounts: Accounts,
     pub clients: Clients,
     pub csrf: Csrf,
     pub keys: KeyRing,
+    pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
 }
@@ -38,7 +41,7 @@ pub struct AppState {
 impl AppState {
     /// Cookies get `Secure` whenever the issuer is https (INTERFACE.md).
     pub fn secure_cookies(&self) -> bool {
-        self.issuer.scheme() == "https"
+        self.issuer.starts_with("https://")
     }
 }
 
@@ -102,6 +105,17 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+fn token_settings(config: &Config, issuer: &str) -> TokenSettings {
+    let t = &config.tokens;
+    TokenSettings {
+        issuer: issuer.to_owned(),
+        audience: t.audience.clone().unwrap_or_else(|| issuer.to_owned()),
+        access_secs: t.access_token_secs,
+        id_secs: t.id_token_secs,
+        code_secs: t.code_secs,
+    }
+}
+
 /// A built, bound application, ready to serve.
 pub struct App {
     state: AppState,
@@ -115,12 +129,15 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let issuer = config.issuer_for(addr);
+    let issuer: Arc<str> = config.issuer_for(addr).as_str().trim_end_matches('/').into();
     let retry = Duration::from_secs(config.database.connect_retry_secs);
     let services = Services::open(&config, clock.clone(), retry).await?;
+    let tokens =
+        Tokens::new(services.store.clone(), services.keys.clone(), clock.clone(), token_settings(&config, &issuer));
     let state = AppState {
+        tokens,
         config: Arc::new(config),
-        issuer: Arc::new(issuer),
+        issuer,
         store: services.store,
         accounts: services.accounts,
         clients: services.clients,

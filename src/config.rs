@@ -34,6 +34,27 @@ pub struct Config {
     pub password: PasswordConfig,
     pub http: HttpConfig,
     pub keys: KeysConfig,
+    pub tokens: TokensConfig,
+}
+
+/// Token and code lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Access token lifetime (15 minutes).
+    pub access_token_secs: i64,
+    /// ID token lifetime (15 minutes).
+    pub id_token_secs: i64,
+    /// Authorization code lifetime (60 seconds).
+    pub code_secs: i64,
+    /// `aud` of access tokens when no resource is named; default: the issuer.
+    pub audience: Option<String>,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self { access_token_secs: 900, id_token_secs: 900, code_secs: 60, audience: None }
+    }
 }
 
 /// Token signing keys.
@@ -140,6 +161,7 @@ impl Default for Config {
             password: PasswordConfig::default(),
             http: HttpConfig::default(),
             keys: KeysConfig::default(),
+            tokens: TokensConfig::default(),
         }
     }
 }
@@ -223,6 +245,13 @@ impl Config {
         let k = &self.keys;
         if k.rotate_after_secs <= 0 || k.publish_ahead_secs <= 0 || k.retain_secs <= 0 {
             bail!("keys.rotate_after_secs, keys.publish_ahead_secs and keys.retain_secs must be positive");
+        }
+        let t = &self.tokens;
+        if [t.access_token_secs, t.id_token_secs, t.code_secs].iter().any(|v| *v <= 0) {
+            bail!("tokens.* lifetimes must be positive");
+        }
+        if k.retain_secs < t.access_token_secs.max(t.id_token_secs) {
+            bail!("keys.retain_secs must be at least the longest token lifetime, or tokens outlive their key");
         }
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");

@@ -1,5 +1,6 @@
-//! Published key material: `/jwks.json` (RFC 7517 JWK Set). The discovery
-//! document joins it when the OAuth endpoints it must list exist.
+//! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3,
+//! RFC 8414) and `/jwks.json` (RFC 7517). The discovery document lists only
+//! what this server actually does.
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -10,7 +11,7 @@ use crate::app::AppState;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/jwks.json", get(get_jwks))
+    Router::new().route("/jwks.json", get(get_jwks)).route("/.well-known/openid-configuration", get(get_discovery))
 }
 
 /// Public keys only. The cache lifetime is a fraction of the time a new key is
@@ -24,5 +25,38 @@ async fn get_jwks(State(state): State<AppState>) -> impl IntoResponse {
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
         ],
         state.keys.jwks().to_string(),
+    )
+}
+
+async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
+    let iss = &*state.issuer;
+    let doc = serde_json::json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "userinfo_endpoint": format!("{iss}/userinfo"),
+        "jwks_uri": format!("{iss}/jwks.json"),
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
+            "name", "preferred_username", "email", "email_verified"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": true,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    });
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+        ],
+        axum::Json(doc),
     )
 }

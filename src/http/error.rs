@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::accounts;
 use crate::http::pages::Nav;
+use crate::oauth::tokens::GrantError;
+use crate::oauth::{ErrorCode, OAuthError};
 
 /// What the error page says.
 #[derive(Debug, Clone)]
@@ -170,4 +172,82 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     out
+}
+
+/// An OAuth error answered as JSON (RFC 6749 §5.2; RFC 6750 §3 for bearer
+/// token failures). Statuses: 401 for `invalid_client`/`invalid_token`, 500
+/// and 503 for server trouble, 400 otherwise. Always `Cache-Control: no-store`.
+#[derive(Debug)]
+pub struct OAuthJsonError {
+    error: OAuthError,
+    /// The client tried HTTP Basic: a 401 must name the scheme (RFC 6749 §5.2).
+    basic: bool,
+    /// A bearer token was refused: answer with a `Bearer` challenge (RFC 6750 §3).
+    bearer: bool,
+    cause: Option<ErrorCause>,
+}
+
+impl OAuthJsonError {
+    /// A protocol error for the token, revocation and introspection endpoints.
+    pub fn new(error: OAuthError, basic: bool) -> Self {
+        Self { error, basic, bearer: false, cause: None }
+    }
+
+    /// A protocol error for a resource (userinfo): answered with a Bearer challenge.
+    pub fn bearer(error: OAuthError) -> Self {
+        Self { error, basic: false, bearer: true, cause: None }
+    }
+}
+
+impl From<GrantError> for OAuthJsonError {
+    fn from(err: GrantError) -> Self {
+        match err {
+            GrantError::OAuth(e) => Self::new(e, false),
+            other => {
+                let unavailable = is_unavailable(&other);
+                let code = if unavailable { ErrorCode::TemporarilyUnavailable } else { ErrorCode::ServerError };
+                Self {
+                    error: OAuthError { code, description: None },
+                    basic: false,
+                    bearer: false,
+                    cause: Some(ErrorCause(Arc::new(other))),
+                }
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthJsonError {
+    fn into_response(self) -> Response {
+        let status = match self.error.code {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut body = serde_json::json!({ "error": self.error.code.as_str() });
+        if let Some(d) = self.error.wire_description() {
+            body["error_description"] = serde_json::Value::String(d);
+        }
+        let mut res = (status, axum::Json(body)).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.bearer {
+            let challenge = format!(
+                "Bearer error=\"{}\", error_description=\"{}\"",
+                self.error.code.as_str(),
+                self.error.wire_description().unwrap_or_default()
+            );
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                h.insert(header::WWW_AUTHENTICATE, v);
+            }
+        } else if self.basic && status == StatusCode::UNAUTHORIZED {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"gatehouse\""));
+        }
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(cause);
+        }
+        res
+    }
 }

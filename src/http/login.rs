@@ -41,13 +41,15 @@ struct LoginPage {
 #[derive(Deserialize, Default)]
 struct LoginQuery {
     next: Option<String>,
+    /// `login`: sign in again even if signed in (OIDC `prompt=login`, `max_age`).
+    prompt: Option<String>,
     registered: Option<String>,
     signed_out: Option<String>,
 }
 
 async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<LoginQuery>) -> Response {
     let next = safe_next(q.next.as_deref());
-    if user.is_some() {
+    if user.is_some() && q.prompt.as_deref() != Some("login") {
         return Redirect::to(next.as_deref().unwrap_or("/account")).into_response();
     }
     let notice = if q.registered.is_some() {

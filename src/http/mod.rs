@@ -20,6 +20,7 @@ use crate::app::AppState;
 
 pub mod account;
 pub mod admin;
+pub mod authorize;
 pub mod cookies;
 pub mod discovery;
 pub mod error;
@@ -27,6 +28,8 @@ pub mod extract;
 pub mod health;
 pub mod login;
 pub mod pages;
+pub mod token;
+pub mod userinfo;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -39,14 +42,19 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(health::router())
         .merge(discovery::router())
+        .merge(token::router())
+        .merge(authorize::router())
+        .merge(userinfo::router())
         .merge(pages::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics));
+    // No `form-action`: browsers apply it to the redirects that follow a form
+    // post, and sign-in and consent end in a redirect to the client's origin.
     let security_headers = [
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),

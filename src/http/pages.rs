@@ -13,6 +13,7 @@ use crate::accounts::CurrentUser;
 use crate::app::AppState;
 
 const STYLESHEET: &str = include_str!("../../static/css/app.css");
+const FORM_POST_JS: &str = include_str!("../../static/js/form_post.js");
 
 /// FNV-1a of the stylesheet, evaluated at compile time: the `?v=` cache buster.
 pub const STYLESHEET_VERSION: u64 = fnv1a(STYLESHEET.as_bytes());
@@ -89,7 +90,17 @@ pub fn device_name(user_agent: &str) -> String {
 
 /// Routes for static assets.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/static/app.css", get(get_stylesheet))
+    Router::new().route("/static/app.css", get(get_stylesheet)).route("/static/form_post.js", get(get_form_post_js))
+}
+
+async fn get_form_post_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        FORM_POST_JS,
+    )
 }
 
 async fn get_stylesheet() -> impl IntoResponse {

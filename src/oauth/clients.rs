@@ -133,6 +133,43 @@ impl Clients {
     }
 }
 
+/// How a client presented itself at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug)]
+pub enum Credentials {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret { client_id: String, secret: SecretString },
+    /// A public client: just its id (`none`).
+    Public { client_id: String },
+}
+
+impl Clients {
+    /// Authenticates a client. Every failure is the same `invalid_client`, so
+    /// nothing tells an unknown id from a wrong secret.
+    pub async fn authenticate(&self, creds: &Credentials) -> Result<ClientRow, crate::oauth::tokens::GrantError> {
+        use subtle::ConstantTimeEq;
+        let fail =
+            || crate::oauth::OAuthError::new(crate::oauth::ErrorCode::InvalidClient, "client authentication failed");
+        let id = match creds {
+            Credentials::Secret { client_id, .. } | Credentials::Public { client_id } => client_id,
+        };
+        let Some(client) = self.store.conn().await?.db().find_client(id).await? else { return Err(fail().into()) };
+        let ok = match (creds, &client.secret_hash, client.public) {
+            (Credentials::Public { .. }, None, true) => true,
+            (Credentials::Secret { secret, .. }, Some(stored), false) => {
+                let given = token::hash_secret(secret.expose_secret());
+                bool::from(given.as_bytes().ct_eq(stored.as_bytes()))
+            }
+            _ => false,
+        };
+        if ok { Ok(client) } else { Err(fail().into()) }
+    }
+
+    /// A client by id, if registered.
+    pub async fn find(&self, client_id: &str) -> Result<Option<ClientRow>, Error> {
+        Ok(self.store.conn().await?.db().find_client(client_id).await?)
+    }
+}
+
 /// RFC 6749 §2.2: the identifier is a string; we keep it URL- and log-safe.
 fn check_client_id(id: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));

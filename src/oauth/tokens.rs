@@ -212,14 +212,22 @@ impl Tokens {
     }
 
     /// RFC 6749 §4.4: a token for the client itself.
-    pub async fn client_credentials(&self, client: &ClientRow, scope: Option<&str>) -> Result<TokenResponse, GrantError> {
+    pub async fn client_credentials(
+        &self,
+        client: &ClientRow,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, GrantError> {
         let allowed: Vec<&str> = client.scope.split(' ').collect();
         let asked: Vec<&str> = match scope {
             Some(s) => s.split(' ').filter(|t| !t.is_empty()).collect(),
             None => allowed.iter().copied().filter(|s| !matches!(*s, "openid" | "offline_access")).collect(),
         };
         if let Some(bad) = asked.iter().find(|s| !allowed.contains(s) || matches!(**s, "openid" | "offline_access")) {
-            return Err(OAuthError::new(ErrorCode::InvalidScope, format!("scope {bad} is not available to this client")).into());
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                format!("scope {bad} is not available to this client"),
+            )
+            .into());
         }
         let scope = asked.join(" ");
         let (access_token, _) = self.access_token(&client.client_id, None, &scope, None, &[], None).await?;

@@ -15,6 +15,13 @@ use tokio::sync::oneshot;
 /// A start time for the FixedClock: 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600;
 
+/// The real time, for apps whose tokens a relying-party library checks
+/// against the wall clock.
+pub fn real_now() -> i64 {
+    use gatehouse::clock::Clock;
+    gatehouse::clock::SystemClock.unix()
+}
+
 /// A password that satisfies the default policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -72,7 +79,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 /// Starts an app on an explicit config, sharing database and dir guards (for
 /// several instances on one database).
 pub async fn spawn_with_config(config: Config, db: Option<Arc<TempPostgres>>, dir: Arc<tempfile::TempDir>) -> TestApp {
-    let clock = FixedClock::at(T0);
+    // Now, not T0: relying-party libraries check token times against the wall clock.
+    let clock = FixedClock::at(real_now());
     let app = app::build(config.clone(), Arc::new(clock.clone())).await.unwrap();
     let addr = app.address();
     let state = app.state().clone();

@@ -11,5 +11,6 @@ mod helpers;
 mod keys;
 mod login;
 mod multi_instance;
+mod oidc;
 mod operations;
 mod register;

@@ -1,0 +1,259 @@
+//! The authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): `GET`/`POST
+//! /authorize`, which signs the user in if needed, asks for consent, and
+//! sends a code back; and `POST /authorize/consent`, the consent form.
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::accounts::CurrentUser;
+use crate::app::AppState;
+use crate::http::error::HtmlError;
+use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, SignedIn};
+use crate::http::pages::{Nav, path_with_query};
+use crate::oauth::request::{self, AuthorizeRequest, ClientView, Params, Prompt, Rejection, ResponseMode};
+use crate::oauth::tokens::Authorized;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::store::ClientRow;
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/authorize", get(get_authorize).post(post_authorize))
+        .route("/authorize/consent", post(post_consent))
+}
+
+fn view(client: &ClientRow) -> ClientView {
+    ClientView {
+        client_id: client.client_id.clone(),
+        public: client.public,
+        redirect_uris: client.redirect_uri_list().unwrap_or_default(),
+        grant_types: client.grant_types.split(' ').map(str::to_owned).collect(),
+        scopes: client.scope.split(' ').map(str::to_owned).collect(),
+    }
+}
+
+fn bad_request_page(e: &OAuthError) -> HtmlError {
+    let why = e.wire_description().unwrap_or_else(|| e.code.as_str().to_owned());
+    HtmlError::bad_request(format!(
+        "The application sent a sign-in request that cannot be used ({why}). Go back to the application and try again."
+    ))
+}
+
+async fn get_authorize(state: State<AppState>, user: MaybeUser, csrf: PageCsrf, RawQuery(q): RawQuery) -> Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
+    authorize(state, user, csrf, pairs).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn post_authorize(
+    state: State<AppState>,
+    user: MaybeUser,
+    csrf: PageCsrf,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match crate::http::token::form_params(&headers, &body) {
+        Ok(_) => url::form_urlencoded::parse(&body).into_owned().collect(),
+        Err(e) => return bad_request_page(&e).into_response(),
+    };
+    authorize(state, user, csrf, params).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The request, validated against its client; or the response that refuses it.
+async fn validated(state: &AppState, pairs: &[(String, String)]) -> Result<(AuthorizeRequest, ClientRow), Response> {
+    let params = Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| bad_request_page(&e).into_response())?;
+    let client = match params.get("client_id") {
+        Some(id) => state.clients.find(id).await.map_err(|e| HtmlError::internal(e).into_response())?,
+        None => None,
+    };
+    match request::validate(&params, client.as_ref().map(view).as_ref()) {
+        Ok(req) => Ok((req, client.ok_or_else(|| HtmlError::not_found().into_response())?)),
+        Err(Rejection::Page(e)) => Err(bad_request_page(&e).into_response()),
+        Err(Rejection::Redirect { error, redirect_uri, state: st, mode }) => {
+            Err(to_client(state, &redirect_uri, Err(&error), st.as_deref(), mode))
+        }
+    }
+}
+
+async fn authorize(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: PageCsrf,
+    pairs: Vec<(String, String)>,
+) -> Result<Response, Response> {
+    let (req, client) = validated(&state, &pairs).await?;
+    let now = state.clock.unix();
+    let too_old = |u: &CurrentUser| req.max_age.is_some_and(|max| now - u.auth_time > max);
+    let user = match user {
+        Some(u) if !req.has_prompt(Prompt::Login) && !too_old(&u) => u,
+        _ if req.has_prompt(Prompt::None) => {
+            return Err(refuse(&state, &req, ErrorCode::LoginRequired, "the user is not signed in"));
+        }
+        _ => return Ok(sign_in_first(&pairs, req.has_prompt(Prompt::Login) || req.max_age.is_some())),
+    };
+    let granted = state
+        .store
+        .conn()
+        .await
+        .map_err(|e| HtmlError::internal(e).into_response())?
+        .db()
+        .consent(&user.user_id, &client.client_id)
+        .await;
+    let granted = granted.map_err(|e| HtmlError::internal(e).into_response())?.unwrap_or_default();
+    let covered = req.scopes.iter().all(|s| granted.split(' ').any(|g| g == s));
+    if client.skip_consent || (covered && !req.has_prompt(Prompt::Consent)) {
+        return issue(&state, &req, &user).await;
+    }
+    if req.has_prompt(Prompt::None) {
+        return Err(refuse(&state, &req, ErrorCode::ConsentRequired, "the user has not allowed this application"));
+    }
+    let page = ConsentPage {
+        nav: Nav::new(Some(&user)),
+        csrf: csrf.token.clone(),
+        client_name: client.name.clone(),
+        scopes: req.scopes.iter().map(|s| describe_scope(s)).collect(),
+        params: pairs.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect(),
+    };
+    Ok((csrf, page).into_response())
+}
+
+/// Sends the browser to sign in, then back here. `prompt=login` and `max_age`
+/// are satisfied by that fresh sign-in, so they are not sent round again.
+fn sign_in_first(pairs: &[(String, String)], fresh: bool) -> Response {
+    let resumed: Vec<(&str, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "max_age" || !fresh)
+        .map(|(k, v)| {
+            if k == "prompt" {
+                let rest: Vec<&str> = v.split(' ').filter(|p| *p != "login" && !p.is_empty()).collect();
+                (k.as_str(), rest.join(" "))
+            } else {
+                (k.as_str(), v.clone())
+            }
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let resumed: Vec<(&str, &str)> = resumed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let next = path_with_query("/authorize", &resumed);
+    let mut query = vec![("next", next.as_str())];
+    if fresh {
+        query.push(("prompt", "login"));
+    }
+    Redirect::to(&path_with_query("/login", &query)).into_response()
+}
+
+fn refuse(state: &AppState, req: &AuthorizeRequest, code: ErrorCode, why: &'static str) -> Response {
+    to_client(state, &req.redirect_uri, Err(&OAuthError::new(code, why)), req.state.as_deref(), req.response_mode)
+}
+
+async fn issue(state: &AppState, req: &AuthorizeRequest, user: &CurrentUser) -> Result<Response, Response> {
+    let who = Authorized {
+        user_id: &user.user_id,
+        session_id: Some(&user.session_id),
+        auth_time: user.auth_time,
+        amr: &["pwd"],
+    };
+    let code = state.tokens.issue_code(req, &who).await.map_err(|e| HtmlError::internal(e).into_response())?;
+    Ok(to_client(state, &req.redirect_uri, Ok(&code), req.state.as_deref(), req.response_mode))
+}
+
+/// Delivers a code or an error to the client by redirect or form post.
+fn to_client(
+    state: &AppState,
+    redirect_uri: &str,
+    outcome: Result<&str, &OAuthError>,
+    st: Option<&str>,
+    mode: ResponseMode,
+) -> Response {
+    let params = request::response_params(outcome, st, &state.issuer);
+    match mode {
+        ResponseMode::Query => match request::redirect_url(redirect_uri, &params) {
+            Ok(url) => Redirect::to(url.as_str()).into_response(),
+            Err(e) => bad_request_page(&e).into_response(),
+        },
+        ResponseMode::FormPost => {
+            let page = FormPostPage { nav: Nav::anonymous(), action: redirect_uri.to_owned(), params };
+            let origin = url::Url::parse(redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+            // This page alone may run our script (to submit itself) and post to the client.
+            let csp = format!(
+                "default-src 'none'; style-src 'self'; script-src 'self'; form-action {origin}; frame-ancestors 'none'"
+            );
+            let mut res = page.into_response();
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            res
+        }
+    }
+}
+
+/// A scope in words the user understands.
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are on gatehouse".into(),
+        "profile" => "See your name and username".into(),
+        "email" => "See your email address".into(),
+        "offline_access" => "Stay connected when you are not using it".into(),
+        other => format!("Use the \u{201c}{other}\u{201d} permission"),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    nav: Nav,
+    csrf: String,
+    client_name: String,
+    scopes: Vec<String>,
+    params: Vec<(String, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "form_post.html")]
+struct FormPostPage {
+    nav: Nav,
+    action: String,
+    params: Vec<(&'static str, String)>,
+}
+
+async fn post_consent(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { form, .. }: CsrfForm<HashMap<String, String>>,
+) -> Result<Response, Response> {
+    let decision = form.get("decision").cloned().unwrap_or_default();
+    let pairs: Vec<(String, String)> = form.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect();
+    let (req, client) = validated(&state, &pairs).await?;
+    if decision != "approve" {
+        return Err(refuse(&state, &req, ErrorCode::AccessDenied, "the user denied the request"));
+    }
+    let scope = req.scopes.join(" ");
+    let mut conn = state.store.conn().await.map_err(|e| HtmlError::internal(e).into_response())?;
+    // Remember what was allowed, adding to what was allowed before.
+    let before = conn
+        .db()
+        .consent(&user.user_id, &client.client_id)
+        .await
+        .map_err(|e| HtmlError::internal(e).into_response())?;
+    let mut all: Vec<String> =
+        before.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    for s in scope.split(' ') {
+        if !all.iter().any(|a| a == s) {
+            all.push(s.to_owned());
+        }
+    }
+    conn.db()
+        .save_consent(&user.user_id, &client.client_id, &all.join(" "), state.clock.unix())
+        .await
+        .map_err(|e| HtmlError::internal(e).into_response())?;
+    drop(conn);
+    issue(&state, &req, &user).await
+}

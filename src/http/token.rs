@@ -1,0 +1,117 @@
+//! `POST /token` (RFC 6749 §3.2): client authentication, then the grant.
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::SecretString;
+
+use crate::app::AppState;
+use crate::http::error::OAuthJsonError;
+use crate::oauth::OAuthError;
+use crate::oauth::clients::Credentials;
+use crate::oauth::request::Params;
+use crate::oauth::{ErrorCode, tokens::GrantError};
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/token", post(post_token))
+}
+
+/// Parses an `application/x-www-form-urlencoded` body into parameters that
+/// each occur once (RFC 6749 §3.2: the token endpoint takes only that).
+pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::invalid_request("send parameters as application/x-www-form-urlencoded"));
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// RFC 6749 §2.3.1: HTTP Basic (id and secret form-urlencoded, then base64)
+/// or `client_id`/`client_secret` in the body, never both.
+pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<(Credentials, bool), OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
+    match (basic, params.get("client_secret")) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("use one client authentication method, not two")),
+        (Some(encoded), None) => {
+            let bad = || OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials");
+            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+            let text = String::from_utf8(decoded).map_err(|_| bad())?;
+            let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+            let unescape = |s: &str| -> String {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let (id, secret) = (unescape(id), unescape(secret));
+            if params.get("client_id").is_some_and(|c| c != id) {
+                return Err(OAuthError::invalid_request("client_id does not match the Basic credentials"));
+            }
+            Ok((Credentials::Secret { client_id: id, secret: SecretString::from(secret) }, true))
+        }
+        (None, Some(secret)) => {
+            let id = params.get("client_id").ok_or_else(|| OAuthError::invalid_request("client_id is missing"))?;
+            Ok((Credentials::Secret { client_id: id.to_owned(), secret: SecretString::from(secret.to_owned()) }, false))
+        }
+        (None, None) => {
+            let id = params
+                .get("client_id")
+                .ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "client authentication is missing"))?;
+            Ok((Credentials::Public { client_id: id.to_owned() }, false))
+        }
+    }
+}
+
+async fn post_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = match form_params(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return OAuthJsonError::new(e, false).into_response(),
+    };
+    let (creds, basic) = match credentials(&headers, &params) {
+        Ok(c) => c,
+        Err(e) => return OAuthJsonError::new(e, false).into_response(),
+    };
+    let client = match state.clients.authenticate(&creds).await {
+        Ok(c) => c,
+        Err(GrantError::OAuth(e)) => return OAuthJsonError::new(e, basic).into_response(),
+        Err(other) => return OAuthJsonError::from(other).into_response(),
+    };
+    let allowed = |grant: &str| client.grant_types.split(' ').any(|g| g == grant);
+    let result = match params.get("grant_type") {
+        None => Err(OAuthError::invalid_request("grant_type is missing").into()),
+        Some(g @ ("authorization_code" | "client_credentials"))
+            if !allowed(g) || (g == "client_credentials" && client.public) =>
+        {
+            Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use that grant type").into())
+        }
+        Some("authorization_code") => {
+            state
+                .tokens
+                .exchange_code(&client, params.get("code"), params.get("redirect_uri"), params.get("code_verifier"))
+                .await
+        }
+        Some("client_credentials") => state.tokens.client_credentials(&client, params.get("scope")).await,
+        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type").into()),
+    };
+    match result {
+        Ok(tokens) => {
+            let mut res = axum::Json(tokens).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            res
+        }
+        Err(e) => OAuthJsonError::from(e).into_response(),
+    }
+}
