@@ -113,6 +113,8 @@ fn token_settings(config: &Config, issuer: &str) -> TokenSettings {
         access_secs: t.access_token_secs,
         id_secs: t.id_token_secs,
         code_secs: t.code_secs,
+        refresh_idle_secs: t.refresh_idle_secs,
+        refresh_absolute_secs: t.refresh_absolute_secs,
     }
 }
 

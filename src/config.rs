@@ -47,13 +47,24 @@ pub struct TokensConfig {
     pub id_token_secs: i64,
     /// Authorization code lifetime (60 seconds).
     pub code_secs: i64,
+    /// A refresh token unused this long expires (14 days).
+    pub refresh_idle_secs: i64,
+    /// No refresh token outlives the sign-in it descends from by more than this (90 days).
+    pub refresh_absolute_secs: i64,
     /// `aud` of access tokens when no resource is named; default: the issuer.
     pub audience: Option<String>,
 }
 
 impl Default for TokensConfig {
     fn default() -> Self {
-        Self { access_token_secs: 900, id_token_secs: 900, code_secs: 60, audience: None }
+        Self {
+            access_token_secs: 900,
+            id_token_secs: 900,
+            code_secs: 60,
+            refresh_idle_secs: 14 * 86_400,
+            refresh_absolute_secs: 90 * 86_400,
+            audience: None,
+        }
     }
 }
 
@@ -247,7 +258,10 @@ impl Config {
             bail!("keys.rotate_after_secs, keys.publish_ahead_secs and keys.retain_secs must be positive");
         }
         let t = &self.tokens;
-        if [t.access_token_secs, t.id_token_secs, t.code_secs].iter().any(|v| *v <= 0) {
+        if [t.access_token_secs, t.id_token_secs, t.code_secs, t.refresh_idle_secs, t.refresh_absolute_secs]
+            .iter()
+            .any(|v| *v <= 0)
+        {
             bail!("tokens.* lifetimes must be positive");
         }
         if k.retain_secs < t.access_token_secs.max(t.id_token_secs) {

@@ -260,6 +260,7 @@ impl Accounts {
         }
         if blocked {
             tx.db().revoke_user_sessions(user_id, None, now).await?;
+            tx.db().revoke_user_tokens(user_id, now).await?;
         }
         tx.commit().await?;
         tracing::info!(user_id, blocked, "account block state changed");

@@ -1,4 +1,5 @@
-//! `POST /token` (RFC 6749 §3.2): client authentication, then the grant.
+//! The client-authenticated endpoints: `POST /token` (RFC 6749 §3.2),
+//! `POST /revoke` (RFC 7009) and `POST /introspect` (RFC 7662).
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,10 +16,14 @@ use crate::oauth::OAuthError;
 use crate::oauth::clients::Credentials;
 use crate::oauth::request::Params;
 use crate::oauth::{ErrorCode, tokens::GrantError};
+use crate::store::ClientRow;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/token", post(post_token))
+    Router::new()
+        .route("/token", post(post_token))
+        .route("/revoke", post(post_revoke))
+        .route("/introspect", post(post_introspect))
 }
 
 /// Parses an `application/x-www-form-urlencoded` body into parameters that
@@ -74,24 +79,33 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<(Credentials,
     }
 }
 
+/// Parses the form and authenticates the client: the common first half of
+/// `/token`, `/revoke` and `/introspect`.
+async fn authenticated(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(ClientRow, Params), Response> {
+    let params = form_params(headers, body).map_err(|e| OAuthJsonError::new(e, false).into_response())?;
+    let (creds, basic) = credentials(headers, &params).map_err(|e| OAuthJsonError::new(e, false).into_response())?;
+    match state.clients.authenticate(&creds).await {
+        Ok(client) => Ok((client, params)),
+        Err(GrantError::OAuth(e)) => Err(OAuthJsonError::new(e, basic).into_response()),
+        Err(other) => Err(OAuthJsonError::from(other).into_response()),
+    }
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}
+
 async fn post_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match form_params(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return OAuthJsonError::new(e, false).into_response(),
-    };
-    let (creds, basic) = match credentials(&headers, &params) {
-        Ok(c) => c,
-        Err(e) => return OAuthJsonError::new(e, false).into_response(),
-    };
-    let client = match state.clients.authenticate(&creds).await {
-        Ok(c) => c,
-        Err(GrantError::OAuth(e)) => return OAuthJsonError::new(e, basic).into_response(),
-        Err(other) => return OAuthJsonError::from(other).into_response(),
+    let (client, params) = match authenticated(&state, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
     };
     let allowed = |grant: &str| client.grant_types.split(' ').any(|g| g == grant);
     let result = match params.get("grant_type") {
         None => Err(OAuthError::invalid_request("grant_type is missing").into()),
-        Some(g @ ("authorization_code" | "client_credentials"))
+        Some(g @ ("authorization_code" | "client_credentials" | "refresh_token"))
             if !allowed(g) || (g == "client_credentials" && client.public) =>
         {
             Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use that grant type").into())
@@ -102,16 +116,46 @@ async fn post_token(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 .exchange_code(&client, params.get("code"), params.get("redirect_uri"), params.get("code_verifier"))
                 .await
         }
+        Some("refresh_token") => state.tokens.refresh(&client, params.get("refresh_token"), params.get("scope")).await,
         Some("client_credentials") => state.tokens.client_credentials(&client, params.get("scope")).await,
         Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type").into()),
     };
     match result {
-        Ok(tokens) => {
-            let mut res = axum::Json(tokens).into_response();
-            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            res
-        }
+        Ok(tokens) => no_store(axum::Json(tokens).into_response()),
+        Err(e) => OAuthJsonError::from(e).into_response(),
+    }
+}
+
+/// RFC 7009 §2: 200 whether or not the token was known.
+async fn post_revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (client, params) = match authenticated(&state, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let Some(token) = params.get("token") else {
+        return OAuthJsonError::new(OAuthError::invalid_request("token is missing"), false).into_response();
+    };
+    match state.tokens.revoke(&client, token).await {
+        Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
+        Err(e) => OAuthJsonError::from(e).into_response(),
+    }
+}
+
+/// RFC 7662 §2: only confidential clients (resource servers) may ask.
+async fn post_introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (client, params) = match authenticated(&state, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    if client.public {
+        let e = OAuthError::new(ErrorCode::InvalidClient, "introspection needs client authentication");
+        return OAuthJsonError::new(e, false).into_response();
+    }
+    let Some(token) = params.get("token") else {
+        return OAuthJsonError::new(OAuthError::invalid_request("token is missing"), false).into_response();
+    };
+    match state.tokens.introspect(token).await {
+        Ok(answer) => no_store(axum::Json(answer).into_response()),
         Err(e) => OAuthJsonError::from(e).into_response(),
     }
 }

@@ -17,7 +17,7 @@ use super::request::AuthorizeRequest;
 use crate::clock::Clock;
 use crate::keys::{self, KeyRing};
 use crate::security::token;
-use crate::store::{self, ClientRow, NewAccess, NewCode, Store};
+use crate::store::{self, ClientRow, NewAccess, NewCode, NewRefresh, Store};
 
 /// Failures of a grant: a protocol error for the client, or an internal one.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,26 @@ pub struct TokenSettings {
     pub access_secs: i64,
     pub id_secs: i64,
     pub code_secs: i64,
+    pub refresh_idle_secs: i64,
+    pub refresh_absolute_secs: i64,
+}
+
+/// Where an access token came from, so it can be revoked with its origin.
+#[derive(Debug, Clone, Copy, Default)]
+struct Origin<'a> {
+    code_id: Option<&'a str>,
+    family_id: Option<&'a str>,
+}
+
+/// A user's grant, as the token endpoint turns it into tokens.
+#[derive(Debug, Clone)]
+struct Grant<'a> {
+    user: &'a store::UserRow,
+    session_id: Option<&'a str>,
+    scope: &'a str,
+    auth_time: i64,
+    amr: &'a str,
+    nonce: Option<&'a str>,
 }
 
 /// Who authorized a request, and how.
@@ -152,7 +172,8 @@ impl Tokens {
         let mut conn = self.store.conn().await?;
         let Some(row) = conn.db().consume_code(&hash, now).await? else {
             if let Some(used) = conn.db().find_code(&hash).await? {
-                let revoked = conn.db().revoke_access_by_code(&used.id, now).await?;
+                let revoked = conn.db().revoke_access_by_code(&used.id, now).await?
+                    + conn.db().revoke_families_of_code(&used.id, now).await?;
                 tracing::warn!(client_id = %used.client_id, revoked, "authorization code replayed; its tokens are revoked");
             }
             return Err(invalid_grant("code is invalid, expired or already used"));
@@ -178,25 +199,89 @@ impl Tokens {
         let Some(user) = user.filter(|u| !u.blocked) else {
             return Err(invalid_grant("the user can no longer sign in"));
         };
+        let grant = Grant {
+            user: &user,
+            session_id: row.session_id.as_deref(),
+            scope: &row.scope,
+            auth_time: row.auth_time,
+            amr: &row.amr,
+            nonce: row.nonce.as_deref(),
+        };
+        let (family_id, refresh) = self.refresh_family_for(client, &grant, Some(&row.id), None, now).await?.unzip();
+        let origin = Origin { code_id: Some(&row.id), family_id: family_id.as_deref() };
+        self.user_tokens(client, &grant, origin, refresh).await
+    }
+
+    /// Starts (or continues) a refresh family if the grant asked for
+    /// `offline_access` and the client may refresh; returns (family id, token).
+    async fn refresh_family_for(
+        &self,
+        client: &ClientRow,
+        grant: &Grant<'_>,
+        code_id: Option<&str>,
+        family: Option<(&str, i64)>,
+        now: i64,
+    ) -> Result<Option<(String, String)>, GrantError> {
+        let offline = grant.scope.split(' ').any(|s| s == "offline_access");
+        if !offline || !client.grant_types.split(' ').any(|g| g == "refresh_token") {
+            return Ok(None);
+        }
+        let (family_id, family_expires_at) = match family {
+            Some((id, expires)) => (id.to_owned(), expires),
+            None => (store::new_id(), now + self.settings.refresh_absolute_secs),
+        };
+        let token = token::new_secret();
+        self.store
+            .conn()
+            .await?
+            .db()
+            .insert_refresh(&NewRefresh {
+                id: &store::new_id(),
+                token_hash: &token::hash_secret(&token),
+                family_id: &family_id,
+                code_id,
+                client_id: &client.client_id,
+                user_id: &grant.user.id,
+                session_id: grant.session_id,
+                scope: grant.scope,
+                auth_time: grant.auth_time,
+                amr: grant.amr,
+                now,
+                expires_at: (now + self.settings.refresh_idle_secs).min(family_expires_at),
+                family_expires_at,
+            })
+            .await?;
+        Ok(Some((family_id, token)))
+    }
+
+    /// The access token, and the ID token for `openid`, of a user grant.
+    async fn user_tokens(
+        &self,
+        client: &ClientRow,
+        grant: &Grant<'_>,
+        origin: Origin<'_>,
+        refresh_token: Option<String>,
+    ) -> Result<TokenResponse, GrantError> {
+        let user = grant.user;
         let roles = self.store.conn().await?.db().user_roles(&user.id).await?;
-        let scopes: Vec<&str> = row.scope.split(' ').collect();
+        let scopes: Vec<&str> = grant.scope.split(' ').collect();
         let (access_token, _jti) = self
-            .access_token(&client.client_id, Some(&user.id), &row.scope, Some(row.auth_time), &roles, Some(&row.id))
+            .access_token(&client.client_id, Some(&user.id), grant.scope, Some(grant.auth_time), &roles, origin)
             .await?;
         let id_token = if scopes.contains(&"openid") {
-            let mut claims = profile_claims(&user, &scopes);
+            let mut claims = profile_claims(user, &scopes);
             claims.insert("at_hash".into(), json!(at_hash(&access_token)));
-            if let Some(nonce) = &row.nonce {
+            if let Some(nonce) = grant.nonce {
                 claims.insert("nonce".into(), json!(nonce));
             }
-            if let Some(sid) = &row.session_id {
+            if let Some(sid) = grant.session_id {
                 claims.insert("sid".into(), json!(sid));
             }
-            let amr: Vec<&str> = row.amr.split(' ').filter(|a| !a.is_empty()).collect();
+            let amr: Vec<&str> = grant.amr.split(' ').filter(|a| !a.is_empty()).collect();
             claims.insert("amr".into(), json!(amr));
             // Single-factor password sign-in: the lowest assurance level.
             claims.insert("acr".into(), json!("0"));
-            claims.insert("auth_time".into(), json!(row.auth_time));
+            claims.insert("auth_time".into(), json!(grant.auth_time));
             Some(self.id_token(&client.client_id, &user.id, claims)?)
         } else {
             None
@@ -205,10 +290,128 @@ impl Tokens {
             access_token,
             token_type: "Bearer",
             expires_in: self.settings.access_secs,
-            scope: row.scope,
+            scope: grant.scope.to_owned(),
             id_token,
-            refresh_token: None,
+            refresh_token,
         })
+    }
+
+    /// RFC 6749 §6: a new access token (and a new refresh token: the old one
+    /// is spent). Replaying a spent token revokes its whole family; so does
+    /// losing a race for the same token (exactly one concurrent use wins).
+    pub async fn refresh(
+        &self,
+        client: &ClientRow,
+        refresh_token: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, GrantError> {
+        let presented = refresh_token.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+        let now = self.clock.unix();
+        let hash = token::hash_secret(presented);
+        let mut conn = self.store.conn().await?;
+        let Some(row) = conn.db().spend_refresh(&hash, now).await? else {
+            if let Some(old) = conn.db().find_refresh(&hash).await?
+                && old.client_id == client.client_id
+            {
+                let revoked = conn.db().revoke_family(&old.family_id, now).await?;
+                tracing::warn!(client_id = %old.client_id, revoked, "spent refresh token replayed; family revoked");
+            }
+            return Err(invalid_grant("refresh token is invalid, expired or revoked"));
+        };
+        drop(conn);
+        if row.client_id != client.client_id {
+            return Err(invalid_grant("refresh token was issued to another client"));
+        }
+        if row.expires_at <= now || row.family_expires_at <= now {
+            return Err(invalid_grant("refresh token is invalid, expired or revoked"));
+        }
+        let user = self.store.conn().await?.db().find_user(&row.user_id).await?;
+        let Some(user) = user.filter(|u| !u.blocked) else {
+            self.store.conn().await?.db().revoke_family(&row.family_id, now).await?;
+            return Err(invalid_grant("the user can no longer sign in"));
+        };
+        // RFC 6749 §6: the scope may narrow, never widen.
+        let granted: Vec<&str> = row.scope.split(' ').collect();
+        let scope = match scope {
+            None => row.scope.clone(),
+            Some(asked) => {
+                let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+                if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
+                    let why = format!("scope {extra} was not granted");
+                    return Err(OAuthError::new(ErrorCode::InvalidScope, why).into());
+                }
+                asked.join(" ")
+            }
+        };
+        let grant = Grant {
+            user: &user,
+            session_id: row.session_id.as_deref(),
+            scope: &scope,
+            auth_time: row.auth_time,
+            amr: &row.amr,
+            // OIDC Core §12.2: an ID token from a refresh carries no nonce.
+            nonce: None,
+        };
+        // The new refresh token keeps the original (full) scope of the family.
+        let keep = Grant { scope: &row.scope, ..grant.clone() };
+        let family =
+            self.refresh_family_for(client, &keep, None, Some((&row.family_id, row.family_expires_at)), now).await?;
+        let origin = Origin { code_id: None, family_id: Some(&row.family_id) };
+        self.user_tokens(client, &grant, origin, family.map(|(_, t)| t)).await
+    }
+
+    /// RFC 7009: revokes a refresh token (and its family) or an access token
+    /// issued to `client`. Unknown tokens are not an error (§2.2).
+    pub async fn revoke(&self, client: &ClientRow, presented: &str) -> Result<(), GrantError> {
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        if let Some(row) = conn.db().find_refresh(&token::hash_secret(presented)).await? {
+            if row.client_id == client.client_id {
+                conn.db().revoke_family(&row.family_id, now).await?;
+            }
+            return Ok(());
+        }
+        if let Ok((payload, _)) = self.keys.verify(presented)
+            && payload.claim("client_id").and_then(Value::as_str) == Some(client.client_id.as_str())
+            && let Some(jti) = payload.jwt_id()
+        {
+            conn.db().revoke_access(jti, now).await?;
+        }
+        Ok(())
+    }
+
+    /// RFC 7662 §2.2: what a token is, if it is active; `{"active": false}`
+    /// for anything revoked, expired, unknown or malformed.
+    pub async fn introspect(&self, presented: &str) -> Result<Value, GrantError> {
+        let now = self.clock.unix();
+        let inactive = json!({ "active": false });
+        if let Some(row) = self.store.conn().await?.db().find_refresh(&token::hash_secret(presented)).await? {
+            let live = row.used_at.is_none()
+                && row.revoked_at.is_none()
+                && row.expires_at > now
+                && row.family_expires_at > now;
+            if !live {
+                return Ok(inactive);
+            }
+            return Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "client_id": row.client_id,
+                "sub": row.user_id,
+                "scope": row.scope,
+                "exp": row.expires_at,
+                "iss": self.settings.issuer,
+            }));
+        }
+        match self.check_access_token(presented).await {
+            Ok(mut claims) => {
+                claims.insert("active".into(), json!(true));
+                claims.insert("token_type".into(), json!("Bearer"));
+                Ok(Value::Object(claims))
+            }
+            Err(GrantError::OAuth(_)) => Ok(inactive),
+            Err(other) => Err(other),
+        }
     }
 
     /// RFC 6749 §4.4: a token for the client itself.
@@ -230,7 +433,8 @@ impl Tokens {
             .into());
         }
         let scope = asked.join(" ");
-        let (access_token, _) = self.access_token(&client.client_id, None, &scope, None, &[], None).await?;
+        let (access_token, _) =
+            self.access_token(&client.client_id, None, &scope, None, &[], Origin::default()).await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -249,7 +453,7 @@ impl Tokens {
         scope: &str,
         auth_time: Option<i64>,
         roles: &[String],
-        code_id: Option<&str>,
+        origin: Origin<'_>,
     ) -> Result<(String, String), GrantError> {
         let now = self.clock.unix();
         let exp = now + self.settings.access_secs;
@@ -279,8 +483,8 @@ impl Tokens {
                 jti: &jti,
                 client_id,
                 user_id,
-                code_id,
-                family_id: None,
+                code_id: origin.code_id,
+                family_id: origin.family_id,
                 scope,
                 expires_at: exp,
             })

@@ -18,6 +18,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 mod clients;
 mod grants;
 mod keys;
+mod refresh;
 mod sessions;
 mod settings;
 pub mod testing;
@@ -29,6 +30,7 @@ mod tests;
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use keys::KeyRow;
+pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use users::{NewUser, UserRow};
 

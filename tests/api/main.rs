@@ -13,4 +13,5 @@ mod login;
 mod multi_instance;
 mod oidc;
 mod operations;
+mod refresh;
 mod register;

@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, location, spawn_app};
 const REDIRECT: &str = "https://rp.example/callback";
 
 /// Registers a confidential client; returns its secret.
-async fn register(app: &TestApp, id: &str, skip_consent: bool) -> String {
+pub async fn register(app: &TestApp, id: &str, skip_consent: bool) -> String {
     let registered = app
         .state
         .clients
@@ -122,14 +122,19 @@ async fn a_relying_party_signs_a_user_in_through_discovery_alone() {
 }
 
 /// A code for `rp` (consent skipped), with PKCE; returns (code, verifier).
-async fn code_for(app: &TestApp, browser: &reqwest::Client) -> (String, String) {
+pub async fn code_for(app: &TestApp, browser: &reqwest::Client) -> (String, String) {
+    code_with_scope(app, browser, "openid email").await
+}
+
+/// A code for `rp` with `scope`; returns (code, verifier).
+pub async fn code_with_scope(app: &TestApp, browser: &reqwest::Client, scope: &str) -> (String, String) {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", "rp")
         .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid email")
+        .append_pair("scope", scope)
         .append_pair("state", "s")
         .append_pair("code_challenge", challenge.as_str())
         .append_pair("code_challenge_method", "S256");
@@ -137,7 +142,7 @@ async fn code_for(app: &TestApp, browser: &reqwest::Client) -> (String, String) 
     (param(&back, "code").unwrap(), verifier.secret().clone())
 }
 
-async fn redeem(app: &TestApp, secret: &str, code: &str, verifier: Option<&str>) -> reqwest::Response {
+pub async fn redeem(app: &TestApp, secret: &str, code: &str, verifier: Option<&str>) -> reqwest::Response {
     let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT)];
     if let Some(v) = verifier {
         form.push(("code_verifier", v));
@@ -145,7 +150,7 @@ async fn redeem(app: &TestApp, secret: &str, code: &str, verifier: Option<&str>)
     reqwest::Client::new().post(app.url("/token")).basic_auth("rp", Some(secret)).form(&form).send().await.unwrap()
 }
 
-async fn error_code(res: reqwest::Response) -> String {
+pub async fn error_code(res: reqwest::Response) -> String {
     let body: serde_json::Value = res.json().await.unwrap();
     body["error"].as_str().unwrap_or_default().to_owned()
 }

@@ -1,0 +1,162 @@
+//! `refresh_tokens`: opaque, stored hashed, rotated on every use. A family is
+//! every token descended from one authorization; replaying a spent member
+//! revokes the family (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+use sqlx::FromRow;
+
+use super::{Db, Result, exec, on};
+
+/// A refresh token as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct RefreshRow {
+    pub id: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub expires_at: i64,
+    pub family_expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Columns for a new refresh token.
+pub struct NewRefresh<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub family_id: &'a str,
+    pub code_id: Option<&'a str>,
+    pub client_id: &'a str,
+    pub user_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub scope: &'a str,
+    pub auth_time: i64,
+    pub amr: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub family_expires_at: i64,
+}
+
+const REFRESH_COLUMNS: &str = "id, family_id, client_id, user_id, session_id, scope, auth_time, amr, expires_at, \
+    family_expires_at, used_at, revoked_at";
+
+impl Db<'_> {
+    /// Stores a refresh token.
+    pub async fn insert_refresh(&mut self, r: &NewRefresh<'_>) -> Result<()> {
+        exec!(
+            self,
+            sqlx::query(
+                "insert into refresh_tokens (id, token_hash, family_id, code_id, client_id, user_id, session_id, \
+                 scope, auth_time, amr, created_at, expires_at, family_expires_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            )
+            .bind(r.id)
+            .bind(r.token_hash)
+            .bind(r.family_id)
+            .bind(r.code_id)
+            .bind(r.client_id)
+            .bind(r.user_id)
+            .bind(r.session_id)
+            .bind(r.scope)
+            .bind(r.auth_time)
+            .bind(r.amr)
+            .bind(r.now)
+            .bind(r.expires_at)
+            .bind(r.family_expires_at)
+        )?;
+        Ok(())
+    }
+
+    /// Spends a live refresh token in one atomic update: of concurrent
+    /// callers, exactly one gets the row. `None`: unknown, spent or revoked.
+    pub async fn spend_refresh(&mut self, token_hash: &str, now: i64) -> Result<Option<RefreshRow>> {
+        let sql = format!(
+            "update refresh_tokens set used_at = $1 \
+             where token_hash = $2 and used_at is null and revoked_at is null returning {REFRESH_COLUMNS}"
+        );
+        Ok(on!(self, |c| sqlx::query_as::<_, RefreshRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(now)
+            .bind(token_hash)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// A refresh token by hash, in any state.
+    pub async fn find_refresh(&mut self, token_hash: &str) -> Result<Option<RefreshRow>> {
+        let sql = format!("select {REFRESH_COLUMNS} from refresh_tokens where token_hash = $1");
+        Ok(on!(self, |c| sqlx::query_as::<_, RefreshRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(token_hash)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// Revokes a family: its refresh tokens and the access tokens issued with them.
+    pub async fn revoke_family(&mut self, family_id: &str, now: i64) -> Result<u64> {
+        let refresh = exec!(
+            self,
+            sqlx::query("update refresh_tokens set revoked_at = $1 where family_id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(family_id)
+        )?;
+        exec!(
+            self,
+            sqlx::query("update access_tokens set revoked_at = $1 where family_id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(family_id)
+        )?;
+        Ok(refresh)
+    }
+
+    /// Revokes the families that grew from a code (a replayed code, RFC 6749 §4.1.2).
+    pub async fn revoke_families_of_code(&mut self, code_id: &str, now: i64) -> Result<u64> {
+        exec!(
+            self,
+            sqlx::query(
+                "update access_tokens set revoked_at = $1 where revoked_at is null and family_id in \
+                 (select family_id from refresh_tokens where code_id = $2)"
+            )
+            .bind(now)
+            .bind(code_id)
+        )?;
+        Ok(exec!(
+            self,
+            sqlx::query(
+                "update refresh_tokens set revoked_at = $1 where revoked_at is null and family_id in \
+                 (select family_id from refresh_tokens where code_id = $2)"
+            )
+            .bind(now)
+            .bind(code_id)
+        )?)
+    }
+
+    /// Revokes one access token by jti.
+    pub async fn revoke_access(&mut self, jti: &str, now: i64) -> Result<()> {
+        exec!(
+            self,
+            sqlx::query("update access_tokens set revoked_at = $1 where jti = $2 and revoked_at is null")
+                .bind(now)
+                .bind(jti)
+        )?;
+        Ok(())
+    }
+
+    /// Revokes every refresh family and access token of a user (password
+    /// reset, block).
+    pub async fn revoke_user_tokens(&mut self, user_id: &str, now: i64) -> Result<()> {
+        exec!(
+            self,
+            sqlx::query("update refresh_tokens set revoked_at = $1 where user_id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(user_id)
+        )?;
+        exec!(
+            self,
+            sqlx::query("update access_tokens set revoked_at = $1 where user_id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(user_id)
+        )?;
+        Ok(())
+    }
+}
