@@ -30,6 +30,7 @@ create table access_tokens (
     jti text primary key,
     client_id text not null,
     user_id text,
+    session_id text,
     code_id text,
     family_id text,
     scope text not null,
@@ -38,6 +39,7 @@ create table access_tokens (
 );
 create index access_tokens_code_id on access_tokens(code_id);
 create index access_tokens_family_id on access_tokens(family_id);
+create index access_tokens_session_id on access_tokens(session_id);
 
 -- Refresh tokens: rotated on every use; a family is every token descended
 -- from one grant, revoked together when an old member is replayed.
@@ -61,3 +63,4 @@ create table refresh_tokens (
 );
 create index refresh_tokens_family_id on refresh_tokens(family_id);
 create index refresh_tokens_code_id on refresh_tokens(code_id);
+create index refresh_tokens_session_id on refresh_tokens(session_id);

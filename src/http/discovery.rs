@@ -37,6 +37,7 @@ async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
         "userinfo_endpoint": format!("{iss}/userinfo"),
         "revocation_endpoint": format!("{iss}/revoke"),
         "introspection_endpoint": format!("{iss}/introspect"),
+        "end_session_endpoint": format!("{iss}/logout"),
         "jwks_uri": format!("{iss}/jwks.json"),
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "response_types_supported": ["code"],

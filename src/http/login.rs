@@ -9,7 +9,7 @@ use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::{self, FieldError, Registration};
+use crate::accounts::{self, CurrentUser, FieldError, Registration};
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
@@ -225,19 +225,86 @@ async fn post_register(
 struct LogoutPage {
     nav: Nav,
     csrf: String,
+    /// The relying party's return, carried through the confirmation.
+    back: LogoutParams,
 }
 
-async fn get_logout(MaybeUser(user): MaybeUser, csrf: PageCsrf) -> Response {
-    if user.is_none() {
-        return Redirect::to("/login?signed_out=1").into_response();
+/// OIDC RP-Initiated Logout 1.0 §2 parameters.
+#[derive(Deserialize, Default, Clone)]
+struct LogoutParams {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    client_id: Option<String>,
+}
+
+/// Where to send the browser after sign-out: the client's registered
+/// post-logout URI with `state`, or our own page. A URI we cannot match to a
+/// registered one is refused with an error page, never followed.
+async fn logout_target(state: &AppState, p: &LogoutParams, hinted_client: Option<&str>) -> Result<String, HtmlError> {
+    let Some(uri) = p.post_logout_redirect_uri.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok("/login?signed_out=1".into());
+    };
+    if let (Some(a), Some(b)) = (hinted_client, p.client_id.as_deref())
+        && a != b
+    {
+        return Err(HtmlError::bad_request("client_id does not match the id_token_hint."));
     }
-    let page = LogoutPage { nav: Nav::new(user.as_ref()), csrf: csrf.token.clone() };
-    (csrf, page).into_response()
+    let Some(client_id) = hinted_client.or(p.client_id.as_deref()) else {
+        return Err(HtmlError::bad_request("A post_logout_redirect_uri needs an id_token_hint or a client_id."));
+    };
+    let client = state.clients.find(client_id).await.map_err(HtmlError::internal)?;
+    let registered = client.map(|c| c.post_logout_uri_list().unwrap_or_default()).unwrap_or_default();
+    if !registered.iter().any(|r| r == uri) {
+        return Err(HtmlError::bad_request("That post_logout_redirect_uri is not registered for the application."));
+    }
+    let mut url = url::Url::parse(uri).map_err(|_| HtmlError::bad_request("Invalid post_logout_redirect_uri."))?;
+    if let Some(st) = p.state.as_deref() {
+        url.query_pairs_mut().append_pair("state", st);
+    }
+    Ok(url.into())
+}
+
+/// Ends the session and everything issued under it.
+async fn end_everything(state: &AppState, user: &CurrentUser) -> Result<(), HtmlError> {
+    state.accounts.end_session(user).await?;
+    state.tokens.revoke_session_tokens(&user.session_id).await.map_err(HtmlError::internal)?;
+    tracing::info!(user_id = %user.user_id, "signed out");
+    Ok(())
+}
+
+async fn get_logout(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: PageCsrf,
+    Query(p): Query<LogoutParams>,
+) -> Result<Response, HtmlError> {
+    let hint =
+        match p.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
+            Some(h) => Some(state.tokens.check_id_token_hint(h).map_err(|_| {
+                HtmlError::bad_request("The application's id_token_hint was not issued by this server.")
+            })?),
+            None => None,
+        };
+    let target = logout_target(&state, &p, hint.as_ref().map(|(_, aud)| aud.as_str())).await?;
+    let Some(user) = user else { return Ok(Redirect::to(&target).into_response()) };
+    // A valid hint for this very user is the confirmation (RP-Initiated Logout §2).
+    if hint.as_ref().is_some_and(|(sub, _)| *sub == user.user_id) {
+        end_everything(&state, &user).await?;
+        return Ok(signed_out(&state, &target));
+    }
+    let mut back = p.clone();
+    back.client_id = hint.map(|(_, aud)| aud).or(p.client_id);
+    back.id_token_hint = None;
+    let page = LogoutPage { nav: Nav::new(Some(&user)), csrf: csrf.token.clone(), back };
+    Ok((csrf, page).into_response())
 }
 
 #[derive(Deserialize)]
 struct LogoutForm {
     logout: Option<String>,
+    #[serde(flatten)]
+    back: LogoutParams,
 }
 
 async fn post_logout(
@@ -248,11 +315,11 @@ async fn post_logout(
     if form.logout.as_deref() != Some("yes") {
         return Ok(Redirect::to("/account").into_response());
     }
+    let target = logout_target(&state, &form.back, None).await?;
     if let Some(user) = &user {
-        state.accounts.end_session(user).await?;
-        tracing::info!(user_id = %user.user_id, "signed out");
+        end_everything(&state, user).await?;
     }
-    Ok(signed_out(&state, "/login?signed_out=1"))
+    Ok(signed_out(&state, &target))
 }
 
 /// Clears the session cookie, rotates the CSRF cookie, and redirects.

@@ -57,6 +57,7 @@ pub struct TokenSettings {
 struct Origin<'a> {
     code_id: Option<&'a str>,
     family_id: Option<&'a str>,
+    session_id: Option<&'a str>,
 }
 
 /// A user's grant, as the token endpoint turns it into tokens.
@@ -208,7 +209,7 @@ impl Tokens {
             nonce: row.nonce.as_deref(),
         };
         let (family_id, refresh) = self.refresh_family_for(client, &grant, Some(&row.id), None, now).await?.unzip();
-        let origin = Origin { code_id: Some(&row.id), family_id: family_id.as_deref() };
+        let origin = Origin { code_id: Some(&row.id), family_id: family_id.as_deref(), session_id: None };
         self.user_tokens(client, &grant, origin, refresh).await
     }
 
@@ -265,6 +266,7 @@ impl Tokens {
         let user = grant.user;
         let roles = self.store.conn().await?.db().user_roles(&user.id).await?;
         let scopes: Vec<&str> = grant.scope.split(' ').collect();
+        let origin = Origin { session_id: grant.session_id, ..origin };
         let (access_token, _jti) = self
             .access_token(&client.client_id, Some(&user.id), grant.scope, Some(grant.auth_time), &roles, origin)
             .await?;
@@ -356,7 +358,7 @@ impl Tokens {
         let keep = Grant { scope: &row.scope, ..grant.clone() };
         let family =
             self.refresh_family_for(client, &keep, None, Some((&row.family_id, row.family_expires_at)), now).await?;
-        let origin = Origin { code_id: None, family_id: Some(&row.family_id) };
+        let origin = Origin { code_id: None, family_id: Some(&row.family_id), session_id: None };
         self.user_tokens(client, &grant, origin, family.map(|(_, t)| t)).await
     }
 
@@ -483,6 +485,7 @@ impl Tokens {
                 jti: &jti,
                 client_id,
                 user_id,
+                session_id: origin.session_id,
                 code_id: origin.code_id,
                 family_id: origin.family_id,
                 scope,
@@ -524,6 +527,26 @@ impl Tokens {
             return Err(invalid_token("the access token has been revoked"));
         }
         Ok(payload.claims_set().clone())
+    }
+
+    /// Ends what a browser session handed out: its refresh families and
+    /// access tokens (RP-initiated logout).
+    pub async fn revoke_session_tokens(&self, session_id: &str) -> Result<(), GrantError> {
+        self.store.conn().await?.db().revoke_session_tokens(session_id, self.clock.unix()).await?;
+        Ok(())
+    }
+
+    /// OIDC RP-Initiated Logout §2: checks an `id_token_hint` we issued
+    /// (signature and issuer; it may have expired) and returns (sub, aud).
+    pub fn check_id_token_hint(&self, hint: &str) -> Result<(String, String), OAuthError> {
+        let bad = || OAuthError::invalid_request("id_token_hint is not an ID token from this server");
+        let (payload, header) = self.keys.verify(hint).map_err(|_| bad())?;
+        if header.token_type() == Some("at+jwt") || payload.issuer() != Some(self.settings.issuer.as_str()) {
+            return Err(bad());
+        }
+        let sub = payload.subject().ok_or_else(bad)?.to_owned();
+        let aud = payload.audience().and_then(|a| a.first().map(|s| (*s).to_owned())).ok_or_else(bad)?;
+        Ok((sub, aud))
     }
 
     /// OIDC Core §5.3: claims about the user, as the token's scopes allow.

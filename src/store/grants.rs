@@ -54,6 +54,7 @@ pub struct NewAccess<'a> {
     pub jti: &'a str,
     pub client_id: &'a str,
     pub user_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
     pub code_id: Option<&'a str>,
     pub family_id: Option<&'a str>,
     pub scope: &'a str,
@@ -142,8 +143,8 @@ impl Db<'_> {
         exec!(
             self,
             sqlx::query(
-                "insert into access_tokens (jti, client_id, user_id, code_id, family_id, scope, expires_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7)"
+                "insert into access_tokens (jti, client_id, user_id, code_id, family_id, scope, expires_at, session_id) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)"
             )
             .bind(a.jti)
             .bind(a.client_id)
@@ -152,6 +153,7 @@ impl Db<'_> {
             .bind(a.family_id)
             .bind(a.scope)
             .bind(a.expires_at)
+            .bind(a.session_id)
         )?;
         Ok(())
     }

@@ -131,6 +131,23 @@ impl Db<'_> {
         )?)
     }
 
+    /// Revokes the tokens issued under a browser session (RP-initiated logout).
+    pub async fn revoke_session_tokens(&mut self, session_id: &str, now: i64) -> Result<()> {
+        exec!(
+            self,
+            sqlx::query("update refresh_tokens set revoked_at = $1 where session_id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(session_id)
+        )?;
+        exec!(
+            self,
+            sqlx::query("update access_tokens set revoked_at = $1 where session_id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(session_id)
+        )?;
+        Ok(())
+    }
+
     /// Revokes one access token by jti.
     pub async fn revoke_access(&mut self, jti: &str, now: i64) -> Result<()> {
         exec!(

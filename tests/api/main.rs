@@ -10,6 +10,7 @@ mod cli;
 mod helpers;
 mod keys;
 mod login;
+mod logout;
 mod multi_instance;
 mod oidc;
 mod operations;
