@@ -101,10 +101,12 @@ pub async fn spawn_with_config(config: Config, db: Option<Arc<TempPostgres>>, di
 }
 
 impl TestApp {
-    /// Another instance on the same database and data dir.
+    /// Another instance on the same database and data dir, serving the same
+    /// issuer (as instances behind one load balancer do).
     pub async fn second_instance(&self) -> TestApp {
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().unwrap();
+        config.issuer = Some(self.base.parse().unwrap());
         spawn_with_config(config, self._db.clone(), self._dir.clone()).await
     }
 

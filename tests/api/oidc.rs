@@ -337,3 +337,48 @@ async fn userinfo_without_a_valid_token_is_401_with_a_bearer_challenge_rfc_6750_
         assert!(res.headers()["www-authenticate"].to_str().unwrap().contains("error=\"invalid_token\""));
     }
 }
+
+#[tokio::test]
+async fn instances_on_one_database_share_codes_and_tokens() {
+    let a = spawn_app().await;
+    let b = a.second_instance().await;
+    let secret = register(&a, "rp", true).await;
+    let browser = a.signed_in("wendy", &[]).await;
+    let (code, verifier) = code_with_scope(&a, &browser, "openid email offline_access").await;
+    // The code from A is redeemed at B; B's tokens work at A.
+    let tokens: serde_json::Value = redeem(&b, &secret, &code, Some(&verifier)).await.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let res = reqwest::Client::new().get(a.url("/userinfo")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let refreshed = reqwest::Client::new()
+        .post(a.url("/token"))
+        .basic_auth("rp", Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    // The replay at A of the code redeemed at B is refused.
+    assert_eq!(error_code(redeem(&a, &secret, &code, Some(&verifier)).await).await, "invalid_grant");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn form_post_response_mode_answers_with_a_self_posting_form() {
+    let app = spawn_app().await;
+    register(&app, "rp", true).await;
+    let browser = app.signed_in("xavi", &[]).await;
+    let url = app.url(
+        "/authorize?response_type=code&client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&scope=openid&state=%22q%22&response_mode=form_post&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+    );
+    let res = browser.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("form-action https://rp.example"), "{csp}");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<form method=\"post\" action=\"https://rp.example/callback\""));
+    let fields = hidden_inputs(&html);
+    assert!(fields.iter().any(|(k, _)| k == "code"));
+    assert!(fields.contains(&("state".into(), "\"q\"".into())));
+    assert!(fields.contains(&("iss".into(), app.base.clone())));
+}
