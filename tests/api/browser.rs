@@ -89,6 +89,11 @@ impl Driver {
         self.call(reqwest::Method::POST, &format!("/element/{el}/click"), json!({})).await;
     }
 
+    async fn current_url(&self) -> url::Url {
+        let url = self.call(reqwest::Method::GET, "/url", Value::Null).await;
+        url::Url::parse(url.as_str().unwrap()).unwrap()
+    }
+
     async fn current_path(&self) -> String {
         let url = self.call(reqwest::Method::GET, "/url", Value::Null).await;
         let url = url::Url::parse(url.as_str().unwrap()).unwrap();
@@ -173,4 +178,52 @@ async fn a_browser_registers_signs_in_and_signs_out_without_javascript() {
     assert_eq!(driver.current_path().await, "/login");
     driver.goto(&app.url("/account")).await;
     assert_eq!(driver.current_path().await, "/login", "signed out");
+}
+
+#[tokio::test]
+async fn a_browser_completes_sign_in_and_consent_and_lands_on_the_relying_party() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    // A stand-in relying party that just answers its callback.
+    let rp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rp_port = rp.local_addr().unwrap().port();
+    let rp_app = axum::Router::new().route("/cb", axum::routing::get(|| async { "relying party callback" }));
+    tokio::spawn(async move { axum::serve(rp, rp_app).await });
+    let redirect = format!("http://127.0.0.1:{rp_port}/cb");
+    app.state
+        .clients
+        .register(gatehouse::oauth::clients::ClientSpec {
+            client_id: "web".into(),
+            name: "Web Shop".into(),
+            redirect_uris: vec![redirect.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.create_user("yvonne", &[]).await;
+    let mut start = url::Url::parse(&app.url("/authorize")).unwrap();
+    start
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "web")
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", "st 1")
+        .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        .append_pair("code_challenge_method", "S256");
+
+    driver.goto(start.as_str()).await;
+    driver.wait_for("Sign in").await;
+    driver.type_into("#username", "yvonne").await;
+    driver.type_into("#password", crate::helpers::PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for("Allow Web Shop?").await;
+    driver.screenshot("consent").await;
+    driver.click("button[name=decision][value=approve]").await;
+    driver.wait_for("relying party callback").await;
+    let landed = driver.current_url().await;
+    assert_eq!(landed.port(), Some(rp_port), "the browser followed the redirect to the client: {landed}");
+    let pairs: Vec<(String, String)> = landed.query_pairs().into_owned().collect();
+    assert!(pairs.iter().any(|(k, _)| k == "code"));
+    assert!(pairs.contains(&("state".into(), "st 1".into())));
 }
