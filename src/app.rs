@@ -73,8 +73,9 @@ impl Services {
             publish_ahead: config.keys.publish_ahead_secs,
             retain: config.keys.retain_secs,
         };
-        let keys =
-            KeyRing::open(store.clone(), kek, policy, clock.clone()).await.context("cannot load signing keys")?;
+        let keys = KeyRing::open(store.clone(), kek, policy, clock.clone(), &config.keys.import_dir)
+            .await
+            .context("cannot load signing keys")?;
         let clients = Clients::new(store.clone(), clock);
         Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key), keys })
     }

@@ -81,11 +81,19 @@ pub struct KeysConfig {
     pub publish_ahead_secs: i64,
     /// How long a replaced key stays in JWKS; at least the longest token lifetime (1 day).
     pub retain_secs: i64,
+    /// RSA private keys (`*.pem`) found here at start are imported as the next key.
+    pub import_dir: PathBuf,
 }
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self { encryption_key: None, rotate_after_secs: 30 * 86_400, publish_ahead_secs: 86_400, retain_secs: 86_400 }
+        Self {
+            encryption_key: None,
+            rotate_after_secs: 30 * 86_400,
+            publish_ahead_secs: 86_400,
+            retain_secs: 86_400,
+            import_dir: PathBuf::from("keys"),
+        }
     }
 }
 

@@ -78,7 +78,14 @@ pub struct KeyInfo {
 impl KeyRing {
     /// Brings the keys up to date with the schedule (creating them on first
     /// start) and loads them.
-    pub async fn open(store: Store, kek: Kek, policy: Policy, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub async fn open(
+        store: Store,
+        kek: Kek,
+        policy: Policy,
+        clock: Arc<dyn Clock>,
+        import_dir: &std::path::Path,
+    ) -> Result<Self> {
+        import_pems(&store, &kek, import_dir, clock.unix()).await?;
         let rows = maintain(&store, &kek, policy, clock.unix(), false).await?;
         let loaded = load(&kek, &rows)?;
         Ok(Self { store, kek: Arc::new(kek), policy, clock, loaded: Arc::new(RwLock::new(Arc::new(loaded))) })
@@ -165,9 +172,47 @@ fn thumbprint(jwk: &Jwk) -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
 }
 
+/// Imports operator-supplied RSA keys (`<dir>/*.pem`, PKCS#8 or PKCS#1) not
+/// seen before: each becomes the `next` key (a generated `next`, which has
+/// never signed, is retired to make room). A key that cannot be read stops
+/// start-up: an operator who put it there meant it to be used.
+async fn import_pems(store: &Store, kek: &Kek, dir: &std::path::Path, now: i64) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let bad = |why: String| Error::Crypto(format!("cannot import {}: {why}", path.display()));
+        let pem = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        let pair = RS256.key_pair_from_pem(&pem).map_err(|e| bad(e.to_string()))?;
+        // key_len() is the modulus size in bytes.
+        if pair.key_len() * 8 < RSA_BITS {
+            return Err(bad(format!("RSA keys must have at least {RSA_BITS} bits")));
+        }
+        let row = key_row(kek, &pair, State::Next, now)?;
+        let mut tx = store.begin().await?;
+        if tx.db().all_keys().await?.iter().any(|k| k.id == row.id) {
+            continue;
+        }
+        if let Some(next) = tx.db().live_keys().await?.into_iter().find(|k| k.state == "next") {
+            tx.db().move_key(&next.id, "next", "retired", now).await?;
+        }
+        tx.db().insert_key(&row).await?;
+        tx.commit().await?;
+        tracing::info!(kid = %row.id, path = %path.display(), "imported a signing key as the next key");
+    }
+    Ok(())
+}
+
 /// Makes a new key row in `state`: generated, thumbprinted, sealed.
 fn new_key(kek: &Kek, state: State, now: i64) -> Result<KeyRow> {
-    let pair = RS256.generate_key_pair(RSA_BITS)?;
+    key_row(kek, &RS256.generate_key_pair(RSA_BITS)?, state, now)
+}
+
+/// A key row for `pair`: thumbprinted, sealed.
+fn key_row(kek: &Kek, pair: &RsaKeyPair, state: State, now: i64) -> Result<KeyRow> {
     let mut public = pair.to_jwk_public_key();
     let kid = thumbprint(&public)?;
     public.set_key_id(&kid);

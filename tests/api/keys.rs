@@ -93,7 +93,8 @@ async fn instances_racing_to_create_the_first_keys_agree_on_one_set() {
     store.migrate().await.unwrap();
     let policy = Policy { rotate_after: 1000, publish_ahead: 100, retain: 100 };
     let clock = Arc::new(FixedClock::at(crate::helpers::T0));
-    let open = || KeyRing::open(store.clone(), Kek::new([9; 32]), policy, clock.clone());
+    let open =
+        || KeyRing::open(store.clone(), Kek::new([9; 32]), policy, clock.clone(), std::path::Path::new("/nonexistent"));
     let (a, b, c) = tokio::join!(open(), open(), open());
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     assert_eq!(a.current_kid(), b.current_kid());
@@ -101,4 +102,48 @@ async fn instances_racing_to_create_the_first_keys_agree_on_one_set() {
     let listed = a.list().await.unwrap();
     assert_eq!(listed.len(), 2, "one current and one next, not one per instance: {listed:?}");
     store.close().await;
+}
+
+/// The kid under which the JWKS publishes the key with modulus `n`.
+async fn kid_of(base: &str, n: &Value) -> Option<String> {
+    let body: Value = reqwest::get(format!("{base}/jwks.json")).await.unwrap().json().await.unwrap();
+    body["keys"].as_array().unwrap().iter().find(|k| &k["n"] == n).map(|k| k["kid"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn an_operator_pem_signs_from_first_start_or_is_next_on_a_running_system() {
+    use josekit::jwk::KeyPair;
+    let pem_key = |dir: &std::path::Path, name: &str| {
+        let pair = josekit::jws::RS256.generate_key_pair(2048).unwrap();
+        std::fs::write(dir.join(name), pair.to_pem_private_key()).unwrap();
+        pair.to_jwk_public_key().parameter("n").unwrap().clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = pem_key(dir.path(), "a.pem");
+    let import = dir.path().to_path_buf();
+    let app = crate::helpers::spawn_app_with(move |c| c.keys.import_dir = import).await;
+    let kid = kid_of(&app.base, &first).await.expect("published");
+    assert_eq!(app.state.keys.current_kid(), kid, "a fresh install signs with the operator's key");
+
+    // Later, another key is dropped in: the next instance start makes it the next key.
+    let second = pem_key(dir.path(), "b.pem");
+    let b = app.second_instance().await;
+    let next = kid_of(&b.base, &second).await.expect("published");
+    let listed = b.state.keys.list().await.unwrap();
+    assert_eq!(listed.iter().find(|k| k.kid == next).unwrap().state, "next");
+    b.state.keys.rotate_now().await.unwrap();
+    assert_eq!(b.state.keys.current_kid(), next, "it signs after rotation");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_pem_stops_start_up_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.pem"), "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut config = crate::helpers::test_config(data.path());
+    config.keys.import_dir = dir.path().to_path_buf();
+    let err = gatehouse::app::build(config, std::sync::Arc::new(gatehouse::clock::SystemClock)).await.err().unwrap();
+    assert!(format!("{err:#}").contains("broken.pem"), "{err:#}");
 }
