@@ -387,7 +387,11 @@ impl Tokens {
     pub async fn introspect(&self, presented: &str) -> Result<Value, GrantError> {
         let now = self.clock.unix();
         let inactive = json!({ "active": false });
-        if let Some(row) = self.store.conn().await?.db().find_refresh(&token::hash_secret(presented)).await? {
+        // Our refresh tokens are base64url without dots; a JWT has two.
+        let looks_like_jwt = presented.bytes().filter(|b| *b == b'.').count() == 2;
+        if !looks_like_jwt
+            && let Some(row) = self.store.conn().await?.db().find_refresh(&token::hash_secret(presented)).await?
+        {
             let live = row.used_at.is_none()
                 && row.revoked_at.is_none()
                 && row.expires_at > now
@@ -510,9 +514,9 @@ impl Tokens {
         Ok(self.keys.sign(&p, "JWT")?)
     }
 
-    /// Checks a bearer access token: signature, `typ`, issuer, expiry, and
-    /// that it is recorded and not revoked. Returns its claims.
-    pub async fn check_access_token(&self, bearer: &str) -> Result<Map<String, Value>, GrantError> {
+    /// Checks what a JWT access token says of itself: signature, `typ`,
+    /// issuer, expiry. Returns its claims; revocation is the caller's check.
+    fn access_token_claims(&self, bearer: &str) -> Result<Map<String, Value>, GrantError> {
         let (payload, header) = self.keys.verify(bearer).map_err(|_| invalid_token("the access token is not valid"))?;
         if header.token_type() != Some("at+jwt") || payload.issuer() != Some(self.settings.issuer.as_str()) {
             return Err(invalid_token("the access token is not valid"));
@@ -522,11 +526,21 @@ impl Tokens {
         if exp.is_none_or(|e| i64::try_from(e.as_secs()).unwrap_or(0) <= now) {
             return Err(invalid_token("the access token has expired"));
         }
-        let jti = payload.jwt_id().ok_or_else(|| invalid_token("the access token is not valid"))?;
-        if self.store.conn().await?.db().live_access(jti, now).await?.is_none() {
-            return Err(invalid_token("the access token has been revoked"));
+        if payload.jwt_id().is_none() {
+            return Err(invalid_token("the access token is not valid"));
         }
         Ok(payload.claims_set().clone())
+    }
+
+    /// Checks a bearer access token: as [`Self::access_token_claims`], and
+    /// that it is recorded and not revoked. Returns its claims.
+    pub async fn check_access_token(&self, bearer: &str) -> Result<Map<String, Value>, GrantError> {
+        let claims = self.access_token_claims(bearer)?;
+        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+        if self.store.conn().await?.db().live_access(jti, self.clock.unix()).await?.is_none() {
+            return Err(invalid_token("the access token has been revoked"));
+        }
+        Ok(claims)
     }
 
     /// Ends what a browser session handed out: its refresh families and
@@ -551,16 +565,17 @@ impl Tokens {
 
     /// OIDC Core §5.3: claims about the user, as the token's scopes allow.
     pub async fn userinfo(&self, bearer: &str) -> Result<Map<String, Value>, GrantError> {
-        let claims = self.check_access_token(bearer).await?;
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+        let claims = self.access_token_claims(bearer)?;
         let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
         let scopes: Vec<&str> = scope.split(' ').collect();
         if !scopes.contains(&"openid") {
             return Err(OAuthError::new(ErrorCode::InvalidToken, "the access token was not issued for openid").into());
         }
-        let user = self.store.conn().await?.db().find_user(sub).await?;
-        let Some(user) = user.filter(|u| !u.blocked) else {
-            return Err(invalid_token("the user can no longer sign in"));
+        // One query checks revocation, expiry and the user together (the hot path).
+        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+        let user = self.store.conn().await?.db().live_access_user(jti, self.clock.unix()).await?;
+        let Some(user) = user else {
+            return Err(invalid_token("the access token is revoked, or its user can no longer sign in"));
         };
         Ok(profile_claims(&user, &scopes))
     }

@@ -170,6 +170,20 @@ impl Db<'_> {
         .await)?)
     }
 
+    /// The user behind a live access token, in one query: the token is
+    /// recorded, unexpired and not revoked, and the user is not blocked.
+    pub async fn live_access_user(&mut self, jti: &str, now: i64) -> Result<Option<super::UserRow>> {
+        Ok(on!(self, |c| sqlx::query_as::<_, super::UserRow>(
+            "select u.id, u.username, u.email, u.email_verified, u.display_name, u.password_hash, u.blocked, \
+             u.created_at from access_tokens a join users u on u.id = a.user_id \
+             where a.jti = $1 and a.revoked_at is null and a.expires_at > $2 and u.blocked = false"
+        )
+        .bind(jti)
+        .bind(now)
+        .fetch_optional(c)
+        .await)?)
+    }
+
     /// Revokes every access token issued from a code (RFC 6749 §4.1.2, replay).
     pub async fn revoke_access_by_code(&mut self, code_id: &str, now: i64) -> Result<u64> {
         Ok(exec!(
