@@ -84,8 +84,13 @@ async fn a_relying_party_signs_a_user_in_through_discovery_alone() {
     let http = http();
 
     let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http).await.unwrap();
-    let client = CoreClient::from_provider_metadata(meta, ClientId::new("rp".into()), Some(ClientSecret::new(secret)))
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let client =
+        CoreClient::from_provider_metadata(meta, ClientId::new("rp".into()), Some(ClientSecret::new(secret.clone())))
+            .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    // The RP now holds the JWKS it fetched at discovery. The server rotates:
+    // the key that was published ahead starts signing, and the cached JWKS
+    // already has it.
+    app.state.keys.rotate_now().await.unwrap();
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     // A state with characters that need encoding comes back unchanged (RFC 6749 §4.1.2).
     let state = "x y&z=1/é+%";
@@ -93,6 +98,7 @@ async fn a_relying_party_signs_a_user_in_through_discovery_alone() {
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, || CsrfToken::new(state.into()), Nonce::new_random)
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("offline_access".into()))
         .set_pkce_challenge(challenge)
         .url();
 
@@ -110,7 +116,7 @@ async fn a_relying_party_signs_a_user_in_through_discovery_alone() {
         .await
         .unwrap();
     let id_token = tokens.id_token().expect("an ID token for scope openid");
-    let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("ID token verifies through JWKS");
+    let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("ID token verifies with the cached JWKS");
     assert_eq!(claims.email().map(|e| e.as_str()), Some("olivia@example.com"));
     assert_eq!(claims.preferred_username().map(|u| u.as_str()), Some("olivia"));
     assert!(claims.auth_time().is_some());
@@ -119,6 +125,22 @@ async fn a_relying_party_signs_a_user_in_through_discovery_alone() {
         client.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http).await.unwrap();
     assert_eq!(info.subject(), claims.subject());
     assert_eq!(info.email().map(|e| e.as_str()), Some("olivia@example.com"));
+
+    // Refresh with rotation through the same library. (Its revocation helper
+    // refuses http:// endpoints, so revocation goes over plain HTTP below.)
+    let first_refresh = tokens.refresh_token().expect("offline_access gives a refresh token");
+    let refreshed = client.exchange_refresh_token(first_refresh).unwrap().request_async(&http).await.unwrap();
+    let second_refresh = refreshed.refresh_token().expect("a rotated refresh token");
+    assert_ne!(second_refresh.secret(), first_refresh.secret());
+    let revoked = reqwest::Client::new()
+        .post(app.url("/revoke"))
+        .basic_auth("rp", Some(&secret))
+        .form(&[("token", second_refresh.secret().as_str()), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert!(client.exchange_refresh_token(second_refresh).unwrap().request_async(&http).await.is_err(), "revoked");
 }
 
 /// A code for `rp` (consent skipped), with PKCE; returns (code, verifier).
@@ -381,4 +403,24 @@ async fn form_post_response_mode_answers_with_a_self_posting_form() {
     assert!(fields.iter().any(|(k, _)| k == "code"));
     assert!(fields.contains(&("state".into(), "\"q\"".into())));
     assert!(fields.contains(&("iss".into(), app.base.clone())));
+}
+
+#[tokio::test]
+async fn prompt_login_and_max_age_make_the_user_sign_in_again() {
+    let app = spawn_app().await;
+    register(&app, "rp", true).await;
+    let browser = app.signed_in("yara", &[]).await;
+    let base = "/authorize?response_type=code&client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&scope=openid&state=st";
+    let res = browser.get(app.url(&format!("{base}&prompt=login"))).send().await.unwrap();
+    let to = location(&res).to_owned();
+    assert!(to.starts_with("/login?next=") && to.ends_with("&prompt=login"), "{to}");
+    assert!(!to.contains("prompt%3Dlogin"), "the resumed request no longer asks for a fresh sign-in: {to}");
+    // The sign-in form is shown even though a session exists.
+    assert_eq!(browser.get(app.url(&to)).send().await.unwrap().status(), 200);
+
+    app.clock.advance(120);
+    let res = browser.get(app.url(&format!("{base}&max_age=60"))).send().await.unwrap();
+    assert!(location(&res).starts_with("/login?next="), "signed in 120 s ago, max_age 60");
+    let res = browser.get(app.url(&format!("{base}&max_age=600"))).send().await.unwrap();
+    assert!(location(&res).starts_with("https://rp.example/callback?code="));
 }
