@@ -94,11 +94,6 @@ impl Accounts {
         Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len: password.min_length })
     }
 
-    /// The store behind the services.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     fn now(&self) -> i64 {
         self.clock.unix()
     }

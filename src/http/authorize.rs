@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use crate::accounts::CurrentUser;
 use crate::app::AppState;
 use crate::http::error::HtmlError;
-use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, SignedIn};
+use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, SignedIn, is_urlencoded};
 use crate::http::pages::{Nav, path_with_query};
 use crate::oauth::request::{self, AuthorizeRequest, ClientView, Params, Prompt, Rejection, ResponseMode};
 use crate::oauth::tokens::Authorized;
@@ -59,11 +59,12 @@ async fn post_authorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match crate::http::token::form_params(&headers, &body) {
-        Ok(_) => url::form_urlencoded::parse(&body).into_owned().collect(),
-        Err(e) => return bad_request_page(&e).into_response(),
-    };
-    authorize(state, user, csrf, params).await.unwrap_or_else(IntoResponse::into_response)
+    if !is_urlencoded(&headers) {
+        let e = OAuthError::invalid_request("send parameters as application/x-www-form-urlencoded");
+        return bad_request_page(&e).into_response();
+    }
+    let pairs = url::form_urlencoded::parse(&body).into_owned().collect();
+    authorize(state, user, csrf, pairs).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The request, validated against its client; or the response that refuses it.
@@ -99,16 +100,11 @@ async fn authorize(
         }
         _ => return Ok(sign_in_first(&pairs, req.has_prompt(Prompt::Login) || req.max_age.is_some())),
     };
-    let granted = state
-        .store
-        .conn()
+    let covered = state
+        .tokens
+        .consent_covers(&user.user_id, &client.client_id, &req.scopes)
         .await
-        .map_err(|e| HtmlError::internal(e).into_response())?
-        .db()
-        .consent(&user.user_id, &client.client_id)
-        .await;
-    let granted = granted.map_err(|e| HtmlError::internal(e).into_response())?.unwrap_or_default();
-    let covered = req.scopes.iter().all(|s| granted.split(' ').any(|g| g == s));
+        .map_err(|e| HtmlError::internal(e).into_response())?;
     if client.skip_consent || (covered && !req.has_prompt(Prompt::Consent)) {
         return issue(&state, &req, &user).await;
     }
@@ -235,25 +231,10 @@ async fn post_consent(
     if decision != "approve" {
         return Err(refuse(&state, &req, ErrorCode::AccessDenied, "the user denied the request"));
     }
-    let scope = req.scopes.join(" ");
-    let mut conn = state.store.conn().await.map_err(|e| HtmlError::internal(e).into_response())?;
-    // Remember what was allowed, adding to what was allowed before.
-    let before = conn
-        .db()
-        .consent(&user.user_id, &client.client_id)
+    state
+        .tokens
+        .grant_consent(&user.user_id, &client.client_id, &req.scopes)
         .await
         .map_err(|e| HtmlError::internal(e).into_response())?;
-    let mut all: Vec<String> =
-        before.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    for s in scope.split(' ') {
-        if !all.iter().any(|a| a == s) {
-            all.push(s.to_owned());
-        }
-    }
-    conn.db()
-        .save_consent(&user.user_id, &client.client_id, &all.join(" "), state.clock.unix())
-        .await
-        .map_err(|e| HtmlError::internal(e).into_response())?;
-    drop(conn);
     issue(&state, &req, &user).await
 }

@@ -187,16 +187,19 @@ pub struct CsrfForm<T> {
     pub csrf: PageCsrf,
 }
 
+/// Whether the request body is declared `application/x-www-form-urlencoded`.
+pub fn is_urlencoded(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
 impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = HtmlError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
+        if !is_urlencoded(req.headers()) {
             return Err(HtmlError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Send this form as application/x-www-form-urlencoded.",

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 
 use crate::app::AppState;
 use crate::http::error::OAuthJsonError;
+use crate::http::extract::is_urlencoded;
 use crate::oauth::OAuthError;
 use crate::oauth::clients::Credentials;
 use crate::oauth::request::Params;
@@ -29,11 +30,7 @@ pub fn router() -> Router<AppState> {
 /// Parses an `application/x-www-form-urlencoded` body into parameters that
 /// each occur once (RFC 6749 §3.2: the token endpoint takes only that).
 pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !is_urlencoded(headers) {
         return Err(OAuthError::invalid_request("send parameters as application/x-www-form-urlencoded"));
     }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();

@@ -124,9 +124,26 @@ impl Tokens {
         Self { store, keys, clock, settings: Arc::new(settings) }
     }
 
-    /// The settings.
-    pub fn settings(&self) -> &TokenSettings {
-        &self.settings
+    /// Whether `user_id` has already allowed `client_id` every scope in `scopes`.
+    pub async fn consent_covers(&self, user_id: &str, client_id: &str, scopes: &[String]) -> Result<bool, GrantError> {
+        let granted = self.store.conn().await?.db().consent(user_id, client_id).await?.unwrap_or_default();
+        Ok(scopes.iter().all(|s| granted.split(' ').any(|g| g == s)))
+    }
+
+    /// Records that the user allowed `scopes`, added to what they allowed
+    /// before (in one transaction, so concurrent approvals lose nothing).
+    pub async fn grant_consent(&self, user_id: &str, client_id: &str, scopes: &[String]) -> Result<(), GrantError> {
+        let mut tx = self.store.begin().await?;
+        let before = tx.db().consent(user_id, client_id).await?.unwrap_or_default();
+        let mut all: Vec<&str> = before.split(' ').filter(|s| !s.is_empty()).collect();
+        for s in scopes {
+            if !all.contains(&s.as_str()) {
+                all.push(s);
+            }
+        }
+        tx.db().save_consent(user_id, client_id, &all.join(" "), self.clock.unix()).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Stores a single-use code for an approved request and returns it.
