@@ -98,7 +98,10 @@ async fn authorize(
         _ if req.has_prompt(Prompt::None) => {
             return Err(refuse(&state, &req, ErrorCode::LoginRequired, "the user is not signed in"));
         }
-        _ => return Ok(sign_in_first(&pairs, req.has_prompt(Prompt::Login) || req.max_age.is_some())),
+        _ => {
+            let fresh = req.has_prompt(Prompt::Login) || req.max_age.is_some();
+            return Ok(sign_in_first(&pairs, fresh, req.login_hint.as_deref()));
+        }
     };
     let covered = state
         .tokens
@@ -123,7 +126,8 @@ async fn authorize(
 
 /// Sends the browser to sign in, then back here. `prompt=login` and `max_age`
 /// are satisfied by that fresh sign-in, so they are not sent round again.
-fn sign_in_first(pairs: &[(String, String)], fresh: bool) -> Response {
+/// `login_hint` (OIDC Core §3.1.2.1) prefills the username field.
+fn sign_in_first(pairs: &[(String, String)], fresh: bool, login_hint: Option<&str>) -> Response {
     let resumed: Vec<(&str, String)> = pairs
         .iter()
         .filter(|(k, _)| k != "max_age" || !fresh)
@@ -142,6 +146,9 @@ fn sign_in_first(pairs: &[(String, String)], fresh: bool) -> Response {
     let mut query = vec![("next", next.as_str())];
     if fresh {
         query.push(("prompt", "login"));
+    }
+    if let Some(hint) = login_hint.filter(|h| !h.is_empty()) {
+        query.push(("login_hint", hint));
     }
     Redirect::to(&path_with_query("/login", &query)).into_response()
 }

@@ -45,6 +45,8 @@ struct LoginQuery {
     prompt: Option<String>,
     registered: Option<String>,
     signed_out: Option<String>,
+    /// Prefills the username (from an OIDC `login_hint`).
+    login_hint: Option<String>,
 }
 
 async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<LoginQuery>) -> Response {
@@ -62,7 +64,7 @@ async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<L
     let page = LoginPage {
         nav: Nav::anonymous(),
         csrf: csrf.token.clone(),
-        username: String::new(),
+        username: q.login_hint.map(|h| h.chars().take(256).collect()).unwrap_or_default(),
         next: next.unwrap_or_default(),
         error: None,
         notice,

@@ -2,7 +2,8 @@
 //! identifiers), §3.1.2 (redirection endpoint), RFC 8252 §7 (native apps).
 //! Secrets are 256-bit random values, so a SHA-256 hash is enough to store
 //! them (no password stretching needed for high-entropy secrets).
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -53,17 +54,51 @@ pub struct Registered {
     pub generated_secret: Option<SecretString>,
 }
 
+/// How long an authenticated client's row is reused before it is read again.
+/// Token, introspection and revocation requests authenticate the client every
+/// time; this spares them a database round trip. A client deleted (or its
+/// secret changed) through another process or instance is refused at most
+/// this long later; a delete through this instance takes effect at once.
+pub const CLIENT_CACHE_MILLIS: i128 = 1_000;
+/// Upper bound on cached rows; only authenticated clients get in, so this
+/// guards memory, not correctness.
+const CLIENT_CACHE_CAP: usize = 10_000;
+
 /// Client management over the store.
 #[derive(Clone)]
 pub struct Clients {
     store: Store,
     clock: Arc<dyn Clock>,
+    cache: Arc<Mutex<HashMap<String, (ClientRow, i128)>>>,
 }
 
 impl Clients {
     /// Builds the service.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self { store, clock, cache: Arc::default() }
+    }
+
+    fn now_millis(&self) -> i128 {
+        self.clock.now().unix_timestamp_nanos() / 1_000_000
+    }
+
+    fn cached(&self, client_id: &str) -> Option<ClientRow> {
+        let now = self.now_millis();
+        let cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.get(client_id).filter(|(_, at)| now - at < CLIENT_CACHE_MILLIS && now >= *at).map(|(row, _)| row.clone())
+    }
+
+    fn remember(&self, row: &ClientRow) {
+        let now = self.now_millis();
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= CLIENT_CACHE_CAP {
+            cache.clear();
+        }
+        cache.insert(row.client_id.clone(), (row.clone(), now));
+    }
+
+    fn forget(&self, client_id: &str) {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(client_id);
     }
 
     /// Validates `spec` and stores the client.
@@ -125,6 +160,7 @@ impl Clients {
 
     /// Deletes a client.
     pub async fn delete(&self, client_id: &str) -> Result<(), Error> {
+        self.forget(client_id);
         if self.store.conn().await?.db().delete_client(client_id).await? {
             Ok(())
         } else {
@@ -152,7 +188,13 @@ impl Clients {
         let id = match creds {
             Credentials::Secret { client_id, .. } | Credentials::Public { client_id } => client_id,
         };
-        let Some(client) = self.store.conn().await?.db().find_client(id).await? else { return Err(fail().into()) };
+        let client = match self.cached(id) {
+            Some(row) => row,
+            None => match self.store.conn().await?.db().find_client(id).await? {
+                Some(row) => row,
+                None => return Err(fail().into()),
+            },
+        };
         let ok = match (creds, &client.secret_hash, client.public) {
             (Credentials::Public { .. }, None, true) => true,
             (Credentials::Secret { secret, .. }, Some(stored), false) => {
@@ -161,7 +203,12 @@ impl Clients {
             }
             _ => false,
         };
-        if ok { Ok(client) } else { Err(fail().into()) }
+        if ok {
+            self.remember(&client);
+            Ok(client)
+        } else {
+            Err(fail().into())
+        }
     }
 
     /// A client by id, if registered.

@@ -424,3 +424,50 @@ async fn prompt_login_and_max_age_make_the_user_sign_in_again() {
     let res = browser.get(app.url(&format!("{base}&max_age=600"))).send().await.unwrap();
     assert!(location(&res).starts_with("https://rp.example/callback?code="));
 }
+
+#[tokio::test]
+async fn a_deleted_client_is_refused_once_the_short_client_cache_lapses() {
+    let app = spawn_app().await;
+    let secret = register(&app, "rp", true).await;
+    let http = reqwest::Client::new();
+    let grant = || {
+        http.post(app.url("/token"))
+            .basic_auth("rp", Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    assert_eq!(grant().await.unwrap().status(), 200);
+    // Another process (the CLI, another instance) deletes it: this instance
+    // keeps the authenticated row for at most CLIENT_CACHE_MILLIS.
+    let elsewhere = gatehouse::oauth::clients::Clients::new(app.state.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    elsewhere.delete("rp").await.unwrap();
+    app.clock.advance(2);
+    let refused = grant().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(error_code(refused).await, "invalid_client");
+
+    // A delete through this instance takes effect at once.
+    let secret = register(&app, "rp2", true).await;
+    let grant2 = || {
+        http.post(app.url("/token"))
+            .basic_auth("rp2", Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    assert_eq!(grant2().await.unwrap().status(), 200);
+    app.state.clients.delete("rp2").await.unwrap();
+    assert_eq!(grant2().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn login_hint_prefills_the_username_oidc_core_3_1_2_1() {
+    let app = spawn_app().await;
+    register(&app, "rp", true).await;
+    let browser = app.browser();
+    let url = "/authorize?response_type=code&client_id=rp&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&scope=openid&login_hint=%22%3Eyara";
+    let res = browser.get(app.url(url)).send().await.unwrap();
+    let to = location(&res).to_owned();
+    assert!(to.contains("login_hint=%22%3Eyara"), "{to}");
+    let html = browser.get(app.url(&to)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("value=\"&#34;&#62;yara\"") || html.contains("value=\"&quot;&gt;yara\""), "escaped: {html}");
+}
