@@ -156,7 +156,11 @@ impl Store {
             if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| Error::Unavailable(sqlx::Error::Io(e)))?;
             }
+            // An embedded file cannot drop a connection the way a network
+            // can; skipping sqlx's ping before each acquire spares a round
+            // trip to the connection's worker thread on every query.
             let pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
