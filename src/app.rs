@@ -14,6 +14,7 @@ use crate::accounts::Accounts;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::keys::{Kek, KeyRing, Policy};
+use crate::mail::{Mailer, Outbox};
 use crate::metrics::Metrics;
 use crate::oauth::clients::Clients;
 use crate::oauth::tokens::{TokenSettings, Tokens};
@@ -36,6 +37,7 @@ pub struct AppState {
     pub tokens: Tokens,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    pub outbox: Outbox,
 }
 
 impl AppState {
@@ -53,21 +55,26 @@ pub struct Services {
     pub clients: Clients,
     pub csrf: Csrf,
     pub keys: KeyRing,
+    pub outbox: Outbox,
 }
 
 impl Services {
     /// Connects to the database, applies pending migrations and loads shared
-    /// secrets. `retry` is how long to wait for an unreachable database.
-    pub async fn open(config: &Config, clock: Arc<dyn Clock>, retry: Duration) -> anyhow::Result<Self> {
+    /// secrets. `retry` is how long to wait for an unreachable database;
+    /// `issuer` is what mailed links start with.
+    pub async fn open(config: &Config, clock: Arc<dyn Clock>, retry: Duration, issuer: &str) -> anyhow::Result<Self> {
         let url = config.database_url();
         let store = Store::connect(&url, config.database.max_connections, retry)
             .await
             .with_context(|| format!("cannot open the database ({})", redact_url(&url)))?;
         store.migrate().await.context("cannot apply database migrations")?;
         let csrf_key = load_csrf_key(&store, clock.unix()).await?;
-        let accounts = Accounts::new(store.clone(), clock.clone(), config.session.clone(), &config.password)
-            .context("invalid password hashing settings")?;
-        let kek = Kek::load(config.keys.encryption_key.as_ref(), &config.data_dir)?;
+        let kek = Arc::new(Kek::load(config.keys.encryption_key.as_ref(), &config.data_dir)?);
+        let mailer = Mailer::from_config(config)?;
+        let outbox = Outbox::new(store.clone(), kek.clone(), mailer, clock.clone(), config.mail.clone(), issuer);
+        let accounts =
+            Accounts::new(store.clone(), clock.clone(), config.session.clone(), &config.password, outbox.clone())
+                .context("invalid password hashing settings")?;
         let policy = Policy {
             rotate_after: config.keys.rotate_after_secs,
             publish_ahead: config.keys.publish_ahead_secs,
@@ -77,7 +84,7 @@ impl Services {
             .await
             .context("cannot load signing keys")?;
         let clients = Clients::new(store.clone(), clock);
-        Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key), keys })
+        Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key), keys, outbox })
     }
 }
 
@@ -134,7 +141,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let addr = listener.local_addr()?;
     let issuer: Arc<str> = config.issuer_for(addr).as_str().trim_end_matches('/').into();
     let retry = Duration::from_secs(config.database.connect_retry_secs);
-    let services = Services::open(&config, clock.clone(), retry).await?;
+    let services = Services::open(&config, clock.clone(), retry, &issuer).await?;
     let tokens =
         Tokens::new(services.store.clone(), services.keys.clone(), clock.clone(), token_settings(&config, &issuer));
     let state = AppState {
@@ -147,7 +154,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         csrf: services.csrf,
         keys: services.keys,
         clock,
-        metrics: Arc::new(Metrics::default()),
+        metrics: Arc::new(Metrics::new(&services.outbox.metrics)),
+        outbox: services.outbox,
     };
     Ok(App { state, listener, addr })
 }
@@ -170,6 +178,10 @@ impl App {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(session_sweeper(state.clone(), stop_rx.clone()));
         let key_worker = tokio::spawn(key_keeper(state.keys.clone(), stop_rx.clone()));
+        let mail_worker = tokio::spawn(state.outbox.clone().run(stop_rx.clone()));
+        if let Some(dir) = state.outbox.mailer().file_dir() {
+            tracing::info!(dir = %dir.display(), "mail is written to files (set GATEHOUSE_MAIL__SMTP_URL to send it)");
+        }
         tracing::info!(%addr, issuer = %state.issuer, "listening");
         let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
         let store = state.store.clone();
@@ -191,6 +203,7 @@ impl App {
         }
         let _ = worker.await;
         let _ = key_worker.await;
+        let _ = mail_worker.await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

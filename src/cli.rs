@@ -45,6 +45,26 @@ pub enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Outgoing mail: the outbox and its dead letters.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+/// `gatehouse mail …`
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List waiting and dead messages (with --all, sent ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Send an unsent (waiting or dead) message again now, with fresh attempts.
+    Retry { id: String },
+    /// Delete sent messages and dead letters older than some days.
+    Purge {
+        #[arg(long, default_value_t = 7)]
+        older_than_days: i64,
+    },
 }
 
 /// `gatehouse keys …`
@@ -140,6 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user(&config, cmd).await,
         Command::Client(cmd) => client(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd).await,
+        Command::Mail(cmd) => mail(&config, cmd).await,
     }
 }
 
@@ -149,7 +170,8 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     }
     // Only `serve` waits for a database that is not up yet; a command fails at once.
-    Services::open(config, Arc::new(SystemClock), std::time::Duration::ZERO).await
+    let issuer = config.issuer_for(config.listen);
+    Services::open(config, Arc::new(SystemClock), std::time::Duration::ZERO, issuer.as_str().trim_end_matches('/')).await
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -201,7 +223,8 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
                     roles: &roles,
                 })
                 .await
-                .map_err(describe)?;
+                .map_err(describe)?
+                .unwrap_or_default(); // operators get the conflict as an error, never `None`
             println!("created user {username} ({id})");
         }
         UserCommand::List => {
@@ -221,7 +244,7 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             println!("display name:   {}", u.display_name);
             println!("roles:          {}", roles.join(" "));
             println!("state:          {}", if u.blocked { "blocked" } else { "active" });
-            println!("created:        {}", crate::http::pages::display_time(u.created_at));
+            println!("created:        {}", crate::accounts::devices::format_time(u.created_at));
         }
         UserCommand::Block { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
@@ -297,8 +320,8 @@ async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     }
     println!("{:<44}  {:<9}  {:<20}  ACTIVATED", "KID", "STATE", "CREATED");
     for k in services.keys.list().await? {
-        let activated = k.activated_at.map(crate::http::pages::display_time).unwrap_or_else(|| "-".into());
-        println!("{:<44}  {:<9}  {:<20}  {activated}", k.kid, k.state, crate::http::pages::display_time(k.created_at));
+        let activated = k.activated_at.map(crate::accounts::devices::format_time).unwrap_or_else(|| "-".into());
+        println!("{:<44}  {:<9}  {:<20}  {activated}", k.kid, k.state, crate::accounts::devices::format_time(k.created_at));
     }
     close(services.store).await;
     Ok(())
@@ -306,4 +329,40 @@ async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
 
 async fn close(store: Store) {
     store.close().await;
+}
+
+async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
+    use crate::accounts::devices::format_time;
+    let services = open(config).await?;
+    let outbox = &services.outbox;
+    match cmd {
+        MailCommand::List { all } => {
+            println!("{:<36}  {:<7}  {:>8}  {:<18}  {:<32}  {:<20}  LAST ERROR", "ID", "STATE", "ATTEMPTS", "KIND", "TO", "CREATED");
+            for m in outbox.list(all).await? {
+                let state = match (m.sent_at, m.dead_at) {
+                    (Some(_), _) => "sent",
+                    (None, Some(_)) => "dead",
+                    (None, None) => "waiting",
+                };
+                let error = m.last_error.as_deref().unwrap_or("-");
+                let created = format_time(m.created_at);
+                println!("{:<36}  {state:<7}  {:>8}  {:<18}  {:<32}  {created:<20}  {error}", m.id, m.attempts, m.kind, m.recipient);
+            }
+        }
+        MailCommand::Retry { id } => {
+            if !outbox.retry(&id).await? {
+                bail!("no unsent message with id {id:?} (see `gatehouse mail list`)");
+            }
+            println!("queued again: {id}; a running server sends it within seconds");
+        }
+        MailCommand::Purge { older_than_days } => {
+            if older_than_days < 0 {
+                bail!("--older-than-days cannot be negative");
+            }
+            let n = outbox.purge(older_than_days.saturating_mul(86_400)).await?;
+            println!("deleted {n} sent or dead messages");
+        }
+    }
+    close(services.store).await;
+    Ok(())
 }

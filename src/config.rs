@@ -118,14 +118,37 @@ pub struct DatabaseConfig {
     pub connect_retry_secs: u64,
 }
 
-/// Outgoing mail (the transport itself arrives with the mail issue).
+/// Outgoing mail.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
-    /// `smtp://host:port` or `smtps://user:pass@host:465`; unset means the file backend.
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host:465` (TLS); unset means the file backend.
     pub smtp_url: Option<SecretString>,
     /// Sender address.
     pub from: String,
+    /// `file` or `memory` instead of SMTP. With an https issuer, mail needs
+    /// `smtp_url` unless `file` is chosen here explicitly.
+    pub backend: Option<MailBackend>,
+    /// Attempts before a message becomes a dead letter.
+    pub max_attempts: u32,
+    /// Wait before the first retry; it doubles each time, up to an hour.
+    pub retry_base_secs: i64,
+    /// How long a worker holds a message it is sending; a crashed worker's
+    /// message is sent again after this.
+    pub lease_secs: i64,
+    /// Give up on one SMTP attempt after this long (less than `lease_secs`).
+    pub send_timeout_secs: u64,
+}
+
+/// A mail transport other than SMTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailBackend {
+    /// One `.eml` file per message under `<data_dir>/mail/`.
+    File,
+    /// Kept in memory (tests only; refused with an https issuer).
+    Memory,
 }
 
 /// Browser session policy.
@@ -193,7 +216,15 @@ impl Default for DatabaseConfig {
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { smtp_url: None, from: "gatehouse@localhost".into() }
+        Self {
+            smtp_url: None,
+            from: "gatehouse@localhost".into(),
+            backend: None,
+            max_attempts: 8,
+            retry_base_secs: 30,
+            lease_secs: 120,
+            send_timeout_secs: 30,
+        }
     }
 }
 
@@ -275,8 +306,36 @@ impl Config {
         if k.retain_secs < t.access_token_secs.max(t.id_token_secs) {
             bail!("keys.retain_secs must be at least the longest token lifetime, or tokens outlive their key");
         }
+        self.validate_mail()?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_mail(&self) -> anyhow::Result<()> {
+        let m = &self.mail;
+        let production = self.issuer.as_ref().is_some_and(|i| i.scheme() == "https");
+        match (&m.smtp_url, m.backend) {
+            (Some(_), Some(_)) => bail!("mail: set either mail.smtp_url or mail.backend, not both"),
+            (None, None) if production => bail!(
+                "mail: an https issuer needs SMTP; set GATEHOUSE_MAIL__SMTP_URL, or GATEHOUSE_MAIL__BACKEND=file to write mail to files"
+            ),
+            (None, Some(MailBackend::Memory)) if production => {
+                bail!("mail.backend = \"memory\" loses mail; it is for tests and refused with an https issuer")
+            }
+            _ => {}
+        }
+        if m.from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("mail.from {:?} is not an email address", m.from);
+        }
+        if m.max_attempts == 0 || m.retry_base_secs <= 0 || m.send_timeout_secs == 0 {
+            bail!("mail.max_attempts, mail.retry_base_secs and mail.send_timeout_secs must be positive");
+        }
+        if u64::try_from(m.lease_secs).unwrap_or(0) <= m.send_timeout_secs {
+            bail!("mail.lease_secs must be longer than mail.send_timeout_secs, or a slow send is sent twice");
         }
         Ok(())
     }
@@ -352,7 +411,24 @@ mod tests {
         let mut c = Config { issuer: Some(Url::parse("http://example.com").unwrap()), ..Config::default() };
         assert!(c.validate().is_err());
         c.issuer = Some(Url::parse("https://example.com").unwrap());
+        c.mail.backend = Some(MailBackend::File);
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn an_https_issuer_needs_smtp_unless_files_are_chosen_explicitly() {
+        let mut c = Config { issuer: Some(Url::parse("https://sso.example").unwrap()), ..Config::default() };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("GATEHOUSE_MAIL__SMTP_URL"), "{err}");
+        c.mail.backend = Some(MailBackend::Memory);
+        assert!(c.validate().is_err(), "memory loses mail");
+        c.mail.backend = None;
+        c.mail.smtp_url = Some(SecretString::from("smtp://127.0.0.1:2525"));
+        c.validate().unwrap();
+        c.mail.lease_secs = 10;
+        assert!(c.validate().is_err(), "a lease shorter than the send timeout would double-send");
+        // Without an https issuer (development) the file backend is the default.
+        Config::default().validate().unwrap();
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub enum LoginOutcome {
     Success,
     InvalidCredentials,
     Blocked,
+    Unconfirmed,
 }
 
 impl LoginOutcome {
@@ -40,6 +41,7 @@ impl LoginOutcome {
             Self::Success => "success",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Blocked => "blocked",
+            Self::Unconfirmed => "unconfirmed",
         }
     }
 }
@@ -60,6 +62,13 @@ fn latency_histogram() -> Histogram {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::new(&crate::mail::outbox::OutboxMetrics::default())
+    }
+}
+
+impl Metrics {
+    /// The registry, with the outbox worker's counters and gauges.
+    pub fn new(outbox: &crate::mail::outbox::OutboxMetrics) -> Self {
         let mut registry = Registry::with_prefix("gatehouse");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
@@ -67,6 +76,10 @@ impl Default for Metrics {
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("logins", "Sign-in attempts by outcome", logins.clone());
+        registry.register("mail_sent", "Mail handed to the transport", outbox.sent.clone());
+        registry.register("mail_failures", "Failed mail delivery attempts", outbox.failures.clone());
+        registry.register("mail_queue_depth", "Mail waiting to be sent", outbox.pending.clone());
+        registry.register("mail_dead_letters", "Mail that ran out of attempts", outbox.dead.clone());
         Self { registry, requests, latency, logins }
     }
 }

@@ -7,13 +7,18 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
 use crate::config::{PasswordConfig, SessionConfig};
+use crate::mail::{Mail, Outbox};
 use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
+pub mod devices;
 pub mod names;
+pub mod recovery;
 mod sessions;
 
+pub use devices::SignInOrigin;
 pub use names::{Email, Username};
+pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
 
 /// The roles gatehouse knows. Every account has `user`.
@@ -42,6 +47,12 @@ pub enum Error {
     InvalidCredentials,
     #[error("account blocked")]
     Blocked,
+    /// The password was right, but the address is not confirmed yet.
+    #[error("email address not confirmed")]
+    Unconfirmed,
+    /// A mailed link that is unknown, used or expired.
+    #[error("the link is not valid")]
+    BadLink,
     #[error("no such user")]
     UnknownUser,
     // Not `transparent`: the store error must stay in the source chain so the
@@ -50,6 +61,8 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error("password hashing failed")]
     Password(#[from] password::Error),
+    #[error("queueing mail failed")]
+    Mail(#[from] crate::mail::Error),
 }
 
 impl Error {
@@ -81,6 +94,7 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     session: SessionConfig,
     min_password_len: usize,
+    outbox: Outbox,
 }
 
 impl Accounts {
@@ -90,8 +104,10 @@ impl Accounts {
         clock: Arc<dyn Clock>,
         session: SessionConfig,
         password: &PasswordConfig,
+        outbox: Outbox,
     ) -> Result<Self, password::Error> {
-        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len: password.min_length })
+        let min_password_len = password.min_length;
+        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len, outbox })
     }
 
     fn now(&self) -> i64 {
@@ -111,8 +127,13 @@ impl Accounts {
     }
 
     /// Creates an account with the `user` role (plus `roles`). Either the user,
-    /// their roles and nothing else is written, or nothing is.
-    pub async fn register(&self, r: &Registration<'_>) -> Result<String> {
+    /// their roles (and, for self-registration, the confirmation mail) are
+    /// written, or nothing is.
+    ///
+    /// Self-registration never tells whether an address has an account: if
+    /// it has, the answer is `Ok(None)` and that account's owner gets a mail
+    /// instead. Operators (`email_verified`) get the plain conflict error.
+    pub async fn register(&self, r: &Registration<'_>) -> Result<Option<String>> {
         let mut errors = Vec::new();
         let username = Username::parse(r.username).map_err(|m| errors.push(FieldError::new("username", m))).ok();
         let email = Email::parse(r.email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
@@ -155,15 +176,45 @@ impl Accounts {
             .await;
         match inserted {
             Err(store::Error::Conflict(what)) if what.contains("email") => {
-                return Err(Error::field("email", "That email address is already registered."));
+                drop(tx);
+                return self.registered_address(&username, &email, r.email_verified).await;
             }
             Err(store::Error::Conflict(_)) => return Err(Error::field("username", "That username is taken.")),
             other => other?,
         }
         tx.db().set_user_roles(&id, &roles).await?;
+        if !r.email_verified {
+            let user = tx.db().find_user(&id).await?.ok_or(Error::UnknownUser)?;
+            self.queue_confirmation(&mut tx.db(), &user).await?;
+        }
         tx.commit().await?;
+        self.outbox.kick();
         tracing::info!(user_id = %id, "account created");
-        Ok(id)
+        Ok(Some(id))
+    }
+
+    /// Registration hit an address that has an account.
+    async fn registered_address(&self, username: &Username, email: &Email, operator: bool) -> Result<Option<String>> {
+        if operator {
+            return Err(Error::field("email", "That email address is already registered."));
+        }
+        let mut tx = self.store.begin().await?;
+        // A taken username may be said; usernames are public.
+        if tx.db().find_user_by_login(&username.key).await?.is_some() {
+            return Err(Error::field("username", "That username is taken."));
+        }
+        let Some(owner) = tx.db().find_user_by_login(&email.key).await? else { return Ok(None) };
+        let site = self.outbox.site();
+        let mail = Mail::AlreadyRegistered {
+            name: recovery::greeting_name(&owner),
+            login: format!("{site}/login"),
+            forgot: format!("{site}/password/forgot"),
+        };
+        self.outbox.enqueue(&mut tx.db(), &owner.email, &mail).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        tracing::info!(user_id = %owner.id, "registration attempted with a registered address; owner notified");
+        Ok(None)
     }
 
     /// Checks a login (username or email) and password. Unknown user and wrong
@@ -184,6 +235,9 @@ impl Accounts {
         };
         if user.blocked {
             return Err(Error::Blocked);
+        }
+        if !user.email_verified {
+            return Err(Error::Unconfirmed);
         }
         if verified.needs_rehash
             && let Some(old) = &user.password_hash
@@ -219,7 +273,9 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         tx.db().set_password_hash(user_id, &hash, now).await?;
         let ended = tx.db().revoke_user_sessions(user_id, keep, now).await?;
+        self.queue_password_notice(&mut tx.db(), &user).await?;
         tx.commit().await?;
+        self.outbox.kick();
         tracing::info!(user_id, sessions_ended = ended, "password changed");
         Ok(())
     }

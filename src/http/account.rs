@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(get_account))
         .route("/account/profile", post(post_profile))
         .route("/account/password", post(post_password))
+        .route("/account/email", post(post_email))
         .route("/account/sessions/{id}/revoke", post(post_revoke_session))
         .route("/account/sessions/revoke-all", post(post_revoke_all))
 }
@@ -51,6 +52,8 @@ struct AccountPage {
     sessions: Vec<SessionView>,
     notice: Option<&'static str>,
     errors: Vec<FieldError>,
+    /// The new address as typed, kept when the form comes back with errors.
+    new_email: String,
 }
 
 impl AccountPage {
@@ -93,6 +96,7 @@ async fn account_page(
         sessions,
         notice,
         errors,
+        new_email: String::new(),
     })
 }
 
@@ -106,6 +110,7 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "profile" => Some("Your display name is saved."),
         "password" => Some("Your password is changed. Your other sessions have ended."),
         "session" => Some("That session has ended."),
+        "email" => Some("Check your new address: follow the link we sent there to confirm the change."),
         _ => None,
     }
 }
@@ -120,6 +125,13 @@ async fn get_account(
     Ok((csrf, page).into_response())
 }
 
+/// What the user typed into the form that failed, to show it again.
+enum Typed<'a> {
+    DisplayName(&'a str),
+    Email(&'a str),
+    Nothing,
+}
+
 /// Shows the account page again with field errors (and the display name as
 /// typed, if that was the form), or fails.
 async fn with_errors(
@@ -127,14 +139,18 @@ async fn with_errors(
     user: &CurrentUser,
     csrf: &PageCsrf,
     err: accounts::Error,
-    typed_name: Option<&str>,
+    typed: Typed<'_>,
 ) -> Result<Response, HtmlError> {
     match err {
         accounts::Error::Invalid(errors) => {
             let mut page = account_page(state, user, csrf, None, errors).await?;
-            if let Some(typed) = typed_name {
-                // Bounded, so a huge input is not echoed back whole.
-                page.display_name = typed.chars().take(2 * accounts::names::DISPLAY_NAME_MAX).collect();
+            // Bounded, so a huge input is not echoed back whole.
+            match typed {
+                Typed::DisplayName(t) => {
+                    page.display_name = t.chars().take(2 * accounts::names::DISPLAY_NAME_MAX).collect();
+                }
+                Typed::Email(t) => page.new_email = t.chars().take(accounts::names::EMAIL_MAX).collect(),
+                Typed::Nothing => {}
             }
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -155,7 +171,7 @@ async fn post_profile(
 ) -> Result<Response, HtmlError> {
     match state.accounts.set_display_name(&user.user_id, &form.display_name).await {
         Ok(()) => Ok(Redirect::to("/account?notice=profile").into_response()),
-        Err(err) => with_errors(&state, &user, &csrf, err, Some(&form.display_name)).await,
+        Err(err) => with_errors(&state, &user, &csrf, err, Typed::DisplayName(&form.display_name)).await,
     }
 }
 
@@ -185,7 +201,26 @@ async fn post_password(
         .await;
     match changed {
         Ok(()) => Ok(Redirect::to("/account?notice=password").into_response()),
-        Err(err) => with_errors(&state, &user, &csrf, err, None).await,
+        Err(err) => with_errors(&state, &user, &csrf, err, Typed::Nothing).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    #[serde(default)]
+    new_email: String,
+    #[serde(default = "empty_secret")]
+    email_password: SecretString,
+}
+
+async fn post_email(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { form, csrf }: CsrfForm<EmailForm>,
+) -> Result<Response, HtmlError> {
+    match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email).await {
+        Ok(()) => Ok(Redirect::to("/account?notice=email").into_response()),
+        Err(err) => with_errors(&state, &user, &csrf, err, Typed::Email(&form.new_email)).await,
     }
 }
 

@@ -1,9 +1,13 @@
-//! The two cookies gatehouse sets, read and written by hand (values are
+//! The cookies gatehouse sets, read and written by hand (values are
 //! base64url, so no escaping is needed).
 use axum::http::{HeaderMap, HeaderValue, header};
 
 /// The session cookie (INTERFACE.md: HttpOnly, SameSite=Lax, Path=/, Secure on https).
 pub const SESSION: &str = "gh_session";
+/// A random id per browser, so a sign-in from a new device can be noticed.
+pub const DEVICE: &str = "gh_device";
+/// The device cookie lasts a year.
+pub const DEVICE_MAX_AGE: i64 = 365 * 86_400;
 /// The CSRF cookie (STYLE.md §6: SameSite=Strict). On https it takes the
 /// `__Host-` prefix, so no subdomain can set or shadow it.
 pub fn csrf_name(secure: bool) -> &'static str {

@@ -9,12 +9,14 @@ use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::{self, CurrentUser, FieldError, Registration};
+use crate::accounts::{self, CurrentUser, FieldError, Registration, SignInOrigin};
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
 use crate::http::pages::{Nav, path_with_query};
+use crate::http::recovery::MessagePage;
+use crate::security::token;
 use crate::metrics::LoginOutcome;
 
 /// Routes for this area.
@@ -45,6 +47,8 @@ struct LoginQuery {
     prompt: Option<String>,
     registered: Option<String>,
     signed_out: Option<String>,
+    confirmed: Option<String>,
+    reset: Option<String>,
     /// Prefills the username (from an OIDC `login_hint`).
     login_hint: Option<String>,
 }
@@ -55,7 +59,11 @@ async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<L
         return Redirect::to(next.as_deref().unwrap_or("/account")).into_response();
     }
     let notice = if q.registered.is_some() {
-        Some("Your account is ready. Sign in to continue.")
+        Some("Check your email: follow the link we sent to confirm your address, then sign in.")
+    } else if q.confirmed.is_some() {
+        Some("Your email address is confirmed. Sign in to continue.")
+    } else if q.reset.is_some() {
+        Some("Your password is changed. Sign in with the new one.")
     } else if q.signed_out.is_some() {
         Some("You are signed out.")
     } else {
@@ -81,12 +89,31 @@ struct LoginForm {
     next: Option<String>,
 }
 
+/// The page for a right password on an unconfirmed account: a resend button.
+fn unconfirmed(csrf: String, login: &str) -> Response {
+    let page = MessagePage {
+        csrf,
+        resend_login: Some(login.chars().take(accounts::names::EMAIL_MAX).collect()),
+        ..MessagePage::new(
+            "Confirm your email address first",
+            vec![
+                "Your account is waiting for its email address to be confirmed. Follow the link we sent you, then sign in.",
+                "No mail? Check your spam folder, or send the link again.",
+            ],
+            Some(("/login", "Back to sign in")),
+        )
+    };
+    (StatusCode::FORBIDDEN, page).into_response()
+}
+
 async fn post_login(
     State(state): State<AppState>,
     MaybeUser(previous): MaybeUser,
     client: ClientInfo,
+    headers: axum::http::HeaderMap,
     CsrfForm { form, csrf }: CsrfForm<LoginForm>,
 ) -> Result<Response, HtmlError> {
+    let device_cookie = cookies::get(&headers, cookies::DEVICE).filter(|d| d.len() <= 64).map(str::to_owned);
     let next = safe_next(form.next.as_deref());
     let failed = |status: StatusCode, message: &'static str| {
         let page = LoginPage {
@@ -110,6 +137,10 @@ async fn post_login(
             state.metrics.observe_login(LoginOutcome::Blocked);
             return Ok(failed(StatusCode::FORBIDDEN, "This account is blocked. Contact your administrator."));
         }
+        Err(accounts::Error::Unconfirmed) => {
+            state.metrics.observe_login(LoginOutcome::Unconfirmed);
+            return Ok(unconfirmed(csrf.token.clone(), &form.username));
+        }
         Err(other) => return Err(other.into()),
     };
     // No session fixation: whatever session the browser had ends, and a new id is issued.
@@ -129,9 +160,23 @@ async fn post_login(
     state.metrics.observe_login(LoginOutcome::Success);
     tracing::info!(user_id = %user.id, "signed in");
     let secure = state.secure_cookies();
+    let (device, new_device) = match device_cookie {
+        Some(d) => (d, None),
+        None => {
+            let d = token::new_secret();
+            (d.clone(), Some(cookies::set(cookies::DEVICE, &d, "Lax", secure, Some(cookies::DEVICE_MAX_AGE))))
+        }
+    };
+    let ip = client.ip.parse().ok();
+    let origin = SignInOrigin { ip, user_agent: &client.user_agent, device: &device };
+    // The notice is best effort: a failure here must not undo the sign-in.
+    if let Err(e) = state.accounts.note_sign_in(&user, origin).await {
+        tracing::error!(user_id = %user.id, error = %e, "recording the sign-in device failed");
+    }
     let cookie = cookies::set(cookies::SESSION, &session.token, "Lax", secure, Some(session.max_age_secs));
     Ok((
         AppendHeaders([(header::SET_COOKIE, cookie)]),
+        AppendHeaders(new_device.map(|c| (header::SET_COOKIE, c))),
         PageCsrf::rotate(&state, &session.id),
         Redirect::to(next.as_deref().unwrap_or("/account")),
     )
@@ -328,4 +373,10 @@ async fn post_logout(
 pub fn signed_out(state: &AppState, to: &str) -> Response {
     let clear = cookies::set(cookies::SESSION, "", "Lax", state.secure_cookies(), Some(0));
     (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), Redirect::to(to)).into_response()
+}
+
+/// Like [`signed_out`], but shows `page` instead of redirecting.
+pub fn signed_out_page(state: &AppState, page: MessagePage) -> Response {
+    let clear = cookies::set(cookies::SESSION, "", "Lax", state.secure_cookies(), Some(0));
+    (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), page).into_response()
 }

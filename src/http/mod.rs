@@ -28,6 +28,7 @@ pub mod extract;
 pub mod health;
 pub mod login;
 pub mod pages;
+pub mod recovery;
 pub mod token;
 pub mod userinfo;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(login::router())
         .merge(account::router())
+        .merge(recovery::router())
         .merge(admin::router())
         .merge(health::router())
         .merge(discovery::router())

@@ -6,8 +6,6 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::accounts::CurrentUser;
 use crate::app::AppState;
@@ -61,32 +59,7 @@ pub fn path_with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") }
 }
 
-/// Formats unix seconds for people: `2026-11-23 08:15 UTC`.
-pub fn display_time(unix: i64) -> String {
-    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_else(|| "-".into())
-}
-
-/// A coarse, readable device name from a User-Agent header.
-pub fn device_name(user_agent: &str) -> String {
-    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/"].iter().find(|b| user_agent.contains(*b)).map(
-        |b| match *b {
-            "Edg/" => "Edge",
-            "Firefox/" => "Firefox",
-            "Chrome/" => "Chrome",
-            "Safari/" => "Safari",
-            _ => "curl",
-        },
-    );
-    let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux"].iter().find(|o| user_agent.contains(*o));
-    match (browser, os) {
-        (Some(b), Some(o)) => format!("{b} on {}", o.replace("Mac OS X", "macOS")),
-        (Some(b), None) => b.to_owned(),
-        (None, Some(o)) => o.replace("Mac OS X", "macOS"),
-        (None, None) if user_agent.is_empty() => "Unknown device".into(),
-        (None, None) => user_agent.chars().take(40).collect(),
-    }
-}
+pub use crate::accounts::devices::{coarse_agent as device_name, format_time as display_time};
 
 /// Routes for static assets.
 pub fn router() -> Router<AppState> {

@@ -1,4 +1,5 @@
-//! The key-encryption key (KEK) that protects signing keys at rest:
+//! The key-encryption key (KEK) that protects signing keys (and queued mail,
+//! which may carry single-use links) at rest:
 //! AES-256-GCM with a random 96-bit nonce per key and the kid as associated
 //! data, so a ciphertext cannot be moved to another key's row. The KEK comes
 //! from config (`keys.encryption_key`, 32 bytes in base64) or is generated once
@@ -79,7 +80,7 @@ impl Kek {
 
     /// Decrypts what [`Kek::seal`] made for `kid`.
     pub fn open(&self, kid: &str, sealed: &str) -> Result<Vec<u8>, Error> {
-        let wrong = || Error::Kek(format!("cannot decrypt signing key {kid}: wrong key-encryption key?"));
+        let wrong = || Error::Kek(format!("cannot decrypt {kid}: wrong key-encryption key?"));
         let bytes = STANDARD.decode(sealed).map_err(|_| wrong())?;
         if bytes.len() < 12 {
             return Err(wrong());

@@ -80,7 +80,7 @@ impl KeyRing {
     /// start) and loads them.
     pub async fn open(
         store: Store,
-        kek: Kek,
+        kek: Arc<Kek>,
         policy: Policy,
         clock: Arc<dyn Clock>,
         import_dir: &std::path::Path,
@@ -88,7 +88,7 @@ impl KeyRing {
         import_pems(&store, &kek, import_dir, clock.unix()).await?;
         let rows = maintain(&store, &kek, policy, clock.unix(), false).await?;
         let loaded = load(&kek, &rows)?;
-        Ok(Self { store, kek: Arc::new(kek), policy, clock, loaded: Arc::new(RwLock::new(Arc::new(loaded))) })
+        Ok(Self { store, kek, policy, clock, loaded: Arc::new(RwLock::new(Arc::new(loaded))) })
     }
 
     /// Applies due schedule steps and reloads; run periodically by every instance.

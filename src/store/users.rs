@@ -132,6 +132,28 @@ impl Db<'_> {
         Ok(())
     }
 
+    /// Marks the address confirmed.
+    pub async fn set_email_verified(&mut self, id: &str, now: i64) -> Result<()> {
+        exec!(self, sqlx::query("update users set email_verified = true, updated_at = $1 where id = $2").bind(now).bind(id))?;
+        Ok(())
+    }
+
+    /// Replaces the address (a unique email key may answer `Conflict`).
+    pub async fn set_email(&mut self, id: &str, email: &str, key: &str, verified: bool, now: i64) -> Result<()> {
+        exec!(
+            self,
+            sqlx::query(
+                "update users set email = $1, email_key = $2, email_verified = $3, updated_at = $4 where id = $5"
+            )
+            .bind(email)
+            .bind(key)
+            .bind(verified)
+            .bind(now)
+            .bind(id)
+        )?;
+        Ok(())
+    }
+
     /// Sets the display name.
     pub async fn set_display_name(&mut self, id: &str, name: &str, now: i64) -> Result<()> {
         exec!(

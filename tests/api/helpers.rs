@@ -1,6 +1,8 @@
 //! `spawn_app()`: the real app on port 0 with a fresh database (SQLite file in
 //! a tempdir, or a throwaway PostgreSQL database), cheap Argon2 parameters and a
-//! FixedClock the test can advance. Tests talk HTTP; the state is for fixtures.
+//! FixedClock the test can advance, and a real SMTP sink in the test process
+//! that the app's mail goes to over TCP. Tests talk HTTP; the state is for
+//! fixtures.
 use std::sync::Arc;
 
 use gatehouse::accounts::Registration;
@@ -11,6 +13,8 @@ use gatehouse::store::testing::{TEST_POSTGRES_URL, TempPostgres};
 use reqwest::redirect::Policy;
 use secrecy::SecretString;
 use tokio::sync::oneshot;
+
+use crate::smtp::SmtpSink;
 
 /// A start time for the FixedClock: 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600;
@@ -30,6 +34,8 @@ pub struct TestApp {
     pub clock: FixedClock,
     pub state: AppState,
     pub config: Config,
+    /// Where this app's mail arrives (unless the test pointed it elsewhere).
+    pub mail: Arc<SmtpSink>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _db: Option<Arc<TempPostgres>>,
@@ -64,6 +70,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let mut config = test_config(dir.path());
+    let mail = Arc::new(SmtpSink::start().await);
+    config.mail.smtp_url = Some(SecretString::from(mail.url()));
     let db = if on_postgres() {
         let url = postgres_url().expect("TEST_DATABASE=postgres needs TEST_POSTGRES_URL");
         let db = TempPostgres::create(&url).await.unwrap();
@@ -73,12 +81,17 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         None
     };
     tweak(&mut config);
-    spawn_with_config(config, db, dir).await
+    spawn_with_config(config, db, dir, mail).await
 }
 
 /// Starts an app on an explicit config, sharing database and dir guards (for
 /// several instances on one database).
-pub async fn spawn_with_config(config: Config, db: Option<Arc<TempPostgres>>, dir: Arc<tempfile::TempDir>) -> TestApp {
+pub async fn spawn_with_config(
+    config: Config,
+    db: Option<Arc<TempPostgres>>,
+    dir: Arc<tempfile::TempDir>,
+    mail: Arc<SmtpSink>,
+) -> TestApp {
     // Now, not T0: relying-party libraries check token times against the wall clock.
     let clock = FixedClock::at(real_now());
     let app = app::build(config.clone(), Arc::new(clock.clone())).await.unwrap();
@@ -93,6 +106,7 @@ pub async fn spawn_with_config(config: Config, db: Option<Arc<TempPostgres>>, di
         clock,
         state,
         config,
+        mail,
         shutdown: Some(tx),
         server: Some(server),
         _db: db,
@@ -107,7 +121,7 @@ impl TestApp {
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.issuer = Some(self.base.parse().unwrap());
-        spawn_with_config(config, self._db.clone(), self._dir.clone()).await
+        spawn_with_config(config, self._db.clone(), self._dir.clone(), self.mail.clone()).await
     }
 
     /// Stops the server gracefully and waits for it.
@@ -179,6 +193,31 @@ impl TestApp {
             })
             .await
             .unwrap()
+            .unwrap()
+    }
+
+    /// Registers through `/register` and follows the confirmation link from
+    /// the mail, as a new user would; returns the browser used.
+    pub async fn register_confirmed(&self, username: &str) -> reqwest::Client {
+        let browser = self.browser();
+        let email = format!("{username}@example.com");
+        let fields = [("username", username), ("email", email.as_str()), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+        let res = self.submit(&browser, "/register", "/register", &fields).await;
+        assert_eq!(res.status(), 303, "registration of {username} failed");
+        let mail = self.mail.wait_for(&email, "Confirm your email").await;
+        self.follow_link(&browser, &crate::smtp::link(&mail, &self.url("/register/confirm?"))).await;
+        browser
+    }
+
+    /// Opens a mailed link's page and presses its one button; returns the answer.
+    pub async fn follow_link(&self, browser: &reqwest::Client, link: &str) -> reqwest::Response {
+        let page = browser.get(link).send().await.unwrap();
+        assert_eq!(page.status(), 200, "link page {link}");
+        let html = page.text().await.unwrap();
+        let token = hidden_value(&html, "token").expect("token field");
+        let csrf = hidden_value(&html, "csrf_token").expect("csrf field");
+        let action = form_action(&html).expect("form action");
+        browser.post(self.url(&action)).form(&[("token", token.as_str()), ("csrf_token", csrf.as_str())]).send().await.unwrap()
     }
 }
 
@@ -194,6 +233,14 @@ impl Drop for TestApp {
 pub fn hidden_value(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// The `action` of the first POST form in `html`.
+pub fn form_action(html: &str) -> Option<String> {
+    let marker = "<form method=\"post\" action=\"";
+    let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')?;
     Some(html[start..start + end].to_owned())
 }

@@ -28,7 +28,16 @@ async fn register_creates_an_unverified_user_with_the_user_role() {
     assert_eq!(user.username, "Ada");
     assert!(!user.email_verified, "self-registered addresses start unverified");
     assert_eq!(app.state.accounts.roles(&user.id).await.unwrap(), ["user"]);
-    // And the new account can sign in.
+    // Not before the address is confirmed: the right password gets a page
+    // with a resend button, a wrong one the usual generic failure.
+    let res = app.login(&browser, "ada@EXAMPLE.com", PASSWORD).await;
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("action=\"/register/resend\""));
+    assert_eq!(app.login(&browser, "ada", "not the password at all").await.status(), 401);
+    // The confirmation link from the mail opens the account.
+    let mail = app.mail.wait_for("ada@example.com", "Confirm your email").await;
+    let confirmed = app.follow_link(&browser, &crate::smtp::link(&mail, &app.url("/register/confirm?"))).await;
+    assert_eq!(location(&confirmed), "/login?confirmed=1");
     let res = app.login(&browser, "ada@EXAMPLE.com", PASSWORD).await;
     assert_eq!(res.status(), 303);
 }
@@ -58,8 +67,11 @@ async fn usernames_and_emails_differing_only_in_case_are_taken() {
             &[("username", "bobby"), ("email", "BOB@Example.com"), ("password", PASSWORD)],
         )
         .await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("already registered"));
+    // A registered address is not revealed: the answer is the usual one, and
+    // the address's owner is told by mail instead.
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/login?registered=1"));
+    app.mail.wait_for("bob@example.com", "You already have an account").await;
     // A Cyrillic lookalike of "bob" is the same name.
     let res = app
         .submit(
@@ -79,7 +91,7 @@ async fn usernames_and_emails_differing_only_in_case_are_taken() {
             &[("username", "robert"), ("email", "b\u{043E}b@ex\u{0430}mple.com"), ("password", PASSWORD)],
         )
         .await;
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 303, "taken too, and not revealed either");
     let (users, total) = app.state.accounts.search("", 1, 100).await.unwrap();
     assert_eq!((users.len(), total), (1, 1), "no half-written rows");
 }

@@ -1,0 +1,303 @@
+//! Flows driven by single-use mailed links: address confirmation, password
+//! reset, email change (with an undo link to the old address), and "this
+//! wasn't me". Each link is a 256-bit secret stored as its SHA-256, spent with
+//! one atomic update, and built from the configured issuer only. Every change
+//! and the mail reporting it are written in one transaction (the outbox).
+//!
+//! Nothing here tells a caller whether an address has an account: the
+//! forgot-password and resend answers are the same either way.
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Accounts, Error, Result, names};
+use crate::mail::Mail;
+use crate::security::token;
+use crate::store::{Db, NewLink, UserRow};
+
+/// What a link is for; also its lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Confirm the address given at registration (24 h).
+    Confirm,
+    /// Set a new password (1 h).
+    Reset,
+    /// Confirm a new address (24 h).
+    EmailChange,
+    /// Restore the old address (7 days).
+    EmailUndo,
+    /// "This wasn't me": sign out everywhere, then reset (7 days).
+    NotMe,
+}
+
+impl Purpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Confirm => "confirm",
+            Purpose::Reset => "reset",
+            Purpose::EmailChange => "email_change",
+            Purpose::EmailUndo => "email_undo",
+            Purpose::NotMe => "not_me",
+        }
+    }
+
+    /// How long the link works.
+    pub fn lifetime_secs(self) -> i64 {
+        match self {
+            Purpose::Confirm | Purpose::EmailChange => 86_400,
+            Purpose::Reset => 3_600,
+            Purpose::EmailUndo | Purpose::NotMe => 7 * 86_400,
+        }
+    }
+
+    /// The page the link opens.
+    pub fn path(self) -> &'static str {
+        match self {
+            Purpose::Confirm => "/register/confirm",
+            Purpose::Reset => "/password/reset",
+            Purpose::EmailChange => "/account/email/confirm",
+            Purpose::EmailUndo => "/account/email/undo",
+            Purpose::NotMe => "/account/not-me",
+        }
+    }
+}
+
+/// Per account and purpose: at most this many mailed links an hour...
+const LINKS_PER_HOUR: i64 = 3;
+/// ...and none sooner than this after the previous one.
+const LINK_GAP_SECS: i64 = 60;
+
+/// The name a mail greets the user by.
+pub(super) fn greeting_name(user: &UserRow) -> String {
+    if user.display_name.is_empty() { user.username.clone() } else { user.display_name.clone() }
+}
+
+impl Accounts {
+    /// Stores a new link for `user_id` and returns its absolute URL.
+    pub(super) async fn new_link(&self, db: &mut Db<'_>, user_id: &str, purpose: Purpose, email: &str) -> Result<String> {
+        let secret = token::new_secret();
+        let now = self.now();
+        db.insert_link(&NewLink {
+            id: &crate::store::new_id(),
+            token_hash: &token::hash_secret(&secret),
+            user_id,
+            purpose: purpose.as_str(),
+            email,
+            now,
+            expires_at: now + purpose.lifetime_secs(),
+        })
+        .await?;
+        let mut url = url::Url::parse(&format!("{}{}", self.outbox.site(), purpose.path()))
+            .map_err(|_| Error::field("link", "The issuer is not a valid URL."))?;
+        url.query_pairs_mut().append_pair("token", &secret);
+        Ok(url.into())
+    }
+
+    /// Whether the user may be sent another link for `purpose` now.
+    async fn may_send(&self, db: &mut Db<'_>, user_id: &str, purpose: Purpose) -> Result<bool> {
+        let now = self.now();
+        let p = purpose.as_str();
+        Ok(db.count_links_since(user_id, p, now - LINK_GAP_SECS).await? == 0
+            && db.count_links_since(user_id, p, now - 3_600).await? < LINKS_PER_HOUR)
+    }
+
+    /// Whether a link can still be used (its page shows a button that spends it).
+    pub async fn link_is_live(&self, secret: &str, purpose: Purpose) -> Result<bool> {
+        let hash = token::hash_secret(secret);
+        Ok(self.store.conn().await?.db().link_is_live(&hash, purpose.as_str(), self.now()).await?)
+    }
+
+    /// Mails a confirmation link in `db`'s transaction (registration).
+    pub(super) async fn queue_confirmation(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
+        let link = self.new_link(db, &user.id, Purpose::Confirm, "").await?;
+        self.outbox.enqueue(db, &user.email, &Mail::Confirm { name: greeting_name(user), link }).await?;
+        Ok(())
+    }
+
+    /// Confirms a registration address and sends the welcome mail.
+    pub async fn confirm_email(&self, secret: &str) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::Confirm.as_str(), self.now()).await?;
+        let user = match spent {
+            Some(s) => tx.db().find_user(&s.user_id).await?.ok_or(Error::BadLink)?,
+            None => return Err(Error::BadLink),
+        };
+        tx.db().set_email_verified(&user.id, self.now()).await?;
+        let account = format!("{}/account", self.outbox.site());
+        self.outbox.enqueue(&mut tx.db(), &user.email, &Mail::Welcome { name: greeting_name(&user), account }).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        tracing::info!(user_id = %user.id, "email address confirmed");
+        Ok(())
+    }
+
+    /// Sends a new confirmation link if `login` names an unconfirmed account
+    /// (rate-limited). The caller answers the same whatever happened.
+    pub async fn resend_confirmation(&self, login: &str) -> Result<()> {
+        let key = names::login_key(login);
+        if key.is_empty() || key.len() > names::EMAIL_MAX {
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        let Some(user) = tx.db().find_user_by_login(&key).await? else { return Ok(()) };
+        if user.email_verified || user.blocked || !self.may_send(&mut tx.db(), &user.id, Purpose::Confirm).await? {
+            return Ok(());
+        }
+        self.queue_confirmation(&mut tx.db(), &user).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        Ok(())
+    }
+
+    /// Mails a reset link if `email` belongs to an account (rate-limited).
+    /// The caller answers the same whatever happened.
+    pub async fn forgot_password(&self, email: &str) -> Result<()> {
+        let Ok(email) = names::Email::parse(email) else { return Ok(()) };
+        let mut tx = self.store.begin().await?;
+        let Some(user) = tx.db().find_user_by_login(&email.key).await? else { return Ok(()) };
+        // Usernames cannot hold '@', so the match was on the address.
+        if user.blocked {
+            return Ok(());
+        }
+        if !self.may_send(&mut tx.db(), &user.id, Purpose::Reset).await? {
+            return Ok(());
+        }
+        self.queue_reset(&mut tx.db(), &user).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        tracing::info!(user_id = %user.id, "password reset link queued");
+        Ok(())
+    }
+
+    async fn queue_reset(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
+        db.void_links(&user.id, Purpose::Reset.as_str(), self.now()).await?;
+        let link = self.new_link(db, &user.id, Purpose::Reset, "").await?;
+        self.outbox.enqueue(db, &user.email, &Mail::Reset { name: greeting_name(user), link }).await?;
+        Ok(())
+    }
+
+    /// Sets a new password through a reset link: applies the password rules,
+    /// ends every session and refresh token, and sends a notice. Opening the
+    /// link also proves the address, so it counts as confirmed.
+    pub async fn reset_password(&self, secret: &str, new: &SecretString, confirm: Option<&SecretString>) -> Result<()> {
+        self.check_new_password("password", new)?;
+        if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
+            return Err(Error::field("password_confirm", "The passwords do not match."));
+        }
+        if !self.link_is_live(secret, Purpose::Reset).await? {
+            return Err(Error::BadLink);
+        }
+        let hash = self.passwords.hash(new).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::Reset.as_str(), now).await?;
+        let user = match spent {
+            Some(s) => tx.db().find_user(&s.user_id).await?.ok_or(Error::BadLink)?,
+            None => return Err(Error::BadLink),
+        };
+        tx.db().set_password_hash(&user.id, &hash, now).await?;
+        tx.db().set_email_verified(&user.id, now).await?;
+        let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
+        tx.db().revoke_user_tokens(&user.id, now).await?;
+        self.queue_password_notice(&mut tx.db(), &user).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");
+        Ok(())
+    }
+
+    /// "Your password was changed", with a "this wasn't me" link.
+    pub(super) async fn queue_password_notice(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
+        let not_me = self.new_link(db, &user.id, Purpose::NotMe, "").await?;
+        let when = super::devices::format_time(self.now());
+        self.outbox.enqueue(db, &user.email, &Mail::PasswordChanged { name: greeting_name(user), when, not_me }).await?;
+        Ok(())
+    }
+
+    /// Starts an email change: a confirmation link to the new address and a
+    /// notice with an undo link to the old one. Needs the current password.
+    pub async fn request_email_change(&self, user_id: &str, password: &SecretString, new_email: &str) -> Result<()> {
+        let email = names::Email::parse(new_email).map_err(|m| Error::field("new_email", m))?;
+        let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
+        if !self.passwords.verify(password, user.password_hash.as_deref()).await?.ok {
+            return Err(Error::field("email_password", "The current password is not correct."));
+        }
+        if names::login_key(&user.email) == email.key {
+            return Err(Error::field("new_email", "That is already your address."));
+        }
+        let mut tx = self.store.begin().await?;
+        tx.db().void_links(user_id, Purpose::EmailChange.as_str(), self.now()).await?;
+        let name = greeting_name(&user);
+        let link = self.new_link(&mut tx.db(), user_id, Purpose::EmailChange, &email.display).await?;
+        let change = Mail::EmailChange { name: name.clone(), new_email: email.display.clone(), link };
+        self.outbox.enqueue(&mut tx.db(), &email.display, &change).await?;
+        let undo = self.new_link(&mut tx.db(), user_id, Purpose::EmailUndo, &user.email).await?;
+        let notice = Mail::EmailChanging { name, new_email: email.display.clone(), undo };
+        self.outbox.enqueue(&mut tx.db(), &user.email, &notice).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        tracing::info!(user_id, "email change requested");
+        Ok(())
+    }
+
+    /// Applies an email change from the link sent to the new address.
+    pub async fn confirm_email_change(&self, secret: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::EmailChange.as_str(), now).await?;
+        let Some(spent) = spent else { return Err(Error::BadLink) };
+        let email = names::Email::parse(&spent.email).map_err(|_| Error::BadLink)?;
+        match tx.db().set_email(&spent.user_id, &email.display, &email.key, true, now).await {
+            Err(crate::store::Error::Conflict(_)) => {
+                return Err(Error::field("email", "That address is now used by another account."));
+            }
+            other => other?,
+        }
+        tx.commit().await?;
+        tracing::info!(user_id = %spent.user_id, "email address changed");
+        Ok(())
+    }
+
+    /// Restores the old address from the undo link, ends every session and
+    /// refresh token, and mails a reset link there (whoever changed the
+    /// address may also know the password).
+    pub async fn undo_email_change(&self, secret: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::EmailUndo.as_str(), now).await?;
+        let Some(spent) = spent else { return Err(Error::BadLink) };
+        let email = names::Email::parse(&spent.email).map_err(|_| Error::BadLink)?;
+        match tx.db().set_email(&spent.user_id, &email.display, &email.key, true, now).await {
+            Err(crate::store::Error::Conflict(_)) => {
+                return Err(Error::field("email", "That address is now used by another account."));
+            }
+            other => other?,
+        }
+        tx.db().void_links(&spent.user_id, Purpose::EmailChange.as_str(), now).await?;
+        self.lock_out_and_reset(&mut tx.db(), &spent.user_id).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        tracing::info!(user_id = %spent.user_id, "email change undone");
+        Ok(())
+    }
+
+    /// "This wasn't me": ends every session and refresh token and mails a reset link.
+    pub async fn not_me(&self, secret: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::NotMe.as_str(), now).await?;
+        let Some(spent) = spent else { return Err(Error::BadLink) };
+        self.lock_out_and_reset(&mut tx.db(), &spent.user_id).await?;
+        tx.commit().await?;
+        self.outbox.kick();
+        tracing::warn!(user_id = %spent.user_id, "sign-in reported as not the user's own; signed out everywhere");
+        Ok(())
+    }
+
+    async fn lock_out_and_reset(&self, db: &mut Db<'_>, user_id: &str) -> Result<()> {
+        let now = self.now();
+        db.revoke_user_sessions(user_id, None, now).await?;
+        db.revoke_user_tokens(user_id, now).await?;
+        let user = db.find_user(user_id).await?.ok_or(Error::UnknownUser)?;
+        self.queue_reset(db, &user).await
+    }
+}

@@ -1,0 +1,218 @@
+//! Every message gatehouse sends: its subject (all in [`Mail::subject`]) and
+//! its words (in [`Mail::content`]), rendered through two askama templates,
+//! `mail/message.txt` (the text part, always there) and `mail/message.html`
+//! (the HTML part, which escapes every value, user-supplied names included).
+use askama::Template;
+
+/// A typed message. Names are what the user chose; links are absolute URLs
+/// built from the configured issuer.
+#[derive(Debug, Clone)]
+pub enum Mail {
+    /// After registration: confirm the address.
+    Confirm { name: String, link: String },
+    /// After confirmation.
+    Welcome { name: String, account: String },
+    /// Someone registered with an address that already has an account.
+    AlreadyRegistered { name: String, login: String, forgot: String },
+    /// A password reset link.
+    Reset { name: String, link: String },
+    /// The password was changed (by reset or on /account).
+    PasswordChanged { name: String, when: String, not_me: String },
+    /// To the new address: confirm the change.
+    EmailChange { name: String, new_email: String, link: String },
+    /// To the old address: the address is changing; undo link.
+    EmailChanging { name: String, new_email: String, undo: String },
+    /// A sign-in from a device and network not seen before.
+    NewSignIn { name: String, when: String, ip: String, device: String, not_me: String },
+}
+
+/// The parts of a message, ready for the templates.
+pub struct Content {
+    pub greeting: String,
+    pub paragraphs: Vec<String>,
+    pub action: Option<Action>,
+    pub details: Vec<(&'static str, String)>,
+    pub closing: Option<String>,
+}
+
+/// The one button (HTML) or link (text) of a message.
+pub struct Action {
+    pub label: &'static str,
+    pub url: String,
+}
+
+/// A rendered message.
+pub struct Rendered {
+    pub subject: &'static str,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.txt")]
+struct TextPart<'a> {
+    c: &'a Content,
+    site: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.html")]
+struct HtmlPart<'a> {
+    c: &'a Content,
+    subject: &'a str,
+    site: &'a str,
+}
+
+const IGNORE: &str = "If this was not you, you can ignore this message.";
+
+impl Mail {
+    /// A short name for lists and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Mail::Confirm { .. } => "confirm",
+            Mail::Welcome { .. } => "welcome",
+            Mail::AlreadyRegistered { .. } => "already_registered",
+            Mail::Reset { .. } => "reset",
+            Mail::PasswordChanged { .. } => "password_changed",
+            Mail::EmailChange { .. } => "email_change",
+            Mail::EmailChanging { .. } => "email_changing",
+            Mail::NewSignIn { .. } => "new_sign_in",
+        }
+    }
+
+    /// Every subject line, in one place. None carries user input, so no
+    /// header can be injected through a name.
+    pub fn subject(&self) -> &'static str {
+        match self {
+            Mail::Confirm { .. } => "Confirm your email address",
+            Mail::Welcome { .. } => "Welcome to gatehouse",
+            Mail::AlreadyRegistered { .. } => "You already have an account",
+            Mail::Reset { .. } => "Reset your password",
+            Mail::PasswordChanged { .. } => "Your password was changed",
+            Mail::EmailChange { .. } => "Confirm your new email address",
+            Mail::EmailChanging { .. } => "Your email address is being changed",
+            Mail::NewSignIn { .. } => "New sign-in to your account",
+        }
+    }
+
+    /// The words of the message.
+    pub fn content(&self) -> Content {
+        let hello = |name: &str| format!("Hello {name},");
+        let act = |label, url: &str| Some(Action { label, url: url.to_owned() });
+        let p = |s: &str| s.to_owned();
+        match self {
+            Mail::Confirm { name, link } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p("Please confirm your email address to finish creating your account. The link works once, for 24 hours.")],
+                action: act("Confirm my address", link),
+                details: vec![],
+                closing: Some(p(IGNORE)),
+            },
+            Mail::Welcome { name, account } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p("Your email address is confirmed and your account is ready.")],
+                action: act("Go to my account", account),
+                details: vec![],
+                closing: None,
+            },
+            Mail::AlreadyRegistered { name, login, forgot } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    p("Someone tried to create an account with this email address, which already has one."),
+                    format!("If it was you, sign in at {login}. If you forgot your password, reset it at {forgot}."),
+                ],
+                action: act("Sign in", login),
+                details: vec![],
+                closing: Some(p(IGNORE)),
+            },
+            Mail::Reset { name, link } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p("We received a request to reset your password. The link works once, for one hour.")],
+                action: act("Choose a new password", link),
+                details: vec![],
+                closing: Some(p("If you did not ask for this, ignore this message; your password stays as it is.")),
+            },
+            Mail::PasswordChanged { name, when, not_me } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p("The password of your account was changed, and every session was signed out.")],
+                action: act("This wasn't me", not_me),
+                details: vec![("Time", when.clone())],
+                closing: Some(p("If this was you, there is nothing else to do.")),
+            },
+            Mail::EmailChange { name, new_email, link } => Content {
+                greeting: hello(name),
+                paragraphs: vec![format!(
+                    "Please confirm {new_email} as the new email address of your account. The link works once, for 24 hours."
+                )],
+                action: act("Confirm my new address", link),
+                details: vec![],
+                closing: Some(p(IGNORE)),
+            },
+            Mail::EmailChanging { name, new_email, undo } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    format!("Someone asked to change the email address of your account to {new_email}."),
+                    p("If this was not you, undo it: your address is restored and every session is signed out. The link works for 7 days."),
+                ],
+                action: act("Undo this change", undo),
+                details: vec![],
+                closing: None,
+            },
+            Mail::NewSignIn { name, when, ip, device, not_me } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p("Your account was signed in to from a device and network we have not seen before.")],
+                action: act("This wasn't me", not_me),
+                details: vec![("Time", when.clone()), ("IP address", ip.clone()), ("Device", device.clone())],
+                closing: Some(p(
+                    "If this was you, there is nothing to do. If not, the link signs you out everywhere and sends you a password reset link.",
+                )),
+            },
+        }
+    }
+
+    /// Subject, text part and HTML part.
+    pub fn render(&self, site: &str) -> Result<Rendered, askama::Error> {
+        let content = self.content();
+        let subject = self.subject();
+        Ok(Rendered {
+            subject,
+            text: TextPart { c: &content, site }.render()?,
+            html: HtmlPart { c: &content, subject, site }.render()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_part_escapes_names_and_text_part_keeps_them() {
+        let mail = Mail::Welcome { name: "<b>Eve & \"co\"</b>".into(), account: "https://sso.example/account".into() };
+        let r = mail.render("https://sso.example").unwrap();
+        assert!(r.html.contains("&#60;b&#62;Eve &#38; &#34;co&#34;&#60;/b&#62;") || r.html.contains("&lt;b&gt;Eve"), "{}", r.html);
+        assert!(!r.html.contains("<b>Eve"));
+        assert!(r.text.contains("Hello <b>Eve & \"co\"</b>,"));
+        assert!(r.text.contains("https://sso.example/account"));
+    }
+
+    #[test]
+    fn every_message_has_a_subject_a_text_and_an_html_part() {
+        let l = || "https://sso.example/x?token=abc".to_owned();
+        let all = [
+            Mail::Confirm { name: "a".into(), link: l() },
+            Mail::Welcome { name: "a".into(), account: l() },
+            Mail::AlreadyRegistered { name: "a".into(), login: l(), forgot: l() },
+            Mail::Reset { name: "a".into(), link: l() },
+            Mail::PasswordChanged { name: "a".into(), when: "now".into(), not_me: l() },
+            Mail::EmailChange { name: "a".into(), new_email: "b@example.com".into(), link: l() },
+            Mail::EmailChanging { name: "a".into(), new_email: "b@example.com".into(), undo: l() },
+            Mail::NewSignIn { name: "a".into(), when: "t".into(), ip: "1.2.3.4".into(), device: "d".into(), not_me: l() },
+        ];
+        for mail in all {
+            let r = mail.render("https://sso.example").unwrap();
+            assert!(!r.subject.is_empty() && r.text.contains(&l()) && r.html.contains("https://sso.example/x?token=abc"));
+            assert!(r.html.contains("<html") && !r.text.contains('<'), "{}", mail.kind());
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The durable outbox. A flow calls [`Outbox::enqueue`] inside the transaction
+//! that makes the change, so the mail exists exactly when the change does. A
+//! worker per instance claims due rows with a lease (`store::outbox`), sends
+//! them, and records the result. If the process dies mid-send, the lease runs
+//! out and any worker sends the row again: delivery is at least once, and the
+//! stable `Message-ID` lets mail systems spot the rare duplicate.
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+
+use super::{Error, Mail, Mailer, Outgoing};
+use crate::clock::Clock;
+use crate::config::MailConfig;
+use crate::keys::Kek;
+use crate::store::{Db, NewOutbox, OutboxRow, Store};
+
+/// The longest wait between two attempts.
+const MAX_BACKOFF_SECS: i64 = 3600;
+/// How often an idle worker looks for due mail (retries, other instances' mail).
+const POLL: Duration = Duration::from_secs(1);
+
+/// What was queued.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: String,
+    pub message_id: String,
+}
+
+/// Counters and gauges the worker keeps for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxMetrics {
+    pub sent: Counter,
+    pub failures: Counter,
+    pub pending: Gauge,
+    pub dead: Gauge,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Body {
+    text: String,
+    html: String,
+}
+
+/// Queues mail and runs the sending worker.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    kek: Arc<Kek>,
+    mailer: Mailer,
+    clock: Arc<dyn Clock>,
+    settings: MailConfig,
+    site: Arc<str>,
+    wake: Arc<Notify>,
+    pub metrics: OutboxMetrics,
+}
+
+/// The wait before attempt `attempt + 1`: exponential from `base`, capped at
+/// an hour, with ±25 % jitter (`jitter` in 0..1) so that a recovering SMTP
+/// server is not hit by every instance at once.
+pub fn retry_delay(attempt: i64, base: i64, jitter: f64) -> i64 {
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let delay = base.saturating_mul(2_i64.saturating_pow(exp)).min(MAX_BACKOFF_SECS);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let jittered = (delay as f64 * (0.75 + 0.5 * jitter.clamp(0.0, 1.0))).round() as i64;
+    jittered.max(1)
+}
+
+impl Outbox {
+    /// Builds the outbox. `site` is the issuer (links and Message-IDs derive from it).
+    pub fn new(store: Store, kek: Arc<Kek>, mailer: Mailer, clock: Arc<dyn Clock>, settings: MailConfig, site: &str) -> Self {
+        Self { store, kek, mailer, clock, settings, site: site.into(), wake: Arc::default(), metrics: OutboxMetrics::default() }
+    }
+
+    /// The transport behind the outbox.
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    /// The issuer that links start with.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// Renders `mail` and stores it for `to` on `db`, which should be the
+    /// transaction making the change the mail reports. Call [`Outbox::kick`]
+    /// after the commit.
+    pub async fn enqueue(&self, db: &mut Db<'_>, to: &str, mail: &Mail) -> Result<QueuedMail, Error> {
+        let rendered = mail.render(&self.site)?;
+        let id = crate::store::new_id();
+        let host = url::Url::parse(&self.site).ok().and_then(|u| u.host_str().map(str::to_owned));
+        let message_id = format!("<{id}@{}>", host.as_deref().unwrap_or("gatehouse.invalid"));
+        let body = serde_json::to_vec(&Body { text: rendered.text, html: rendered.html })
+            .map_err(|e| Error::Build(e.to_string()))?;
+        let sealed = self.kek.seal(&id, &body)?;
+        db.insert_outbox(&NewOutbox {
+            id: &id,
+            message_id: &message_id,
+            recipient: to,
+            kind: mail.kind(),
+            subject: rendered.subject,
+            body: &sealed,
+            now: self.clock.unix(),
+        })
+        .await?;
+        Ok(QueuedMail { id, message_id })
+    }
+
+    /// Wakes this instance's worker (after a commit that queued mail).
+    pub fn kick(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sends due mail until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            loop {
+                // Stopping drops a send in flight: its row stays leased and
+                // is sent again once the lease ends, as after a crash.
+                let sent = tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    sent = self.send_one() => sent,
+                };
+                match sent {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox: claiming mail failed");
+                        break;
+                    }
+                }
+            }
+            self.refresh_depth().await;
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    async fn refresh_depth(&self) {
+        let depth = match self.store.conn().await {
+            Ok(mut conn) => conn.db().outbox_depth().await,
+            Err(e) => Err(e),
+        };
+        if let Ok(depth) = depth {
+            self.metrics.pending.set(depth.pending);
+            self.metrics.dead.set(depth.dead);
+        }
+    }
+
+    /// Claims one due message and tries it. `Ok(false)`: nothing was due.
+    pub async fn send_one(&self) -> Result<bool, Error> {
+        let now = self.clock.unix();
+        let lease_until = now + self.settings.lease_secs;
+        let Some(row) = self.store.conn().await?.db().claim_outbox(now, lease_until).await? else {
+            return Ok(false);
+        };
+        let result = match self.open(&row) {
+            Ok(out) => {
+                let timeout = Duration::from_secs(self.settings.send_timeout_secs);
+                match tokio::time::timeout(timeout, self.mailer.send(&out)).await {
+                    Ok(res) => res,
+                    Err(_) => Err(Error::Timeout),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        match result {
+            Ok(()) => {
+                conn.db().outbox_sent(&row.id, now).await?;
+                self.metrics.sent.inc();
+                tracing::info!(mail_id = %row.id, kind = %row.kind, attempt = row.attempts, "mail sent");
+            }
+            Err(e) => {
+                self.metrics.failures.inc();
+                let permanent = matches!(&e, Error::Smtp(s) if s.is_permanent()) || matches!(e, Error::Address(_));
+                let retry_at = (!permanent && row.attempts < i64::from(self.settings.max_attempts)).then(|| {
+                    let jitter = f64::from(crate::security::token::random_bytes::<1>()[0]) / 255.0;
+                    now + retry_delay(row.attempts, self.settings.retry_base_secs, jitter)
+                });
+                let error: String = e.to_string().chars().take(500).collect();
+                conn.db().outbox_failed(&row.id, &error, retry_at, now).await?;
+                match retry_at {
+                    Some(at) => tracing::warn!(mail_id = %row.id, error, retry_in = at - now, "mail not sent; will retry"),
+                    None => tracing::error!(mail_id = %row.id, error, "mail not sent; moved to dead letters"),
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The newest messages (unsent ones only unless `all`), for operators.
+    pub async fn list(&self, all: bool) -> Result<Vec<OutboxRow>, Error> {
+        Ok(self.store.conn().await?.db().list_outbox(!all, 500).await?)
+    }
+
+    /// Makes an unsent message due now, with its attempts reset.
+    /// `false`: no such message, or it was sent already.
+    pub async fn retry(&self, id: &str) -> Result<bool, Error> {
+        let done = self.store.conn().await?.db().retry_outbox(id, self.clock.unix()).await?;
+        self.kick();
+        Ok(done)
+    }
+
+    /// Deletes sent messages and dead letters older than `age_secs`.
+    pub async fn purge(&self, age_secs: i64) -> Result<u64, Error> {
+        Ok(self.store.conn().await?.db().purge_outbox(self.clock.unix() - age_secs).await?)
+    }
+
+    fn open(&self, row: &OutboxRow) -> Result<Outgoing, Error> {
+        let plain = self.kek.open(&row.id, &row.body)?;
+        let body: Body = serde_json::from_slice(&plain).map_err(|e| Error::Build(e.to_string()))?;
+        Ok(Outgoing {
+            message_id: row.message_id.clone(),
+            to: row.recipient.clone(),
+            subject: row.subject.clone(),
+            text: body.text,
+            html: body.html,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn retry_delay_doubles_from_the_base_with_bounded_jitter_and_a_cap() {
+        assert_eq!(retry_delay(1, 30, 0.5), 30);
+        assert_eq!(retry_delay(2, 30, 0.5), 60);
+        assert_eq!(retry_delay(3, 30, 0.5), 120);
+        assert_eq!(retry_delay(1, 30, 0.0), 23); // 22.5 rounds up
+        assert_eq!(retry_delay(1, 30, 1.0), 38); // 37.5 rounds up
+        assert_eq!(retry_delay(40, 30, 0.5), 3600, "capped at an hour");
+        assert!(retry_delay(0, 0, 0.0) >= 1);
+    }
+}
