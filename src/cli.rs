@@ -171,7 +171,8 @@ async fn open(config: &Config) -> anyhow::Result<Services> {
     }
     // Only `serve` waits for a database that is not up yet; a command fails at once.
     let issuer = config.issuer_for(config.listen);
-    Services::open(config, Arc::new(SystemClock), std::time::Duration::ZERO, issuer.as_str().trim_end_matches('/')).await
+    Services::open(config, Arc::new(SystemClock), std::time::Duration::ZERO, issuer.as_str().trim_end_matches('/'))
+        .await
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -321,7 +322,12 @@ async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     println!("{:<44}  {:<9}  {:<20}  ACTIVATED", "KID", "STATE", "CREATED");
     for k in services.keys.list().await? {
         let activated = k.activated_at.map(crate::accounts::devices::format_time).unwrap_or_else(|| "-".into());
-        println!("{:<44}  {:<9}  {:<20}  {activated}", k.kid, k.state, crate::accounts::devices::format_time(k.created_at));
+        println!(
+            "{:<44}  {:<9}  {:<20}  {activated}",
+            k.kid,
+            k.state,
+            crate::accounts::devices::format_time(k.created_at)
+        );
     }
     close(services.store).await;
     Ok(())
@@ -337,7 +343,10 @@ async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
     let outbox = &services.outbox;
     match cmd {
         MailCommand::List { all } => {
-            println!("{:<36}  {:<7}  {:>8}  {:<18}  {:<32}  {:<20}  LAST ERROR", "ID", "STATE", "ATTEMPTS", "KIND", "TO", "CREATED");
+            println!(
+                "{:<36}  {:<7}  {:>8}  {:<18}  {:<32}  {:<20}  LAST ERROR",
+                "ID", "STATE", "ATTEMPTS", "KIND", "TO", "CREATED"
+            );
             for m in outbox.list(all).await? {
                 let state = match (m.sent_at, m.dead_at) {
                     (Some(_), _) => "sent",
@@ -346,7 +355,10 @@ async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
                 };
                 let error = m.last_error.as_deref().unwrap_or("-");
                 let created = format_time(m.created_at);
-                println!("{:<36}  {state:<7}  {:>8}  {:<18}  {:<32}  {created:<20}  {error}", m.id, m.attempts, m.kind, m.recipient);
+                println!(
+                    "{:<36}  {state:<7}  {:>8}  {:<18}  {:<32}  {created:<20}  {error}",
+                    m.id, m.attempts, m.kind, m.recipient
+                );
             }
         }
         MailCommand::Retry { id } => {

@@ -73,7 +73,13 @@ pub(super) fn greeting_name(user: &UserRow) -> String {
 
 impl Accounts {
     /// Stores a new link for `user_id` and returns its absolute URL.
-    pub(super) async fn new_link(&self, db: &mut Db<'_>, user_id: &str, purpose: Purpose, email: &str) -> Result<String> {
+    pub(super) async fn new_link(
+        &self,
+        db: &mut Db<'_>,
+        user_id: &str,
+        purpose: Purpose,
+        email: &str,
+    ) -> Result<String> {
         let secret = token::new_secret();
         let now = self.now();
         db.insert_link(&NewLink {
@@ -209,7 +215,9 @@ impl Accounts {
     pub(super) async fn queue_password_notice(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
         let not_me = self.new_link(db, &user.id, Purpose::NotMe, "").await?;
         let when = super::devices::format_time(self.now());
-        self.outbox.enqueue(db, &user.email, &Mail::PasswordChanged { name: greeting_name(user), when, not_me }).await?;
+        self.outbox
+            .enqueue(db, &user.email, &Mail::PasswordChanged { name: greeting_name(user), when, not_me })
+            .await?;
         Ok(())
     }
 

@@ -16,8 +16,8 @@ use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
 use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
-use crate::security::token;
 use crate::metrics::LoginOutcome;
+use crate::security::token;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {

@@ -143,18 +143,28 @@ fn after_link(result: accounts::Result<()>, done: impl FnOnce() -> Response) -> 
             } else {
                 "The request could not be completed."
             };
-            Ok((StatusCode::CONFLICT, MessagePage::new("Not changed", vec![why], Some(("/account", "Go to my account"))))
+            Ok((
+                StatusCode::CONFLICT,
+                MessagePage::new("Not changed", vec![why], Some(("/account", "Go to my account"))),
+            )
                 .into_response())
         }
         Err(other) => Err(other.into()),
     }
 }
 
-async fn get_confirm(State(state): State<AppState>, csrf: PageCsrf, Query(q): Query<TokenQuery>) -> Result<Response, HtmlError> {
+async fn get_confirm(
+    State(state): State<AppState>,
+    csrf: PageCsrf,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, HtmlError> {
     show_link(&state, csrf, q.token, &CONFIRM).await
 }
 
-async fn post_confirm(State(state): State<AppState>, CsrfForm { form, .. }: CsrfForm<TokenForm>) -> Result<Response, HtmlError> {
+async fn post_confirm(
+    State(state): State<AppState>,
+    CsrfForm { form, .. }: CsrfForm<TokenForm>,
+) -> Result<Response, HtmlError> {
     after_link(state.accounts.confirm_email(&form.token).await, || Redirect::to("/login?confirmed=1").into_response())
 }
 
@@ -165,7 +175,10 @@ struct ResendForm {
 }
 
 /// The same answer whatever the account's state, or whether it exists.
-async fn post_resend(State(state): State<AppState>, CsrfForm { form, .. }: CsrfForm<ResendForm>) -> Result<Response, HtmlError> {
+async fn post_resend(
+    State(state): State<AppState>,
+    CsrfForm { form, .. }: CsrfForm<ResendForm>,
+) -> Result<Response, HtmlError> {
     state.accounts.resend_confirmation(&form.login).await?;
     Ok(MessagePage::new(
         "Check your email",
@@ -197,7 +210,10 @@ struct ForgotForm {
 
 /// Answers the same for known and unknown addresses (only a malformed one
 /// is pointed out, which says nothing about accounts).
-async fn post_forgot(State(state): State<AppState>, CsrfForm { form, csrf }: CsrfForm<ForgotForm>) -> Result<Response, HtmlError> {
+async fn post_forgot(
+    State(state): State<AppState>,
+    CsrfForm { form, csrf }: CsrfForm<ForgotForm>,
+) -> Result<Response, HtmlError> {
     if let Err(message) = accounts::Email::parse(&form.email) {
         let email = form.email.chars().take(accounts::names::EMAIL_MAX).collect();
         let page = ForgotPage { nav: Nav::anonymous(), csrf: csrf.token, email, error: Some(message) };
@@ -230,7 +246,11 @@ impl ResetPage {
     }
 }
 
-async fn get_reset(State(state): State<AppState>, csrf: PageCsrf, Query(q): Query<TokenQuery>) -> Result<Response, HtmlError> {
+async fn get_reset(
+    State(state): State<AppState>,
+    csrf: PageCsrf,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, HtmlError> {
     if q.token.is_empty() || q.token.len() > 128 || !state.accounts.link_is_live(&q.token, Purpose::Reset).await? {
         return Ok(dead_link());
     }
@@ -247,7 +267,10 @@ struct ResetForm {
     password_confirm: Option<SecretString>,
 }
 
-async fn post_reset(State(state): State<AppState>, CsrfForm { form, csrf }: CsrfForm<ResetForm>) -> Result<Response, HtmlError> {
+async fn post_reset(
+    State(state): State<AppState>,
+    CsrfForm { form, csrf }: CsrfForm<ResetForm>,
+) -> Result<Response, HtmlError> {
     match state.accounts.reset_password(&form.token, &form.password, form.password_confirm.as_ref()).await {
         Ok(()) => Ok(Redirect::to("/login?reset=1").into_response()),
         Err(accounts::Error::BadLink) => Ok(dead_link()),
@@ -259,11 +282,18 @@ async fn post_reset(State(state): State<AppState>, CsrfForm { form, csrf }: Csrf
     }
 }
 
-async fn get_email_confirm(State(state): State<AppState>, csrf: PageCsrf, Query(q): Query<TokenQuery>) -> Result<Response, HtmlError> {
+async fn get_email_confirm(
+    State(state): State<AppState>,
+    csrf: PageCsrf,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, HtmlError> {
     show_link(&state, csrf, q.token, &EMAIL_CHANGE).await
 }
 
-async fn post_email_confirm(State(state): State<AppState>, CsrfForm { form, .. }: CsrfForm<TokenForm>) -> Result<Response, HtmlError> {
+async fn post_email_confirm(
+    State(state): State<AppState>,
+    CsrfForm { form, .. }: CsrfForm<TokenForm>,
+) -> Result<Response, HtmlError> {
     after_link(state.accounts.confirm_email_change(&form.token).await, || {
         MessagePage::new(
             "Email address changed",
@@ -274,11 +304,18 @@ async fn post_email_confirm(State(state): State<AppState>, CsrfForm { form, .. }
     })
 }
 
-async fn get_email_undo(State(state): State<AppState>, csrf: PageCsrf, Query(q): Query<TokenQuery>) -> Result<Response, HtmlError> {
+async fn get_email_undo(
+    State(state): State<AppState>,
+    csrf: PageCsrf,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, HtmlError> {
     show_link(&state, csrf, q.token, &EMAIL_UNDO).await
 }
 
-async fn post_email_undo(State(state): State<AppState>, CsrfForm { form, .. }: CsrfForm<TokenForm>) -> Result<Response, HtmlError> {
+async fn post_email_undo(
+    State(state): State<AppState>,
+    CsrfForm { form, .. }: CsrfForm<TokenForm>,
+) -> Result<Response, HtmlError> {
     after_link(state.accounts.undo_email_change(&form.token).await, || {
         super::login::signed_out_page(
             &state,
@@ -294,11 +331,18 @@ async fn post_email_undo(State(state): State<AppState>, CsrfForm { form, .. }: C
     })
 }
 
-async fn get_not_me(State(state): State<AppState>, csrf: PageCsrf, Query(q): Query<TokenQuery>) -> Result<Response, HtmlError> {
+async fn get_not_me(
+    State(state): State<AppState>,
+    csrf: PageCsrf,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, HtmlError> {
     show_link(&state, csrf, q.token, &NOT_ME).await
 }
 
-async fn post_not_me(State(state): State<AppState>, CsrfForm { form, .. }: CsrfForm<TokenForm>) -> Result<Response, HtmlError> {
+async fn post_not_me(
+    State(state): State<AppState>,
+    CsrfForm { form, .. }: CsrfForm<TokenForm>,
+) -> Result<Response, HtmlError> {
     after_link(state.accounts.not_me(&form.token).await, || {
         super::login::signed_out_page(
             &state,

@@ -103,7 +103,9 @@ impl Mail {
         match self {
             Mail::Confirm { name, link } => Content {
                 greeting: hello(name),
-                paragraphs: vec![p("Please confirm your email address to finish creating your account. The link works once, for 24 hours.")],
+                paragraphs: vec![p(
+                    "Please confirm your email address to finish creating your account. The link works once, for 24 hours.",
+                )],
                 action: act("Confirm my address", link),
                 details: vec![],
                 closing: Some(p(IGNORE)),
@@ -152,7 +154,9 @@ impl Mail {
                 greeting: hello(name),
                 paragraphs: vec![
                     format!("Someone asked to change the email address of your account to {new_email}."),
-                    p("If this was not you, undo it: your address is restored and every session is signed out. The link works for 7 days."),
+                    p(
+                        "If this was not you, undo it: your address is restored and every session is signed out. The link works for 7 days.",
+                    ),
                 ],
                 action: act("Undo this change", undo),
                 details: vec![],
@@ -190,7 +194,11 @@ mod tests {
     fn html_part_escapes_names_and_text_part_keeps_them() {
         let mail = Mail::Welcome { name: "<b>Eve & \"co\"</b>".into(), account: "https://sso.example/account".into() };
         let r = mail.render("https://sso.example").unwrap();
-        assert!(r.html.contains("&#60;b&#62;Eve &#38; &#34;co&#34;&#60;/b&#62;") || r.html.contains("&lt;b&gt;Eve"), "{}", r.html);
+        assert!(
+            r.html.contains("&#60;b&#62;Eve &#38; &#34;co&#34;&#60;/b&#62;") || r.html.contains("&lt;b&gt;Eve"),
+            "{}",
+            r.html
+        );
         assert!(!r.html.contains("<b>Eve"));
         assert!(r.text.contains("Hello <b>Eve & \"co\"</b>,"));
         assert!(r.text.contains("https://sso.example/account"));
@@ -207,11 +215,19 @@ mod tests {
             Mail::PasswordChanged { name: "a".into(), when: "now".into(), not_me: l() },
             Mail::EmailChange { name: "a".into(), new_email: "b@example.com".into(), link: l() },
             Mail::EmailChanging { name: "a".into(), new_email: "b@example.com".into(), undo: l() },
-            Mail::NewSignIn { name: "a".into(), when: "t".into(), ip: "1.2.3.4".into(), device: "d".into(), not_me: l() },
+            Mail::NewSignIn {
+                name: "a".into(),
+                when: "t".into(),
+                ip: "1.2.3.4".into(),
+                device: "d".into(),
+                not_me: l(),
+            },
         ];
         for mail in all {
             let r = mail.render("https://sso.example").unwrap();
-            assert!(!r.subject.is_empty() && r.text.contains(&l()) && r.html.contains("https://sso.example/x?token=abc"));
+            assert!(
+                !r.subject.is_empty() && r.text.contains(&l()) && r.html.contains("https://sso.example/x?token=abc")
+            );
             assert!(r.html.contains("<html") && !r.text.contains('<'), "{}", mail.kind());
         }
     }

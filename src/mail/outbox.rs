@@ -71,8 +71,24 @@ pub fn retry_delay(attempt: i64, base: i64, jitter: f64) -> i64 {
 
 impl Outbox {
     /// Builds the outbox. `site` is the issuer (links and Message-IDs derive from it).
-    pub fn new(store: Store, kek: Arc<Kek>, mailer: Mailer, clock: Arc<dyn Clock>, settings: MailConfig, site: &str) -> Self {
-        Self { store, kek, mailer, clock, settings, site: site.into(), wake: Arc::default(), metrics: OutboxMetrics::default() }
+    pub fn new(
+        store: Store,
+        kek: Arc<Kek>,
+        mailer: Mailer,
+        clock: Arc<dyn Clock>,
+        settings: MailConfig,
+        site: &str,
+    ) -> Self {
+        Self {
+            store,
+            kek,
+            mailer,
+            clock,
+            settings,
+            site: site.into(),
+            wake: Arc::default(),
+            metrics: OutboxMetrics::default(),
+        }
     }
 
     /// The transport behind the outbox.
@@ -188,7 +204,9 @@ impl Outbox {
                 let error: String = e.to_string().chars().take(500).collect();
                 conn.db().outbox_failed(&row.id, &error, retry_at, now).await?;
                 match retry_at {
-                    Some(at) => tracing::warn!(mail_id = %row.id, error, retry_in = at - now, "mail not sent; will retry"),
+                    Some(at) => {
+                        tracing::warn!(mail_id = %row.id, error, retry_in = at - now, "mail not sent; will retry")
+                    }
                     None => tracing::error!(mail_id = %row.id, error, "mail not sent; moved to dead letters"),
                 }
             }

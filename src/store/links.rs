@@ -97,13 +97,11 @@ impl Db<'_> {
     pub async fn touch_known(&mut self, user_id: &str, kind: &str, value_hash: &str, now: i64) -> Result<bool> {
         let seen = exec!(
             self,
-            sqlx::query(
-                "update known_devices set last_seen = $1 where user_id = $2 and kind = $3 and value_hash = $4"
-            )
-            .bind(now)
-            .bind(user_id)
-            .bind(kind)
-            .bind(value_hash)
+            sqlx::query("update known_devices set last_seen = $1 where user_id = $2 and kind = $3 and value_hash = $4")
+                .bind(now)
+                .bind(user_id)
+                .bind(kind)
+                .bind(value_hash)
         )?;
         if seen > 0 {
             return Ok(true);

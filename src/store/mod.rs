@@ -28,6 +28,8 @@ mod users;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mail;
 
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};

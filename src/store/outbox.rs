@@ -143,11 +143,11 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    /// Deletes sent messages and dead letters created before `before`.
+    /// Deletes sent messages and dead letters created at or before `before`.
     pub async fn purge_outbox(&mut self, before: i64) -> Result<u64> {
         Ok(exec!(
             self,
-            sqlx::query("delete from outbox where (sent_at is not null or dead_at is not null) and created_at < $1")
+            sqlx::query("delete from outbox where (sent_at is not null or dead_at is not null) and created_at <= $1")
                 .bind(before)
         )?)
     }

@@ -42,7 +42,7 @@ impl Drop for FailureLabel {
 }
 
 /// Runs `body` once per backend on a freshly migrated store.
-async fn each_backend(body: impl AsyncFn(&Store)) {
+pub(super) async fn each_backend(body: impl AsyncFn(&Store)) {
     for db in open_backends().await {
         let label = FailureLabel(db.store.backend());
         db.store.migrate().await.expect("migrate");
@@ -89,7 +89,7 @@ impl UserFixture {
 }
 
 /// Inserts a user named `username`; returns its id.
-async fn add_user(store: &Store, username: &str) -> String {
+pub(super) async fn add_user(store: &Store, username: &str) -> String {
     let user = UserFixture::new(username);
     store.conn().await.unwrap().db().insert_user(&user.row(1_000)).await.unwrap();
     user.id

@@ -134,7 +134,10 @@ impl Db<'_> {
 
     /// Marks the address confirmed.
     pub async fn set_email_verified(&mut self, id: &str, now: i64) -> Result<()> {
-        exec!(self, sqlx::query("update users set email_verified = true, updated_at = $1 where id = $2").bind(now).bind(id))?;
+        exec!(
+            self,
+            sqlx::query("update users set email_verified = true, updated_at = $1 where id = $2").bind(now).bind(id)
+        )?;
         Ok(())
     }
 

@@ -214,8 +214,13 @@ struct Server {
 
 impl Server {
     fn start(env: &Env) -> Self {
+        Self::start_with(env, &[])
+    }
+
+    fn start_with(env: &Env, vars: &[(&str, &str)]) -> Self {
         let mut child = env
             .command(&["serve"])
+            .envs(vars.iter().copied())
             .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -368,4 +373,93 @@ async fn keys_commands_list_and_rotate() {
     let retiring = out.lines().find(|l| l.contains(" retiring ")).expect("old key retiring");
     assert!(retiring.starts_with(&current));
     assert_eq!(out.lines().filter(|l| l.contains(" current ")).count(), 1);
+}
+
+/// Registers `username` through the pages of a running server.
+async fn register_over_http(base: &str, username: &str) {
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = browser.get(format!("{base}/register")).send().await.unwrap().text().await.unwrap();
+    let token = crate::helpers::hidden_value(&page, "csrf_token").unwrap();
+    let email = format!("{username}@example.com");
+    let pw = "a long enough password";
+    let form =
+        [("username", username), ("email", &email), ("password", pw), ("password_confirm", pw), ("csrf_token", &token)];
+    let res = browser.post(format!("{base}/register")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "registered");
+}
+
+#[tokio::test]
+async fn mail_being_sent_when_serve_is_killed_is_sent_after_restart() {
+    let env = Env::new().await;
+    let sink = crate::smtp::SmtpSink::start().await;
+    sink.set_stall(true);
+    let url = sink.url();
+    // A short lease, so the restarted server does not wait two minutes.
+    let vars = [
+        ("GATEHOUSE_MAIL__SMTP_URL", url.as_str()),
+        ("GATEHOUSE_MAIL__LEASE_SECS", "4"),
+        ("GATEHOUSE_MAIL__SEND_TIMEOUT_SECS", "3"),
+    ];
+    let first = Server::start_with(&env, &vars);
+    register_over_http(&first.base, "kim").await;
+    for _ in 0..500 {
+        if sink.stalled_count() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(sink.stalled_count(), 1, "the SMTP server has the message but has not answered");
+    // kill -9 mid-send: no shutdown code runs.
+    let pid = first.child.id().to_string();
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    assert!(!first.terminate_wait(), "killed");
+    sink.set_stall(false);
+    let second = Server::start_with(&env, &vars);
+    let mail = sink.wait_for("kim@example.com", "Confirm your email").await;
+    assert!(mail.text.contains("/register/confirm?token="));
+    assert_eq!(sink.count_to("kim@example.com"), 1);
+    assert!(second.terminate());
+
+    // The operator's view: the message is listed as sent.
+    let out = env.ok(&["mail", "list", "--all"], "");
+    assert!(out.contains("sent") && out.contains("kim@example.com") && out.contains("confirm"), "{out}");
+}
+
+#[tokio::test]
+async fn mail_commands_list_retry_and_purge_dead_letters() {
+    let env = Env::new().await;
+    // Nothing listens here: every attempt fails, and one attempt is all there is.
+    let closed = crate::smtp::SmtpSink::start().await;
+    let port = closed.port();
+    closed.stop().await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let vars = [("GATEHOUSE_MAIL__SMTP_URL", url.as_str()), ("GATEHOUSE_MAIL__MAX_ATTEMPTS", "1")];
+    let server = Server::start_with(&env, &vars);
+    register_over_http(&server.base, "lou").await;
+    let mut listed = String::new();
+    for _ in 0..500 {
+        listed = env.ok(&["mail", "list"], "");
+        if listed.contains("dead") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(listed.contains("dead") && listed.contains("lou@example.com"), "{listed}");
+    assert!(!listed.contains("token="), "no bodies, no links in the listing");
+    let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("gatehouse_mail_dead_letters 1"), "{metrics}");
+    assert!(server.terminate());
+
+    // SMTP is back; the operator resends the dead letter.
+    let sink = crate::smtp::SmtpSink::start_on(port).await;
+    let id = listed.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert!(env.fails(&["mail", "retry", "no-such-id"], "").contains("no unsent message"));
+    assert!(env.ok(&["mail", "retry", &id], "").contains("queued again"));
+    let server = Server::start_with(&env, &vars);
+    sink.wait_for("lou@example.com", "Confirm your email").await;
+    assert!(server.terminate());
+    assert!(env.fails(&["mail", "retry", &id], "").contains("no unsent message"), "sent rows are not resent");
+    assert!(env.ok(&["mail", "purge", "--older-than-days", "0"], "").contains("deleted 1"));
+    assert!(!env.ok(&["mail", "list", "--all"], "").contains("lou@example.com"));
 }

@@ -201,7 +201,8 @@ impl TestApp {
     pub async fn register_confirmed(&self, username: &str) -> reqwest::Client {
         let browser = self.browser();
         let email = format!("{username}@example.com");
-        let fields = [("username", username), ("email", email.as_str()), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+        let fields =
+            [("username", username), ("email", email.as_str()), ("password", PASSWORD), ("password_confirm", PASSWORD)];
         let res = self.submit(&browser, "/register", "/register", &fields).await;
         assert_eq!(res.status(), 303, "registration of {username} failed");
         let mail = self.mail.wait_for(&email, "Confirm your email").await;
@@ -217,7 +218,12 @@ impl TestApp {
         let token = hidden_value(&html, "token").expect("token field");
         let csrf = hidden_value(&html, "csrf_token").expect("csrf field");
         let action = form_action(&html).expect("form action");
-        browser.post(self.url(&action)).form(&[("token", token.as_str()), ("csrf_token", csrf.as_str())]).send().await.unwrap()
+        browser
+            .post(self.url(&action))
+            .form(&[("token", token.as_str()), ("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
     }
 }
 

@@ -93,8 +93,15 @@ async fn instances_racing_to_create_the_first_keys_agree_on_one_set() {
     store.migrate().await.unwrap();
     let policy = Policy { rotate_after: 1000, publish_ahead: 100, retain: 100 };
     let clock = Arc::new(FixedClock::at(crate::helpers::T0));
-    let open =
-        || KeyRing::open(store.clone(), std::sync::Arc::new(Kek::new([9; 32])), policy, clock.clone(), std::path::Path::new("/nonexistent"));
+    let open = || {
+        KeyRing::open(
+            store.clone(),
+            std::sync::Arc::new(Kek::new([9; 32])),
+            policy,
+            clock.clone(),
+            std::path::Path::new("/nonexistent"),
+        )
+    };
     let (a, b, c) = tokio::join!(open(), open(), open());
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     assert_eq!(a.current_kid(), b.current_kid());

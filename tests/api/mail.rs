@@ -32,7 +32,12 @@ async fn register_confirm_sign_in_forget_reset_and_sign_in_with_the_new_password
     assert_eq!(res.status(), 200);
     let mail = app.mail.wait_for("nia@example.com", "Reset your password").await;
     // Names are escaped in the HTML part and kept as typed in the text part.
-    assert!(mail.html.contains("Hello &#60;b&#62;Nia &#38; co&#60;/b&#62;,") || mail.html.contains("Hello &lt;b&gt;Nia &amp; co&lt;/b&gt;,"), "{}", mail.html);
+    assert!(
+        mail.html.contains("Hello &#60;b&#62;Nia &#38; co&#60;/b&#62;,")
+            || mail.html.contains("Hello &lt;b&gt;Nia &amp; co&lt;/b&gt;,"),
+        "{}",
+        mail.html
+    );
     assert!(!mail.html.contains("<b>Nia"));
     assert!(mail.text.contains("Hello <b>Nia & co</b>,"));
     let reset = link(&mail, &app.url("/password/reset?"));
@@ -42,7 +47,12 @@ async fn register_confirm_sign_in_forget_reset_and_sign_in_with_the_new_password
     let token = hidden_value(&html, "token").unwrap();
     let csrf = hidden_value(&html, "csrf_token").unwrap();
     // The policy applies: a short password is refused and the link stays usable.
-    let short = [("token", token.as_str()), ("csrf_token", csrf.as_str()), ("password", "short"), ("password_confirm", "short")];
+    let short = [
+        ("token", token.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("password", "short"),
+        ("password_confirm", "short"),
+    ];
     assert_eq!(other.post(app.url("/password/reset")).form(&short).send().await.unwrap().status(), 422);
     let good = [
         ("token", token.as_str()),
@@ -138,12 +148,22 @@ async fn email_change_confirms_the_new_address_and_undo_restores_the_old_one() {
     let browser = app.signed_in("sol", &[]).await;
     // The current password is required.
     let res = app
-        .submit(&browser, "/account", "/account/email", &[("new_email", "sol@new.example"), ("email_password", "wrong")])
+        .submit(
+            &browser,
+            "/account",
+            "/account/email",
+            &[("new_email", "sol@new.example"), ("email_password", "wrong")],
+        )
         .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("value=\"sol@new.example\""), "typed address kept");
     let res = app
-        .submit(&browser, "/account", "/account/email", &[("new_email", "sol@new.example"), ("email_password", PASSWORD)])
+        .submit(
+            &browser,
+            "/account",
+            "/account/email",
+            &[("new_email", "sol@new.example"), ("email_password", PASSWORD)],
+        )
         .await;
     assert_eq!(location(&res), "/account?notice=email");
     let confirm = app.mail.wait_for("sol@new.example", "Confirm your new email").await;

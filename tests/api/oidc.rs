@@ -439,7 +439,8 @@ async fn a_deleted_client_is_refused_once_the_short_client_cache_lapses() {
     assert_eq!(grant().await.unwrap().status(), 200);
     // Another process (the CLI, another instance) deletes it: this instance
     // keeps the authenticated row for at most CLIENT_CACHE_MILLIS.
-    let elsewhere = gatehouse::oauth::clients::Clients::new(app.state.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    let elsewhere =
+        gatehouse::oauth::clients::Clients::new(app.state.store.clone(), std::sync::Arc::new(app.clock.clone()));
     elsewhere.delete("rp").await.unwrap();
     app.clock.advance(2);
     let refused = grant().await.unwrap();

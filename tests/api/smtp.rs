@@ -128,7 +128,9 @@ impl SmtpSink {
             }
             if Instant::now() >= deadline {
                 let seen: Vec<_> = received.iter().map(|m| format!("to {:?}: {:?}", m.to, m.subject)).collect();
-                panic!("no {n} mails to {to} with subject containing {subject_part:?} within 15 s; received: {seen:#?}");
+                panic!(
+                    "no {n} mails to {to} with subject containing {subject_part:?} within 15 s; received: {seen:#?}"
+                );
             }
             sleep(Duration::from_millis(20)).await;
         }
