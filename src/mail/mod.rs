@@ -140,11 +140,17 @@ impl Mailer {
             }
             Transport::File(dir) => {
                 tokio::fs::create_dir_all(dir).await?;
-                let name: String =
-                    m.message_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
+                // `<id@host>` becomes `id@host.eml`; anything odd becomes `_`.
+                let name: String = m
+                    .message_id
+                    .trim_matches(['<', '>'])
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || "-.@".contains(c) { c } else { '_' })
+                    .take(100)
+                    .collect();
                 let path = dir.join(format!("{name}.eml"));
                 tokio::fs::write(&path, message.formatted()).await?;
-                tracing::info!(path = %path.display(), kind = "file", "mail written");
+                tracing::info!(path = %path.display(), "mail written to a file");
             }
             Transport::Memory(list) => {
                 drop(message);
