@@ -249,19 +249,10 @@ impl Accounts {
 
     /// Applies an email change from the link sent to the new address.
     pub async fn confirm_email_change(&self, secret: &str) -> Result<()> {
-        let now = self.now();
         let mut tx = self.store.begin().await?;
-        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::EmailChange.as_str(), now).await?;
-        let Some(spent) = spent else { return Err(Error::BadLink) };
-        let email = names::Email::parse(&spent.email).map_err(|_| Error::BadLink)?;
-        match tx.db().set_email(&spent.user_id, &email.display, &email.key, true, now).await {
-            Err(crate::store::Error::Conflict(_)) => {
-                return Err(Error::field("email", "That address is now used by another account."));
-            }
-            other => other?,
-        }
+        let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailChange).await?;
         tx.commit().await?;
-        tracing::info!(user_id = %spent.user_id, "email address changed");
+        tracing::info!(user_id, "email address changed");
         Ok(())
     }
 
@@ -269,23 +260,30 @@ impl Accounts {
     /// refresh token, and mails a reset link there (whoever changed the
     /// address may also know the password).
     pub async fn undo_email_change(&self, secret: &str) -> Result<()> {
-        let now = self.now();
         let mut tx = self.store.begin().await?;
-        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::EmailUndo.as_str(), now).await?;
-        let Some(spent) = spent else { return Err(Error::BadLink) };
-        let email = names::Email::parse(&spent.email).map_err(|_| Error::BadLink)?;
-        match tx.db().set_email(&spent.user_id, &email.display, &email.key, true, now).await {
-            Err(crate::store::Error::Conflict(_)) => {
-                return Err(Error::field("email", "That address is now used by another account."));
-            }
-            other => other?,
-        }
-        tx.db().void_links(&spent.user_id, Purpose::EmailChange.as_str(), now).await?;
-        self.lock_out_and_reset(&mut tx.db(), &spent.user_id).await?;
+        let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailUndo).await?;
+        tx.db().void_links(&user_id, Purpose::EmailChange.as_str(), self.now()).await?;
+        self.lock_out_and_reset(&mut tx.db(), &user_id).await?;
         tx.commit().await?;
         self.outbox.kick();
-        tracing::info!(user_id = %spent.user_id, "email change undone");
+        tracing::info!(user_id, "email change undone");
         Ok(())
+    }
+
+    /// Spends an email-change or undo link and sets the address it carries
+    /// (confirmed, since it came through that mailbox); returns the user id.
+    async fn set_email_from_link(&self, db: &mut Db<'_>, secret: &str, purpose: Purpose) -> Result<String> {
+        let now = self.now();
+        let Some(spent) = db.spend_link(&token::hash_secret(secret), purpose.as_str(), now).await? else {
+            return Err(Error::BadLink);
+        };
+        let email = names::Email::parse(&spent.email).map_err(|_| Error::BadLink)?;
+        match db.set_email(&spent.user_id, &email.display, &email.key, true, now).await {
+            Err(crate::store::Error::Conflict(_)) => {
+                Err(Error::field("email", "That address is now used by another account."))
+            }
+            other => other.map(|()| spent.user_id).map_err(Error::from),
+        }
     }
 
     /// "This wasn't me": ends every session and refresh token and mails a reset link.

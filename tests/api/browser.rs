@@ -1,6 +1,7 @@
 //! A real browser (headless Chromium through chromedriver, spoken to over the
-//! W3C WebDriver protocol with plain HTTP) registers, signs in, and signs out
-//! using only the server-rendered pages: no JavaScript of ours is involved.
+//! W3C WebDriver protocol with plain HTTP) registers, confirms its address and
+//! resets its password through mailed links, signs in, and signs out using
+//! only the server-rendered pages: no JavaScript of ours is involved.
 //! Skipped where chromedriver is not installed, except in CI (`.ci/run`
 //! installs it), where its absence is a failure.
 use std::process::{Child, Command, Stdio};
@@ -140,7 +141,7 @@ impl Drop for Driver {
 }
 
 #[tokio::test]
-async fn a_browser_registers_signs_in_and_signs_out_without_javascript() {
+async fn a_browser_registers_confirms_resets_signs_in_and_signs_out_without_javascript() {
     let Some(driver) = Driver::start().await else { return };
     let app = spawn_app().await;
     let password = "a browser-typed passphrase";
@@ -159,8 +160,29 @@ async fn a_browser_registers_signs_in_and_signs_out_without_javascript() {
     driver.type_into("#password_confirm", password).await;
     driver.click("button[type=submit]").await;
 
-    driver.wait_for("Your account is ready").await;
+    driver.wait_for("Check your email").await;
     assert_eq!(driver.current_path().await, "/login");
+    // The confirmation link arrives over SMTP; the browser opens it and confirms.
+    let mail = app.mail.wait_for("walter@example.com", "Confirm your email").await;
+    driver.goto(&crate::smtp::link(&mail, &app.url("/register/confirm?"))).await;
+    driver.screenshot("confirm").await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for("Your email address is confirmed").await;
+
+    // Forgot password: the reset link from the mail sets a new one.
+    driver.goto(&app.url("/password/forgot")).await;
+    driver.type_into("#email", "walter@example.com").await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for("Check your email").await;
+    let mail = app.mail.wait_for("walter@example.com", "Reset your password").await;
+    driver.goto(&crate::smtp::link(&mail, &app.url("/password/reset?"))).await;
+    let password = "a browser-reset passphrase";
+    driver.type_into("#password", password).await;
+    driver.type_into("#password_confirm", password).await;
+    driver.screenshot("reset").await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for("Your password is changed").await;
+
     driver.type_into("#username", "walter@example.com").await;
     driver.type_into("#password", password).await;
     driver.click("button[type=submit]").await;
