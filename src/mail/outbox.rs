@@ -247,7 +247,45 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
-    use super::retry_delay;
+    use std::sync::Arc;
+
+    use super::{Outbox, retry_delay};
+    use crate::clock::FixedClock;
+    use crate::config::MailConfig;
+    use crate::keys::Kek;
+    use crate::mail::{Mail, Mailer};
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn queued_bodies_are_sealed_and_dropped_once_sent_through_the_memory_transport() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/m.db", dir.path().display());
+        let store = Store::connect(&url, 2, std::time::Duration::ZERO).await.unwrap();
+        store.migrate().await.unwrap();
+        let mailer = Mailer::memory("gatehouse@example.com").unwrap();
+        let clock = Arc::new(FixedClock::at(1_000));
+        let kek = Arc::new(Kek::new([7; 32]));
+        let outbox =
+            Outbox::new(store.clone(), kek, mailer.clone(), clock, MailConfig::default(), "https://sso.example");
+        let link = "https://sso.example/password/reset?token=secret-token-value";
+        let mail = Mail::Reset { name: "Ann".into(), link: link.into() };
+        let mut tx = store.begin().await.unwrap();
+        let queued = outbox.enqueue(&mut tx.db(), "ann@example.com", &mail).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(queued.message_id, format!("<{}@sso.example>", queued.id));
+
+        let stored = outbox.list(true).await.unwrap();
+        assert!(!stored[0].body.contains("secret-token-value"), "the link is not stored in clear");
+        assert!(outbox.send_one().await.unwrap());
+        assert!(!outbox.send_one().await.unwrap(), "nothing else is due");
+        let sent = mailer.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0].to.as_str(), sent[0].message_id.as_str()), ("ann@example.com", queued.message_id.as_str()));
+        assert!(sent[0].text.contains(link) && sent[0].html.contains("secret-token-value"));
+        let row = outbox.list(true).await.unwrap().into_iter().find(|r| r.id == queued.id).unwrap();
+        assert_eq!((row.body.as_str(), row.sent_at), ("", Some(1_000)));
+        store.close().await;
+    }
 
     #[test]
     fn retry_delay_doubles_from_the_base_with_bounded_jitter_and_a_cap() {

@@ -92,6 +92,26 @@ async fn forgot_password_answers_the_same_for_known_and_unknown_addresses() {
 }
 
 #[tokio::test]
+async fn links_start_with_the_configured_issuer_whatever_the_host_header_says() {
+    let app = spawn_app().await;
+    app.create_user("yan", &[]).await;
+    let browser = app.browser();
+    let token = app.csrf_token(&browser, "/password/forgot").await;
+    let res = browser
+        .post(app.url("/password/forgot"))
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .form(&[("email", "yan@example.com"), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mail = app.mail.wait_for("yan@example.com", "Reset").await;
+    assert!(!mail.text.contains("evil.example") && !mail.html.contains("evil.example"));
+    link(&mail, &app.url("/password/reset?token="));
+}
+
+#[tokio::test]
 async fn expired_and_reused_links_get_a_410_page() {
     let app = spawn_app().await;
     let browser = app.browser();
