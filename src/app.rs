@@ -210,7 +210,8 @@ impl App {
     }
 }
 
-/// Deletes sessions that ended more than a day ago, hourly.
+/// Hourly: deletes sessions that ended more than a day ago, and sent mail
+/// older than a week.
 async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -225,6 +226,12 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
         match purged {
             Ok(n) => tracing::debug!(purged = n, "old sessions deleted"),
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+        // Sent mail is kept a week for `gatehouse mail list --all`; dead
+        // letters stay until an operator retries or purges them.
+        match state.outbox.purge(7 * 86_400, false).await {
+            Ok(n) => tracing::debug!(purged = n, "old sent mail deleted"),
+            Err(e) => tracing::warn!(error = %e, "sent mail sweep failed"),
         }
     }
 }

@@ -348,9 +348,11 @@ async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
                 "ID", "STATE", "ATTEMPTS", "KIND", "TO", "CREATED"
             );
             for m in outbox.list(all).await? {
+                let now = crate::clock::Clock::unix(&SystemClock);
                 let state = match (m.sent_at, m.dead_at) {
                     (Some(_), _) => "sent",
                     (None, Some(_)) => "dead",
+                    (None, None) if m.locked_until > now => "sending",
                     (None, None) => "waiting",
                 };
                 let error = m.last_error.as_deref().unwrap_or("-");
@@ -363,7 +365,7 @@ async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
         }
         MailCommand::Retry { id } => {
             if !outbox.retry(&id).await? {
-                bail!("no unsent message with id {id:?} (see `gatehouse mail list`)");
+                bail!("no unsent message with id {id:?} that is not being sent right now (see `gatehouse mail list`)");
             }
             println!("queued again: {id}; a running server sends it within seconds");
         }
@@ -371,7 +373,7 @@ async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
             if older_than_days < 0 {
                 bail!("--older-than-days cannot be negative");
             }
-            let n = outbox.purge(older_than_days.saturating_mul(86_400)).await?;
+            let n = outbox.purge(older_than_days.saturating_mul(86_400), true).await?;
             println!("deleted {n} sent or dead messages");
         }
     }

@@ -220,7 +220,7 @@ impl Default for MailConfig {
             smtp_url: None,
             from: "gatehouse@localhost".into(),
             backend: None,
-            max_attempts: 8,
+            max_attempts: 15,
             retry_base_secs: 30,
             lease_secs: 120,
             send_timeout_secs: 30,

@@ -17,7 +17,9 @@ create table outbox (
     sent_at integer,
     dead_at integer
 );
-create index outbox_due on outbox(next_attempt_at);
+-- Only unsent rows are ever claimed; sent rows pile up until purged.
+create index outbox_due on outbox(next_attempt_at) where sent_at is null and dead_at is null;
+create index outbox_recipient on outbox(recipient, kind, created_at);
 
 -- Single-use links sent by mail (confirmation, reset, email change, undo,
 -- "this wasn't me"). Only the SHA-256 of the token is stored.
@@ -27,11 +29,13 @@ create table mail_links (
     user_id text not null references users(id) on delete cascade,
     purpose text not null,
     email text not null default '',
+    email_key text not null default '',
     created_at integer not null,
     expires_at integer not null,
     used_at integer
 );
 create index mail_links_user on mail_links(user_id, purpose);
+create index mail_links_email on mail_links(email_key, purpose);
 
 -- Devices (a long-lived cookie) and networks (an IP prefix) a user has signed
 -- in from, hashed; a sign-in from neither gets a notice mail.

@@ -160,6 +160,12 @@ impl Accounts {
         let id = store::new_id();
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        // An address its previous owner may still restore (an undo link is
+        // live) is not free for self-registration; it answers as taken.
+        if !r.email_verified && tx.db().email_reserved(&email.key, Purpose::EmailUndo.as_str(), "", now).await? {
+            drop(tx);
+            return self.registered_address(&username, &email, false).await;
+        }
         let inserted = tx
             .db()
             .insert_user(&NewUser {
@@ -210,6 +216,10 @@ impl Accounts {
             login: format!("{site}/login"),
             forgot: format!("{site}/password/forgot"),
         };
+        // One such mail an hour at most, so repeated attempts cannot flood the owner.
+        if tx.db().count_outbox_since(&owner.email, mail.kind(), self.now() - 3_600).await? > 0 {
+            return Ok(None);
+        }
         self.outbox.enqueue(&mut tx.db(), &owner.email, &mail).await?;
         tx.commit().await?;
         self.outbox.kick();
@@ -273,6 +283,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         tx.db().set_password_hash(user_id, &hash, now).await?;
         let ended = tx.db().revoke_user_sessions(user_id, keep, now).await?;
+        tx.db().void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
         tx.commit().await?;
         self.outbox.kick();

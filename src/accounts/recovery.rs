@@ -88,6 +88,7 @@ impl Accounts {
             user_id,
             purpose: purpose.as_str(),
             email,
+            email_key: &if email.is_empty() { String::new() } else { names::login_key(email) },
             now,
             expires_at: now + purpose.lifetime_secs(),
         })
@@ -98,8 +99,10 @@ impl Accounts {
         Ok(url.into())
     }
 
-    /// Whether the user may be sent another link for `purpose` now.
+    /// Whether the user may be sent another link for `purpose` now. Takes the
+    /// user's row lock first, so concurrent requests count one after another.
     async fn may_send(&self, db: &mut Db<'_>, user_id: &str, purpose: Purpose) -> Result<bool> {
+        db.lock_user(user_id).await?;
         let now = self.now();
         let p = purpose.as_str();
         Ok(db.count_links_since(user_id, p, now - LINK_GAP_SECS).await? == 0
@@ -112,8 +115,10 @@ impl Accounts {
         Ok(self.store.conn().await?.db().link_is_live(&hash, purpose.as_str(), self.now()).await?)
     }
 
-    /// Mails a confirmation link in `db`'s transaction (registration).
+    /// Mails a confirmation link in `db`'s transaction (registration); older
+    /// confirmation links stop working.
     pub(super) async fn queue_confirmation(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
+        db.void_links(&user.id, Purpose::Confirm.as_str(), self.now()).await?;
         let link = self.new_link(db, &user.id, Purpose::Confirm, "").await?;
         self.outbox.enqueue(db, &user.email, &Mail::Confirm { name: greeting_name(user), link }).await?;
         Ok(())
@@ -127,6 +132,9 @@ impl Accounts {
             Some(s) => tx.db().find_user(&s.user_id).await?.ok_or(Error::BadLink)?,
             None => return Err(Error::BadLink),
         };
+        if user.email_verified {
+            return Ok(()); // nothing to do, and no second welcome
+        }
         tx.db().set_email_verified(&user.id, self.now()).await?;
         let account = format!("{}/account", self.outbox.site());
         self.outbox.enqueue(&mut tx.db(), &user.email, &Mail::Welcome { name: greeting_name(&user), account }).await?;
@@ -204,6 +212,8 @@ impl Accounts {
         tx.db().set_email_verified(&user.id, now).await?;
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().revoke_user_tokens(&user.id, now).await?;
+        // An email change someone else started must not survive the reset.
+        tx.db().void_links(&user.id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
         tx.commit().await?;
         self.outbox.kick();
@@ -233,10 +243,15 @@ impl Accounts {
             return Err(Error::field("new_email", "That is already your address."));
         }
         let mut tx = self.store.begin().await?;
+        if !self.may_send(&mut tx.db(), user_id, Purpose::EmailChange).await? {
+            return Err(Error::field("new_email", "We sent a link a moment ago. Try again in a few minutes."));
+        }
         tx.db().void_links(user_id, Purpose::EmailChange.as_str(), self.now()).await?;
         let name = greeting_name(&user);
         let link = self.new_link(&mut tx.db(), user_id, Purpose::EmailChange, &email.display).await?;
-        let change = Mail::EmailChange { name: name.clone(), new_email: email.display.clone(), link };
+        // The new address has not proved anything yet: greet by username, not a
+        // free-text display name, so this mail cannot carry someone's message.
+        let change = Mail::EmailChange { name: user.username.clone(), new_email: email.display.clone(), link };
         self.outbox.enqueue(&mut tx.db(), &email.display, &change).await?;
         let undo = self.new_link(&mut tx.db(), user_id, Purpose::EmailUndo, &user.email).await?;
         let notice = Mail::EmailChanging { name, new_email: email.display.clone(), undo };
@@ -278,10 +293,14 @@ impl Accounts {
             return Err(Error::BadLink);
         };
         let email = names::Email::parse(&spent.email).map_err(|_| Error::BadLink)?;
+        let taken = Err(Error::field("email", "That address is now used by another account."));
+        if purpose == Purpose::EmailChange
+            && db.email_reserved(&email.key, Purpose::EmailUndo.as_str(), &spent.user_id, now).await?
+        {
+            return taken;
+        }
         match db.set_email(&spent.user_id, &email.display, &email.key, true, now).await {
-            Err(crate::store::Error::Conflict(_)) => {
-                Err(Error::field("email", "That address is now used by another account."))
-            }
+            Err(crate::store::Error::Conflict(_)) => taken,
             other => other.map(|()| spent.user_id).map_err(Error::from),
         }
     }
@@ -303,6 +322,7 @@ impl Accounts {
         let now = self.now();
         db.revoke_user_sessions(user_id, None, now).await?;
         db.revoke_user_tokens(user_id, now).await?;
+        db.void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
         let user = db.find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         self.queue_reset(db, &user).await
     }

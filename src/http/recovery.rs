@@ -174,12 +174,24 @@ struct ResendForm {
     login: String,
 }
 
+/// Runs account work that must not show in the response time: whether an
+/// address has an account decides how much work there is (a lookup, or a
+/// link, a sealed mail and a commit), so the page is answered first.
+fn in_background(what: &'static str, work: impl Future<Output = accounts::Result<()>> + Send + 'static) {
+    tokio::spawn(async move {
+        if let Err(e) = work.await {
+            tracing::error!(error = %e, what, "background account request failed");
+        }
+    });
+}
+
 /// The same answer whatever the account's state, or whether it exists.
 async fn post_resend(
     State(state): State<AppState>,
     CsrfForm { form, .. }: CsrfForm<ResendForm>,
 ) -> Result<Response, HtmlError> {
-    state.accounts.resend_confirmation(&form.login).await?;
+    let accounts = state.accounts.clone();
+    in_background("resend", async move { accounts.resend_confirmation(&form.login).await });
     Ok(MessagePage::new(
         "Check your email",
         vec!["If that account is waiting for its address to be confirmed, we have sent a new link. It works once, for 24 hours."],
@@ -219,7 +231,8 @@ async fn post_forgot(
         let page = ForgotPage { nav: Nav::anonymous(), csrf: csrf.token, email, error: Some(message) };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    state.accounts.forgot_password(&form.email).await?;
+    let accounts = state.accounts.clone();
+    in_background("forgot-password", async move { accounts.forgot_password(&form.email).await });
     Ok(MessagePage::new(
         "Check your email",
         vec![

@@ -25,8 +25,8 @@ pub mod outbox;
 pub use messages::Mail;
 pub use outbox::{Outbox, QueuedMail};
 
-/// Mail errors. `Transient` ones are retried; `Permanent` ones too, but they
-/// are logged as the recipient's or the server's refusal.
+/// Mail errors. The outbox retries every one of them except a malformed
+/// address and an SMTP refusal of the mailbox itself.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("mail settings: {0}")]

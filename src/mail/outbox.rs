@@ -58,6 +58,17 @@ pub struct Outbox {
     pub metrics: OutboxMetrics,
 }
 
+/// Whether retrying cannot help: the address is malformed, or the server
+/// refused the mailbox itself (550/551/553). Other refusals (authentication,
+/// relaying, policy, a full disk) are the server's state and may pass.
+fn is_undeliverable(e: &Error) -> bool {
+    match e {
+        Error::Address(_) => true,
+        Error::Smtp(s) => s.status().is_some_and(|code| matches!(code.to_string().as_str(), "550" | "551" | "553")),
+        _ => false,
+    }
+}
+
 /// The wait before attempt `attempt + 1`: exponential from `base`, capped at
 /// an hour, with ±25 % jitter (`jitter` in 0..1) so that a recovering SMTP
 /// server is not hit by every instance at once.
@@ -190,19 +201,25 @@ impl Outbox {
         let mut conn = self.store.conn().await?;
         match result {
             Ok(()) => {
-                conn.db().outbox_sent(&row.id, now).await?;
                 self.metrics.sent.inc();
-                tracing::info!(mail_id = %row.id, kind = %row.kind, attempt = row.attempts, "mail sent");
+                if conn.db().outbox_sent(&row.id, lease_until, now).await? {
+                    tracing::info!(mail_id = %row.id, kind = %row.kind, attempt = row.attempts, "mail sent");
+                } else {
+                    tracing::warn!(mail_id = %row.id, "mail sent after its lease ran out; it may be sent twice");
+                }
             }
             Err(e) => {
                 self.metrics.failures.inc();
-                let permanent = matches!(&e, Error::Smtp(s) if s.is_permanent()) || matches!(e, Error::Address(_));
-                let retry_at = (!permanent && row.attempts < i64::from(self.settings.max_attempts)).then(|| {
+                let give_up = is_undeliverable(&e) || row.attempts >= i64::from(self.settings.max_attempts);
+                let retry_at = (!give_up).then(|| {
                     let jitter = f64::from(crate::security::token::random_bytes::<1>()[0]) / 255.0;
                     now + retry_delay(row.attempts, self.settings.retry_base_secs, jitter)
                 });
                 let error: String = e.to_string().chars().take(500).collect();
-                conn.db().outbox_failed(&row.id, &error, retry_at, now).await?;
+                if !conn.db().outbox_failed(&row.id, lease_until, &error, retry_at, now).await? {
+                    tracing::warn!(mail_id = %row.id, error, "mail attempt failed after its lease ran out");
+                    return Ok(true);
+                }
                 match retry_at {
                     Some(at) => {
                         tracing::warn!(mail_id = %row.id, error, retry_in = at - now, "mail not sent; will retry")
@@ -227,9 +244,9 @@ impl Outbox {
         Ok(done)
     }
 
-    /// Deletes sent messages and dead letters older than `age_secs`.
-    pub async fn purge(&self, age_secs: i64) -> Result<u64, Error> {
-        Ok(self.store.conn().await?.db().purge_outbox(self.clock.unix() - age_secs).await?)
+    /// Deletes sent messages (and dead letters, if `dead`) older than `age_secs`.
+    pub async fn purge(&self, age_secs: i64, dead: bool) -> Result<u64, Error> {
+        Ok(self.store.conn().await?.db().purge_outbox(self.clock.unix() - age_secs, dead).await?)
     }
 
     fn open(&self, row: &OutboxRow) -> Result<Outgoing, Error> {

@@ -10,6 +10,8 @@ pub struct NewLink<'a> {
     pub purpose: &'a str,
     /// The address the link is about (a new address to confirm, an old one to restore).
     pub email: &'a str,
+    /// Its normalized key ("" when `email` is).
+    pub email_key: &'a str,
     pub now: i64,
     pub expires_at: i64,
 }
@@ -27,14 +29,15 @@ impl Db<'_> {
         exec!(
             self,
             sqlx::query(
-                "insert into mail_links (id, token_hash, user_id, purpose, email, created_at, expires_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7)"
+                "insert into mail_links (id, token_hash, user_id, purpose, email, email_key, created_at, expires_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)"
             )
             .bind(l.id)
             .bind(l.token_hash)
             .bind(l.user_id)
             .bind(l.purpose)
             .bind(l.email)
+            .bind(l.email_key)
             .bind(l.now)
             .bind(l.expires_at)
         )?;
@@ -91,6 +94,30 @@ impl Db<'_> {
         .bind(since)
         .fetch_one(c)
         .await)?)
+    }
+
+    /// Whether a live link of `purpose` for another user than `user_id`
+    /// carries the address `email_key` (an address that an undo link may
+    /// restore stays reserved for its owner).
+    pub async fn email_reserved(&mut self, email_key: &str, purpose: &str, user_id: &str, now: i64) -> Result<bool> {
+        let n: i64 = on!(self, |c| sqlx::query_scalar(
+            "select count(*) from mail_links \
+             where email_key = $1 and purpose = $2 and used_at is null and expires_at > $3 and user_id <> $4"
+        )
+        .bind(email_key)
+        .bind(purpose)
+        .bind(now)
+        .bind(user_id)
+        .fetch_one(c)
+        .await)?;
+        Ok(n > 0)
+    }
+
+    /// Takes the user's row lock for the rest of the transaction, so that
+    /// count-then-insert rate limits hold under concurrent requests.
+    pub async fn lock_user(&mut self, user_id: &str) -> Result<()> {
+        exec!(self, sqlx::query("update users set updated_at = updated_at where id = $1").bind(user_id))?;
+        Ok(())
     }
 
     /// Records a sign-in from a device or network; `true` if it was seen before.

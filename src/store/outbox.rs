@@ -91,31 +91,47 @@ impl Db<'_> {
     }
 
     /// Marks a message sent and drops its body (it may hold a live link).
-    pub async fn outbox_sent(&mut self, id: &str, now: i64) -> Result<()> {
-        exec!(
+    /// Only the worker still holding the lease `lease` may; `false` means the
+    /// lease ran out and another worker took the row.
+    pub async fn outbox_sent(&mut self, id: &str, lease: i64, now: i64) -> Result<bool> {
+        let n = exec!(
             self,
-            sqlx::query("update outbox set sent_at = $1, locked_until = 0, body = '', last_error = null where id = $2")
-                .bind(now)
-                .bind(id)
+            sqlx::query(
+                "update outbox set sent_at = $1, locked_until = 0, body = '', last_error = null \
+                 where id = $2 and locked_until = $3 and sent_at is null"
+            )
+            .bind(now)
+            .bind(id)
+            .bind(lease)
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Records a failed attempt: tried again at `retry_at`, or dead (`None`).
-    pub async fn outbox_failed(&mut self, id: &str, error: &str, retry_at: Option<i64>, now: i64) -> Result<()> {
-        exec!(
+    /// Like [`Db::outbox_sent`], only under the lease `lease`.
+    pub async fn outbox_failed(
+        &mut self,
+        id: &str,
+        lease: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<bool> {
+        let n = exec!(
             self,
             sqlx::query(
                 "update outbox set locked_until = 0, last_error = $1, \
                  next_attempt_at = coalesce($2, next_attempt_at), \
-                 dead_at = case when $2 is null then $3 else null end where id = $4"
+                 dead_at = case when $2 is null then $3 else null end \
+                 where id = $4 and locked_until = $5 and sent_at is null"
             )
             .bind(error)
             .bind(retry_at)
             .bind(now)
             .bind(id)
+            .bind(lease)
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Messages, newest first; `unsent_only` leaves out what was sent.
@@ -129,13 +145,14 @@ impl Db<'_> {
     }
 
     /// Makes an unsent message (dead or waiting) due now with fresh attempts.
-    /// `false`: no such message, or it was sent already.
+    /// `false`: no such message, it was sent already, or a worker is sending
+    /// it right now (its lease is not taken away).
     pub async fn retry_outbox(&mut self, id: &str, now: i64) -> Result<bool> {
         let n = exec!(
             self,
             sqlx::query(
-                "update outbox set dead_at = null, attempts = 0, next_attempt_at = $1, locked_until = 0 \
-                 where id = $2 and sent_at is null"
+                "update outbox set dead_at = null, attempts = 0, next_attempt_at = $1 \
+                 where id = $2 and sent_at is null and locked_until <= $1"
             )
             .bind(now)
             .bind(id)
@@ -143,20 +160,33 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    /// Deletes sent messages and dead letters created at or before `before`.
-    pub async fn purge_outbox(&mut self, before: i64) -> Result<u64> {
-        Ok(exec!(
-            self,
-            sqlx::query("delete from outbox where (sent_at is not null or dead_at is not null) and created_at <= $1")
-                .bind(before)
-        )?)
+    /// Deletes sent messages (and dead letters too, if `dead`) created at or
+    /// before `before`.
+    pub async fn purge_outbox(&mut self, before: i64, dead: bool) -> Result<u64> {
+        let which = if dead { "(sent_at is not null or dead_at is not null)" } else { "sent_at is not null" };
+        let sql = format!("delete from outbox where {which} and created_at <= $1");
+        Ok(exec!(self, sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before))?)
+    }
+
+    /// Messages of `kind` queued for `recipient` since `since` (a send-rate limit).
+    pub async fn count_outbox_since(&mut self, recipient: &str, kind: &str, since: i64) -> Result<i64> {
+        Ok(on!(self, |c| sqlx::query_scalar(
+            "select count(*) from outbox where recipient = $1 and kind = $2 and created_at >= $3"
+        )
+        .bind(recipient)
+        .bind(kind)
+        .bind(since)
+        .fetch_one(c)
+        .await)?)
     }
 
     /// How many messages wait to be sent, and how many are dead.
     pub async fn outbox_depth(&mut self) -> Result<OutboxDepth> {
+        // Both counts read only unsent rows (the partial index), however many
+        // sent rows wait to be purged.
         let (pending, dead): (i64, i64) = on!(self, |c| sqlx::query_as(
-            "select coalesce(sum(case when sent_at is null and dead_at is null then 1 else 0 end), 0), \
-             coalesce(sum(case when dead_at is not null then 1 else 0 end), 0) from outbox"
+            "select coalesce(sum(case when dead_at is null then 1 else 0 end), 0), \
+             coalesce(sum(case when dead_at is not null then 1 else 0 end), 0) from outbox where sent_at is null"
         )
         .fetch_one(c)
         .await)?;

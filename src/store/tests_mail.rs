@@ -22,11 +22,15 @@ async fn outbox_claims_lease_retry_and_dead_letters() {
         // A lease that ran out (the worker died) makes the row claimable again.
         let again = conn.db().claim_outbox(200, 300).await.unwrap().unwrap();
         assert_eq!((again.id.as_str(), again.attempts), (a.as_str(), 2));
-        conn.db().outbox_sent(&a, 201).await.unwrap();
-        conn.db().outbox_failed(&b, "451 try later", Some(500), 201).await.unwrap();
+        // Only the holder of the current lease may write the result back.
+        assert!(!conn.db().outbox_sent(&a, 200, 201).await.unwrap(), "that lease ran out and was taken");
+        assert!(conn.db().outbox_sent(&a, 300, 201).await.unwrap());
+        assert!(conn.db().outbox_failed(&b, 200, "451 try later", Some(500), 201).await.unwrap());
         assert!(conn.db().claim_outbox(499, 600).await.unwrap().is_none(), "backing off; sent rows never come back");
         assert_eq!(conn.db().outbox_depth().await.unwrap(), OutboxDepth { pending: 1, dead: 0 });
-        conn.db().outbox_failed(&b, "550 no such user", None, 502).await.unwrap();
+        let b_again = conn.db().claim_outbox(500, 600).await.unwrap().unwrap();
+        assert_eq!((b_again.id.as_str(), b_again.attempts), (b.as_str(), 2));
+        assert!(conn.db().outbox_failed(&b, 600, "550 no such user", None, 502).await.unwrap());
         assert_eq!(conn.db().outbox_depth().await.unwrap(), OutboxDepth { pending: 0, dead: 1 });
         assert!(conn.db().claim_outbox(10_000, 10_100).await.unwrap().is_none(), "dead rows stay dead");
         let sent = conn.db().list_outbox(false, 10).await.unwrap();
@@ -38,7 +42,8 @@ async fn outbox_claims_lease_retry_and_dead_letters() {
         assert!(!conn.db().retry_outbox(&a, 600).await.unwrap());
         let revived = conn.db().claim_outbox(600, 700).await.unwrap().unwrap();
         assert_eq!((revived.id.as_str(), revived.attempts, revived.dead_at), (b.as_str(), 1, None));
-        assert_eq!(conn.db().purge_outbox(1_000).await.unwrap(), 1, "only the sent row");
+        assert!(!conn.db().retry_outbox(&b, 650).await.unwrap(), "not while a worker is sending it");
+        assert_eq!(conn.db().purge_outbox(1_000, true).await.unwrap(), 1, "only the sent row");
     })
     .await;
 }
@@ -90,6 +95,7 @@ async fn a_link_is_spent_once_for_its_purpose_before_it_expires() {
             user_id: "",
             purpose,
             email: "new@example.com",
+            email_key: "new@example.com",
             now: 100,
             expires_at: 200,
         };
@@ -103,6 +109,14 @@ async fn a_link_is_spent_once_for_its_purpose_before_it_expires() {
         assert!(conn.db().spend_link("h3", "email_change", 150).await.unwrap().is_none(), "single use");
         assert!(conn.db().spend_link("h1", "reset", 200).await.unwrap().is_none(), "expired");
         assert!(conn.db().link_is_live("h2", "reset", 150).await.unwrap());
+        // A live link reserves its address against other users only.
+        assert!(!conn.db().email_reserved("new@example.com", "email_change", &user, 150).await.unwrap());
+        assert!(!conn.db().email_reserved("new@example.com", "email_change", "other", 150).await.unwrap(), "spent");
+        assert!(conn.db().email_reserved("new@example.com", "reset", "other", 150).await.unwrap());
+        assert!(
+            !conn.db().email_reserved("new@example.com", "reset", &user, 150).await.unwrap(),
+            "not against its owner"
+        );
         assert_eq!(conn.db().count_links_since(&user, "reset", 100).await.unwrap(), 2);
         assert_eq!(conn.db().void_links(&user, "reset", 160).await.unwrap(), 2);
         assert!(!conn.db().link_is_live("h2", "reset", 161).await.unwrap(), "voided");

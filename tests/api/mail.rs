@@ -157,7 +157,9 @@ async fn resend_is_rate_limited_and_says_the_same_for_any_login() {
     let a = app.submit(&browser, "/login", "/register/resend", &[("login", "ria")]).await;
     let b = app.submit(&browser, "/login", "/register/resend", &[("login", "nobody")]).await;
     assert_eq!((a.status(), a.text().await.unwrap()), (b.status(), b.text().await.unwrap()));
-    // Within a minute of the first link, no second one is queued.
+    // Within a minute of the first link, no second one is queued (the pages
+    // answer before the work is done, so ask the service directly).
+    app.state.accounts.resend_confirmation("ria").await.unwrap();
     let queued = app.state.outbox.list(true).await.unwrap();
     assert_eq!(queued.iter().filter(|m| m.recipient == "ria@example.com").count(), 1);
 }
@@ -193,6 +195,18 @@ async fn email_change_confirms_the_new_address_and_undo_restores_the_old_one() {
     assert_eq!(res.status(), 200);
     let user = app.state.accounts.find("sol").await.unwrap();
     assert_eq!((user.email.as_str(), user.email_verified), ("sol@new.example", true));
+
+    // Until the undo link expires, the old address is not free for someone else.
+    let squatter = app.browser();
+    let fields = [
+        ("username", "squatter"),
+        ("email", "sol@example.com"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ];
+    let res = app.submit(&squatter, "/register", "/register", &fields).await;
+    assert_eq!(res.status(), 303, "answered like any registration");
+    assert!(app.state.accounts.find("squatter").await.is_err(), "but no account was made");
 
     // The old address's owner undoes it: address back, signed out, reset link sent there.
     let stranger = app.browser();
@@ -320,4 +334,28 @@ impl TestApp {
         use gatehouse::clock::Clock;
         self.clock.unix()
     }
+}
+
+#[tokio::test]
+async fn a_password_reset_voids_an_email_change_someone_else_started() {
+    let app = spawn_app().await;
+    let browser = app.signed_in("zed", &[]).await;
+    let fields = [("new_email", "zed@attacker.example"), ("email_password", PASSWORD)];
+    app.submit(&browser, "/account", "/account/email", &fields).await;
+    let change = app.mail.wait_for("zed@attacker.example", "Confirm your new email").await;
+    // The owner resets the password from their own mailbox.
+    let owner = app.browser();
+    app.submit(&owner, "/password/forgot", "/password/forgot", &[("email", "zed@example.com")]).await;
+    let reset = app.mail.wait_for("zed@example.com", "Reset your password").await;
+    let page = owner.get(link(&reset, &app.url("/password/reset?"))).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("token", hidden_value(&page, "token").unwrap()),
+        ("csrf_token", hidden_value(&page, "csrf_token").unwrap()),
+        ("password", NEW_PASSWORD.to_owned()),
+        ("password_confirm", NEW_PASSWORD.to_owned()),
+    ];
+    assert_eq!(owner.post(app.url("/password/reset")).form(&form).send().await.unwrap().status(), 303);
+    let res = app.browser().get(link(&change, &app.url("/account/email/confirm?"))).send().await.unwrap();
+    assert_eq!(res.status(), 410, "the change link died with the reset");
+    assert_eq!(app.state.accounts.find("zed").await.unwrap().email, "zed@example.com");
 }
