@@ -4,6 +4,7 @@
 //! only the server-rendered pages: no JavaScript of ours is involved.
 //! Skipped where chromedriver is not installed, except in CI (`.ci/run`
 //! installs it), where its absence is a failure.
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -33,7 +34,10 @@ impl Driver {
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Its own process group, so Drop can end the Chromium it starts too
+        // (killing chromedriver alone leaves the browser running).
         let process = Command::new(path)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -135,6 +139,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
