@@ -50,7 +50,9 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
-        .layer(middleware::from_fn_with_state(state.clone(), track_metrics));
+        // The layers take only what they use: the app state is cloned per
+        // request for each layer that extracts it.
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), track_metrics));
     // No `form-action`: browsers apply it to the redirects that follow a form
     // post, and sign-in and consent end in a redirect to the client's origin.
     let security_headers = [
@@ -69,7 +71,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(http.request_timeout_secs),
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), limit_headers))
+        .layer(middleware::from_fn_with_state(http.header_limit_bytes, limit_headers))
         // A panic anywhere below becomes a plain 500, which render_errors dresses.
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -119,20 +121,24 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// Counts requests and their latency by matched route (never the raw path).
-async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn track_metrics(
+    State(metrics): State<std::sync::Arc<crate::metrics::Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let method = method_label(req.method());
     let started = Instant::now();
     let res = next.run(req).await;
     let route = route.as_deref().unwrap_or("unmatched");
-    state.metrics.observe_request(method, route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.observe_request(method, route, res.status().as_u16(), started.elapsed().as_secs_f64());
     res
 }
 
 /// Refuses requests whose headers together exceed the configured size (431).
-async fn limit_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn limit_headers(State(limit): State<usize>, req: Request, next: Next) -> Response {
     let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
-    if size > state.config.http.header_limit_bytes {
+    if size > limit {
         return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
     }
     next.run(req).await

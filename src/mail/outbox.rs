@@ -45,9 +45,22 @@ struct Body {
     html: String,
 }
 
-/// Queues mail and runs the sending worker.
+/// Queues mail and runs the sending worker. Cheap to clone (one `Arc`):
+/// the app state that holds it is cloned for every request.
 #[derive(Clone)]
 pub struct Outbox {
+    shared: Arc<OutboxShared>,
+}
+
+impl std::ops::Deref for Outbox {
+    type Target = OutboxShared;
+    fn deref(&self) -> &OutboxShared {
+        &self.shared
+    }
+}
+
+/// What every clone of an [`Outbox`] shares.
+pub struct OutboxShared {
     store: Store,
     kek: Arc<Kek>,
     mailer: Mailer,
@@ -90,7 +103,7 @@ impl Outbox {
         settings: MailConfig,
         site: &str,
     ) -> Self {
-        Self {
+        let shared = OutboxShared {
             store,
             kek,
             mailer,
@@ -99,7 +112,8 @@ impl Outbox {
             site: site.into(),
             wake: Arc::default(),
             metrics: OutboxMetrics::default(),
-        }
+        };
+        Self { shared: Arc::new(shared) }
     }
 
     /// The transport behind the outbox.
