@@ -159,19 +159,27 @@ impl Outbox {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
             loop {
-                // Stopping drops a send in flight: its row stays leased and
-                // is sent again once the lease ends, as after a crash.
-                let sent = tokio::select! {
+                let claimed = tokio::select! {
                     _ = stop.wait_for(|s| *s) => return,
-                    sent = self.send_one() => sent,
+                    claimed = self.claim() => claimed,
                 };
-                match sent {
-                    Ok(true) => {}
-                    Ok(false) => break,
+                let (row, lease) = match claimed {
+                    Ok(Some(claimed)) => claimed,
+                    Ok(None) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox: claiming mail failed");
                         break;
                     }
+                };
+                // Stopping abandons a delivery in flight: its row stays leased
+                // and is sent again once the lease ends, as after a crash. A
+                // finished delivery is always recorded, so it is not resent.
+                let result = tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    result = self.deliver(&row) => result,
+                };
+                if let Err(e) = self.record(&row, lease, result).await {
+                    tracing::warn!(mail_id = %row.id, error = %e, "outbox: recording the result failed");
                 }
             }
             self.refresh_depth().await;
@@ -196,21 +204,28 @@ impl Outbox {
 
     /// Claims one due message and tries it. `Ok(false)`: nothing was due.
     pub async fn send_one(&self) -> Result<bool, Error> {
+        let Some((row, lease)) = self.claim().await? else { return Ok(false) };
+        let result = self.deliver(&row).await;
+        self.record(&row, lease, result).await?;
+        Ok(true)
+    }
+
+    /// Leases the oldest due message; returns it with its lease.
+    async fn claim(&self) -> Result<Option<(OutboxRow, i64)>, Error> {
         let now = self.clock.unix();
-        let lease_until = now + self.settings.lease_secs;
-        let Some(row) = self.store.conn().await?.db().claim_outbox(now, lease_until).await? else {
-            return Ok(false);
-        };
-        let result = match self.open(&row) {
-            Ok(out) => {
-                let timeout = Duration::from_secs(self.settings.send_timeout_secs);
-                match tokio::time::timeout(timeout, self.mailer.send(&out)).await {
-                    Ok(res) => res,
-                    Err(_) => Err(Error::Timeout),
-                }
-            }
-            Err(e) => Err(e),
-        };
+        let lease = now + self.settings.lease_secs;
+        Ok(self.store.conn().await?.db().claim_outbox(now, lease).await?.map(|row| (row, lease)))
+    }
+
+    /// Hands a claimed message to the transport, within the send timeout.
+    async fn deliver(&self, row: &OutboxRow) -> Result<(), Error> {
+        let out = self.open(row)?;
+        let timeout = Duration::from_secs(self.settings.send_timeout_secs);
+        tokio::time::timeout(timeout, self.mailer.send(&out)).await.unwrap_or(Err(Error::Timeout))
+    }
+
+    /// Writes the result back, if the lease is still ours.
+    async fn record(&self, row: &OutboxRow, lease_until: i64, result: Result<(), Error>) -> Result<(), Error> {
         let now = self.clock.unix();
         let mut conn = self.store.conn().await?;
         match result {
@@ -232,7 +247,7 @@ impl Outbox {
                 let error: String = e.to_string().chars().take(500).collect();
                 if !conn.db().outbox_failed(&row.id, lease_until, &error, retry_at, now).await? {
                     tracing::warn!(mail_id = %row.id, error, "mail attempt failed after its lease ran out");
-                    return Ok(true);
+                    return Ok(());
                 }
                 match retry_at {
                     Some(at) => {
@@ -242,7 +257,7 @@ impl Outbox {
                 }
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The newest messages (unsent ones only unless `all`), for operators.
