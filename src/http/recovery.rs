@@ -116,8 +116,13 @@ const NOT_ME: LinkText = LinkText {
     button: "Sign out everywhere",
 };
 
+/// Whether `token` is a plausible, live link for `purpose` (its page may show).
+async fn is_live(state: &AppState, token: &str, purpose: Purpose) -> Result<bool, HtmlError> {
+    Ok(!token.is_empty() && token.len() <= 128 && state.accounts.link_is_live(token, purpose).await?)
+}
+
 async fn show_link(state: &AppState, csrf: PageCsrf, token: String, t: &LinkText) -> Result<Response, HtmlError> {
-    if token.is_empty() || token.len() > 128 || !state.accounts.link_is_live(&token, t.purpose).await? {
+    if !is_live(state, &token, t.purpose).await? {
         return Ok(dead_link());
     }
     let page = LinkPage {
@@ -264,7 +269,7 @@ async fn get_reset(
     csrf: PageCsrf,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, HtmlError> {
-    if q.token.is_empty() || q.token.len() > 128 || !state.accounts.link_is_live(&q.token, Purpose::Reset).await? {
+    if !is_live(&state, &q.token, Purpose::Reset).await? {
         return Ok(dead_link());
     }
     let page = ResetPage { nav: Nav::anonymous(), csrf: csrf.token.clone(), token: q.token, errors: Vec::new() };
