@@ -19,6 +19,7 @@ mod clients;
 mod grants;
 mod keys;
 mod links;
+mod mfa;
 mod outbox;
 mod refresh;
 mod sessions;
@@ -30,11 +31,14 @@ mod users;
 mod tests;
 #[cfg(test)]
 mod tests_mail;
+#[cfg(test)]
+mod tests_mfa;
 
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
+pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
