@@ -304,6 +304,20 @@ async fn turning_2fa_off_needs_a_recent_sign_in_and_sends_a_notice() {
 }
 
 #[tokio::test]
+async fn an_operator_reset_removes_the_factors_and_mails_the_owner() {
+    let app = spawn_app().await;
+    let (_, _, codes) = enrolled(&app, "lou").await;
+    let id = app.state.accounts.find("lou").await.unwrap().id;
+    // What `gatehouse user reset-mfa lou` runs (the CLI test covers the command).
+    app.state.accounts.reset_mfa(&id).await.unwrap();
+    app.mail.wait_for("lou@example.com", "Two-step sign-in was turned off").await;
+    let browser = app.browser();
+    assert_eq!(location(&app.login(&browser, "lou", PASSWORD).await), "/account");
+    let page = browser.get(app.url("/account/mfa")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<dt>Recovery codes left</dt><dd>0</dd>") && !codes.is_empty());
+}
+
+#[tokio::test]
 async fn session_lifetime_is_configurable_per_role() {
     let app = spawn_app_with(|c| {
         c.session.role_lifetime_secs.insert("admin".into(), 3600);
