@@ -35,6 +35,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub lockout: crate::security::lockout::LockoutPolicy,
 }
 
 /// Token and code lifetimes.
@@ -204,6 +206,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            lockout: crate::security::lockout::LockoutPolicy::default(),
         }
     }
 }
@@ -307,6 +311,7 @@ impl Config {
             bail!("keys.retain_secs must be at least the longest token lifetime, or tokens outlive their key");
         }
         self.validate_mail()?;
+        self.rate_limits.validate(&self.lockout)?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }
@@ -336,6 +341,99 @@ impl Config {
         }
         if u64::try_from(m.lease_secs).unwrap_or(0) <= m.send_timeout_secs {
             bail!("mail.lease_secs must be longer than mail.send_timeout_secs, or a slow send is sent twice");
+        }
+        Ok(())
+    }
+}
+
+/// Per-client-address request limits (issue 6). Each bucket is
+/// `{ max, per_secs }`: at most `max` requests per `per_secs` window from one
+/// address (an IPv6 /64); `max = 0` turns the bucket off.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// `POST /login`.
+    pub login: Limit,
+    /// `POST /login/mfa` (the second-factor step).
+    pub mfa: Limit,
+    /// `POST /register`.
+    pub register: Limit,
+    /// `POST /password/forgot`.
+    pub forgot: Limit,
+    /// `POST /token`.
+    pub token: Limit,
+    /// Failed sign-ins from one address; past `max`, sign-in answers 429
+    /// until the window ends. `per_secs` is also the window for the delays.
+    pub failed_logins: Limit,
+    /// Failed sign-ins from one address answered at once; each further one
+    /// waits `failure_delay_ms`, doubled each time. 0 turns the delay off.
+    pub free_failures: i64,
+    /// The first delay after the free failures, in milliseconds.
+    pub failure_delay_ms: u64,
+    /// No failed sign-in waits longer, in milliseconds.
+    pub max_failure_delay_ms: u64,
+}
+
+/// One rate-limit bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limit {
+    /// Requests allowed per window; 0 = no limit.
+    pub max: i64,
+    /// The window, in seconds, from the first request.
+    pub per_secs: i64,
+}
+
+impl Limit {
+    const fn new(max: i64, per_secs: i64) -> Self {
+        Self { max, per_secs }
+    }
+
+    /// Whether the bucket limits anything.
+    pub fn enabled(&self) -> bool {
+        self.max > 0
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self::new(0, 60)
+    }
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        // Generous enough for many people behind one NAT, tight enough that
+        // guessing passwords or codes from one address goes nowhere.
+        Self {
+            login: Limit::new(30, 60),
+            mfa: Limit::new(30, 60),
+            register: Limit::new(20, 3600),
+            forgot: Limit::new(20, 3600),
+            token: Limit::new(300, 60),
+            failed_logins: Limit::new(100, 900),
+            free_failures: 10,
+            failure_delay_ms: 250,
+            max_failure_delay_ms: 3000,
+        }
+    }
+}
+
+impl RateLimitsConfig {
+    fn validate(&self, lockout: &crate::security::lockout::LockoutPolicy) -> anyhow::Result<()> {
+        let buckets = [self.login, self.mfa, self.register, self.forgot, self.token, self.failed_logins];
+        if buckets.iter().any(|b| b.max < 0 || (b.enabled() && b.per_secs <= 0)) {
+            bail!("rate_limits: max must not be negative, and per_secs must be positive where max > 0");
+        }
+        if self.free_failures < 0 {
+            bail!("rate_limits.free_failures must not be negative");
+        }
+        let l = lockout;
+        if l.max_failures < 0
+            || (l.enabled()
+                && [l.window_secs, l.base_delay_secs, l.max_delay_secs, l.forget_after_secs].iter().any(|v| *v <= 0))
+        {
+            bail!("lockout: max_failures must not be negative, and the windows and delays must be positive");
         }
         Ok(())
     }

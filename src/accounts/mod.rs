@@ -12,6 +12,7 @@ use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
 pub mod devices;
+mod lockout;
 pub mod names;
 pub mod recovery;
 mod sessions;
@@ -47,6 +48,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("account blocked")]
     Blocked,
+    /// Too many failed sign-ins: the subject is locked for `retry_after`
+    /// seconds (`newly`: this attempt locked it). Unknown names lock alike.
+    #[error("sign-in locked")]
+    Locked { retry_after: i64, newly: bool },
     /// The password was right, but the address is not confirmed yet.
     #[error("email address not confirmed")]
     Unconfirmed,
@@ -95,6 +100,7 @@ pub struct Accounts {
     session: SessionConfig,
     min_password_len: usize,
     outbox: Outbox,
+    lockout: crate::security::lockout::LockoutPolicy,
 }
 
 impl Accounts {
@@ -107,7 +113,8 @@ impl Accounts {
         outbox: Outbox,
     ) -> Result<Self, password::Error> {
         let min_password_len = password.min_length;
-        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len, outbox })
+        let lockout = Default::default();
+        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len, outbox, lockout })
     }
 
     fn now(&self) -> i64 {
@@ -237,12 +244,17 @@ impl Accounts {
         } else {
             self.store.conn().await?.db().find_user_by_login(&key).await?
         };
+        // Lockout (issue 6): keyed alike for known and unknown names.
+        let subject = lockout::subject(user.as_ref(), &key);
+        self.ensure_unlocked(&subject).await?;
         let too_long = password.expose_secret().len() > MAX_PASSWORD_BYTES;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref()).filter(|_| !too_long);
         let verified = self.passwords.verify(password, stored).await?;
-        let Some(mut user) = user.filter(|_| verified.ok) else {
-            return Err(Error::InvalidCredentials);
-        };
+        if !verified.ok {
+            return Err(self.sign_in_failed(&subject, user.as_ref()).await?);
+        }
+        let Some(mut user) = user else { return Err(Error::InvalidCredentials) };
+        self.sign_in_succeeded(&subject).await?;
         if user.blocked {
             return Err(Error::Blocked);
         }

@@ -16,6 +16,7 @@ use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
 use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
+use crate::http::throttle;
 use crate::metrics::LoginOutcome;
 use crate::security::token;
 
@@ -28,6 +29,8 @@ pub fn router() -> Router<AppState> {
 }
 
 const BAD_LOGIN: &str = "The username or password is not correct.";
+/// The same for every name, known or not (issue 6: lockout says nothing about existence).
+const LOCKED: &str = "Too many failed attempts. Signing in with this name is paused for a while; try again later or reset your password.";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -130,8 +133,17 @@ async fn post_login(
         Ok(user) => user,
         Err(accounts::Error::InvalidCredentials) => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
+            throttle::failed_sign_in(&state, &client.ip).await;
             // 401 tells scripts the sign-in failed; the page itself is the challenge.
             return Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN));
+        }
+        Err(accounts::Error::Locked { retry_after, newly }) => {
+            state.metrics.observe_login(LoginOutcome::Locked);
+            if newly {
+                state.metrics.observe_lockout();
+            }
+            throttle::failed_sign_in(&state, &client.ip).await;
+            return Ok(throttle::with_retry_after(failed(StatusCode::TOO_MANY_REQUESTS, LOCKED), retry_after));
         }
         Err(accounts::Error::Blocked) => {
             state.metrics.observe_login(LoginOutcome::Blocked);

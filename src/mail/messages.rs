@@ -24,6 +24,8 @@ pub enum Mail {
     EmailChanging { name: String, new_email: String, undo: String },
     /// A sign-in from a device and network not seen before.
     NewSignIn { name: String, when: String, ip: String, device: String, not_me: String },
+    /// Too many wrong passwords: sign-in is locked until `until` (one per lock).
+    AccountLocked { name: String, until: String, reset: String },
 }
 
 /// The parts of a message, ready for the templates.
@@ -77,6 +79,7 @@ impl Mail {
             Mail::EmailChange { .. } => "email_change",
             Mail::EmailChanging { .. } => "email_changing",
             Mail::NewSignIn { .. } => "new_sign_in",
+            Mail::AccountLocked { .. } => "account_locked",
         }
     }
 
@@ -92,6 +95,7 @@ impl Mail {
             Mail::EmailChange { .. } => "Confirm your new email address",
             Mail::EmailChanging { .. } => "Your email address is being changed",
             Mail::NewSignIn { .. } => "New sign-in to your account",
+            Mail::AccountLocked { .. } => "Sign-in to your account is paused",
         }
     }
 
@@ -171,6 +175,20 @@ impl Mail {
                     "If this was you, there is nothing to do. If not, the link signs you out everywhere and sends you a password reset link.",
                 )),
             },
+            Mail::AccountLocked { name, until, reset } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    p(
+                        "Someone entered a wrong password for your account several times, so signing in is paused for a while.",
+                    ),
+                    p("If this was you, wait until the time below and try again, or choose a new password now."),
+                ],
+                action: act("Reset my password", reset),
+                details: vec![("Paused until", until.clone())],
+                closing: Some(p(
+                    "If this was not you, your password was not given away; consider changing it if it is weak or used elsewhere.",
+                )),
+            },
         }
     }
 
@@ -222,6 +240,7 @@ mod tests {
                 device: "d".into(),
                 not_me: l(),
             },
+            Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l() },
         ];
         for mail in all {
             let r = mail.render("https://sso.example").unwrap();

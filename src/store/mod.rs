@@ -24,12 +24,15 @@ mod refresh;
 mod sessions;
 mod settings;
 pub mod testing;
+mod throttle;
 mod users;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_mail;
+#[cfg(test)]
+mod tests_throttle;
 
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
@@ -38,6 +41,7 @@ pub use links::{NewLink, SpentLink};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
+pub use throttle::{LockoutRow, RateHit};
 pub use users::{NewUser, UserRow};
 
 /// Errors at the storage boundary. Constraint violations become [`Error::Conflict`]
