@@ -18,3 +18,4 @@ mod operations;
 mod refresh;
 mod register;
 mod smtp;
+mod throttle;
