@@ -530,6 +530,23 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_and_lockout_parse_per_bucket_and_refuse_nonsense() {
+        let toml =
+            "[rate_limits]\nlogin = { max = 0 }\ntoken = { max = 5, per_secs = 10 }\n[lockout]\nmax_failures = 3";
+        let c: Config = Figment::new().merge(Toml::string(toml)).extract().unwrap();
+        c.validate().unwrap();
+        assert!(!c.rate_limits.login.enabled(), "max = 0 turns the bucket off");
+        assert_eq!(c.rate_limits.token, Limit { max: 5, per_secs: 10 });
+        assert_eq!(c.rate_limits.register, RateLimitsConfig::default().register, "absent buckets keep their default");
+        assert_eq!((c.lockout.max_failures, c.lockout.window_secs), (3, 900));
+        let err = Figment::new().merge(Toml::string("[lockout]\nmax_failure = 3")).extract::<Config>().unwrap_err();
+        assert!(err.to_string().contains("max_failure"), "{err}");
+        let mut bad = Config::default();
+        bad.rate_limits.forgot = Limit { max: 3, per_secs: 0 };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
     fn database_secret_is_redacted_in_debug() {
         let c = Config {
             database: DatabaseConfig {

@@ -236,7 +236,8 @@ impl Accounts {
 
     /// Checks a login (username or email) and password. Unknown user and wrong
     /// password are the same error and cost the same time. A blocked account is
-    /// reported only to someone who knows its password.
+    /// reported only to someone who knows its password. Too many failures lock
+    /// the name (`Error::Locked`), known or not (see `accounts/lockout.rs`).
     pub async fn authenticate(&self, login: &str, password: &SecretString) -> Result<UserRow> {
         let key = names::login_key(login);
         let user = if key.is_empty() || key.len() > names::EMAIL_MAX {
