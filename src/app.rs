@@ -45,6 +45,11 @@ impl AppState {
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
     }
+
+    /// The rate limiter over the shared counters (cheap to build).
+    pub fn limiter(&self) -> crate::security::limiter::Limiter {
+        crate::security::limiter::Limiter::new(self.store.clone(), self.clock.clone(), self.config.rate_limits)
+    }
 }
 
 /// The services, without HTTP: what the CLI needs.
@@ -85,7 +90,8 @@ impl Services {
             kek.clone(),
             mfa,
         )
-        .context("invalid password hashing settings")?;
+        .context("invalid password hashing settings")?
+        .with_lockout(config.lockout);
         let policy = Policy {
             rotate_after: config.keys.rotate_after_secs,
             publish_ahead: config.keys.publish_ahead_secs,
@@ -241,6 +247,9 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
         match purged {
             Ok(n) => tracing::debug!(purged = n, "old sessions deleted"),
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+        if let Err(e) = state.limiter().prune(state.config.lockout.forget_after_secs).await {
+            tracing::warn!(error = %e, "rate counter sweep failed");
         }
         // Sent mail is kept a week for `gatehouse mail list --all`; dead
         // letters stay until an operator retries or purges them.

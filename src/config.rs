@@ -36,6 +36,8 @@ pub struct Config {
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
     pub mfa: MfaConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub lockout: crate::security::lockout::LockoutPolicy,
 }
 
 /// Two-step sign-in.
@@ -235,6 +237,8 @@ impl Default for Config {
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
             mfa: MfaConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            lockout: crate::security::lockout::LockoutPolicy::default(),
         }
     }
 }
@@ -350,6 +354,7 @@ impl Config {
         if self.mfa.totp_issuer.trim().is_empty() || self.mfa.totp_issuer.contains(':') {
             bail!("mfa.totp_issuer must be a non-empty name without ':'");
         }
+        self.rate_limits.validate(&self.lockout)?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }
@@ -379,6 +384,99 @@ impl Config {
         }
         if u64::try_from(m.lease_secs).unwrap_or(0) <= m.send_timeout_secs {
             bail!("mail.lease_secs must be longer than mail.send_timeout_secs, or a slow send is sent twice");
+        }
+        Ok(())
+    }
+}
+
+/// Per-client-address request limits (issue 6). Each bucket is
+/// `{ max, per_secs }`: at most `max` requests per `per_secs` window from one
+/// address (an IPv6 /64); `max = 0` turns the bucket off.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// `POST /login`.
+    pub login: Limit,
+    /// `POST /login/mfa` (the second-factor step).
+    pub mfa: Limit,
+    /// `POST /register`.
+    pub register: Limit,
+    /// `POST /password/forgot`.
+    pub forgot: Limit,
+    /// `POST /token`.
+    pub token: Limit,
+    /// Failed sign-ins from one address; past `max`, sign-in answers 429
+    /// until the window ends. `per_secs` is also the window for the delays.
+    pub failed_logins: Limit,
+    /// Failed sign-ins from one address answered at once; each further one
+    /// waits `failure_delay_ms`, doubled each time. 0 turns the delay off.
+    pub free_failures: i64,
+    /// The first delay after the free failures, in milliseconds.
+    pub failure_delay_ms: u64,
+    /// No failed sign-in waits longer, in milliseconds.
+    pub max_failure_delay_ms: u64,
+}
+
+/// One rate-limit bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limit {
+    /// Requests allowed per window; 0 = no limit.
+    pub max: i64,
+    /// The window, in seconds, from the first request.
+    pub per_secs: i64,
+}
+
+impl Limit {
+    const fn new(max: i64, per_secs: i64) -> Self {
+        Self { max, per_secs }
+    }
+
+    /// Whether the bucket limits anything.
+    pub fn enabled(&self) -> bool {
+        self.max > 0
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self::new(0, 60)
+    }
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        // Generous enough for many people behind one NAT, tight enough that
+        // guessing passwords or codes from one address goes nowhere.
+        Self {
+            login: Limit::new(30, 60),
+            mfa: Limit::new(30, 60),
+            register: Limit::new(20, 3600),
+            forgot: Limit::new(20, 3600),
+            token: Limit::new(300, 60),
+            failed_logins: Limit::new(100, 900),
+            free_failures: 10,
+            failure_delay_ms: 250,
+            max_failure_delay_ms: 3000,
+        }
+    }
+}
+
+impl RateLimitsConfig {
+    fn validate(&self, lockout: &crate::security::lockout::LockoutPolicy) -> anyhow::Result<()> {
+        let buckets = [self.login, self.mfa, self.register, self.forgot, self.token, self.failed_logins];
+        if buckets.iter().any(|b| b.max < 0 || (b.enabled() && b.per_secs <= 0)) {
+            bail!("rate_limits: max must not be negative, and per_secs must be positive where max > 0");
+        }
+        if self.free_failures < 0 {
+            bail!("rate_limits.free_failures must not be negative");
+        }
+        let l = lockout;
+        if l.max_failures < 0
+            || (l.enabled()
+                && [l.window_secs, l.base_delay_secs, l.max_delay_secs, l.forget_after_secs].iter().any(|v| *v <= 0))
+        {
+            bail!("lockout: max_failures must not be negative, and the windows and delays must be positive");
         }
         Ok(())
     }
@@ -472,6 +570,23 @@ mod tests {
         assert!(c.validate().is_err(), "a lease shorter than the send timeout would double-send");
         // Without an https issuer (development) the file backend is the default.
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn rate_limits_and_lockout_parse_per_bucket_and_refuse_nonsense() {
+        let toml =
+            "[rate_limits]\nlogin = { max = 0 }\ntoken = { max = 5, per_secs = 10 }\n[lockout]\nmax_failures = 3";
+        let c: Config = Figment::new().merge(Toml::string(toml)).extract().unwrap();
+        c.validate().unwrap();
+        assert!(!c.rate_limits.login.enabled(), "max = 0 turns the bucket off");
+        assert_eq!(c.rate_limits.token, Limit { max: 5, per_secs: 10 });
+        assert_eq!(c.rate_limits.register, RateLimitsConfig::default().register, "absent buckets keep their default");
+        assert_eq!((c.lockout.max_failures, c.lockout.window_secs), (3, 900));
+        let err = Figment::new().merge(Toml::string("[lockout]\nmax_failure = 3")).extract::<Config>().unwrap_err();
+        assert!(err.to_string().contains("max_failure"), "{err}");
+        let mut bad = Config::default();
+        bad.rate_limits.forgot = Limit { max: 3, per_secs: 0 };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
 pub mod devices;
+mod lockout;
 pub mod mfa;
 pub mod names;
 pub mod recovery;
@@ -49,6 +50,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("account blocked")]
     Blocked,
+    /// Too many failed sign-ins: the subject is locked for `retry_after`
+    /// seconds (`newly`: this attempt locked it). Unknown names lock alike.
+    #[error("sign-in locked")]
+    Locked { retry_after: i64, newly: bool },
     /// The password was right, but the address is not confirmed yet.
     #[error("email address not confirmed")]
     Unconfirmed,
@@ -104,6 +109,7 @@ pub struct Accounts {
     outbox: Outbox,
     kek: Arc<Kek>,
     mfa: MfaPolicy,
+    lockout: crate::security::lockout::LockoutPolicy,
 }
 
 /// Two-step sign-in settings the services need.
@@ -134,7 +140,18 @@ impl Accounts {
         mfa: MfaPolicy,
     ) -> Result<Self, password::Error> {
         let min_password_len = password.min_length;
-        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len, outbox, kek, mfa })
+        let lockout = Default::default();
+        Ok(Self {
+            store,
+            passwords: Passwords::new(password)?,
+            clock,
+            session,
+            min_password_len,
+            outbox,
+            kek,
+            mfa,
+            lockout,
+        })
     }
 
     fn now(&self) -> i64 {
@@ -256,7 +273,8 @@ impl Accounts {
 
     /// Checks a login (username or email) and password. Unknown user and wrong
     /// password are the same error and cost the same time. A blocked account is
-    /// reported only to someone who knows its password.
+    /// reported only to someone who knows its password. Too many failures lock
+    /// the name (`Error::Locked`), known or not (see `accounts/lockout.rs`).
     pub async fn authenticate(&self, login: &str, password: &SecretString) -> Result<UserRow> {
         let key = names::login_key(login);
         let user = if key.is_empty() || key.len() > names::EMAIL_MAX {
@@ -264,12 +282,17 @@ impl Accounts {
         } else {
             self.store.conn().await?.db().find_user_by_login(&key).await?
         };
+        // Lockout (issue 6): keyed alike for known and unknown names.
+        let subject = lockout::subject(user.as_ref(), &key);
+        self.ensure_unlocked(&subject).await?;
         let too_long = password.expose_secret().len() > MAX_PASSWORD_BYTES;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref()).filter(|_| !too_long);
         let verified = self.passwords.verify(password, stored).await?;
-        let Some(mut user) = user.filter(|_| verified.ok) else {
-            return Err(Error::InvalidCredentials);
-        };
+        if !verified.ok {
+            return Err(self.sign_in_failed(&subject, user.as_ref()).await?);
+        }
+        let Some(mut user) = user else { return Err(Error::InvalidCredentials) };
+        self.sign_in_succeeded(&subject).await?;
         if user.blocked {
             return Err(Error::Blocked);
         }

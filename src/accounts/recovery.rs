@@ -312,6 +312,10 @@ impl Accounts {
         let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::NotMe.as_str(), now).await?;
         let Some(spent) = spent else { return Err(Error::BadLink) };
         self.lock_out_and_reset(&mut tx.db(), &spent.user_id).await?;
+        // A second factor added since the reported event is someone else's.
+        if tx.db().clear_mfa_since(&spent.user_id, spent.created_at, now).await? {
+            tracing::warn!(user_id = %spent.user_id, "second factor added after the reported event removed");
+        }
         tx.commit().await?;
         self.outbox.kick();
         tracing::warn!(user_id = %spent.user_id, "sign-in reported as not the user's own; signed out everywhere");

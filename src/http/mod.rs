@@ -1,7 +1,7 @@
 //! All axum code. Each area has its own file with a `router()`; this module
 //! merges them and adds the cross-cutting layers (outermost first):
 //! request-id hygiene → request id → trace → security headers → error pages →
-//! panic catcher → header limit → timeout → body limit → metrics → routes.
+//! panic catcher → header limit → timeout → body limit → metrics → rate limits → routes.
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -31,6 +31,7 @@ pub mod login;
 pub mod mfa;
 pub mod pages;
 pub mod recovery;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::HtmlError::not_found() })
         // The layers take only what they use: the app state is cloned per
         // request for each layer that extracts it.
+        .layer(middleware::from_fn_with_state(throttle::Throttle::new(&state), throttle::rate_limit))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), track_metrics));
     // No `form-action`: browsers apply it to the redirects that follow a form
     // post, and sign-in and consent end in a redirect to the client's origin.

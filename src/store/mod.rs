@@ -25,6 +25,7 @@ mod refresh;
 mod sessions;
 mod settings;
 pub mod testing;
+mod throttle;
 mod users;
 
 #[cfg(test)]
@@ -33,6 +34,8 @@ mod tests;
 mod tests_mail;
 #[cfg(test)]
 mod tests_mfa;
+#[cfg(test)]
+mod tests_throttle;
 
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
@@ -42,6 +45,7 @@ pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
+pub use throttle::{LockoutRow, RateHit};
 pub use users::{NewUser, UserRow};
 
 /// Errors at the storage boundary. Constraint violations become [`Error::Conflict`]

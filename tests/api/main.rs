@@ -19,3 +19,4 @@ mod operations;
 mod refresh;
 mod register;
 mod smtp;
+mod throttle;
