@@ -35,6 +35,37 @@ pub struct Config {
     pub http: HttpConfig,
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
+    pub network: NetworkConfig,
+}
+
+/// Client addresses behind proxies, and how fast IP rule edits are seen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Addresses or CIDR ranges of reverse proxies whose `Forwarded` /
+    /// `X-Forwarded-For` headers are believed (default: none).
+    pub trusted_proxies: Vec<String>,
+    /// How often, at most, an instance checks the database for changed IP
+    /// rules, in milliseconds (2000).
+    pub ip_rules_refresh_ms: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self { trusted_proxies: Vec::new(), ip_rules_refresh_ms: 2000 }
+    }
+}
+
+impl NetworkConfig {
+    /// The trusted proxy ranges, parsed.
+    pub fn trusted_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                crate::security::ip_rules::parse_net(p).map_err(|e| anyhow::anyhow!("network.trusted_proxies: {e}"))
+            })
+            .collect()
+    }
 }
 
 /// Token and code lifetimes.
@@ -204,6 +235,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -307,6 +339,7 @@ impl Config {
             bail!("keys.retain_secs must be at least the longest token lifetime, or tokens outlive their key");
         }
         self.validate_mail()?;
+        self.network.trusted_nets()?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }

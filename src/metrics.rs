@@ -24,6 +24,11 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// Sign-in outcomes counted separately.
@@ -53,6 +58,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
     logins: Family<OutcomeLabels, Counter>,
+    ip_refusals: Family<ScopeLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -80,7 +86,9 @@ impl Metrics {
         registry.register("mail_failures", "Failed mail delivery attempts", outbox.failures.clone());
         registry.register("mail_queue_depth", "Mail waiting to be sent", outbox.pending.clone());
         registry.register("mail_dead_letters", "Mail that ran out of attempts", outbox.dead.clone());
-        Self { registry, requests, latency, logins }
+        let ip_refusals = Family::<ScopeLabels, Counter>::default();
+        registry.register("ip_refusals", "Requests refused by IP rules, by scope", ip_refusals.clone());
+        Self { registry, requests, latency, logins, ip_refusals }
     }
 }
 
@@ -96,6 +104,11 @@ impl Metrics {
     /// Records a sign-in attempt.
     pub fn observe_login(&self, outcome: LoginOutcome) {
         self.logins.get_or_create(&OutcomeLabels { outcome: outcome.label().to_owned() }).inc();
+    }
+
+    /// Records a request refused by an IP rule of `scope` (`global`, `client`, `role`).
+    pub fn observe_ip_refusal(&self, scope: &'static str) {
+        self.ip_refusals.get_or_create(&ScopeLabels { scope }).inc();
     }
 
     /// The text exposition.

@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
+use crate::http::ip_gate;
 use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
 use crate::metrics::LoginOutcome;
@@ -143,6 +144,9 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
     };
+    if !ip_gate::roles_allowed(&state, &state.accounts.roles(&user.id).await?, client.addr).await {
+        return Err(ip_gate::refused_account_page());
+    }
     // No session fixation: whatever session the browser had ends, and a new id is issued.
     if let Some(previous) = previous {
         state.accounts.end_session(&previous).await?;

@@ -17,6 +17,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod clients;
 mod grants;
+mod ip_rules;
 mod keys;
 mod links;
 mod outbox;
@@ -29,10 +30,13 @@ mod users;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_ip;
+#[cfg(test)]
 mod tests_mail;
 
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
+pub use ip_rules::{IpRuleRow, NewIpRule};
 pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 
 use crate::helpers::{TestApp, location, spawn_app};
 
-const REDIRECT: &str = "https://rp.example/callback";
+pub const REDIRECT: &str = "https://rp.example/callback";
 
 /// Registers a confidential client; returns its secret.
 pub async fn register(app: &TestApp, id: &str, skip_consent: bool) -> String {
