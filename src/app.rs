@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::oauth::clients::Clients;
 use crate::oauth::tokens::{TokenSettings, Tokens};
 use crate::security::csrf::Csrf;
+use crate::security::ip_policy::IpPolicy;
 use crate::security::token;
 use crate::store::Store;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub outbox: Outbox,
+    /// Trusted proxies and IP allow/deny rules.
+    pub ip: IpPolicy,
 }
 
 impl AppState {
@@ -159,6 +162,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let issuer: Arc<str> = config.issuer_for(addr).as_str().trim_end_matches('/').into();
     let retry = Duration::from_secs(config.database.connect_retry_secs);
     let services = Services::open(&config, clock.clone(), retry, &issuer).await?;
+    let refresh = Duration::from_millis(config.network.ip_rules_refresh_ms);
+    let ip = IpPolicy::new(services.store.clone(), config.network.trusted_nets()?, refresh);
     let tokens =
         Tokens::new(services.store.clone(), services.keys.clone(), clock.clone(), token_settings(&config, &issuer));
     let state = AppState {
@@ -173,6 +178,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         clock,
         metrics: Arc::new(Metrics::new(&services.outbox.metrics)),
         outbox: services.outbox,
+        ip,
     };
     Ok(App { state, listener, addr })
 }

@@ -48,6 +48,9 @@ pub enum Command {
     /// Outgoing mail: the outbox and its dead letters.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// IP allow and deny rules (global, per client, per role).
+    #[command(subcommand)]
+    Ip(crate::cli_ip::IpCommand),
 }
 
 /// `gatehouse mail …`
@@ -167,6 +170,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(cmd) => client(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd).await,
         Command::Mail(cmd) => mail(&config, cmd).await,
+        Command::Ip(cmd) => {
+            let services = open(&config).await?;
+            let result = crate::cli_ip::run(services.store.clone(), cmd).await;
+            close(services.store).await;
+            result
+        }
     }
 }
 

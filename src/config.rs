@@ -38,6 +38,7 @@ pub struct Config {
     pub mfa: MfaConfig,
     pub rate_limits: RateLimitsConfig,
     pub lockout: crate::security::lockout::LockoutPolicy,
+    pub network: NetworkConfig,
 }
 
 /// Two-step sign-in.
@@ -54,6 +55,36 @@ pub struct MfaConfig {
 impl Default for MfaConfig {
     fn default() -> Self {
         Self { required_roles: Vec::new(), totp_issuer: "gatehouse".into() }
+    }
+}
+
+/// Client addresses behind proxies, and how fast IP rule edits are seen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Addresses or CIDR ranges of reverse proxies whose `Forwarded` /
+    /// `X-Forwarded-For` headers are believed (default: none).
+    pub trusted_proxies: Vec<String>,
+    /// How often, at most, an instance checks the database for changed IP
+    /// rules, in milliseconds (2000).
+    pub ip_rules_refresh_ms: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self { trusted_proxies: Vec::new(), ip_rules_refresh_ms: 2000 }
+    }
+}
+
+impl NetworkConfig {
+    /// The trusted proxy ranges, parsed.
+    pub fn trusted_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                crate::security::ip_rules::parse_net(p).map_err(|e| anyhow::anyhow!("network.trusted_proxies: {e}"))
+            })
+            .collect()
     }
 }
 
@@ -239,6 +270,7 @@ impl Default for Config {
             mfa: MfaConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             lockout: crate::security::lockout::LockoutPolicy::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -355,6 +387,7 @@ impl Config {
             bail!("mfa.totp_issuer must be a non-empty name without ':'");
         }
         self.rate_limits.validate(&self.lockout)?;
+        self.network.trusted_nets()?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }

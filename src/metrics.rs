@@ -24,6 +24,11 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// Sign-in outcomes counted separately.
@@ -58,6 +63,7 @@ pub struct Metrics {
     logins: Family<OutcomeLabels, Counter>,
     rate_limited: Family<BucketLabels, Counter>,
     lockouts: Counter,
+    ip_refusals: Family<ScopeLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -94,7 +100,9 @@ impl Metrics {
         let lockouts = Counter::default();
         registry.register("rate_limited", "Requests refused with 429, by rate-limit bucket", rate_limited.clone());
         registry.register("lockouts", "Sign-in subjects locked after too many failures", lockouts.clone());
-        Self { registry, requests, latency, logins, rate_limited, lockouts }
+        let ip_refusals = Family::<ScopeLabels, Counter>::default();
+        registry.register("ip_refusals", "Requests refused by IP rules, by scope", ip_refusals.clone());
+        Self { registry, requests, latency, logins, rate_limited, lockouts, ip_refusals }
     }
 }
 
@@ -120,6 +128,11 @@ impl Metrics {
     /// Records a new lock of an account (or unknown name).
     pub fn observe_lockout(&self) {
         self.lockouts.inc();
+    }
+
+    /// Records a request refused by an IP rule of `scope` (`global`, `client`, `role`).
+    pub fn observe_ip_refusal(&self, scope: &'static str) {
+        self.ip_refusals.get_or_create(&ScopeLabels { scope }).inc();
     }
 
     /// The text exposition.

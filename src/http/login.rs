@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
+use crate::http::ip_gate;
 use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
 use crate::http::throttle;
@@ -167,6 +168,9 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
     };
+    if !ip_gate::roles_allowed(&state, &state.accounts.roles(&user.id).await?, client.addr).await {
+        return Err(ip_gate::refused_account_page());
+    }
     match state.accounts.begin_second_step(&user).await {
         Err(accounts::Error::Locked { retry_after, .. }) => {
             // Too many wrong codes lately: whoever is here knows the

@@ -1,7 +1,8 @@
 //! All axum code. Each area has its own file with a `router()`; this module
 //! merges them and adds the cross-cutting layers (outermost first):
 //! request-id hygiene → request id → trace → security headers → error pages →
-//! panic catcher → header limit → timeout → body limit → metrics → rate limits → routes.
+//! panic catcher → header limit → timeout → body limit → metrics → global IP
+//! rules → rate limits → routes.
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -27,6 +28,7 @@ pub mod discovery;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod ip_gate;
 pub mod login;
 pub mod mfa;
 pub mod pages;
@@ -55,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
+        .layer(middleware::from_fn_with_state(
+            ip_gate::Gate { ip: state.ip.clone(), metrics: state.metrics.clone() },
+            ip_gate::global_gate,
+        ))
         // The layers take only what they use: the app state is cloned per
         // request for each layer that extracts it.
         .layer(middleware::from_fn_with_state(throttle::Throttle::new(&state), throttle::rate_limit))

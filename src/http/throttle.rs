@@ -6,14 +6,13 @@
 //! is limited as soon as its route exists).
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::http::error::HtmlError;
-use crate::http::extract::ClientInfo;
 use crate::metrics::Metrics;
 use crate::security::limiter::{Bucket, Limiter, Verdict};
 
@@ -22,12 +21,13 @@ use crate::security::limiter::{Bucket, Limiter, Verdict};
 pub struct Throttle {
     limiter: Limiter,
     metrics: Arc<Metrics>,
+    ip: crate::security::ip_policy::IpPolicy,
 }
 
 impl Throttle {
     /// The layer's state.
     pub fn new(state: &AppState) -> Self {
-        Self { limiter: state.limiter(), metrics: state.metrics.clone() }
+        Self { limiter: state.limiter(), metrics: state.metrics.clone(), ip: state.ip.clone() }
     }
 }
 
@@ -40,8 +40,9 @@ pub async fn rate_limit(State(t): State<Throttle>, req: Request, next: Next) -> 
         _ => return next.run(req).await,
     };
     let (mut parts, body) = req.into_parts();
-    let Ok(client) = ClientInfo::from_request_parts(&mut parts, &()).await;
-    match t.limiter.check(bucket, &client.ip).await {
+    // The client behind trusted proxies, as everywhere else.
+    let ip = crate::http::ip_gate::client_ip_of(&mut parts, &t.ip).map(|a| a.to_string()).unwrap_or_default();
+    match t.limiter.check(bucket, &ip).await {
         Ok(Verdict::Limited { bucket, retry_after }) => {
             t.metrics.observe_rate_limited(bucket.as_str());
             tracing::info!(bucket = bucket.as_str(), retry_after, "rate limited");

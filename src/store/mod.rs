@@ -17,6 +17,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod clients;
 mod grants;
+mod ip_rules;
 mod keys;
 mod links;
 mod mfa;
@@ -31,6 +32,8 @@ mod users;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_ip;
+#[cfg(test)]
 mod tests_mail;
 #[cfg(test)]
 mod tests_mfa;
@@ -39,6 +42,7 @@ mod tests_throttle;
 
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
+pub use ip_rules::{IpRuleRow, NewIpRule};
 pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
 pub use mfa::{ChallengeRow, MfaRow, NewChallenge};

@@ -8,6 +8,7 @@ mod admin;
 mod browser;
 mod cli;
 mod helpers;
+mod ip_rules;
 mod keys;
 mod login;
 mod logout;
