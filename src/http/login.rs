@@ -143,6 +143,9 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
     };
+    if state.accounts.password_expired(&user).await? {
+        return Ok(crate::http::expired::expired_page(&state, csrf.token.clone(), &form.username, next));
+    }
     // No session fixation: whatever session the browser had ends, and a new id is issued.
     if let Some(previous) = previous {
         state.accounts.end_session(&previous).await?;

@@ -24,6 +24,7 @@ pub mod authorize;
 pub mod cookies;
 pub mod discovery;
 pub mod error;
+pub mod expired;
 pub mod extract;
 pub mod health;
 pub mod login;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .merge(account::router())
         .merge(recovery::router())
+        .merge(expired::router())
         .merge(admin::router())
         .merge(health::router())
         .merge(discovery::router())

@@ -20,6 +20,7 @@ mod grants;
 mod keys;
 mod links;
 mod outbox;
+mod password_history;
 mod refresh;
 mod sessions;
 mod settings;
@@ -30,6 +31,8 @@ mod users;
 mod tests;
 #[cfg(test)]
 mod tests_mail;
+#[cfg(test)]
+mod tests_policy;
 
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
