@@ -310,7 +310,9 @@ impl Config {
             bail!("password.min_length must be at least 8");
         }
         if self.password.min_score > 4 || self.password.history > 100 || self.password.max_age_days > 36_500 {
-            bail!("password.min_score must be 0 to 4, password.history at most 100, password.max_age_days at most 36500");
+            bail!(
+                "password.min_score must be 0 to 4, password.history at most 100, password.max_age_days at most 36500"
+            );
         }
         let k = &self.keys;
         if k.rotate_after_secs <= 0 || k.publish_ahead_secs <= 0 || k.retain_secs <= 0 {

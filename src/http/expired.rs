@@ -82,7 +82,12 @@ async fn post_expired(
     let next = safe_next(form.next.as_deref());
     let renewed = state
         .accounts
-        .renew_expired_password(&form.username, &form.current_password, &form.new_password, form.new_password_confirm.as_ref())
+        .renew_expired_password(
+            &form.username,
+            &form.current_password,
+            &form.new_password,
+            form.new_password_confirm.as_ref(),
+        )
         .await;
     match renewed {
         Ok(()) => {

@@ -134,7 +134,7 @@ mod tests {
     fn refuses_more_bytes_than_we_hash() {
         let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
         assert_eq!(policy().check(&long, &no_inputs()), Err(Violation::TooLong { max: MAX_PASSWORD_BYTES }));
-        let max = "maple otter quartz lantern ".repeat(40);
+        let max = "maple otter quartz lantern ".repeat(37);
         assert!(max.len() < MAX_PASSWORD_BYTES);
         assert_eq!(policy().check(&max, &no_inputs()), Ok(()));
     }
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn refuses_a_weak_password_with_zxcvbn_feedback() {
-        let Err(Violation::Weak { feedback }) = policy().check("aaaaaaaaaaaaaaaa", &no_inputs()) else {
+        let Err(Violation::Weak { feedback }) = policy().check("zzzzzzzzzzzzzzzzzzzzz", &no_inputs()) else {
             panic!("expected a weak-password refusal");
         };
         assert!(feedback.iter().any(|f| f.contains("Repeats")), "{feedback:?}");
@@ -161,8 +161,8 @@ mod tests {
     #[test]
     fn refuses_a_password_built_from_the_users_own_inputs() {
         let inputs = user_inputs("wolfgangmozart", "wolfgang.mozart@example.com", "Wolfgang Mozart");
-        assert_eq!(policy().check("wolfgangmozart1", &no_inputs()), Ok(()));
-        let err = policy().check("wolfgangmozart1", &inputs).unwrap_err();
+        assert_eq!(policy().check("wolfgangmozart2024", &no_inputs()), Ok(()));
+        let err = policy().check("wolfgangmozart2024", &inputs).unwrap_err();
         assert!(err.to_string().contains("username, email address or name"), "{err}");
     }
 

@@ -43,12 +43,11 @@ impl Db<'_> {
 
     /// When the user's password was last set (unix seconds), if known.
     pub async fn password_changed_at(&mut self, user_id: &str) -> Result<Option<i64>> {
-        let at: Option<Option<i64>> = on!(self, |c| sqlx::query_scalar(
-            "select password_changed_at from users where id = $1"
-        )
-        .bind(user_id)
-        .fetch_optional(c)
-        .await)?;
+        let at: Option<Option<i64>> =
+            on!(self, |c| sqlx::query_scalar("select password_changed_at from users where id = $1")
+                .bind(user_id)
+                .fetch_optional(c)
+                .await)?;
         Ok(at.flatten())
     }
 

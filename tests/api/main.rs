@@ -15,6 +15,7 @@ mod mail;
 mod multi_instance;
 mod oidc;
 mod operations;
+mod password_policy;
 mod refresh;
 mod register;
 mod smtp;
