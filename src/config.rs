@@ -224,7 +224,7 @@ impl SessionConfig {
     }
 }
 
-/// Argon2id parameters and length limits for passwords.
+/// Argon2id parameters and the password policy (see `security::policy`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordConfig {
@@ -236,6 +236,14 @@ pub struct PasswordConfig {
     pub argon2_parallelism: u32,
     /// Shortest accepted password, in characters.
     pub min_length: usize,
+    /// Lowest accepted zxcvbn score (0 to 4).
+    pub min_score: u8,
+    /// Refuse passwords found in the bundled list of common breached passwords.
+    pub check_breached: bool,
+    /// How many of the latest passwords (the current one included) may not be reused; 0 turns it off.
+    pub history: u32,
+    /// Days after which a password must be changed at the next sign-in; 0 turns it off.
+    pub max_age_days: u32,
 }
 
 /// HTTP server limits.
@@ -308,7 +316,16 @@ impl Default for SessionConfig {
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        Self { argon2_memory_kib: 19 * 1024, argon2_iterations: 2, argon2_parallelism: 1, min_length: 12 }
+        Self {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            min_length: 12,
+            min_score: 3,
+            check_breached: true,
+            history: 5,
+            max_age_days: 0,
+        }
     }
 }
 
@@ -363,6 +380,11 @@ impl Config {
         }
         if self.password.min_length < 8 {
             bail!("password.min_length must be at least 8");
+        }
+        if self.password.min_score > 4 || self.password.history > 100 || self.password.max_age_days > 36_500 {
+            bail!(
+                "password.min_score must be 0 to 4, password.history at most 100, password.max_age_days at most 36500"
+            );
         }
         let k = &self.keys;
         if k.rotate_after_secs <= 0 || k.publish_ahead_secs <= 0 || k.retain_secs <= 0 {

@@ -16,6 +16,7 @@ pub mod devices;
 mod lockout;
 pub mod mfa;
 pub mod names;
+mod policy;
 pub mod recovery;
 mod sessions;
 
@@ -105,7 +106,7 @@ pub struct Accounts {
     passwords: Passwords,
     clock: Arc<dyn Clock>,
     session: SessionConfig,
-    min_password_len: usize,
+    policy: policy::PolicySettings,
     outbox: Outbox,
     kek: Arc<Kek>,
     mfa: MfaPolicy,
@@ -139,35 +140,13 @@ impl Accounts {
         kek: Arc<Kek>,
         mfa: MfaPolicy,
     ) -> Result<Self, password::Error> {
-        let min_password_len = password.min_length;
+        let policy = policy::PolicySettings::new(password);
         let lockout = Default::default();
-        Ok(Self {
-            store,
-            passwords: Passwords::new(password)?,
-            clock,
-            session,
-            min_password_len,
-            outbox,
-            kek,
-            mfa,
-            lockout,
-        })
+        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, policy, outbox, kek, mfa, lockout })
     }
 
     fn now(&self) -> i64 {
         self.clock.unix()
-    }
-
-    /// Checks a new password against the length rules (the full policy comes with #6).
-    fn check_new_password(&self, field: &'static str, pw: &SecretString) -> Result<()> {
-        let pw = pw.expose_secret();
-        if pw.chars().count() < self.min_password_len {
-            return Err(Error::field(field, format!("Use at least {} characters.", self.min_password_len)));
-        }
-        if pw.len() > MAX_PASSWORD_BYTES {
-            return Err(Error::field(field, format!("Use at most {MAX_PASSWORD_BYTES} bytes.")));
-        }
-        Ok(())
     }
 
     /// Creates an account with the `user` role (plus `roles`). Either the user,
@@ -181,7 +160,8 @@ impl Accounts {
         let mut errors = Vec::new();
         let username = Username::parse(r.username).map_err(|m| errors.push(FieldError::new("username", m))).ok();
         let email = Email::parse(r.email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
-        if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password) {
+        let inputs = crate::security::policy::user_inputs(r.username, r.email, "");
+        if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password, &inputs) {
             errors.append(&mut e);
         }
         if let Some(confirm) = r.password_confirm
@@ -324,14 +304,15 @@ impl Accounts {
         if !self.passwords.verify(current, user.password_hash.as_deref()).await?.ok {
             return Err(Error::field("current_password", "The current password is not correct."));
         }
-        self.check_new_password("new_password", new)?;
+        self.check_new_password_for("new_password", new, &user)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
             return Err(Error::field("new_password_confirm", "The passwords do not match."));
         }
+        self.check_reuse("new_password", new, &user, false).await?;
         let hash = self.passwords.hash(new).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        tx.db().set_password_hash(user_id, &hash, now).await?;
+        self.store_new_password(&mut tx.db(), &user, &hash, now).await?;
         let ended = tx.db().revoke_user_sessions(user_id, keep, now).await?;
         tx.db().void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;

@@ -171,6 +171,9 @@ async fn post_login(
     if !ip_gate::roles_allowed(&state, &state.accounts.roles(&user.id).await?, client.addr).await {
         return Err(ip_gate::refused_account_page());
     }
+    if state.accounts.password_expired(&user).await? {
+        return Ok(crate::http::expired::expired_page(&state, csrf.token.clone(), &form.username, next));
+    }
     match state.accounts.begin_second_step(&user).await {
         Err(accounts::Error::Locked { retry_after, .. }) => {
             // Too many wrong codes lately: whoever is here knows the

@@ -26,6 +26,7 @@ pub mod authorize;
 pub mod cookies;
 pub mod discovery;
 pub mod error;
+pub mod expired;
 pub mod extract;
 pub mod health;
 pub mod ip_gate;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account_mfa::router())
         .merge(mfa::router())
         .merge(recovery::router())
+        .merge(expired::router())
         .merge(admin::router())
         .merge(health::router())
         .merge(discovery::router())

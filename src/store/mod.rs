@@ -22,6 +22,7 @@ mod keys;
 mod links;
 mod mfa;
 mod outbox;
+mod password_history;
 mod refresh;
 mod sessions;
 mod settings;
@@ -37,6 +38,8 @@ mod tests_ip;
 mod tests_mail;
 #[cfg(test)]
 mod tests_mfa;
+#[cfg(test)]
+mod tests_policy;
 #[cfg(test)]
 mod tests_throttle;
 

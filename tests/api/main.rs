@@ -17,6 +17,7 @@ mod mfa;
 mod multi_instance;
 mod oidc;
 mod operations;
+mod password_policy;
 mod refresh;
 mod register;
 mod smtp;
