@@ -11,11 +11,13 @@ use crate::mail::{Mail, Outbox};
 use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
+pub mod activity;
 pub mod devices;
 pub mod names;
 pub mod recovery;
 mod sessions;
 
+pub use activity::{SignInAttempt, SignInOutcome};
 pub use devices::SignInOrigin;
 pub use names::{Email, Username};
 pub use recovery::Purpose;

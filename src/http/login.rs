@@ -11,12 +11,14 @@ use serde::Deserialize;
 
 use crate::accounts::{self, CurrentUser, FieldError, Registration, SignInOrigin};
 use crate::app::AppState;
+use crate::http::audit::{self, AuditCtx};
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
 use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
 use crate::metrics::LoginOutcome;
+use crate::security::audit::AuditAction;
 use crate::security::token;
 
 /// Routes for this area.
@@ -110,6 +112,7 @@ async fn post_login(
     State(state): State<AppState>,
     MaybeUser(previous): MaybeUser,
     client: ClientInfo,
+    ctx: AuditCtx,
     headers: axum::http::HeaderMap,
     CsrfForm { form, csrf }: CsrfForm<LoginForm>,
 ) -> Result<Response, HtmlError> {
@@ -126,7 +129,9 @@ async fn post_login(
         };
         (status, page).into_response()
     };
-    let user = match state.accounts.authenticate(&form.username, &form.password).await {
+    let checked = state.accounts.authenticate(&form.username, &form.password).await;
+    audit::sign_in_attempt(&state, &ctx, &form.username, &checked).await;
+    let user = match checked {
         Ok(user) => user,
         Err(accounts::Error::InvalidCredentials) => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
@@ -313,9 +318,10 @@ async fn logout_target(state: &AppState, p: &LogoutParams, hinted_client: Option
 }
 
 /// Ends the session and everything issued under it.
-async fn end_everything(state: &AppState, user: &CurrentUser) -> Result<(), HtmlError> {
+async fn end_everything(state: &AppState, ctx: &AuditCtx, user: &CurrentUser) -> Result<(), HtmlError> {
     state.accounts.end_session(user).await?;
     state.tokens.revoke_session_tokens(&user.session_id).await.map_err(HtmlError::internal)?;
+    audit::record(state, ctx.event(&user.user_id, AuditAction::SignOut, &user.user_id)).await;
     tracing::info!(user_id = %user.user_id, "signed out");
     Ok(())
 }
@@ -323,6 +329,7 @@ async fn end_everything(state: &AppState, user: &CurrentUser) -> Result<(), Html
 async fn get_logout(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    ctx: AuditCtx,
     csrf: PageCsrf,
     Query(p): Query<LogoutParams>,
 ) -> Result<Response, HtmlError> {
@@ -337,7 +344,7 @@ async fn get_logout(
     let Some(user) = user else { return Ok(Redirect::to(&target).into_response()) };
     // A valid hint for this very user is the confirmation (RP-Initiated Logout §2).
     if hint.as_ref().is_some_and(|(sub, _)| *sub == user.user_id) {
-        end_everything(&state, &user).await?;
+        end_everything(&state, &ctx, &user).await?;
         return Ok(signed_out(&state, &target));
     }
     let mut back = p.clone();
@@ -357,6 +364,7 @@ struct LogoutForm {
 async fn post_logout(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    ctx: AuditCtx,
     CsrfForm { form, .. }: CsrfForm<LogoutForm>,
 ) -> Result<Response, HtmlError> {
     if form.logout.as_deref() != Some("yes") {
@@ -364,7 +372,7 @@ async fn post_logout(
     }
     let target = logout_target(&state, &form.back, None).await?;
     if let Some(user) = &user {
-        end_everything(&state, user).await?;
+        end_everything(&state, &ctx, user).await?;
     }
     Ok(signed_out(&state, &target))
 }

@@ -20,6 +20,7 @@ use crate::app::AppState;
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod authorize;
 pub mod cookies;
 pub mod discovery;

@@ -15,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+mod audit;
 mod clients;
 mod grants;
 mod keys;
@@ -29,8 +30,11 @@ mod users;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_audit;
+#[cfg(test)]
 mod tests_mail;
 
+pub use audit::{ActivityRow, AuditHead, AuditRow};
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use keys::KeyRow;
