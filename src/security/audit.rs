@@ -225,20 +225,17 @@ pub enum Verdict {
     Broken { id: i64, reason: &'static str },
 }
 
-/// Walks the whole chain from the first row, in batches.
+/// Walks the whole chain from the first row, in batches. Appends that
+/// commit during the walk are fine: the head is read before and after.
 pub async fn verify(store: &Store) -> store::Result<Verdict> {
     const BATCH: i64 = 1_000;
     let mut conn = store.conn().await?;
-    // The head first: rows appended while we walk are then simply not checked.
-    let head = conn.db().audit_head().await?;
+    let before = conn.db().audit_head().await?;
     let (mut prev_id, mut prev_hash, mut count) = (0_i64, GENESIS.to_owned(), 0_u64);
     loop {
         let rows = conn.db().audit_after(prev_id, BATCH).await?;
-        let last_batch = (rows.len() as i64) < BATCH;
+        let done = (rows.len() as i64) < BATCH;
         for row in rows {
-            if row.id > head.seq {
-                break;
-            }
             if row.id != prev_id + 1 {
                 return Ok(Verdict::Broken { id: row.id, reason: "a row before it is missing" });
             }
@@ -250,12 +247,19 @@ pub async fn verify(store: &Store) -> store::Result<Verdict> {
             }
             (prev_id, prev_hash, count) = (row.id, row.hash, count + 1);
         }
-        if last_batch || prev_id >= head.seq {
+        if done {
             break;
         }
     }
-    if prev_id != head.seq || prev_hash != head.hash {
+    let after = conn.db().audit_head().await?;
+    if prev_id < before.seq {
         return Ok(Verdict::Broken { id: prev_id + 1, reason: "rows at the end are missing" });
+    }
+    if prev_id > after.seq {
+        return Ok(Verdict::Broken { id: after.seq + 1, reason: "a row was added outside the chain head" });
+    }
+    if prev_id == after.seq && prev_hash != after.hash {
+        return Ok(Verdict::Broken { id: prev_id, reason: "the last row does not match the chain head" });
     }
     Ok(Verdict::Intact(count))
 }

@@ -86,6 +86,40 @@ async fn audit_verify_names_a_removed_row_and_a_removed_tail() {
 }
 
 #[tokio::test]
+async fn audit_verify_names_a_row_forged_past_the_head() {
+    each_backend(async |store| {
+        audit::record(store, &event(1), 1_000).await.unwrap();
+        let first = audit::tail(store, 1).await.unwrap().remove(0);
+        // A well-formed second row, inserted without moving the head.
+        let mut forged = first.clone();
+        (forged.id, forged.actor, forged.prev_hash) = (2, "forger".into(), first.hash.clone());
+        forged.hash = audit::row_hash(&forged);
+        let mut conn = store.conn().await.unwrap();
+        exec!(
+            &mut conn.db(),
+            sqlx::query(
+                "insert into audit_log (id, at, actor, target, action, ip, request_id, detail, prev_hash, hash) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            )
+            .bind(forged.id)
+            .bind(forged.at)
+            .bind(&forged.actor)
+            .bind(&forged.target)
+            .bind(&forged.action)
+            .bind(&forged.ip)
+            .bind(&forged.request_id)
+            .bind(&forged.detail)
+            .bind(&forged.prev_hash)
+            .bind(&forged.hash)
+        )
+        .unwrap();
+        drop(conn);
+        assert!(matches!(audit::verify(store).await.unwrap(), Verdict::Broken { id: 2, .. }));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn concurrent_appends_from_many_connections_keep_one_chain() {
     each_backend(async |store| {
         // Several tasks, each with its own connection and transaction; on

@@ -93,3 +93,26 @@ async fn token_revocation_is_audited_with_the_client_as_actor() {
     assert!(revoked.detail.contains("refresh_token"));
     assert!(rows.iter().all(|r| !r.detail.contains(token)), "the token is never logged");
 }
+
+#[tokio::test]
+async fn admin_blocks_and_session_revocations_are_audited() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("ada", &["admin"]).await;
+    let admin_id = app.state.accounts.find("ada").await.unwrap().id;
+    let victim = app.create_user("vic", &[]).await;
+    for action in ["block", "unblock"] {
+        let res = app.submit(&admin, "/admin/users", &format!("/admin/users/{victim}/{action}"), &[]).await;
+        assert_eq!(res.status(), 303);
+    }
+    let res = app.submit(&admin, "/account", "/account/sessions/revoke-all", &[]).await;
+    assert_eq!(res.status(), 303);
+
+    let rows = events(&app).await;
+    for action in ["user_blocked", "user_unblocked"] {
+        let row = find(&rows, action, &victim).unwrap_or_else(|| panic!("{action} audited: {rows:?}"));
+        assert_eq!((row.actor.as_str(), row.ip.as_str()), (admin_id.as_str(), "127.0.0.1"));
+    }
+    let revoked = find(&rows, "session_revoked", &admin_id).expect("sign-out everywhere audited");
+    assert!(revoked.detail.contains("all"));
+    assert_eq!(audit::verify(&app.state.store).await.unwrap(), Verdict::Intact(rows.len() as u64));
+}
