@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use url::Url;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, MfaPolicy};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::keys::{Kek, KeyRing, Policy};
@@ -72,9 +72,20 @@ impl Services {
         let kek = Arc::new(Kek::load(config.keys.encryption_key.as_ref(), &config.data_dir)?);
         let mailer = Mailer::from_config(config)?;
         let outbox = Outbox::new(store.clone(), kek.clone(), mailer, clock.clone(), config.mail.clone(), issuer);
-        let accounts =
-            Accounts::new(store.clone(), clock.clone(), config.session.clone(), &config.password, outbox.clone())
-                .context("invalid password hashing settings")?;
+        let mfa = MfaPolicy {
+            required_roles: config.mfa.required_roles.clone(),
+            issuer_label: config.mfa.totp_issuer.clone(),
+        };
+        let accounts = Accounts::new(
+            store.clone(),
+            clock.clone(),
+            config.session.clone(),
+            &config.password,
+            outbox.clone(),
+            kek.clone(),
+            mfa,
+        )
+        .context("invalid password hashing settings")?;
         let policy = Policy {
             rotate_after: config.keys.rotate_after_secs,
             publish_ahead: config.keys.publish_ahead_secs,
@@ -220,7 +231,11 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         let before = state.clock.unix() - 86_400;
         let purged = match state.store.conn().await {
-            Ok(mut conn) => conn.db().purge_sessions(before).await,
+            // Sign-in challenges (second step) go with the sessions.
+            Ok(mut conn) => match conn.db().purge_sessions(before).await {
+                Ok(n) => conn.db().purge_challenges(before).await.map(|m| n + m),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match purged {

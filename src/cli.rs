@@ -108,6 +108,10 @@ pub enum UserCommand {
     Block { user: String },
     /// Unblock a user.
     Unblock { user: String },
+    /// Remove a user's second factors and recovery codes (a lost phone):
+    /// their next sign-in needs only the password (or sets 2FA up again if
+    /// their role requires it).
+    ResetMfa { user: String },
     /// Replace a user's roles (`user` is always kept).
     SetRoles {
         user: String,
@@ -272,6 +276,11 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             accounts.set_blocked(&u.id, false).await.map_err(describe)?;
             audit::record(&services, AuditAction::UserUnblocked, &u.id, json!({})).await?;
             println!("unblocked {}", u.username);
+        }
+        UserCommand::ResetMfa { user } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            accounts.reset_mfa(&u.id).await.map_err(describe)?;
+            println!("two-step sign-in removed for {}", u.username);
         }
         UserCommand::SetRoles { user, roles } => {
             let u = accounts.find(&user).await.map_err(describe)?;

@@ -35,6 +35,24 @@ pub struct Config {
     pub http: HttpConfig,
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
+    pub mfa: MfaConfig,
+}
+
+/// Two-step sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaConfig {
+    /// Members of these roles must use a second factor; at their next
+    /// sign-in they set up an authenticator app before they get in.
+    pub required_roles: Vec<String>,
+    /// The name authenticator apps show next to the account.
+    pub totp_issuer: String,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self { required_roles: Vec::new(), totp_issuer: "gatehouse".into() }
+    }
 }
 
 /// Token and code lifetimes.
@@ -159,6 +177,18 @@ pub struct SessionConfig {
     pub lifetime_secs: i64,
     /// A session unused for this long ends, in seconds.
     pub idle_timeout_secs: i64,
+    /// Shorter absolute lifetimes for members of some roles, e.g.
+    /// `role_lifetime_secs = { admin = 3600 }`. The shortest that applies wins.
+    pub role_lifetime_secs: std::collections::BTreeMap<String, i64>,
+    /// Sensitive changes (two-step settings) need a sign-in at most this old.
+    pub reauth_secs: i64,
+}
+
+impl SessionConfig {
+    /// The absolute lifetime for a user with `roles`.
+    pub fn lifetime_for(&self, roles: &[String]) -> i64 {
+        roles.iter().filter_map(|r| self.role_lifetime_secs.get(r)).copied().fold(self.lifetime_secs, i64::min)
+    }
 }
 
 /// Argon2id parameters and length limits for passwords.
@@ -204,6 +234,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
+            mfa: MfaConfig::default(),
         }
     }
 }
@@ -230,7 +261,12 @@ impl Default for MailConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { lifetime_secs: 8 * 3600, idle_timeout_secs: 2 * 3600 }
+        Self {
+            lifetime_secs: 8 * 3600,
+            idle_timeout_secs: 2 * 3600,
+            role_lifetime_secs: Default::default(),
+            reauth_secs: 600,
+        }
     }
 }
 
@@ -307,6 +343,13 @@ impl Config {
             bail!("keys.retain_secs must be at least the longest token lifetime, or tokens outlive their key");
         }
         self.validate_mail()?;
+        let sess = &self.session;
+        if sess.reauth_secs <= 0 || sess.role_lifetime_secs.values().any(|v| *v <= 0) {
+            bail!("session.reauth_secs and session.role_lifetime_secs must be positive");
+        }
+        if self.mfa.totp_issuer.trim().is_empty() || self.mfa.totp_issuer.contains(':') {
+            bail!("mfa.totp_issuer must be a non-empty name without ':'");
+        }
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }

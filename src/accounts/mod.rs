@@ -7,12 +7,14 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
 use crate::config::{PasswordConfig, SessionConfig};
+use crate::keys::Kek;
 use crate::mail::{Mail, Outbox};
 use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
 pub mod activity;
 pub mod devices;
+pub mod mfa;
 pub mod names;
 pub mod recovery;
 mod sessions;
@@ -65,6 +67,11 @@ pub enum Error {
     Password(#[from] password::Error),
     #[error("queueing mail failed")]
     Mail(#[from] crate::mail::Error),
+    /// Sealing or opening a TOTP secret failed (wrong or missing KEK).
+    #[error("sealing a secret failed")]
+    Sealing(#[source] crate::keys::Error),
+    #[error("drawing the QR code failed: {0}")]
+    Qr(String),
 }
 
 impl Error {
@@ -97,6 +104,24 @@ pub struct Accounts {
     session: SessionConfig,
     min_password_len: usize,
     outbox: Outbox,
+    kek: Arc<Kek>,
+    mfa: MfaPolicy,
+}
+
+/// Two-step sign-in settings the services need.
+#[derive(Debug, Clone)]
+pub struct MfaPolicy {
+    /// Roles whose members must use a second factor.
+    pub required_roles: Vec<String>,
+    /// The name authenticator apps show for gatehouse.
+    pub issuer_label: String,
+}
+
+impl MfaPolicy {
+    /// Whether any of `roles` requires a second factor.
+    pub fn required_for(&self, roles: &[String]) -> bool {
+        roles.iter().any(|r| self.required_roles.contains(r))
+    }
 }
 
 impl Accounts {
@@ -107,9 +132,11 @@ impl Accounts {
         session: SessionConfig,
         password: &PasswordConfig,
         outbox: Outbox,
+        kek: Arc<Kek>,
+        mfa: MfaPolicy,
     ) -> Result<Self, password::Error> {
         let min_password_len = password.min_length;
-        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len, outbox })
+        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len, outbox, kek, mfa })
     }
 
     fn now(&self) -> i64 {

@@ -42,6 +42,8 @@ pub struct CurrentUser {
     pub display_name: String,
     pub roles: Vec<String>,
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 values).
+    pub amr: Vec<String>,
 }
 
 impl CurrentUser {
@@ -67,18 +69,20 @@ impl Accounts {
     }
 
     /// Starts a session for a user who just proved who they are with
-    /// `credential` (the password hash they matched). If the password changed
-    /// or the user was blocked since, no session starts.
+    /// `credential` (the password hash they matched) and the methods in `amr`.
+    /// If the password changed or the user was blocked since, no session
+    /// starts. Its lifetime is the shortest of the default and the user's roles'.
     pub async fn start_session(
         &self,
         user_id: &str,
         credential: Option<&str>,
+        amr: &str,
         ip: &str,
         user_agent: &str,
     ) -> Result<StartedSession> {
         let now = self.now();
         let token = token::new_secret();
-        let max_age_secs = self.session.lifetime_secs;
+        let max_age_secs = self.session.lifetime_for(&self.roles(user_id).await?);
         // Keep stored client details bounded whatever the client sends.
         let user_agent: String = user_agent.chars().take(256).collect();
         let id = store::new_id();
@@ -97,6 +101,7 @@ impl Accounts {
                 ip,
                 user_agent: &user_agent,
                 credential,
+                amr,
             })
             .await?;
         if !started {
@@ -127,7 +132,13 @@ impl Accounts {
             display_name: s.display_name,
             roles,
             auth_time: s.auth_time,
+            amr: s.amr.split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect(),
         }))
+    }
+
+    /// Whether the session's sign-in is recent enough for a sensitive change.
+    pub fn recently_authenticated(&self, user: &CurrentUser) -> bool {
+        self.now() - user.auth_time <= self.session.reauth_secs
     }
 
     /// Ends the current session (sign-out).

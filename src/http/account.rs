@@ -66,6 +66,8 @@ struct AccountPage {
     errors: Vec<FieldError>,
     /// The new address as typed, kept when the form comes back with errors.
     new_email: String,
+    /// Two-step sign-in is on.
+    mfa_on: bool,
 }
 
 impl AccountPage {
@@ -123,6 +125,7 @@ async fn account_page(
         notice,
         errors,
         new_email: String::new(),
+        mfa_on: state.accounts.mfa_status(&user.user_id, &user.roles).await?.enabled(),
     })
 }
 

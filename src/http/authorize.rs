@@ -158,12 +158,9 @@ fn refuse(state: &AppState, req: &AuthorizeRequest, code: ErrorCode, why: &'stat
 }
 
 async fn issue(state: &AppState, req: &AuthorizeRequest, user: &CurrentUser) -> Result<Response, Response> {
-    let who = Authorized {
-        user_id: &user.user_id,
-        session_id: Some(&user.session_id),
-        auth_time: user.auth_time,
-        amr: &["pwd"],
-    };
+    let amr: Vec<&str> = user.amr.iter().map(String::as_str).collect();
+    let who =
+        Authorized { user_id: &user.user_id, session_id: Some(&user.session_id), auth_time: user.auth_time, amr: &amr };
     let code = state.tokens.issue_code(req, &who).await.map_err(|e| HtmlError::internal(e).into_response())?;
     Ok(to_client(state, &req.redirect_uri, Ok(&code), req.state.as_deref(), req.response_mode))
 }

@@ -8,6 +8,8 @@ pub const SESSION: &str = "gh_session";
 pub const DEVICE: &str = "gh_device";
 /// The device cookie lasts a year.
 pub const DEVICE_MAX_AGE: i64 = 365 * 86_400;
+/// A sign-in waiting for its second factor (lives as long as the challenge).
+pub const MFA: &str = "gh_mfa";
 /// The CSRF cookie (STYLE.md §6: SameSite=Strict). On https it takes the
 /// `__Host-` prefix, so no subdomain can set or shadow it.
 pub fn csrf_name(secure: bool) -> &'static str {
@@ -37,6 +39,11 @@ pub fn set(name: &str, value: &str, same_site: &str, secure: bool, max_age: Opti
         out.push_str(&format!("; Max-Age={age}"));
     }
     HeaderValue::from_str(&out).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// A `Set-Cookie` value that deletes cookie `name`.
+pub fn clear(name: &str, secure: bool) -> HeaderValue {
+    set(name, "", "Lax", secure, Some(0))
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
             "name", "preferred_username", "email", "email_verified"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "acr_values_supported": ["1", "2"],
         "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -9,6 +9,7 @@ use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::accounts::mfa::{self, NextStep};
 use crate::accounts::{self, CurrentUser, FieldError, Registration, SignInOrigin};
 use crate::app::AppState;
 use crate::http::audit::{self, AuditCtx};
@@ -20,6 +21,7 @@ use crate::http::recovery::MessagePage;
 use crate::metrics::LoginOutcome;
 use crate::security::audit::AuditAction;
 use crate::security::token;
+use crate::store::UserRow;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -53,6 +55,10 @@ struct LoginQuery {
     reset: Option<String>,
     /// Prefills the username (from an OIDC `login_hint`).
     login_hint: Option<String>,
+    /// Why the second step sent the user back: `expired` or `failed`.
+    mfa: Option<String>,
+    /// A sensitive change asked for a fresh sign-in.
+    reauth: Option<String>,
 }
 
 async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<LoginQuery>) -> Response {
@@ -60,7 +66,14 @@ async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<L
     if user.is_some() && q.prompt.as_deref() != Some("login") {
         return Redirect::to(next.as_deref().unwrap_or("/account")).into_response();
     }
-    let notice = if q.registered.is_some() {
+    let error = match q.mfa.as_deref() {
+        Some("failed") => Some("Too many wrong codes. Sign in again to get a new chance."),
+        Some(_) => Some("The second step took too long. Sign in again."),
+        None => None,
+    };
+    let notice = if q.reauth.is_some() {
+        Some("For your security, sign in again before changing two-step settings.")
+    } else if q.registered.is_some() {
         Some("Check your email: follow the link we sent to confirm your address, then sign in.")
     } else if q.confirmed.is_some() {
         Some("Your email address is confirmed. Sign in to continue.")
@@ -76,7 +89,7 @@ async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<L
         csrf: csrf.token.clone(),
         username: q.login_hint.map(|h| h.chars().take(256).collect()).unwrap_or_default(),
         next: next.unwrap_or_default(),
-        error: None,
+        error,
         notice,
     };
     (csrf, page).into_response()
@@ -116,7 +129,6 @@ async fn post_login(
     headers: axum::http::HeaderMap,
     CsrfForm { form, csrf }: CsrfForm<LoginForm>,
 ) -> Result<Response, HtmlError> {
-    let device_cookie = cookies::get(&headers, cookies::DEVICE).filter(|d| d.len() <= 64).map(str::to_owned);
     let next = safe_next(form.next.as_deref());
     let failed = |status: StatusCode, message: &'static str| {
         let page = LoginPage {
@@ -148,23 +160,56 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
     };
-    // No session fixation: whatever session the browser had ends, and a new id is issued.
+    match state.accounts.begin_second_step(&user).await? {
+        NextStep::Done => {}
+        NextStep::Challenge { token } => {
+            let secure = state.secure_cookies();
+            let cookie = cookies::set(cookies::MFA, &token, "Lax", secure, Some(mfa::CHALLENGE_SECS));
+            let to = path_with_query("/login/mfa", &[("next", next.as_deref().unwrap_or_default())]);
+            return Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response());
+        }
+    }
+    let proof = Proof { user, amr: "pwd" };
+    match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref()).await? {
+        Some(done) => Ok(done),
+        // The password changed (or the account was blocked) while we checked it.
+        None => Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN)),
+    }
+}
+
+/// Who signed in, and how.
+pub(super) struct Proof {
+    pub user: UserRow,
+    pub amr: &'static str,
+}
+
+/// The last step of every sign-in: a new session (no fixation: whatever
+/// session the browser had ends), the device note, the cookies, and the
+/// redirect. `None` when the password changed or the account was blocked
+/// since the proof was checked.
+pub(super) async fn finish_sign_in(
+    state: &AppState,
+    previous: Option<CurrentUser>,
+    client: &ClientInfo,
+    headers: &axum::http::HeaderMap,
+    proof: Proof,
+    next: Option<&str>,
+) -> Result<Option<Response>, HtmlError> {
+    let user = proof.user;
     if let Some(previous) = previous {
         state.accounts.end_session(&previous).await?;
     }
-    let session = match state
-        .accounts
-        .start_session(&user.id, user.password_hash.as_deref(), &client.ip, &client.user_agent)
-        .await
-    {
-        Ok(session) => session,
-        // The password changed (or the account was blocked) while we checked it.
-        Err(accounts::Error::InvalidCredentials) => return Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN)),
-        Err(other) => return Err(other.into()),
-    };
+    let credential = user.password_hash.as_deref();
+    let session =
+        match state.accounts.start_session(&user.id, credential, proof.amr, &client.ip, &client.user_agent).await {
+            Ok(session) => session,
+            Err(accounts::Error::InvalidCredentials) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        };
     state.metrics.observe_login(LoginOutcome::Success);
-    tracing::info!(user_id = %user.id, "signed in");
+    tracing::info!(user_id = %user.id, amr = proof.amr, "signed in");
     let secure = state.secure_cookies();
+    let device_cookie = cookies::get(headers, cookies::DEVICE).filter(|d| d.len() <= 64).map(str::to_owned);
     let (device, new_device) = match device_cookie {
         Some(d) => (d, None),
         None => {
@@ -179,13 +224,15 @@ async fn post_login(
         tracing::error!(user_id = %user.id, error = %e, "recording the sign-in device failed");
     }
     let cookie = cookies::set(cookies::SESSION, &session.token, "Lax", secure, Some(session.max_age_secs));
-    Ok((
-        AppendHeaders([(header::SET_COOKIE, cookie)]),
-        AppendHeaders(new_device.map(|c| (header::SET_COOKIE, c))),
-        PageCsrf::rotate(&state, &session.id),
-        Redirect::to(next.as_deref().unwrap_or("/account")),
-    )
-        .into_response())
+    Ok(Some(
+        (
+            AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, cookies::clear(cookies::MFA, secure))]),
+            AppendHeaders(new_device.map(|c| (header::SET_COOKIE, c))),
+            PageCsrf::rotate(state, &session.id),
+            Redirect::to(next.unwrap_or("/account")),
+        )
+            .into_response(),
+    ))
 }
 
 #[derive(Template, WebTemplate)]

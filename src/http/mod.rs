@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 
 pub mod account;
+pub mod account_mfa;
 pub mod admin;
 pub mod audit;
 pub mod authorize;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod login;
+pub mod mfa;
 pub mod pages;
 pub mod recovery;
 pub mod token;
@@ -41,6 +43,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(login::router())
         .merge(account::router())
+        .merge(account_mfa::router())
+        .merge(mfa::router())
         .merge(recovery::router())
         .merge(admin::router())
         .merge(health::router())

@@ -24,6 +24,10 @@ pub enum Mail {
     EmailChanging { name: String, new_email: String, undo: String },
     /// A sign-in from a device and network not seen before.
     NewSignIn { name: String, when: String, ip: String, device: String, not_me: String },
+    /// A one-time sign-in code (the emailed second factor).
+    SignInCode { name: String, code: String },
+    /// Two-step sign-in was turned off, or a factor removed.
+    TwoFactorOff { name: String, when: String, not_me: String },
 }
 
 /// The parts of a message, ready for the templates.
@@ -77,6 +81,8 @@ impl Mail {
             Mail::EmailChange { .. } => "email_change",
             Mail::EmailChanging { .. } => "email_changing",
             Mail::NewSignIn { .. } => "new_sign_in",
+            Mail::SignInCode { .. } => "sign_in_code",
+            Mail::TwoFactorOff { .. } => "two_factor_off",
         }
     }
 
@@ -92,6 +98,8 @@ impl Mail {
             Mail::EmailChange { .. } => "Confirm your new email address",
             Mail::EmailChanging { .. } => "Your email address is being changed",
             Mail::NewSignIn { .. } => "New sign-in to your account",
+            Mail::SignInCode { .. } => "Your sign-in code",
+            Mail::TwoFactorOff { .. } => "Two-step sign-in was turned off",
         }
     }
 
@@ -171,6 +179,22 @@ impl Mail {
                     "If this was you, there is nothing to do. If not, the link signs you out everywhere and sends you a password reset link.",
                 )),
             },
+            Mail::SignInCode { name, code } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p("Enter this code to finish signing in. It works once, for 10 minutes.")],
+                action: None,
+                details: vec![("Code", code.clone())],
+                closing: Some(p("If you did not just sign in, someone knows your password: change it now.")),
+            },
+            Mail::TwoFactorOff { name, when, not_me } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p(
+                    "Two-step sign-in was turned off for your account. Signing in now needs only your password.",
+                )],
+                action: act("This wasn't me", not_me),
+                details: vec![("Time", when.clone())],
+                closing: Some(p("If this was you, there is nothing else to do.")),
+            },
         }
     }
 
@@ -222,6 +246,7 @@ mod tests {
                 device: "d".into(),
                 not_me: l(),
             },
+            Mail::TwoFactorOff { name: "a".into(), when: "t".into(), not_me: l() },
         ];
         for mail in all {
             let r = mail.render("https://sso.example").unwrap();
@@ -230,5 +255,7 @@ mod tests {
             );
             assert!(r.html.contains("<html") && !r.text.contains('<'), "{}", mail.kind());
         }
+        let code = Mail::SignInCode { name: "a".into(), code: "123456".into() }.render("https://sso.example").unwrap();
+        assert!(code.text.contains("123456") && code.html.contains("123456"));
     }
 }

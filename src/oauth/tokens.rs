@@ -112,6 +112,12 @@ fn system_time(unix: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0))
 }
 
+/// The `acr` (OIDC Core §2) for a sign-in's `amr`: `"2"` with a second
+/// factor, `"1"` with a password alone, as Keycloak's default levels read.
+pub fn acr_for(amr: &[&str]) -> &'static str {
+    if amr.contains(&"mfa") { "2" } else { "1" }
+}
+
 /// OIDC Core §3.1.3.6: the left half of SHA-256 of the access token, base64url.
 pub fn at_hash(access_token: &str) -> String {
     let digest = Sha256::digest(access_token.as_bytes());
@@ -297,9 +303,8 @@ impl Tokens {
                 claims.insert("sid".into(), json!(sid));
             }
             let amr: Vec<&str> = grant.amr.split(' ').filter(|a| !a.is_empty()).collect();
+            claims.insert("acr".into(), json!(acr_for(&amr)));
             claims.insert("amr".into(), json!(amr));
-            // Single-factor password sign-in: the lowest assurance level.
-            claims.insert("acr".into(), json!("0"));
             claims.insert("auth_time".into(), json!(grant.auth_time));
             Some(self.id_token(&client.client_id, &user.id, claims)?)
         } else {

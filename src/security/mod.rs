@@ -4,3 +4,4 @@ pub mod audit;
 pub mod csrf;
 pub mod password;
 pub mod token;
+pub mod totp;

@@ -20,6 +20,7 @@ mod clients;
 mod grants;
 mod keys;
 mod links;
+mod mfa;
 mod outbox;
 mod refresh;
 mod sessions;
@@ -33,12 +34,15 @@ mod tests;
 mod tests_audit;
 #[cfg(test)]
 mod tests_mail;
+#[cfg(test)]
+mod tests_mfa;
 
 pub use audit::{ActivityRow, AuditHead, AuditRow};
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
+pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};

@@ -18,6 +18,8 @@ pub struct NewSession<'a> {
     /// session is created only while it is still current (a password change
     /// racing this sign-in wins) and the user is not blocked.
     pub credential: Option<&'a str>,
+    /// How the user authenticated (RFC 8176 values, space-separated).
+    pub amr: &'a str,
 }
 
 /// A session as listed on the account page.
@@ -37,6 +39,7 @@ pub struct SessionWithUser {
     pub id: String,
     pub user_id: String,
     pub auth_time: i64,
+    pub amr: String,
     pub last_seen_at: i64,
     pub username: String,
     pub email: String,
@@ -51,8 +54,8 @@ impl Db<'_> {
             self,
             sqlx::query(
                 "insert into sessions (id, token_hash, user_id, auth_time, created_at, last_seen_at, \
-                 expires_at, ip, user_agent) \
-                 select $1, $2, $3, $4, $5, $5, $6, $7, $8 where exists (select 1 from users \
+                 expires_at, ip, user_agent, amr) \
+                 select $1, $2, $3, $4, $5, $5, $6, $7, $8, $10 where exists (select 1 from users \
                  where id = $3 and blocked = false and ($9 is null or password_hash = $9))"
             )
             .bind(s.id)
@@ -64,6 +67,7 @@ impl Db<'_> {
             .bind(s.ip)
             .bind(s.user_agent)
             .bind(s.credential)
+            .bind(s.amr)
         )?;
         Ok(inserted == 1)
     }
@@ -77,7 +81,7 @@ impl Db<'_> {
         idle_after: i64,
     ) -> Result<Option<SessionWithUser>> {
         Ok(on!(self, |c| sqlx::query_as::<_, SessionWithUser>(
-            "select s.id, s.user_id, s.auth_time, s.last_seen_at, u.username, u.email, u.display_name \
+            "select s.id, s.user_id, s.auth_time, s.amr, s.last_seen_at, u.username, u.email, u.display_name \
              from sessions s join users u on u.id = s.user_id \
              where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2 \
              and s.last_seen_at > $3 and u.blocked = false"

@@ -109,6 +109,7 @@ async fn add_session(store: &Store, user_id: &str, now: i64, expires_at: i64) ->
         ip: "192.0.2.1",
         user_agent: "test-agent/1.0",
         credential: None,
+        amr: "pwd",
     };
     assert!(store.conn().await.unwrap().db().insert_session(&session).await.unwrap());
     (id, token_hash)
@@ -652,6 +653,7 @@ async fn a_session_is_not_created_for_a_stale_credential_or_a_blocked_user() {
             ip: "",
             user_agent: "",
             credential: Some("old-hash"),
+            amr: "pwd",
         };
         assert!(!conn.db().insert_session(&session).await.unwrap(), "password changed since it was checked");
         session.credential = Some("new-hash");

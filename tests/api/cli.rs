@@ -66,6 +66,7 @@ async fn user_commands_create_list_show_block_and_set_roles() {
     env.ok(&["user", "block", "zoe"], "");
     assert!(env.ok(&["user", "show", "zoe@example.com"], "").contains("blocked"));
     env.ok(&["user", "unblock", "zoe"], "");
+    assert!(env.ok(&["user", "reset-mfa", "zoe"], "").contains("two-step sign-in removed for Zoe"));
     let roles = env.ok(&["user", "set-roles", "zoe", "user"], "");
     assert!(roles.contains("now has roles: user"), "{roles}");
     assert!(env.fails(&["user", "set-roles", "zoe", "wizard"], "").contains("Unknown role"));

@@ -13,6 +13,7 @@ mod keys;
 mod login;
 mod logout;
 mod mail;
+mod mfa;
 mod multi_instance;
 mod oidc;
 mod operations;

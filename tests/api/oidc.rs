@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 
 use crate::helpers::{TestApp, location, spawn_app};
 
-const REDIRECT: &str = "https://rp.example/callback";
+pub const REDIRECT: &str = "https://rp.example/callback";
 
 /// Registers a confidential client; returns its secret.
 pub async fn register(app: &TestApp, id: &str, skip_consent: bool) -> String {
@@ -31,7 +31,7 @@ pub async fn register(app: &TestApp, id: &str, skip_consent: bool) -> String {
     registered.generated_secret.unwrap().expose_secret().to_owned()
 }
 
-fn http() -> openidconnect::reqwest::Client {
+pub fn http() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::ClientBuilder::new()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
@@ -57,7 +57,7 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 
 /// Follows the authorization URL as a signed-in browser, approving consent if
 /// asked; returns the redirect back to the client.
-async fn authorize_as(app: &TestApp, browser: &reqwest::Client, auth_url: &str) -> url::Url {
+pub async fn authorize_as(app: &TestApp, browser: &reqwest::Client, auth_url: &str) -> url::Url {
     let res = browser.get(auth_url).send().await.unwrap();
     let res = if res.status() == 200 {
         let html = res.text().await.unwrap();
@@ -72,7 +72,7 @@ async fn authorize_as(app: &TestApp, browser: &reqwest::Client, auth_url: &str) 
     url::Url::parse(location(&res)).unwrap()
 }
 
-fn param(url: &url::Url, name: &str) -> Option<String> {
+pub fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 

@@ -1,0 +1,215 @@
+//! `/account/mfa`: the signed-in user's two-step settings. Every change needs
+//! a recent sign-in (`session.reauth_secs`, 10 minutes by default); an older
+//! session is sent through `/login?prompt=login` first.
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::accounts::{self, CurrentUser, FieldError};
+use crate::app::AppState;
+use crate::http::error::HtmlError;
+use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
+use crate::http::mfa::{CodesPage, SetupPage};
+use crate::http::pages::{Nav, path_with_query};
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account/mfa", get(get_mfa))
+        .route("/account/mfa/totp", post(post_totp))
+        .route("/account/mfa/totp/confirm", post(post_totp_confirm))
+        .route("/account/mfa/email", post(post_email))
+        .route("/account/mfa/recovery", post(post_recovery))
+        .route("/account/mfa/disable", post(post_disable))
+}
+
+const HERE: &str = "/account/mfa";
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account_mfa.html")]
+struct MfaPage {
+    nav: Nav,
+    csrf: String,
+    totp: bool,
+    email: bool,
+    recovery_left: i64,
+    required: bool,
+    recent: bool,
+    notice: Option<&'static str>,
+    errors: Vec<FieldError>,
+}
+
+#[derive(Deserialize, Default)]
+struct NoticeQuery {
+    done: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: PageCsrf,
+    notice: Option<&'static str>,
+    errors: Vec<FieldError>,
+) -> Result<Response, HtmlError> {
+    let status = state.accounts.mfa_status(&user.user_id, &user.roles).await?;
+    let code = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = MfaPage {
+        nav: Nav::new(Some(user)),
+        csrf: csrf.token.clone(),
+        totp: status.totp,
+        email: status.email,
+        recovery_left: status.recovery_left,
+        required: status.required,
+        recent: state.accounts.recently_authenticated(user),
+        notice,
+        errors,
+    };
+    Ok((code, csrf, page).into_response())
+}
+
+async fn get_mfa(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    csrf: PageCsrf,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, HtmlError> {
+    let notice = match q.done.as_deref() {
+        Some("off") => Some("Two-step sign-in is off. We sent you an email about it."),
+        Some("email") => Some("Sign-in codes by email are on."),
+        _ => None,
+    };
+    page(&state, &user, csrf, notice, Vec::new()).await
+}
+
+/// `Some(redirect)` when the session's sign-in is too old for a change:
+/// sign in again, then come back here.
+fn reauth(state: &AppState, user: &CurrentUser) -> Option<Response> {
+    (!state.accounts.recently_authenticated(user)).then(|| {
+        Redirect::to(&path_with_query("/login", &[("prompt", "login"), ("reauth", "1"), ("next", HERE)]))
+            .into_response()
+    })
+}
+
+fn codes_page(user: &CurrentUser, codes: Vec<String>) -> Response {
+    CodesPage { nav: Nav::new(Some(user)), codes, next: HERE.into() }.into_response()
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn post_totp(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { csrf, .. }: CsrfForm<Empty>,
+) -> Result<Response, HtmlError> {
+    if let Some(again) = reauth(&state, &user) {
+        return Ok(again);
+    }
+    let enrolment = match state.accounts.begin_totp(&user.user_id, &user.username).await {
+        Ok(e) => e,
+        Err(accounts::Error::Invalid(errors)) => return page(&state, &user, csrf, None, errors).await,
+        Err(other) => return Err(other.into()),
+    };
+    Ok(setup(&user, csrf, enrolment, None))
+}
+
+fn setup(user: &CurrentUser, csrf: PageCsrf, e: accounts::mfa::Enrolment, error: Option<String>) -> Response {
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = SetupPage {
+        nav: Nav::new(Some(user)),
+        csrf: csrf.token.clone(),
+        next: String::new(),
+        action: "/account/mfa/totp/confirm",
+        back: HERE,
+        qr_svg: e.qr_svg,
+        secret: e.secret_text,
+        notice: None,
+        error,
+    };
+    (status, csrf, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+async fn post_totp_confirm(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { form, csrf }: CsrfForm<CodeForm>,
+) -> Result<Response, HtmlError> {
+    if let Some(again) = reauth(&state, &user) {
+        return Ok(again);
+    }
+    match state.accounts.confirm_totp(&user.user_id, &form.code).await {
+        Ok(codes) => Ok(codes_page(&user, codes)),
+        Err(accounts::Error::Invalid(errors)) => {
+            let message = field_error(&errors, "code").map(str::to_owned);
+            match state.accounts.pending_totp(&user.user_id, &user.username).await? {
+                Some(e) => Ok(setup(&user, csrf, e, message)),
+                None => page(&state, &user, csrf, None, errors).await,
+            }
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn post_email(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { csrf, .. }: CsrfForm<Empty>,
+) -> Result<Response, HtmlError> {
+    if let Some(again) = reauth(&state, &user) {
+        return Ok(again);
+    }
+    match state.accounts.enable_email_mfa(&user.user_id).await {
+        Ok(Some(codes)) => Ok(codes_page(&user, codes)),
+        Ok(None) => Ok(Redirect::to("/account/mfa?done=email").into_response()),
+        Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn post_recovery(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { csrf, .. }: CsrfForm<Empty>,
+) -> Result<Response, HtmlError> {
+    if let Some(again) = reauth(&state, &user) {
+        return Ok(again);
+    }
+    match state.accounts.regenerate_recovery_codes(&user.user_id).await {
+        Ok(codes) => Ok(codes_page(&user, codes)),
+        Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct DisableForm {
+    #[serde(default = "empty_secret")]
+    mfa_password: SecretString,
+}
+
+async fn post_disable(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm { form, csrf }: CsrfForm<DisableForm>,
+) -> Result<Response, HtmlError> {
+    if let Some(again) = reauth(&state, &user) {
+        return Ok(again);
+    }
+    match state.accounts.disable_mfa(&user.user_id, &form.mfa_password).await {
+        Ok(()) => Ok(Redirect::to("/account/mfa?done=off").into_response()),
+        Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
+        Err(other) => Err(other.into()),
+    }
+}
