@@ -47,10 +47,12 @@ pub async fn record(state: &AppState, event: AuditEvent) {
     }
 }
 
-/// Records the outcome of a password check at `/login` (activity and audit).
+/// Records a failed password check at `/login` (activity and audit).
 pub async fn sign_in_attempt(state: &AppState, ctx: &AuditCtx, login: &str, result: &accounts::Result<UserRow>) {
     let (outcome, user_id) = match result {
-        Ok(user) => (SignInOutcome::Success, Some(user.id.as_str())),
+        // A right password is not a sign-in yet (a second step may follow):
+        // `sign_in_completed` records it once the session exists.
+        Ok(_) => return,
         Err(accounts::Error::InvalidCredentials) => (SignInOutcome::WrongPassword, None),
         Err(accounts::Error::Blocked) => (SignInOutcome::Blocked, None),
         Err(accounts::Error::Unconfirmed) => (SignInOutcome::Unconfirmed, None),
@@ -67,5 +69,39 @@ pub async fn sign_in_attempt(state: &AppState, ctx: &AuditCtx, login: &str, resu
     };
     if let Err(e) = state.accounts.record_sign_in(&attempt).await {
         tracing::error!(error = %e, "recording the sign-in attempt failed");
+    }
+}
+
+/// The activity method for an `amr` value (OIDC `amr`, RFC 8176).
+fn method_of(amr: &str) -> &'static str {
+    match amr {
+        "pwd" => "password",
+        a if a.contains("otp") => "password+totp",
+        a if a.contains("email") => "password+email",
+        a if a.contains("rec") => "recovery_code",
+        _ => "other",
+    }
+}
+
+/// Records a completed sign-in (a session was started) with how it was proved.
+pub async fn sign_in_completed(
+    state: &AppState,
+    client: &ClientInfo,
+    headers: &axum::http::HeaderMap,
+    user_id: &str,
+    amr: &str,
+) {
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let attempt = SignInAttempt {
+        login: "",
+        user_id: Some(user_id),
+        outcome: SignInOutcome::Success,
+        method: method_of(amr),
+        ip: &client.ip,
+        user_agent: &client.user_agent,
+        request_id,
+    };
+    if let Err(e) = state.accounts.record_sign_in(&attempt).await {
+        tracing::error!(error = %e, "recording the sign-in failed");
     }
 }

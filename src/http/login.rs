@@ -208,6 +208,7 @@ pub(super) async fn finish_sign_in(
         };
     state.metrics.observe_login(LoginOutcome::Success);
     tracing::info!(user_id = %user.id, amr = proof.amr, "signed in");
+    audit::sign_in_completed(state, client, headers, &user.id, proof.amr).await;
     let secure = state.secure_cookies();
     let device_cookie = cookies::get(headers, cookies::DEVICE).filter(|d| d.len() <= 64).map(str::to_owned);
     let (device, new_device) = match device_cookie {

@@ -116,3 +116,25 @@ async fn admin_blocks_and_session_revocations_are_audited() {
     assert!(revoked.detail.contains("all"));
     assert_eq!(audit::verify(&app.state.store).await.unwrap(), Verdict::Intact(rows.len() as u64));
 }
+
+#[tokio::test]
+async fn two_step_sign_in_records_its_method_and_mfa_changes_are_audited() {
+    let app = spawn_app().await;
+    let (_, secret, _) = crate::mfa::enrolled(&app, "wes").await;
+    let id = app.state.accounts.find("wes").await.unwrap().id;
+    app.clock.advance(30);
+    let browser = app.browser();
+    crate::mfa::password_step(&app, &browser, "wes").await;
+    let code = crate::mfa::code_now(&app, &secret);
+    let res = crate::mfa::second_step(&app, &browser, &[("method", "totp"), ("code", &code)]).await;
+    assert_eq!(res.status(), 303);
+
+    let rows = events(&app).await;
+    let enabled = find(&rows, "mfa_enabled", &id).expect("enrolment audited");
+    assert!(enabled.detail.contains("totp"));
+    let sign_ins: Vec<_> = rows.iter().filter(|r| r.action == "sign_in" && r.target == id).collect();
+    assert_eq!(sign_ins.len(), 2, "the password step alone is not a sign-in: {rows:?}");
+    assert!(sign_ins[1].detail.contains("password+totp"), "{:?}", sign_ins[1]);
+    let html = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("password+totp"), "the method is shown on /account");
+}
