@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::oauth::clients::Clients;
 use crate::oauth::tokens::{TokenSettings, Tokens};
 use crate::security::csrf::Csrf;
+use crate::security::ip_policy::IpPolicy;
 use crate::security::token;
 use crate::store::Store;
 
@@ -38,12 +39,19 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub outbox: Outbox,
+    /// Trusted proxies and IP allow/deny rules.
+    pub ip: IpPolicy,
 }
 
 impl AppState {
     /// Cookies get `Secure` whenever the issuer is https (INTERFACE.md).
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+
+    /// The rate limiter over the shared counters (cheap to build).
+    pub fn limiter(&self) -> crate::security::limiter::Limiter {
+        crate::security::limiter::Limiter::new(self.store.clone(), self.clock.clone(), self.config.rate_limits)
     }
 }
 
@@ -85,7 +93,8 @@ impl Services {
             kek.clone(),
             mfa,
         )
-        .context("invalid password hashing settings")?;
+        .context("invalid password hashing settings")?
+        .with_lockout(config.lockout);
         let policy = Policy {
             rotate_after: config.keys.rotate_after_secs,
             publish_ahead: config.keys.publish_ahead_secs,
@@ -153,6 +162,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let issuer: Arc<str> = config.issuer_for(addr).as_str().trim_end_matches('/').into();
     let retry = Duration::from_secs(config.database.connect_retry_secs);
     let services = Services::open(&config, clock.clone(), retry, &issuer).await?;
+    let refresh = Duration::from_millis(config.network.ip_rules_refresh_ms);
+    let ip = IpPolicy::new(services.store.clone(), config.network.trusted_nets()?, refresh);
     let tokens =
         Tokens::new(services.store.clone(), services.keys.clone(), clock.clone(), token_settings(&config, &issuer));
     let state = AppState {
@@ -167,6 +178,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         clock,
         metrics: Arc::new(Metrics::new(&services.outbox.metrics)),
         outbox: services.outbox,
+        ip,
     };
     Ok(App { state, listener, addr })
 }
@@ -244,6 +256,9 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = state.accounts.purge_activity().await {
             tracing::warn!(error = %e, "sign-in activity sweep failed");
+        }
+        if let Err(e) = state.limiter().prune(state.config.lockout.forget_after_secs).await {
+            tracing::warn!(error = %e, "rate counter sweep failed");
         }
         // Sent mail is kept a week for `gatehouse mail list --all`; dead
         // letters stay until an operator retries or purges them.

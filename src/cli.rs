@@ -56,6 +56,9 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// IP allow and deny rules (global, per client, per role).
+    #[command(subcommand)]
+    Ip(crate::cli_ip::IpCommand),
 }
 
 /// `gatehouse mail …`
@@ -112,6 +115,8 @@ pub enum UserCommand {
     /// their next sign-in needs only the password (or sets 2FA up again if
     /// their role requires it).
     ResetMfa { user: String },
+    /// End a user's sign-in lock (after too many failed passwords) now.
+    Unlock { user: String },
     /// Replace a user's roles (`user` is always kept).
     SetRoles {
         user: String,
@@ -176,6 +181,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => {
             let services = open(&config).await?;
             let result = audit::run(&services, cmd).await;
+            close(services.store).await;
+            result
+        }
+        Command::Ip(cmd) => {
+            let services = open(&config).await?;
+            let result = crate::cli_ip::run(services.store.clone(), cmd).await;
             close(services.store).await;
             result
         }
@@ -263,6 +274,10 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             println!("display name:   {}", u.display_name);
             println!("roles:          {}", roles.join(" "));
             println!("state:          {}", if u.blocked { "blocked" } else { "active" });
+            let locked = accounts.locked_for(&u.id).await.map_err(describe)?;
+            if locked > 0 {
+                println!("sign-in locked: {locked} more seconds (`gatehouse user unlock` ends it)");
+            }
             println!("created:        {}", crate::accounts::devices::format_time(u.created_at));
         }
         UserCommand::Block { user } => {
@@ -281,6 +296,11 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let u = accounts.find(&user).await.map_err(describe)?;
             accounts.reset_mfa(&u.id).await.map_err(describe)?;
             println!("two-step sign-in removed for {}", u.username);
+        }
+        UserCommand::Unlock { user } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            let was_locked = accounts.unlock(&u.id).await.map_err(describe)?;
+            println!("unlocked {}{}", u.username, if was_locked { "" } else { " (it was not locked)" });
         }
         UserCommand::SetRoles { user, roles } => {
             let u = accounts.find(&user).await.map_err(describe)?;

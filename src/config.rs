@@ -36,6 +36,9 @@ pub struct Config {
     pub keys: KeysConfig,
     pub tokens: TokensConfig,
     pub mfa: MfaConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub lockout: crate::security::lockout::LockoutPolicy,
+    pub network: NetworkConfig,
 }
 
 /// Two-step sign-in.
@@ -52,6 +55,36 @@ pub struct MfaConfig {
 impl Default for MfaConfig {
     fn default() -> Self {
         Self { required_roles: Vec::new(), totp_issuer: "gatehouse".into() }
+    }
+}
+
+/// Client addresses behind proxies, and how fast IP rule edits are seen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Addresses or CIDR ranges of reverse proxies whose `Forwarded` /
+    /// `X-Forwarded-For` headers are believed (default: none).
+    pub trusted_proxies: Vec<String>,
+    /// How often, at most, an instance checks the database for changed IP
+    /// rules, in milliseconds (2000).
+    pub ip_rules_refresh_ms: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self { trusted_proxies: Vec::new(), ip_rules_refresh_ms: 2000 }
+    }
+}
+
+impl NetworkConfig {
+    /// The trusted proxy ranges, parsed.
+    pub fn trusted_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                crate::security::ip_rules::parse_net(p).map_err(|e| anyhow::anyhow!("network.trusted_proxies: {e}"))
+            })
+            .collect()
     }
 }
 
@@ -191,7 +224,7 @@ impl SessionConfig {
     }
 }
 
-/// Argon2id parameters and length limits for passwords.
+/// Argon2id parameters and the password policy (see `security::policy`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordConfig {
@@ -203,6 +236,14 @@ pub struct PasswordConfig {
     pub argon2_parallelism: u32,
     /// Shortest accepted password, in characters.
     pub min_length: usize,
+    /// Lowest accepted zxcvbn score (0 to 4).
+    pub min_score: u8,
+    /// Refuse passwords found in the bundled list of common breached passwords.
+    pub check_breached: bool,
+    /// How many of the latest passwords (the current one included) may not be reused; 0 turns it off.
+    pub history: u32,
+    /// Days after which a password must be changed at the next sign-in; 0 turns it off.
+    pub max_age_days: u32,
 }
 
 /// HTTP server limits.
@@ -235,6 +276,9 @@ impl Default for Config {
             keys: KeysConfig::default(),
             tokens: TokensConfig::default(),
             mfa: MfaConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            lockout: crate::security::lockout::LockoutPolicy::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -272,7 +316,16 @@ impl Default for SessionConfig {
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        Self { argon2_memory_kib: 19 * 1024, argon2_iterations: 2, argon2_parallelism: 1, min_length: 12 }
+        Self {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            min_length: 12,
+            min_score: 3,
+            check_breached: true,
+            history: 5,
+            max_age_days: 0,
+        }
     }
 }
 
@@ -328,6 +381,11 @@ impl Config {
         if self.password.min_length < 8 {
             bail!("password.min_length must be at least 8");
         }
+        if self.password.min_score > 4 || self.password.history > 100 || self.password.max_age_days > 36_500 {
+            bail!(
+                "password.min_score must be 0 to 4, password.history at most 100, password.max_age_days at most 36500"
+            );
+        }
         let k = &self.keys;
         if k.rotate_after_secs <= 0 || k.publish_ahead_secs <= 0 || k.retain_secs <= 0 {
             bail!("keys.rotate_after_secs, keys.publish_ahead_secs and keys.retain_secs must be positive");
@@ -350,6 +408,8 @@ impl Config {
         if self.mfa.totp_issuer.trim().is_empty() || self.mfa.totp_issuer.contains(':') {
             bail!("mfa.totp_issuer must be a non-empty name without ':'");
         }
+        self.rate_limits.validate(&self.lockout)?;
+        self.network.trusted_nets()?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }
@@ -379,6 +439,99 @@ impl Config {
         }
         if u64::try_from(m.lease_secs).unwrap_or(0) <= m.send_timeout_secs {
             bail!("mail.lease_secs must be longer than mail.send_timeout_secs, or a slow send is sent twice");
+        }
+        Ok(())
+    }
+}
+
+/// Per-client-address request limits (issue 6). Each bucket is
+/// `{ max, per_secs }`: at most `max` requests per `per_secs` window from one
+/// address (an IPv6 /64); `max = 0` turns the bucket off.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// `POST /login`.
+    pub login: Limit,
+    /// `POST /login/mfa` (the second-factor step).
+    pub mfa: Limit,
+    /// `POST /register`.
+    pub register: Limit,
+    /// `POST /password/forgot`.
+    pub forgot: Limit,
+    /// `POST /token`.
+    pub token: Limit,
+    /// Failed sign-ins from one address; past `max`, sign-in answers 429
+    /// until the window ends. `per_secs` is also the window for the delays.
+    pub failed_logins: Limit,
+    /// Failed sign-ins from one address answered at once; each further one
+    /// waits `failure_delay_ms`, doubled each time. 0 turns the delay off.
+    pub free_failures: i64,
+    /// The first delay after the free failures, in milliseconds.
+    pub failure_delay_ms: u64,
+    /// No failed sign-in waits longer, in milliseconds.
+    pub max_failure_delay_ms: u64,
+}
+
+/// One rate-limit bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limit {
+    /// Requests allowed per window; 0 = no limit.
+    pub max: i64,
+    /// The window, in seconds, from the first request.
+    pub per_secs: i64,
+}
+
+impl Limit {
+    const fn new(max: i64, per_secs: i64) -> Self {
+        Self { max, per_secs }
+    }
+
+    /// Whether the bucket limits anything.
+    pub fn enabled(&self) -> bool {
+        self.max > 0
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self::new(0, 60)
+    }
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        // Generous enough for many people behind one NAT, tight enough that
+        // guessing passwords or codes from one address goes nowhere.
+        Self {
+            login: Limit::new(30, 60),
+            mfa: Limit::new(30, 60),
+            register: Limit::new(20, 3600),
+            forgot: Limit::new(20, 3600),
+            token: Limit::new(300, 60),
+            failed_logins: Limit::new(100, 900),
+            free_failures: 10,
+            failure_delay_ms: 250,
+            max_failure_delay_ms: 3000,
+        }
+    }
+}
+
+impl RateLimitsConfig {
+    fn validate(&self, lockout: &crate::security::lockout::LockoutPolicy) -> anyhow::Result<()> {
+        let buckets = [self.login, self.mfa, self.register, self.forgot, self.token, self.failed_logins];
+        if buckets.iter().any(|b| b.max < 0 || (b.enabled() && b.per_secs <= 0)) {
+            bail!("rate_limits: max must not be negative, and per_secs must be positive where max > 0");
+        }
+        if self.free_failures < 0 {
+            bail!("rate_limits.free_failures must not be negative");
+        }
+        let l = lockout;
+        if l.max_failures < 0
+            || (l.enabled()
+                && [l.window_secs, l.base_delay_secs, l.max_delay_secs, l.forget_after_secs].iter().any(|v| *v <= 0))
+        {
+            bail!("lockout: max_failures must not be negative, and the windows and delays must be positive");
         }
         Ok(())
     }
@@ -472,6 +625,23 @@ mod tests {
         assert!(c.validate().is_err(), "a lease shorter than the send timeout would double-send");
         // Without an https issuer (development) the file backend is the default.
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn rate_limits_and_lockout_parse_per_bucket_and_refuse_nonsense() {
+        let toml =
+            "[rate_limits]\nlogin = { max = 0 }\ntoken = { max = 5, per_secs = 10 }\n[lockout]\nmax_failures = 3";
+        let c: Config = Figment::new().merge(Toml::string(toml)).extract().unwrap();
+        c.validate().unwrap();
+        assert!(!c.rate_limits.login.enabled(), "max = 0 turns the bucket off");
+        assert_eq!(c.rate_limits.token, Limit { max: 5, per_secs: 10 });
+        assert_eq!(c.rate_limits.register, RateLimitsConfig::default().register, "absent buckets keep their default");
+        assert_eq!((c.lockout.max_failures, c.lockout.window_secs), (3, 900));
+        let err = Figment::new().merge(Toml::string("[lockout]\nmax_failure = 3")).extract::<Config>().unwrap_err();
+        assert!(err.to_string().contains("max_failure"), "{err}");
+        let mut bad = Config::default();
+        bad.rate_limits.forgot = Limit { max: 3, per_secs: 0 };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -24,6 +24,11 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// Sign-in outcomes counted separately.
@@ -33,6 +38,8 @@ pub enum LoginOutcome {
     InvalidCredentials,
     Blocked,
     Unconfirmed,
+    /// Refused because the account (or name) is locked.
+    Locked,
 }
 
 impl LoginOutcome {
@@ -42,6 +49,7 @@ impl LoginOutcome {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Blocked => "blocked",
             Self::Unconfirmed => "unconfirmed",
+            Self::Locked => "locked",
         }
     }
 }
@@ -53,6 +61,14 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
     logins: Family<OutcomeLabels, Counter>,
+    rate_limited: Family<BucketLabels, Counter>,
+    lockouts: Counter,
+    ip_refusals: Family<ScopeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BucketLabels {
+    bucket: String,
 }
 
 fn latency_histogram() -> Histogram {
@@ -80,7 +96,13 @@ impl Metrics {
         registry.register("mail_failures", "Failed mail delivery attempts", outbox.failures.clone());
         registry.register("mail_queue_depth", "Mail waiting to be sent", outbox.pending.clone());
         registry.register("mail_dead_letters", "Mail that ran out of attempts", outbox.dead.clone());
-        Self { registry, requests, latency, logins }
+        let rate_limited = Family::<BucketLabels, Counter>::default();
+        let lockouts = Counter::default();
+        registry.register("rate_limited", "Requests refused with 429, by rate-limit bucket", rate_limited.clone());
+        registry.register("lockouts", "Sign-in subjects locked after too many failures", lockouts.clone());
+        let ip_refusals = Family::<ScopeLabels, Counter>::default();
+        registry.register("ip_refusals", "Requests refused by IP rules, by scope", ip_refusals.clone());
+        Self { registry, requests, latency, logins, rate_limited, lockouts, ip_refusals }
     }
 }
 
@@ -96,6 +118,21 @@ impl Metrics {
     /// Records a sign-in attempt.
     pub fn observe_login(&self, outcome: LoginOutcome) {
         self.logins.get_or_create(&OutcomeLabels { outcome: outcome.label().to_owned() }).inc();
+    }
+
+    /// Records a request refused by the rate-limit `bucket`.
+    pub fn observe_rate_limited(&self, bucket: &'static str) {
+        self.rate_limited.get_or_create(&BucketLabels { bucket: bucket.to_owned() }).inc();
+    }
+
+    /// Records a new lock of an account (or unknown name).
+    pub fn observe_lockout(&self) {
+        self.lockouts.inc();
+    }
+
+    /// Records a request refused by an IP rule of `scope` (`global`, `client`, `role`).
+    pub fn observe_ip_refusal(&self, scope: &'static str) {
+        self.ip_refusals.get_or_create(&ScopeLabels { scope }).inc();
     }
 
     /// The text exposition.

@@ -21,7 +21,7 @@ use crate::keys::Kek;
 use crate::mail::Mail;
 use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::security::{token, totp};
-use crate::store::{ChallengeRow, MfaRow, NewChallenge, UserRow};
+use crate::store::{ChallengeRow, Db, MfaRow, NewChallenge, UserRow};
 
 use super::recovery::{Purpose, greeting_name};
 use super::{Accounts, Error, Result};
@@ -106,8 +106,25 @@ pub enum CodeCheck {
     Passed { user_id: String, credential: Option<String>, amr: &'static str },
     /// Wrong code; the challenge goes on.
     Wrong { tries_left: i64 },
-    /// The challenge is over (expired, spent or too many wrong codes).
+    /// Too many wrong codes: this challenge is over (and the user's codes
+    /// may be locked for a while, like passwords).
     Over,
+    /// No live challenge (expired, spent, or no cookie).
+    Expired,
+}
+
+/// A challenge finished by setting up an authenticator.
+pub struct SetUp {
+    pub user_id: String,
+    pub credential: Option<String>,
+    pub codes: Vec<String>,
+}
+
+/// The lockout subject for wrong second-factor codes: kept apart from the
+/// password's, because a right password clears that one and whoever is
+/// guessing codes knows the password.
+fn code_subject(user_id: &str) -> String {
+    format!("mfa:{user_id}")
 }
 
 impl Accounts {
@@ -144,6 +161,8 @@ impl Accounts {
         if !status.enabled() && !status.required {
             return Ok(NextStep::Done);
         }
+        // Wrong codes lock like wrong passwords (see `accounts/lockout.rs`).
+        self.ensure_unlocked(&code_subject(&user.id)).await?;
         let token = token::new_secret();
         let now = self.now();
         let mut conn = self.store.conn().await?;
@@ -177,7 +196,11 @@ impl Accounts {
     /// Checks a code typed at the challenge. Every wrong code counts, so a
     /// challenge allows [`MAX_FAILURES`] guesses whatever the method.
     pub async fn check_code(&self, token: &str, method: Method, code: &str) -> Result<CodeCheck> {
-        let Some((ch, status)) = self.challenge(token).await? else { return Ok(CodeCheck::Over) };
+        let Some((ch, status)) = self.challenge(token).await? else { return Ok(CodeCheck::Expired) };
+        let subject = code_subject(&ch.user_id);
+        if let Err(Error::Locked { .. }) = self.ensure_unlocked(&subject).await {
+            return Ok(CodeCheck::Over);
+        }
         let now = self.now();
         let ok = match method {
             Method::Totp if status.totp => self.spend_totp(&ch.user_id, code, now).await?,
@@ -196,15 +219,21 @@ impl Accounts {
         if !ok {
             let failures = conn.db().fail_challenge(&ch.id, method == Method::Email, MAX_FAILURES, now).await?;
             tracing::info!(user_id = %ch.user_id, failures, "wrong second-factor code");
-            return Ok(if failures >= MAX_FAILURES {
+            // Every wrong code also counts toward the user's code lockout, so
+            // starting new challenges does not buy new guesses.
+            let user = self.store.conn().await?.db().find_user(&ch.user_id).await?;
+            let locked = matches!(self.sign_in_failed(&subject, user.as_ref()).await?, Error::Locked { .. });
+            return Ok(if locked || failures >= MAX_FAILURES {
                 CodeCheck::Over
             } else {
                 CodeCheck::Wrong { tries_left: MAX_FAILURES - failures }
             });
         }
         if !conn.db().spend_challenge(&ch.id, now).await? {
-            return Ok(CodeCheck::Over);
+            return Ok(CodeCheck::Expired);
         }
+        drop(conn);
+        self.sign_in_succeeded(&subject).await?;
         Ok(CodeCheck::Passed { user_id: ch.user_id, credential: ch.credential, amr: method.amr() })
     }
 
@@ -266,19 +295,11 @@ impl Accounts {
 
     /// Confirms enrolment with a code from the app. Returns the recovery
     /// codes, shown once.
-    pub async fn confirm_totp(&self, user_id: &str, code: &str) -> Result<Vec<String>> {
+    pub async fn confirm_totp(&self, user_id: &str, code: &str, keep: Option<&str>) -> Result<Vec<String>> {
         let now = self.now();
-        let row = self.store.conn().await?.db().user_mfa(user_id).await?;
-        let (Some(sealed), None) = (&row.totp_secret, row.totp_confirmed_at) else {
-            return Err(Error::field("code", "Start the set-up again: no authenticator is waiting for a code."));
-        };
-        let secret = self.open_secret(user_id, &row)?.unwrap_or_default();
-        let Some(step) = totp::verify(&secret, code, now, row.totp_last_step) else {
-            return Err(Error::field(
-                "code",
-                "That code is not right. Check the time on your phone and try the next one.",
-            ));
-        };
+        let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
+        let (sealed, step) = self.pending_code_step(user_id, code).await?;
+        let sealed = &sealed;
         let codes = new_recovery_codes();
         let mut tx = self.store.begin().await?;
         if !tx.db().confirm_totp(user_id, sealed, step, now).await? {
@@ -290,29 +311,51 @@ impl Accounts {
         let event = AuditEvent::new(user_id, AuditAction::MfaEnabled, user_id)
             .with_detail(serde_json::json!({ "method": "totp" }));
         audit::append(&mut tx.db(), &event, now).await?;
+        self.factor_added(&mut tx.db(), &user, "an authenticator app", keep).await?;
         tx.commit().await?;
+        self.outbox.kick();
         tracing::info!(user_id, "authenticator app set up");
         Ok(codes)
+    }
+
+    /// Checks a code against the secret waiting for confirmation; returns
+    /// the sealed secret and the step the code matched.
+    async fn pending_code_step(&self, user_id: &str, code: &str) -> Result<(String, i64)> {
+        let row = self.store.conn().await?.db().user_mfa(user_id).await?;
+        let (Some(sealed), None) = (&row.totp_secret, row.totp_confirmed_at) else {
+            return Err(Error::field("code", "Start the set-up again: no authenticator is waiting for a code."));
+        };
+        let secret = self.open_secret(user_id, &row)?.unwrap_or_default();
+        match totp::verify(&secret, code, self.now(), row.totp_last_step) {
+            Some(step) => Ok((sealed.clone(), step)),
+            None => {
+                Err(Error::field("code", "That code is not right. Check the time on your phone and try the next one."))
+            }
+        }
     }
 
     /// Sets up an authenticator inside a challenge (a role requires it and
     /// the user had none): the code confirms the app and ends the challenge.
     /// Returns the user and the recovery codes.
-    pub async fn setup_in_challenge(&self, token: &str, code: &str) -> Result<Option<(String, Vec<String>)>> {
+    pub async fn setup_in_challenge(&self, token: &str, code: &str) -> Result<Option<SetUp>> {
         let Some((ch, status)) = self.challenge(token).await? else { return Ok(None) };
         if status.enabled() {
             return Ok(None);
         }
-        let codes = self.confirm_totp(&ch.user_id, code).await?;
+        // Check the code before spending the challenge (a typo must not end
+        // it); then spend it, then confirm, which also ends every other
+        // session and pending challenge of the user.
+        self.pending_code_step(&ch.user_id, code).await?;
         if !self.store.conn().await?.db().spend_challenge(&ch.id, self.now()).await? {
             return Ok(None);
         }
-        Ok(Some((ch.user_id, codes)))
+        let codes = self.confirm_totp(&ch.user_id, code, None).await?;
+        Ok(Some(SetUp { user_id: ch.user_id, credential: ch.credential, codes }))
     }
 
     /// Turns emailed codes on (needs a confirmed address). Returns recovery
     /// codes when this is the user's first factor.
-    pub async fn enable_email_mfa(&self, user_id: &str) -> Result<Option<Vec<String>>> {
+    pub async fn enable_email_mfa(&self, user_id: &str, keep: Option<&str>) -> Result<Option<Vec<String>>> {
         let now = self.now();
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         if !user.email_verified {
@@ -333,7 +376,9 @@ impl Accounts {
         let event = AuditEvent::new(user_id, AuditAction::MfaEnabled, user_id)
             .with_detail(serde_json::json!({ "method": "email" }));
         audit::append(&mut tx.db(), &event, now).await?;
+        self.factor_added(&mut tx.db(), &user, "codes by email", keep).await?;
         tx.commit().await?;
+        self.outbox.kick();
         tracing::info!(user_id, "emailed sign-in codes turned on");
         Ok(codes)
     }
@@ -375,6 +420,22 @@ impl Accounts {
 }
 
 impl Accounts {
+    /// A factor was added: every other session ends (it was signed in
+    /// without it) and the owner is told, with a "this wasn't me" link.
+    async fn factor_added(&self, db: &mut Db<'_>, user: &UserRow, what: &str, keep: Option<&str>) -> Result<()> {
+        let now = self.now();
+        db.revoke_user_sessions(&user.id, keep, now).await?;
+        let not_me = self.new_link(db, &user.id, Purpose::NotMe, "").await?;
+        let mail = Mail::TwoFactorOn {
+            name: greeting_name(user),
+            method: what.to_owned(),
+            when: super::devices::format_time(now),
+            not_me,
+        };
+        self.outbox.enqueue(db, &user.email, &mail).await?;
+        Ok(())
+    }
+
     /// An operator removes every second factor of a user (lost phone); the
     /// owner is mailed, as when they turn it off themselves.
     pub async fn reset_mfa(&self, user_id: &str) -> Result<()> {

@@ -14,8 +14,10 @@ use crate::store::{self, NewUser, Store, UserRow};
 
 pub mod activity;
 pub mod devices;
+mod lockout;
 pub mod mfa;
 pub mod names;
+mod policy;
 pub mod recovery;
 mod sessions;
 
@@ -51,6 +53,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("account blocked")]
     Blocked,
+    /// Too many failed sign-ins: the subject is locked for `retry_after`
+    /// seconds (`newly`: this attempt locked it). Unknown names lock alike.
+    #[error("sign-in locked")]
+    Locked { retry_after: i64, newly: bool },
     /// The password was right, but the address is not confirmed yet.
     #[error("email address not confirmed")]
     Unconfirmed,
@@ -102,10 +108,11 @@ pub struct Accounts {
     passwords: Passwords,
     clock: Arc<dyn Clock>,
     session: SessionConfig,
-    min_password_len: usize,
+    policy: policy::PolicySettings,
     outbox: Outbox,
     kek: Arc<Kek>,
     mfa: MfaPolicy,
+    lockout: crate::security::lockout::LockoutPolicy,
 }
 
 /// Two-step sign-in settings the services need.
@@ -135,24 +142,13 @@ impl Accounts {
         kek: Arc<Kek>,
         mfa: MfaPolicy,
     ) -> Result<Self, password::Error> {
-        let min_password_len = password.min_length;
-        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, min_password_len, outbox, kek, mfa })
+        let policy = policy::PolicySettings::new(password);
+        let lockout = Default::default();
+        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, policy, outbox, kek, mfa, lockout })
     }
 
     fn now(&self) -> i64 {
         self.clock.unix()
-    }
-
-    /// Checks a new password against the length rules (the full policy comes with #6).
-    fn check_new_password(&self, field: &'static str, pw: &SecretString) -> Result<()> {
-        let pw = pw.expose_secret();
-        if pw.chars().count() < self.min_password_len {
-            return Err(Error::field(field, format!("Use at least {} characters.", self.min_password_len)));
-        }
-        if pw.len() > MAX_PASSWORD_BYTES {
-            return Err(Error::field(field, format!("Use at most {MAX_PASSWORD_BYTES} bytes.")));
-        }
-        Ok(())
     }
 
     /// Creates an account with the `user` role (plus `roles`). Either the user,
@@ -166,7 +162,8 @@ impl Accounts {
         let mut errors = Vec::new();
         let username = Username::parse(r.username).map_err(|m| errors.push(FieldError::new("username", m))).ok();
         let email = Email::parse(r.email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
-        if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password) {
+        let inputs = crate::security::policy::user_inputs(r.username, r.email, "");
+        if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password, &inputs) {
             errors.append(&mut e);
         }
         if let Some(confirm) = r.password_confirm
@@ -258,7 +255,8 @@ impl Accounts {
 
     /// Checks a login (username or email) and password. Unknown user and wrong
     /// password are the same error and cost the same time. A blocked account is
-    /// reported only to someone who knows its password.
+    /// reported only to someone who knows its password. Too many failures lock
+    /// the name (`Error::Locked`), known or not (see `accounts/lockout.rs`).
     pub async fn authenticate(&self, login: &str, password: &SecretString) -> Result<UserRow> {
         let key = names::login_key(login);
         let user = if key.is_empty() || key.len() > names::EMAIL_MAX {
@@ -266,12 +264,17 @@ impl Accounts {
         } else {
             self.store.conn().await?.db().find_user_by_login(&key).await?
         };
+        // Lockout (issue 6): keyed alike for known and unknown names.
+        let subject = lockout::subject(user.as_ref(), &key);
+        self.ensure_unlocked(&subject).await?;
         let too_long = password.expose_secret().len() > MAX_PASSWORD_BYTES;
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref()).filter(|_| !too_long);
         let verified = self.passwords.verify(password, stored).await?;
-        let Some(mut user) = user.filter(|_| verified.ok) else {
-            return Err(Error::InvalidCredentials);
-        };
+        if !verified.ok {
+            return Err(self.sign_in_failed(&subject, user.as_ref()).await?);
+        }
+        let Some(mut user) = user else { return Err(Error::InvalidCredentials) };
+        self.sign_in_succeeded(&subject).await?;
         if user.blocked {
             return Err(Error::Blocked);
         }
@@ -303,14 +306,15 @@ impl Accounts {
         if !self.passwords.verify(current, user.password_hash.as_deref()).await?.ok {
             return Err(Error::field("current_password", "The current password is not correct."));
         }
-        self.check_new_password("new_password", new)?;
+        self.check_new_password_for("new_password", new, &user)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
             return Err(Error::field("new_password_confirm", "The passwords do not match."));
         }
+        self.check_reuse("new_password", new, &user, false).await?;
         let hash = self.passwords.hash(new).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        tx.db().set_password_hash(user_id, &hash, now).await?;
+        self.store_new_password(&mut tx.db(), &user, &hash, now).await?;
         let ended = tx.db().revoke_user_sessions(user_id, keep, now).await?;
         tx.db().void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;

@@ -194,22 +194,28 @@ impl Accounts {
     /// ends every session and refresh token, and sends a notice. Opening the
     /// link also proves the address, so it counts as confirmed.
     pub async fn reset_password(&self, secret: &str, new: &SecretString, confirm: Option<&SecretString>) -> Result<()> {
-        self.check_new_password("password", new)?;
+        let token_hash = token::hash_secret(secret);
+        let owner = {
+            let mut conn = self.store.conn().await?;
+            match conn.db().live_link_user(&token_hash, Purpose::Reset.as_str(), self.now()).await? {
+                Some(id) => conn.db().find_user(&id).await?.ok_or(Error::BadLink)?,
+                None => return Err(Error::BadLink),
+            }
+        };
+        self.check_new_password_for("password", new, &owner)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
             return Err(Error::field("password_confirm", "The passwords do not match."));
         }
-        if !self.link_is_live(secret, Purpose::Reset).await? {
-            return Err(Error::BadLink);
-        }
+        self.check_reuse("password", new, &owner, false).await?;
         let hash = self.passwords.hash(new).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::Reset.as_str(), now).await?;
+        let spent = tx.db().spend_link(&token_hash, Purpose::Reset.as_str(), now).await?;
         let user = match spent {
             Some(s) => tx.db().find_user(&s.user_id).await?.ok_or(Error::BadLink)?,
             None => return Err(Error::BadLink),
         };
-        tx.db().set_password_hash(&user.id, &hash, now).await?;
+        self.store_new_password(&mut tx.db(), &user, &hash, now).await?;
         tx.db().set_email_verified(&user.id, now).await?;
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().revoke_user_tokens(&user.id, now).await?;
@@ -321,6 +327,10 @@ impl Accounts {
         let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::NotMe.as_str(), now).await?;
         let Some(spent) = spent else { return Err(Error::BadLink) };
         self.lock_out_and_reset(&mut tx.db(), &spent.user_id).await?;
+        // A second factor added since the reported event is someone else's.
+        if tx.db().clear_mfa_since(&spent.user_id, spent.created_at, now).await? {
+            tracing::warn!(user_id = %spent.user_id, "second factor added after the reported event removed");
+        }
         tx.commit().await?;
         self.outbox.kick();
         tracing::warn!(user_id = %spent.user_id, "sign-in reported as not the user's own; signed out everywhere");

@@ -124,6 +124,12 @@ impl Accounts {
             conn.db().touch_session(&s.id, now).await?;
         }
         let roles = conn.db().user_roles(&s.user_id).await?;
+        let amr: Vec<String> = s.amr.split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        // A role that requires two-step sign-in (perhaps since the session
+        // started) does not accept a session signed in without it.
+        if self.mfa.required_for(&roles) && !amr.iter().any(|a| a == "mfa") {
+            return Ok(None);
+        }
         Ok(Some(CurrentUser {
             session_id: s.id,
             user_id: s.user_id,
@@ -132,7 +138,7 @@ impl Accounts {
             display_name: s.display_name,
             roles,
             auth_time: s.auth_time,
-            amr: s.amr.split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect(),
+            amr,
         }))
     }
 

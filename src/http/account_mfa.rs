@@ -149,7 +149,7 @@ async fn post_totp_confirm(
     if let Some(again) = reauth(&state, &user) {
         return Ok(again);
     }
-    match state.accounts.confirm_totp(&user.user_id, &form.code).await {
+    match state.accounts.confirm_totp(&user.user_id, &form.code, Some(&user.session_id)).await {
         Ok(codes) => Ok(codes_page(&user, codes)),
         Err(accounts::Error::Invalid(errors)) => {
             let message = field_error(&errors, "code").map(str::to_owned);
@@ -170,7 +170,7 @@ async fn post_email(
     if let Some(again) = reauth(&state, &user) {
         return Ok(again);
     }
-    match state.accounts.enable_email_mfa(&user.user_id).await {
+    match state.accounts.enable_email_mfa(&user.user_id, Some(&user.session_id)).await {
         Ok(Some(codes)) => Ok(codes_page(&user, codes)),
         Ok(None) => Ok(Redirect::to("/account/mfa?done=email").into_response()),
         Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,

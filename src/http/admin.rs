@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(get_users))
         .route("/admin/users/{id}/block", post(post_block))
         .route("/admin/users/{id}/unblock", post(post_unblock))
+        .route("/admin/users/{id}/unlock", post(post_unlock))
 }
 
 struct UserView {
@@ -33,6 +34,8 @@ struct UserView {
     email: String,
     created: String,
     blocked: bool,
+    /// Locked after too many failed sign-ins (issue 6).
+    locked: bool,
     is_self: bool,
 }
 
@@ -74,10 +77,12 @@ async fn get_users(
     let q: String = query.q.trim().chars().take(100).collect();
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
     let (rows, total) = state.accounts.search(&q, page, PER_PAGE).await?;
+    let locked = state.accounts.locked_user_ids().await?;
     let users = rows
         .into_iter()
         .map(|u| UserView {
             is_self: u.id == admin.user_id,
+            locked: locked.contains(&u.id),
             created: display_time(u.created_at),
             id: u.id,
             username: u.username,
@@ -138,5 +143,17 @@ async fn post_unblock(
     state.accounts.set_blocked(&id, false).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user unblocked by admin");
     audit::record(&state, ctx.event(&admin.user_id, AuditAction::UserUnblocked, &id)).await;
+    Ok(Redirect::to(&back_to(&form)).into_response())
+}
+
+/// Ends a sign-in lock (issue 6) before its time runs out.
+async fn post_unlock(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<BlockForm>,
+) -> Result<Response, HtmlError> {
+    state.accounts.unlock(&id).await?;
+    tracing::info!(admin = %admin.user_id, user_id = %id, "user unlocked by admin");
     Ok(Redirect::to(&back_to(&form)).into_response())
 }

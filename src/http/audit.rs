@@ -20,11 +20,11 @@ pub struct AuditCtx {
     pub request_id: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for AuditCtx {
+impl FromRequestParts<AppState> for AuditCtx {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ClientInfo { ip, user_agent } = ClientInfo::from_request_parts(parts, state).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ClientInfo { ip, user_agent, .. } = ClientInfo::from_request_parts(parts, state).await?;
         let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         Ok(Self { ip, user_agent, request_id })
     }
@@ -54,6 +54,7 @@ pub async fn sign_in_attempt(state: &AppState, ctx: &AuditCtx, login: &str, resu
         // `sign_in_completed` records it once the session exists.
         Ok(_) => return,
         Err(accounts::Error::InvalidCredentials) => (SignInOutcome::WrongPassword, None),
+        Err(accounts::Error::Locked { .. }) => (SignInOutcome::Locked, None),
         Err(accounts::Error::Blocked) => (SignInOutcome::Blocked, None),
         Err(accounts::Error::Unconfirmed) => (SignInOutcome::Unconfirmed, None),
         Err(_) => return,

@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 use crate::accounts::CurrentUser;
 use crate::app::AppState;
 use crate::http::error::HtmlError;
-use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, SignedIn, is_urlencoded};
+use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, SignedIn, is_urlencoded};
+use crate::http::ip_gate;
 use crate::http::pages::{Nav, path_with_query};
 use crate::oauth::request::{self, AuthorizeRequest, ClientView, Params, Prompt, Rejection, ResponseMode};
 use crate::oauth::tokens::Authorized;
@@ -46,16 +47,23 @@ fn bad_request_page(e: &OAuthError) -> HtmlError {
     ))
 }
 
-async fn get_authorize(state: State<AppState>, user: MaybeUser, csrf: PageCsrf, RawQuery(q): RawQuery) -> Response {
+async fn get_authorize(
+    state: State<AppState>,
+    user: MaybeUser,
+    csrf: PageCsrf,
+    from: ClientInfo,
+    RawQuery(q): RawQuery,
+) -> Response {
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
-    authorize(state, user, csrf, pairs).await.unwrap_or_else(IntoResponse::into_response)
+    authorize(state, user, csrf, from, pairs).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn post_authorize(
     state: State<AppState>,
     user: MaybeUser,
     csrf: PageCsrf,
+    from: ClientInfo,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -64,20 +72,36 @@ async fn post_authorize(
         return bad_request_page(&e).into_response();
     }
     let pairs = url::form_urlencoded::parse(&body).into_owned().collect();
-    authorize(state, user, csrf, pairs).await.unwrap_or_else(IntoResponse::into_response)
+    authorize(state, user, csrf, from, pairs).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The request, validated against its client; or the response that refuses it.
-async fn validated(state: &AppState, pairs: &[(String, String)]) -> Result<(AuthorizeRequest, ClientRow), Response> {
+/// A client whose IP rules refuse the address gets `access_denied` once its
+/// redirect URI is known good (RFC 6749 §4.1.2.1), and a 403 page before that.
+async fn validated(
+    state: &AppState,
+    pairs: &[(String, String)],
+    from: &ClientInfo,
+) -> Result<(AuthorizeRequest, ClientRow), Response> {
     let params = Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| bad_request_page(&e).into_response())?;
     let client = match params.get("client_id") {
         Some(id) => state.clients.find(id).await.map_err(|e| HtmlError::internal(e).into_response())?,
         None => None,
     };
+    let allowed = match &client {
+        Some(c) => ip_gate::client_allowed(state, &c.client_id, from.addr).await,
+        None => true,
+    };
+    let denied = OAuthError::new(ErrorCode::AccessDenied, "requests from this network are not allowed for this client");
     match request::validate(&params, client.as_ref().map(view).as_ref()) {
+        Ok(req) if !allowed => Err(refuse_with(state, &req, &denied)),
         Ok(req) => Ok((req, client.ok_or_else(|| HtmlError::not_found().into_response())?)),
+        Err(Rejection::Page(_)) if !allowed => Err(ip_gate::refused_page().into_response()),
         Err(Rejection::Page(e)) => Err(bad_request_page(&e).into_response()),
+        Err(Rejection::Redirect { redirect_uri, state: st, mode, .. }) if !allowed => {
+            Err(to_client(state, &redirect_uri, Err(&denied), st.as_deref(), mode))
+        }
         Err(Rejection::Redirect { error, redirect_uri, state: st, mode }) => {
             Err(to_client(state, &redirect_uri, Err(&error), st.as_deref(), mode))
         }
@@ -88,12 +112,17 @@ async fn authorize(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     csrf: PageCsrf,
+    from: ClientInfo,
     pairs: Vec<(String, String)>,
 ) -> Result<Response, Response> {
-    let (req, client) = validated(&state, &pairs).await?;
+    let (req, client) = validated(&state, &pairs, &from).await?;
     let now = state.clock.unix();
     let too_old = |u: &CurrentUser| req.max_age.is_some_and(|max| now - u.auth_time > max);
     let user = match user {
+        // A session whose user's role may not be used from here gets no code.
+        Some(u) if !ip_gate::roles_allowed(&state, &u.roles, from.addr).await => {
+            return Err(refuse(&state, &req, ErrorCode::AccessDenied, "access from this network is not allowed"));
+        }
         Some(u) if !req.has_prompt(Prompt::Login) && !too_old(&u) => u,
         _ if req.has_prompt(Prompt::None) => {
             return Err(refuse(&state, &req, ErrorCode::LoginRequired, "the user is not signed in"));
@@ -154,7 +183,11 @@ fn sign_in_first(pairs: &[(String, String)], fresh: bool, login_hint: Option<&st
 }
 
 fn refuse(state: &AppState, req: &AuthorizeRequest, code: ErrorCode, why: &'static str) -> Response {
-    to_client(state, &req.redirect_uri, Err(&OAuthError::new(code, why)), req.state.as_deref(), req.response_mode)
+    refuse_with(state, req, &OAuthError::new(code, why))
+}
+
+fn refuse_with(state: &AppState, req: &AuthorizeRequest, error: &OAuthError) -> Response {
+    to_client(state, &req.redirect_uri, Err(error), req.state.as_deref(), req.response_mode)
 }
 
 async fn issue(state: &AppState, req: &AuthorizeRequest, user: &CurrentUser) -> Result<Response, Response> {
@@ -227,11 +260,12 @@ struct FormPostPage {
 async fn post_consent(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
+    from: ClientInfo,
     CsrfForm { form, .. }: CsrfForm<HashMap<String, String>>,
 ) -> Result<Response, Response> {
     let decision = form.get("decision").cloned().unwrap_or_default();
     let pairs: Vec<(String, String)> = form.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect();
-    let (req, client) = validated(&state, &pairs).await?;
+    let (req, client) = validated(&state, &pairs, &from).await?;
     if decision != "approve" {
         return Err(refuse(&state, &req, ErrorCode::AccessDenied, "the user denied the request"));
     }

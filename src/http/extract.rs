@@ -1,9 +1,7 @@
 //! Extractors: the signed-in user (optional, required, admin), the client's
 //! address and agent, and CSRF-checked forms.
-use std::net::SocketAddr;
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, ResponseParts};
@@ -13,6 +11,7 @@ use crate::accounts::CurrentUser;
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
+use crate::http::ip_gate;
 use crate::http::pages::path_with_query;
 use crate::security::token;
 
@@ -68,6 +67,12 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match MaybeUser::from_request_parts(parts, state).await.map_err(AuthRejection::Error)? {
+            // Role IP rules hold for every signed-in request, not only at sign-in.
+            MaybeUser(Some(user))
+                if !ip_gate::roles_allowed(state, &user.roles, ip_gate::client_ip_of(parts, &state.ip)).await =>
+            {
+                Err(AuthRejection::Error(ip_gate::refused_account_page()))
+            }
             MaybeUser(Some(user)) => Ok(SignedIn(user)),
             MaybeUser(None) => Err(sign_in_redirect(parts)),
         }
@@ -92,26 +97,24 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Where a request comes from, for the session list. The peer address is the
-/// client (trusted proxy headers arrive with the IP rules issue).
+/// Where a request comes from: the client address (the peer, or what a
+/// trusted proxy says; see `http::ip_gate`) and the user agent.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
+    /// The address as text ("" when unknown).
     pub ip: String,
+    pub addr: Option<std::net::IpAddr>,
     pub user_agent: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_default();
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let addr = ip_gate::client_ip_of(parts, &state.ip);
         let user_agent =
             parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        Ok(Self { ip, user_agent })
+        Ok(Self { ip: addr.map(|a| a.to_string()).unwrap_or_default(), addr, user_agent })
     }
 }
 

@@ -16,8 +16,10 @@ use crate::http::audit::{self, AuditCtx};
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
+use crate::http::ip_gate;
 use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
+use crate::http::throttle;
 use crate::metrics::LoginOutcome;
 use crate::security::audit::AuditAction;
 use crate::security::token;
@@ -32,6 +34,8 @@ pub fn router() -> Router<AppState> {
 }
 
 const BAD_LOGIN: &str = "The username or password is not correct.";
+/// The same for every name, known or not (issue 6: lockout says nothing about existence).
+const LOCKED: &str = "Too many failed attempts. Signing in with this name is paused for a while; try again later or reset your password.";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -147,8 +151,17 @@ async fn post_login(
         Ok(user) => user,
         Err(accounts::Error::InvalidCredentials) => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
+            throttle::failed_sign_in(&state, &client.ip).await;
             // 401 tells scripts the sign-in failed; the page itself is the challenge.
             return Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN));
+        }
+        Err(accounts::Error::Locked { retry_after, newly }) => {
+            state.metrics.observe_login(LoginOutcome::Locked);
+            if newly {
+                state.metrics.observe_lockout();
+            }
+            throttle::failed_sign_in(&state, &client.ip).await;
+            return Ok(throttle::with_retry_after(failed(StatusCode::TOO_MANY_REQUESTS, LOCKED), retry_after));
         }
         Err(accounts::Error::Blocked) => {
             state.metrics.observe_login(LoginOutcome::Blocked);
@@ -160,16 +173,29 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
     };
-    match state.accounts.begin_second_step(&user).await? {
-        NextStep::Done => {}
-        NextStep::Challenge { token } => {
+    if !ip_gate::roles_allowed(&state, &state.accounts.roles(&user.id).await?, client.addr).await {
+        return Err(ip_gate::refused_account_page());
+    }
+    if state.accounts.password_expired(&user).await? {
+        return Ok(crate::http::expired::expired_page(&state, csrf.token.clone(), &form.username, next));
+    }
+    match state.accounts.begin_second_step(&user).await {
+        Err(accounts::Error::Locked { retry_after, .. }) => {
+            // Too many wrong codes lately: whoever is here knows the
+            // password, so saying the account is locked reveals nothing.
+            state.metrics.observe_login(LoginOutcome::Locked);
+            return Ok(throttle::with_retry_after(failed(StatusCode::TOO_MANY_REQUESTS, LOCKED), retry_after));
+        }
+        Err(other) => return Err(other.into()),
+        Ok(NextStep::Done) => {}
+        Ok(NextStep::Challenge { token }) => {
             let secure = state.secure_cookies();
             let cookie = cookies::set(cookies::MFA, &token, "Lax", secure, Some(mfa::CHALLENGE_SECS));
             let to = path_with_query("/login/mfa", &[("next", next.as_deref().unwrap_or_default())]);
             return Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response());
         }
     }
-    let proof = Proof { user, amr: "pwd" };
+    let proof = Proof { credential: user.password_hash.clone(), user, amr: "pwd" };
     match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref()).await? {
         Some(done) => Ok(done),
         // The password changed (or the account was blocked) while we checked it.
@@ -180,6 +206,9 @@ async fn post_login(
 /// Who signed in, and how.
 pub(super) struct Proof {
     pub user: UserRow,
+    /// The password hash the user proved at the first step: the session
+    /// starts only if it is still current (a reset in between wins).
+    pub credential: Option<String>,
     pub amr: &'static str,
 }
 
@@ -199,7 +228,7 @@ pub(super) async fn finish_sign_in(
     if let Some(previous) = previous {
         state.accounts.end_session(&previous).await?;
     }
-    let credential = user.password_hash.as_deref();
+    let credential = proof.credential.as_deref();
     let session =
         match state.accounts.start_session(&user.id, credential, proof.amr, &client.ip, &client.user_agent).await {
             Ok(session) => session,

@@ -12,13 +12,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::accounts;
-use crate::accounts::mfa::{CodeCheck, Method};
+use crate::accounts::mfa::{CodeCheck, Method, SetUp};
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, field_error, safe_next};
 use crate::http::login::{Proof, finish_sign_in};
 use crate::http::pages::{Nav, path_with_query};
+use crate::http::throttle;
 use crate::metrics::LoginOutcome;
 
 /// Routes for this area.
@@ -92,6 +93,11 @@ async fn get_mfa(
         return Ok(start_again(next.as_deref(), "expired"));
     };
     if !status.enabled() {
+        if !status.required {
+            // The factors were removed (by an operator) meanwhile: the
+            // password step alone now suffices, so start again.
+            return Ok(start_again(next.as_deref(), "expired"));
+        }
         return setup_page(&state, &ch.user_id, csrf, next.unwrap_or_default(), None).await;
     }
     let notice = q.sent.is_some().then_some("We sent a code to your email address.");
@@ -163,9 +169,9 @@ async fn post_mfa(
         None => return Err(HtmlError::bad_request("Choose a way to finish signing in.")),
     };
     match state.accounts.check_code(token, method, code).await? {
-        CodeCheck::Passed { user_id, amr, .. } => {
+        CodeCheck::Passed { user_id, credential, amr } => {
             let user = state.accounts.find(&user_id).await?;
-            let proof = Proof { user, amr };
+            let proof = Proof { user, credential, amr };
             match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref()).await? {
                 Some(done) => Ok(done),
                 None => Ok(start_again(next.as_deref(), "expired")),
@@ -173,6 +179,8 @@ async fn post_mfa(
         }
         CodeCheck::Wrong { tries_left } => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
+            // Wrong codes count toward the per-address delay like wrong passwords.
+            throttle::failed_sign_in(&state, &client.ip).await;
             let Some((_, status)) = state.accounts.challenge(token).await? else {
                 return Ok(start_again(next.as_deref(), "failed"));
             };
@@ -189,8 +197,10 @@ async fn post_mfa(
         }
         CodeCheck::Over => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
+            throttle::failed_sign_in(&state, &client.ip).await;
             Ok(start_again(next.as_deref(), "failed"))
         }
+        CodeCheck::Expired => Ok(start_again(next.as_deref(), "expired")),
     }
 }
 
@@ -210,6 +220,9 @@ async fn post_email_code(
         return Ok(Redirect::to(&path_with_query("/login/mfa", &[("next", &next), ("sent", "1")])).into_response());
     }
     match state.accounts.challenge(token).await? {
+        Some((_, status)) if !status.email => {
+            Err(HtmlError::bad_request("Codes by email are not turned on for this account."))
+        }
         Some(_) => Err(HtmlError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "We already sent three codes for this sign-in. Use the latest one, or start again.",
@@ -227,7 +240,7 @@ async fn post_setup(
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref());
     let token = cookies::get(&headers, cookies::MFA).unwrap_or_default();
-    let (user_id, codes) = match state.accounts.setup_in_challenge(token, &form.code).await {
+    let SetUp { user_id, credential, codes } = match state.accounts.setup_in_challenge(token, &form.code).await {
         Ok(Some(done)) => done,
         Ok(None) => return Ok(start_again(next.as_deref(), "expired")),
         Err(accounts::Error::Invalid(errors)) => {
@@ -243,7 +256,7 @@ async fn post_setup(
     // recovery codes are shown once, on the page that carries the session cookie.
     let user = state.accounts.find(&user_id).await?;
     let landing = CodesPage { nav: Nav::anonymous(), codes, next: next.clone().unwrap_or_else(|| "/account".into()) };
-    let proof = Proof { user, amr: Method::Totp.amr() };
+    let proof = Proof { user, credential, amr: Method::Totp.amr() };
     match finish_sign_in(&state, previous, &client, &headers, proof, None).await? {
         Some(done) => Ok(with_page(done, landing.into_response())),
         None => Ok(start_again(next.as_deref(), "expired")),

@@ -1,7 +1,8 @@
 //! All axum code. Each area has its own file with a `router()`; this module
 //! merges them and adds the cross-cutting layers (outermost first):
 //! request-id hygiene → request id → trace → security headers → error pages →
-//! panic catcher → header limit → timeout → body limit → metrics → routes.
+//! panic catcher → header limit → timeout → body limit → metrics → global IP
+//! rules → rate limits → routes.
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -26,12 +27,15 @@ pub mod authorize;
 pub mod cookies;
 pub mod discovery;
 pub mod error;
+pub mod expired;
 pub mod extract;
 pub mod health;
+pub mod ip_gate;
 pub mod login;
 pub mod mfa;
 pub mod pages;
 pub mod recovery;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 
@@ -46,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account_mfa::router())
         .merge(mfa::router())
         .merge(recovery::router())
+        .merge(expired::router())
         .merge(admin::router())
         .merge(health::router())
         .merge(discovery::router())
@@ -55,8 +60,13 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
+        .layer(middleware::from_fn_with_state(
+            ip_gate::Gate { ip: state.ip.clone(), metrics: state.metrics.clone() },
+            ip_gate::global_gate,
+        ))
         // The layers take only what they use: the app state is cloned per
         // request for each layer that extracts it.
+        .layer(middleware::from_fn_with_state(throttle::Throttle::new(&state), throttle::rate_limit))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), track_metrics));
     // No `form-action`: browsers apply it to the redirects that follow a form
     // post, and sign-in and consent end in a redirect to the client's origin.

@@ -13,7 +13,8 @@ use secrecy::SecretString;
 use crate::app::AppState;
 use crate::http::audit::{self, AuditCtx};
 use crate::http::error::OAuthJsonError;
-use crate::http::extract::is_urlencoded;
+use crate::http::extract::{ClientInfo, is_urlencoded};
+use crate::http::ip_gate;
 use crate::oauth::OAuthError;
 use crate::oauth::clients::Credentials;
 use crate::oauth::request::Params;
@@ -96,11 +97,25 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
-async fn post_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_token(State(state): State<AppState>, from: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
     let (client, params) = match authenticated(&state, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
     };
+    // The client's IP rules. RFC 6749 §5.2 lists the token endpoint's codes and
+    // `access_denied` is not one (it belongs to the authorization endpoint,
+    // §4.1.2.1). `unauthorized_client`, "not authorized to use this
+    // authorization grant type", is the registered code that fits, with the
+    // §5.2 status 400: a conforming client reads it as final, not as a fault
+    // to retry. (The global rules, which refuse before any client is known,
+    // answer 403 `access_denied`.)
+    if !ip_gate::client_allowed(&state, &client.client_id, from.addr).await {
+        let e = OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "requests from this network are not allowed for this client",
+        );
+        return OAuthJsonError::new(e, false).into_response();
+    }
     let allowed = |grant: &str| client.grant_types.split(' ').any(|g| g == grant);
     let result = match params.get("grant_type") {
         None => Err(OAuthError::invalid_request("grant_type is missing").into()),

@@ -26,8 +26,12 @@ pub enum Mail {
     NewSignIn { name: String, when: String, ip: String, device: String, not_me: String },
     /// A one-time sign-in code (the emailed second factor).
     SignInCode { name: String, code: String },
+    /// A second factor was added.
+    TwoFactorOn { name: String, method: String, when: String, not_me: String },
     /// Two-step sign-in was turned off, or a factor removed.
     TwoFactorOff { name: String, when: String, not_me: String },
+    /// Too many wrong passwords: sign-in is locked until `until` (one per lock).
+    AccountLocked { name: String, until: String, reset: String },
 }
 
 /// The parts of a message, ready for the templates.
@@ -82,7 +86,9 @@ impl Mail {
             Mail::EmailChanging { .. } => "email_changing",
             Mail::NewSignIn { .. } => "new_sign_in",
             Mail::SignInCode { .. } => "sign_in_code",
+            Mail::TwoFactorOn { .. } => "two_factor_on",
             Mail::TwoFactorOff { .. } => "two_factor_off",
+            Mail::AccountLocked { .. } => "account_locked",
         }
     }
 
@@ -99,7 +105,9 @@ impl Mail {
             Mail::EmailChanging { .. } => "Your email address is being changed",
             Mail::NewSignIn { .. } => "New sign-in to your account",
             Mail::SignInCode { .. } => "Your sign-in code",
+            Mail::TwoFactorOn { .. } => "Two-step sign-in was turned on",
             Mail::TwoFactorOff { .. } => "Two-step sign-in was turned off",
+            Mail::AccountLocked { .. } => "Sign-in to your account is paused",
         }
     }
 
@@ -186,6 +194,16 @@ impl Mail {
                 details: vec![("Code", code.clone())],
                 closing: Some(p("If you did not just sign in, someone knows your password: change it now.")),
             },
+            Mail::TwoFactorOn { name, method, when, not_me } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    format!("Two-step sign-in with {method} was turned on for your account."),
+                    p("Every other session was signed out."),
+                ],
+                action: act("This wasn't me", not_me),
+                details: vec![("Time", when.clone())],
+                closing: Some(p("If this was you, there is nothing else to do.")),
+            },
             Mail::TwoFactorOff { name, when, not_me } => Content {
                 greeting: hello(name),
                 paragraphs: vec![p(
@@ -194,6 +212,20 @@ impl Mail {
                 action: act("This wasn't me", not_me),
                 details: vec![("Time", when.clone())],
                 closing: Some(p("If this was you, there is nothing else to do.")),
+            },
+            Mail::AccountLocked { name, until, reset } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    p(
+                        "Someone entered a wrong password or sign-in code for your account several times, so signing in is paused for a while.",
+                    ),
+                    p("If this was you, wait until the time below and try again, or choose a new password now."),
+                ],
+                action: act("Reset my password", reset),
+                details: vec![("Paused until", until.clone())],
+                closing: Some(p(
+                    "If this was not you, your password was not given away; consider changing it if it is weak or used elsewhere.",
+                )),
             },
         }
     }
@@ -247,6 +279,8 @@ mod tests {
                 not_me: l(),
             },
             Mail::TwoFactorOff { name: "a".into(), when: "t".into(), not_me: l() },
+            Mail::TwoFactorOn { name: "a".into(), method: "m".into(), when: "t".into(), not_me: l() },
+            Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l() },
         ];
         for mail in all {
             let r = mail.render("https://sso.example").unwrap();

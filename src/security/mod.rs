@@ -1,7 +1,16 @@
-//! Security primitives with no HTTP in them: password hashing, random tokens,
-//! CSRF tokens, and the tamper-evident audit log.
+//! Security primitives with no HTTP in them: password hashing, the password
+//! policy and its breached-password list, random tokens, CSRF tokens,
+//! brute-force arithmetic and the shared rate limiter, client addresses behind
+//! proxies, IP rules, TOTP, and the tamper-evident audit log.
 pub mod audit;
+pub mod breached;
+pub mod client_ip;
 pub mod csrf;
+pub mod ip_policy;
+pub mod ip_rules;
+pub mod limiter;
+pub mod lockout;
 pub mod password;
+pub mod policy;
 pub mod token;
 pub mod totp;

@@ -116,7 +116,12 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordConfig {
-        PasswordConfig { argon2_memory_kib: 64, argon2_iterations: 1, argon2_parallelism: 1, min_length: 12 }
+        PasswordConfig {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+            ..PasswordConfig::default()
+        }
     }
 
     #[tokio::test]

@@ -21,6 +21,8 @@ pub struct NewLink<'a> {
 pub struct SpentLink {
     pub user_id: String,
     pub email: String,
+    /// When the link was made (the event it reports happened then).
+    pub created_at: i64,
 }
 
 impl Db<'_> {
@@ -50,7 +52,7 @@ impl Db<'_> {
         Ok(on!(self, |c| sqlx::query_as::<_, SpentLink>(
             "update mail_links set used_at = $1 \
              where token_hash = $2 and purpose = $3 and used_at is null and expires_at > $1 \
-             returning user_id, email"
+             returning user_id, email, created_at"
         )
         .bind(now)
         .bind(token_hash)

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::{Db, Result, exec, on};
 
-/// A user's second factors.
+/// A user's second factors (the secret is sealed, so `Debug` may show it).
 #[derive(Debug, Clone, Default, FromRow)]
 pub struct MfaRow {
     pub totp_secret: Option<String>,
@@ -15,7 +15,7 @@ pub struct MfaRow {
 }
 
 /// A sign-in waiting for its second factor.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct ChallengeRow {
     pub id: String,
     pub user_id: String,
@@ -25,6 +25,17 @@ pub struct ChallengeRow {
     pub email_code_expires_at: Option<i64>,
     pub email_tries: i64,
     pub emails_sent: i64,
+}
+
+impl std::fmt::Debug for ChallengeRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password hash and the emailed code's hash stay out of logs.
+        f.debug_struct("ChallengeRow")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Columns for a new challenge.
@@ -130,6 +141,38 @@ impl Db<'_> {
         exec!(self, sqlx::query("delete from user_mfa where user_id = $1").bind(user_id))?;
         exec!(self, sqlx::query("delete from recovery_codes where user_id = $1").bind(user_id))?;
         Ok(())
+    }
+
+    /// Removes the factors added at or after `since` ("this wasn't me" on a
+    /// notice undoes what happened after it); recovery codes go too when no
+    /// factor is left. Returns whether anything was removed.
+    pub async fn clear_mfa_since(&mut self, user_id: &str, since: i64, now: i64) -> Result<bool> {
+        let totp = exec!(
+            self,
+            sqlx::query(
+                "update user_mfa set totp_secret = null, totp_confirmed_at = null, totp_last_step = 0, \
+                 updated_at = $3 where user_id = $1 and totp_confirmed_at >= $2"
+            )
+            .bind(user_id)
+            .bind(since)
+            .bind(now)
+        )?;
+        let email = exec!(
+            self,
+            sqlx::query("update user_mfa set email_enabled_at = null, updated_at = $3 where user_id = $1 and email_enabled_at >= $2")
+                .bind(user_id)
+                .bind(since)
+                .bind(now)
+        )?;
+        exec!(
+            self,
+            sqlx::query(
+                "delete from recovery_codes where user_id = $1 and not exists (select 1 from user_mfa \
+                 where user_id = $1 and (totp_confirmed_at is not null or email_enabled_at is not null))"
+            )
+            .bind(user_id)
+        )?;
+        Ok(totp + email > 0)
     }
 
     /// Replaces the user's recovery codes with `hashes`.

@@ -18,14 +18,17 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 mod audit;
 mod clients;
 mod grants;
+mod ip_rules;
 mod keys;
 mod links;
 mod mfa;
 mod outbox;
+mod password_history;
 mod refresh;
 mod sessions;
 mod settings;
 pub mod testing;
+mod throttle;
 mod users;
 
 #[cfg(test)]
@@ -33,19 +36,27 @@ mod tests;
 #[cfg(test)]
 mod tests_audit;
 #[cfg(test)]
+mod tests_ip;
+#[cfg(test)]
 mod tests_mail;
 #[cfg(test)]
 mod tests_mfa;
+#[cfg(test)]
+mod tests_policy;
+#[cfg(test)]
+mod tests_throttle;
 
 pub use audit::{ActivityRow, AuditHead, AuditRow};
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
+pub use ip_rules::{IpRuleRow, NewIpRule};
 pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
 pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
+pub use throttle::{LockoutRow, RateHit};
 pub use users::{NewUser, UserRow};
 
 /// Errors at the storage boundary. Constraint violations become [`Error::Conflict`]

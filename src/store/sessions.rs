@@ -125,8 +125,15 @@ impl Db<'_> {
         Ok(done == 1)
     }
 
-    /// Revokes all the user's sessions except `keep` (if given); returns how many.
+    /// Revokes all the user's sessions except `keep` (if given), and ends any
+    /// sign-in waiting for its second step; returns how many sessions ended.
     pub async fn revoke_user_sessions(&mut self, user_id: &str, keep: Option<&str>, now: i64) -> Result<u64> {
+        exec!(
+            self,
+            sqlx::query("update mfa_challenges set used_at = $1 where user_id = $2 and used_at is null")
+                .bind(now)
+                .bind(user_id)
+        )?;
         let done = exec!(
             self,
             sqlx::query(

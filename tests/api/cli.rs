@@ -541,3 +541,44 @@ async fn audit_verify_passes_then_names_a_tampered_row_and_tail_json_parses() {
     let err = env.fails(&["audit", "verify"], "");
     assert!(err.contains(&format!("audit log broken at event {}", blocked["id"])), "{err}");
 }
+
+#[tokio::test]
+async fn ip_rules_added_by_the_cli_take_effect_in_a_running_server_without_restart() {
+    let env = Env::new().await;
+    let server = Server::start(&env);
+    let login = format!("{}/login", server.base);
+    let status = || async { reqwest::get(&login).await.unwrap().status().as_u16() };
+    assert_eq!(status().await, 200);
+    // Bad input: one clear line, nothing stored.
+    let err = env.fails(&["ip", "deny", "10.0.0.0/33"], "");
+    assert!(err.contains("not an IP address or CIDR range"), "{err}");
+    assert!(env.fails(&["ip", "allow", "::1", "--role", "wizard"], "").contains("role"));
+    assert!(env.fails(&["ip", "remove", "999"], "").contains("no ip rule"));
+
+    let out = env.ok(&["ip", "deny", "127.0.0.1/32", "--note", "test lockout"], "");
+    let id = out.split_whitespace().nth(3).unwrap().trim_end_matches(':').to_owned();
+    env.ok(&["ip", "allow", "2001:db8::/32", "--client", "web"], "");
+    let list = env.ok(&["ip", "list"], "");
+    assert!(list.contains("127.0.0.1/32") && list.contains("global") && list.contains("test lockout"), "{list}");
+    assert!(list.contains("2001:db8::/32") && list.contains("client web"), "{list}");
+    // Picked up within the refresh interval (2 s), by the same process.
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = status().await;
+        if seen == 403 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 403, "the deny rule took effect");
+    assert!(env.ok(&["ip", "remove", &id], "").contains(&format!("removed ip rule {id}")));
+    for _ in 0..100 {
+        seen = status().await;
+        if seen == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 200, "removing it lifts it");
+    assert!(!env.ok(&["ip", "list"], "").contains("127.0.0.1/32"));
+}

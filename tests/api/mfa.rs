@@ -322,6 +322,81 @@ async fn an_operator_reset_removes_the_factors_and_mails_the_owner() {
 }
 
 #[tokio::test]
+async fn adding_a_factor_ends_other_sessions_mails_the_owner_and_not_me_undoes_it() {
+    let app = spawn_app().await;
+    let other = app.signed_in("nina", &[]).await;
+    let browser = app.browser();
+    assert_eq!(location(&app.login(&browser, "nina", PASSWORD).await), "/account");
+    let res = post(&app, &browser, "/account/mfa", "/account/mfa/email", &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(is_signed_in(&app, &browser).await, "the session that made the change stays");
+    assert!(!is_signed_in(&app, &other).await, "other sessions were signed in without the factor");
+    let mail = app.mail.wait_for("nina@example.com", "Two-step sign-in was turned on").await;
+    // "This wasn't me": the factor added since is removed with everything else.
+    let res = app.follow_link(&app.browser(), &crate::smtp::link(&mail, &app.url("/account/not-me?"))).await;
+    assert!(res.status().is_success() || res.status() == 303, "{}", res.status());
+    let page = app.state.accounts.mfa_status(&app.state.accounts.find("nina").await.unwrap().id, &[]).await.unwrap();
+    assert!(!page.enabled() && page.recovery_left == 0);
+}
+
+#[tokio::test]
+async fn a_password_change_during_the_second_step_ends_it() {
+    let app = spawn_app().await;
+    let (_, secret, _) = enrolled(&app, "pia").await;
+    app.clock.advance(30);
+    let browser = app.browser();
+    password_step(&app, &browser, "pia").await;
+    let id = app.state.accounts.find("pia").await.unwrap().id;
+    let new = secrecy::SecretString::from("an entirely different passphrase");
+    app.state.accounts.change_password(&id, &secrecy::SecretString::from(PASSWORD), &new, None, None).await.unwrap();
+    // The page has nothing to show any more; a form still open in the
+    // browser posts the right code and is sent back to the password.
+    assert!(location(&browser.get(app.url("/login/mfa")).send().await.unwrap()).starts_with("/login?mfa="));
+    let csrf = app.csrf_token(&browser, "/login").await;
+    let code = code_now(&app, &secret);
+    let form = [("method", "totp"), ("code", code.as_str()), ("csrf_token", csrf.as_str())];
+    let res = browser.post(app.url("/login/mfa")).form(&form).send().await.unwrap();
+    assert!(location(&res).starts_with("/login?mfa="), "{}", location(&res));
+    assert!(!is_signed_in(&app, &browser).await);
+}
+
+#[tokio::test]
+async fn wrong_codes_across_sign_ins_lock_the_second_step() {
+    let app = spawn_app().await;
+    let (_, secret, _) = enrolled(&app, "lena").await;
+    app.clock.advance(30);
+    let browser = app.browser();
+    // Three wrong codes, start again, two more: five in the window lock it.
+    password_step(&app, &browser, "lena").await;
+    for _ in 0..3 {
+        second_step(&app, &browser, &[("method", "totp"), ("code", "000000")]).await;
+    }
+    password_step(&app, &browser, "lena").await;
+    second_step(&app, &browser, &[("method", "totp"), ("code", "000000")]).await;
+    let res = second_step(&app, &browser, &[("method", "totp"), ("code", "000000")]).await;
+    assert_eq!(location(&res), "/login?mfa=failed");
+    let res = app.login(&browser, "lena", PASSWORD).await;
+    assert_eq!(res.status(), 429, "no new challenge while the codes are locked");
+    assert!(res.headers().get("retry-after").is_some());
+    app.mail.wait_for("lena@example.com", "paused").await;
+    // After the lock, the right code works again.
+    app.clock.advance(61);
+    password_step(&app, &browser, "lena").await;
+    let res = second_step(&app, &browser, &[("method", "totp"), ("code", &code_now(&app, &secret))]).await;
+    assert_eq!(location(&res), "/account");
+}
+
+#[tokio::test]
+async fn a_session_without_2fa_ends_once_a_role_requires_it() {
+    let app = spawn_app_with(|c| c.mfa.required_roles = vec!["admin".into()]).await;
+    let browser = app.signed_in("moe", &[]).await;
+    let id = app.state.accounts.find("moe").await.unwrap().id;
+    app.state.accounts.set_roles(&id, &["admin".to_owned()]).await.unwrap();
+    let res = browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(res.status(), 303, "signed out: the session had no second factor");
+}
+
+#[tokio::test]
 async fn session_lifetime_is_configurable_per_role() {
     let app = spawn_app_with(|c| {
         c.session.role_lifetime_secs.insert("admin".into(), 3600);

@@ -1,0 +1,102 @@
+//! Rate limits and sign-in throttling on the wire (issue 6): the
+//! [`rate_limit`] layer answers 429 with `Retry-After` (RFC 9110 §10.2.3;
+//! 429 is RFC 6585 §4) once a client address is over a bucket's limit, as an
+//! HTML page on pages and as OAuth JSON on `/token`. The buckets and their
+//! paths are in [`Bucket::for_post`] (`/login/mfa` included, so the MFA step
+//! is limited as soon as its route exists).
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::http::error::HtmlError;
+use crate::metrics::Metrics;
+use crate::security::limiter::{Bucket, Limiter, Verdict};
+
+/// What the layer needs (not the whole app state, which would be cloned per request).
+#[derive(Clone)]
+pub struct Throttle {
+    limiter: Limiter,
+    metrics: Arc<Metrics>,
+    ip: crate::security::ip_policy::IpPolicy,
+}
+
+impl Throttle {
+    /// The layer's state.
+    pub fn new(state: &AppState) -> Self {
+        Self { limiter: state.limiter(), metrics: state.metrics.clone(), ip: state.ip.clone() }
+    }
+}
+
+/// Middleware: counts `POST`s to the limited paths per client address and
+/// refuses them with 429 past the limit. A database failure lets the request
+/// through: the handler needs the database too and reports it properly.
+pub async fn rate_limit(State(t): State<Throttle>, req: Request, next: Next) -> Response {
+    let bucket = match Bucket::for_post(req.uri().path()) {
+        Some(b) if req.method() == Method::POST => b,
+        _ => return next.run(req).await,
+    };
+    let (mut parts, body) = req.into_parts();
+    // The client behind trusted proxies, as everywhere else.
+    let ip = crate::http::ip_gate::client_ip_of(&mut parts, &t.ip).map(|a| a.to_string()).unwrap_or_default();
+    match t.limiter.check(bucket, &ip).await {
+        Ok(Verdict::Limited { bucket, retry_after }) => {
+            t.metrics.observe_rate_limited(bucket.as_str());
+            tracing::info!(bucket = bucket.as_str(), retry_after, "rate limited");
+            too_many(bucket == Bucket::Token, retry_after)
+        }
+        Ok(Verdict::Allowed) => next.run(Request::from_parts(parts, body)).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limit check failed; letting the request through");
+            next.run(Request::from_parts(parts, body)).await
+        }
+    }
+}
+
+/// A 429 with `Retry-After`: OAuth JSON for the token endpoint, a page otherwise.
+pub fn too_many(json: bool, retry_after: i64) -> Response {
+    let mut res = if json {
+        // RFC 6749 §5.2 has no code for "too many requests". `slow_down`
+        // (RFC 8628 §3.5, registered for the token endpoint in the OAuth
+        // Extensions Error Registry) says exactly "back off and retry later",
+        // and clients that know it wait; `temporarily_unavailable` would
+        // claim the server is down (and is defined for /authorize only).
+        let body = serde_json::json!({
+            "error": "slow_down",
+            "error_description": format!("too many requests; retry after {retry_after} seconds"),
+        });
+        let mut res = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    } else {
+        let minutes = (retry_after + 59) / 60;
+        let message = if minutes <= 1 {
+            "Too many attempts from your network. Please wait a minute and try again.".to_owned()
+        } else {
+            format!("Too many attempts from your network. Please wait {minutes} minutes and try again.")
+        };
+        HtmlError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response()
+    };
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    res
+}
+
+/// After a failed sign-in (or second-factor) attempt: counts it against the
+/// client address and holds the answer for the growing delay. One line in
+/// each handler that checks a secret.
+pub async fn failed_sign_in(state: &AppState, ip: &str) {
+    match state.limiter().failed_sign_in(ip).await {
+        Ok(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "counting a failed sign-in failed"),
+    }
+}
+
+/// `Retry-After` on a response (the lockout answer on the sign-in page).
+pub fn with_retry_after(mut res: Response, secs: i64) -> Response {
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    res
+}

@@ -1,0 +1,240 @@
+//! IP allow and deny rules, as pure data: parsing of addresses and CIDR
+//! ranges (IPv4 and IPv6) and the decision for an address.
+//!
+//! Rules have a scope: global (every request), a client (`client_id`, at
+//! `/authorize` and `/token`) or a role (sign-in and every signed-in request
+//! of a user holding it). Within one scope:
+//!
+//! ```text
+//!   address matches a deny rule ─────────────────────────> refused
+//!   scope has allow rules and the address matches none ──> refused
+//!   otherwise ───────────────────────────────────────────> allowed
+//! ```
+//!
+//! A request must pass every scope that applies to it (for a user, each of
+//! their roles).
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+/// What a rule does to the addresses it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Allow,
+    Deny,
+}
+
+impl Action {
+    /// The stored and printed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, RuleError> {
+        match s {
+            "allow" => Ok(Action::Allow),
+            "deny" => Ok(Action::Deny),
+            other => Err(RuleError::Corrupt(format!("action {other:?}"))),
+        }
+    }
+}
+
+/// Where a rule applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Client(String),
+    Role(String),
+}
+
+impl Scope {
+    /// The stored kind (`global`, `client`, `role`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Scope::Global => "global",
+            Scope::Client(_) => "client",
+            Scope::Role(_) => "role",
+        }
+    }
+
+    /// The client id or role ("" for global).
+    pub fn subject(&self) -> &str {
+        match self {
+            Scope::Global => "",
+            Scope::Client(s) | Scope::Role(s) => s,
+        }
+    }
+
+    /// Rebuilds a scope from its stored kind and subject.
+    pub fn from_parts(kind: &str, subject: &str) -> Result<Self, RuleError> {
+        match kind {
+            "global" => Ok(Scope::Global),
+            "client" => Ok(Scope::Client(subject.to_owned())),
+            "role" => Ok(Scope::Role(subject.to_owned())),
+            other => Err(RuleError::Corrupt(format!("scope {other:?}"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Global => f.write_str("global"),
+            Scope::Client(c) => write!(f, "client {c}"),
+            Scope::Role(r) => write!(f, "role {r}"),
+        }
+    }
+}
+
+/// Errors of rule input and stored rules.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// Not an address or CIDR range.
+    #[error("{0:?} is not an IP address or CIDR range (e.g. 192.0.2.0/24 or 2001:db8::/32)")]
+    BadNet(String),
+    /// A stored rule could not be read back.
+    #[error("corrupt ip rule: {0}")]
+    Corrupt(String),
+}
+
+/// Parses `192.0.2.1`, `192.0.2.0/24`, `2001:db8::1` or `2001:db8::/32`. A
+/// bare address is a one-address range; host bits are cleared
+/// (`192.0.2.7/24` is `192.0.2.0/24`), and IPv4-mapped IPv6 becomes IPv4.
+pub fn parse_net(s: &str) -> Result<IpNet, RuleError> {
+    let s = s.trim();
+    let bad = || RuleError::BadNet(s.chars().take(64).collect());
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip.to_canonical()));
+    }
+    let net: IpNet = s.parse().map_err(|_| bad())?;
+    Ok(net.trunc())
+}
+
+/// One rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: i64,
+    pub action: Action,
+    pub net: IpNet,
+    pub scope: Scope,
+    pub note: String,
+    pub created_at: i64,
+}
+
+/// Every rule, indexed for the checks.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// A set of rules.
+    pub fn new(rules: Vec<Rule>) -> Self {
+        Self { rules }
+    }
+
+    /// Whether there are no rules at all (the common case: nothing to check).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules, in id order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Whether `ip` passes the rules of `scope`. An unknown address (`None`)
+    /// matches nothing: it passes deny rules but fails an allow list.
+    pub fn allows(&self, scope: &Scope, ip: Option<IpAddr>) -> bool {
+        let ip = ip.map(|i| i.to_canonical());
+        let matches = |r: &Rule| ip.is_some_and(|ip| r.net.contains(&ip));
+        let mut has_allow = false;
+        let mut allowed = false;
+        for rule in self.rules.iter().filter(|r| &r.scope == scope) {
+            match rule.action {
+                Action::Deny if matches(rule) => return false,
+                Action::Deny => {}
+                Action::Allow => {
+                    has_allow = true;
+                    allowed |= matches(rule);
+                }
+            }
+        }
+        !has_allow || allowed
+    }
+
+    /// The first of `roles` whose rules refuse `ip`, if any.
+    pub fn refusing_role<'a>(&self, roles: &'a [String], ip: Option<IpAddr>) -> Option<&'a str> {
+        if self.is_empty() {
+            return None;
+        }
+        roles.iter().find(|role| !self.allows(&Scope::Role((*role).clone()), ip)).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(action: Action, net: &str, scope: Scope) -> Rule {
+        Rule { id: 0, action, net: parse_net(net).unwrap(), scope, note: String::new(), created_at: 0 }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn parses_ipv4_and_ipv6_addresses_and_ranges() {
+        assert_eq!(parse_net("192.0.2.1").unwrap().to_string(), "192.0.2.1/32");
+        assert_eq!(parse_net("192.0.2.77/24").unwrap().to_string(), "192.0.2.0/24");
+        assert_eq!(parse_net("2001:db8::1").unwrap().to_string(), "2001:db8::1/128");
+        assert_eq!(parse_net("2001:db8:abcd::1/48").unwrap().to_string(), "2001:db8:abcd::/48");
+        assert_eq!(parse_net("::ffff:192.0.2.1").unwrap().to_string(), "192.0.2.1/32");
+        assert_eq!(parse_net("::/0").unwrap().to_string(), "::/0");
+        for bad in ["", "192.0.2.0/33", "2001:db8::/129", "10.0.0", "example.com", "10.0.0.0/8/8", "fe80::1%eth0"] {
+            assert!(matches!(parse_net(bad), Err(RuleError::BadNet(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ipv6_ranges_match_by_prefix() {
+        let set = RuleSet::new(vec![rule(Action::Deny, "2001:db8:bad::/48", Scope::Global)]);
+        assert!(!set.allows(&Scope::Global, ip("2001:db8:bad:1::5")));
+        assert!(set.allows(&Scope::Global, ip("2001:db8:bae::5")));
+        assert!(set.allows(&Scope::Global, ip("192.0.2.1")), "IPv4 never matches an IPv6 range");
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_match_ipv4_rules() {
+        let set = RuleSet::new(vec![rule(Action::Deny, "192.0.2.0/24", Scope::Global)]);
+        assert!(!set.allows(&Scope::Global, ip("::ffff:192.0.2.9")));
+    }
+
+    #[test]
+    fn deny_wins_and_an_allow_list_refuses_everything_else() {
+        let office = Scope::Role("admin".into());
+        let set = RuleSet::new(vec![
+            rule(Action::Allow, "10.0.0.0/8", office.clone()),
+            rule(Action::Deny, "10.6.6.0/24", office.clone()),
+            rule(Action::Deny, "203.0.113.0/24", Scope::Global),
+        ]);
+        assert!(set.allows(&office, ip("10.1.2.3")));
+        assert!(!set.allows(&office, ip("10.6.6.6")), "deny beats allow");
+        assert!(!set.allows(&office, ip("192.0.2.1")), "not on the allow list");
+        assert!(!set.allows(&office, None), "an unknown address is on no allow list");
+        assert!(set.allows(&Scope::Global, ip("192.0.2.1")), "global has no allow list");
+        assert!(!set.allows(&Scope::Global, ip("203.0.113.5")));
+        assert!(set.allows(&Scope::Client("web".into()), ip("203.0.113.5")), "scopes are separate");
+        let roles = vec!["user".to_owned(), "admin".to_owned()];
+        assert_eq!(set.refusing_role(&roles, ip("192.0.2.1")), Some("admin"));
+        assert_eq!(set.refusing_role(&roles, ip("10.0.0.1")), None);
+    }
+}

@@ -1,0 +1,140 @@
+//! The shared rate limiter (issue 6): per-client-address request buckets and
+//! the failed-sign-in counter behind the progressive delay. Counts live in
+//! the database (one atomic upsert per hit), so every instance agrees.
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::{Limit, RateLimitsConfig};
+use crate::security::lockout::{FailureDelay, client_key};
+use crate::store::{self, Store};
+
+/// A rate-limited action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Login,
+    Mfa,
+    Register,
+    Forgot,
+    Token,
+    /// Failed sign-ins (counted after the fact, checked before sign-in).
+    FailedLogins,
+}
+
+impl Bucket {
+    /// The bucket's name (database key and metrics label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Login => "login",
+            Bucket::Mfa => "mfa",
+            Bucket::Register => "register",
+            Bucket::Forgot => "forgot",
+            Bucket::Token => "token",
+            Bucket::FailedLogins => "failed_logins",
+        }
+    }
+
+    /// The bucket guarding `POST path`, if any.
+    pub fn for_post(path: &str) -> Option<Self> {
+        Some(match path {
+            "/login" => Bucket::Login,
+            "/login/mfa" => Bucket::Mfa,
+            "/register" => Bucket::Register,
+            "/password/forgot" => Bucket::Forgot,
+            "/token" => Bucket::Token,
+            _ => return None,
+        })
+    }
+
+    fn limit(self, c: &RateLimitsConfig) -> Limit {
+        match self {
+            Bucket::Login => c.login,
+            Bucket::Mfa => c.mfa,
+            Bucket::Register => c.register,
+            Bucket::Forgot => c.forgot,
+            Bucket::Token => c.token,
+            Bucket::FailedLogins => c.failed_logins,
+        }
+    }
+}
+
+/// Whether a request may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Over the limit: `bucket` refused it; try again in `retry_after` seconds.
+    Limited {
+        bucket: Bucket,
+        retry_after: i64,
+    },
+}
+
+/// The limiter; cheap to clone.
+#[derive(Clone)]
+pub struct Limiter {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: RateLimitsConfig,
+}
+
+impl Limiter {
+    /// A limiter over `store` with the configured buckets.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: RateLimitsConfig) -> Self {
+        Self { store, clock, config }
+    }
+
+    /// Counts a request from `ip` against `bucket`. Sign-in steps are also
+    /// refused while the address is over its failed sign-in limit.
+    pub async fn check(&self, bucket: Bucket, ip: &str) -> store::Result<Verdict> {
+        let key = client_key(ip);
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        let failed = self.config.failed_logins;
+        if matches!(bucket, Bucket::Login | Bucket::Mfa)
+            && failed.enabled()
+            && let Some(hit) = conn.db().peek_rate_counter(Bucket::FailedLogins.as_str(), &key, now).await?
+            && hit.hits >= failed.max
+        {
+            return Ok(Verdict::Limited { bucket: Bucket::FailedLogins, retry_after: (hit.expires_at - now).max(1) });
+        }
+        let limit = bucket.limit(&self.config);
+        if !limit.enabled() {
+            return Ok(Verdict::Allowed);
+        }
+        let hit = conn.db().hit_rate_counter(bucket.as_str(), &key, now, limit.per_secs).await?;
+        Ok(if hit.hits > limit.max {
+            Verdict::Limited { bucket, retry_after: (hit.expires_at - now).max(1) }
+        } else {
+            Verdict::Allowed
+        })
+    }
+
+    /// Counts a failed sign-in from `ip`; returns how long to hold its answer.
+    pub async fn failed_sign_in(&self, ip: &str) -> store::Result<Duration> {
+        let limit = self.config.failed_logins;
+        let delay = FailureDelay {
+            free_failures: self.config.free_failures,
+            base_ms: self.config.failure_delay_ms,
+            max_ms: self.config.max_failure_delay_ms,
+        };
+        if limit.per_secs <= 0 || (!limit.enabled() && delay.free_failures == 0) {
+            return Ok(Duration::ZERO);
+        }
+        let now = self.clock.unix();
+        let key = client_key(ip);
+        let hit = self
+            .store
+            .conn()
+            .await?
+            .db()
+            .hit_rate_counter(Bucket::FailedLogins.as_str(), &key, now, limit.per_secs)
+            .await?;
+        Ok(delay.for_count(hit.hits))
+    }
+
+    /// Deletes finished windows and stale failure records (the hourly sweep).
+    pub async fn prune(&self, lockout_forget_secs: i64) -> store::Result<u64> {
+        let now = self.clock.unix();
+        self.store.conn().await?.db().prune_throttle(now, now - lockout_forget_secs.max(86_400)).await
+    }
+}
