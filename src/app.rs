@@ -233,8 +233,8 @@ impl App {
     }
 }
 
-/// Hourly: deletes sessions that ended more than a day ago, and sent mail
-/// older than a week.
+/// Hourly: deletes sessions that ended more than a day ago, sent mail
+/// older than a week, and sign-in activity older than 90 days.
 async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -253,6 +253,9 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
         match purged {
             Ok(n) => tracing::debug!(purged = n, "old sessions deleted"),
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+        if let Err(e) = state.accounts.purge_activity().await {
+            tracing::warn!(error = %e, "sign-in activity sweep failed");
         }
         if let Err(e) = state.limiter().prune(state.config.lockout.forget_after_secs).await {
             tracing::warn!(error = %e, "rate counter sweep failed");

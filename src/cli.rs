@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `user …`, `client …` (INTERFACE.md).
+//! Command line: `serve`, `migrate`, `user …`, `client …` (INTERFACE.md), `audit …`.
 //! Every failure is one line on stderr and a non-zero exit (see main.rs).
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -7,13 +7,18 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
 
 use crate::accounts::{self, Registration};
 use crate::app::{self, Services};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
 use crate::oauth::clients::ClientSpec;
+use crate::security::audit::AuditAction;
 use crate::store::Store;
+
+mod audit;
+pub use audit::AuditCommand;
 
 /// gatehouse: an OAuth 2.0 / OpenID Connect authorization server.
 #[derive(Debug, Parser)]
@@ -48,6 +53,9 @@ pub enum Command {
     /// Outgoing mail: the outbox and its dead letters.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// IP allow and deny rules (global, per client, per role).
     #[command(subcommand)]
     Ip(crate::cli_ip::IpCommand),
@@ -170,6 +178,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(cmd) => client(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd).await,
         Command::Mail(cmd) => mail(&config, cmd).await,
+        Command::Audit(cmd) => {
+            let services = open(&config).await?;
+            let result = audit::run(&services, cmd).await;
+            close(services.store).await;
+            result
+        }
         Command::Ip(cmd) => {
             let services = open(&config).await?;
             let result = crate::cli_ip::run(services.store.clone(), cmd).await;
@@ -269,11 +283,13 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Block { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
             accounts.set_blocked(&u.id, true).await.map_err(describe)?;
+            audit::record(&services, AuditAction::UserBlocked, &u.id, json!({})).await?;
             println!("blocked {}; their sessions have ended", u.username);
         }
         UserCommand::Unblock { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
             accounts.set_blocked(&u.id, false).await.map_err(describe)?;
+            audit::record(&services, AuditAction::UserUnblocked, &u.id, json!({})).await?;
             println!("unblocked {}", u.username);
         }
         UserCommand::ResetMfa { user } => {
@@ -289,6 +305,7 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::SetRoles { user, roles } => {
             let u = accounts.find(&user).await.map_err(describe)?;
             let roles = accounts.set_roles(&u.id, &roles).await.map_err(describe)?;
+            audit::record(&services, AuditAction::RoleChanged, &u.id, json!({ "roles": roles })).await?;
             println!("{} now has roles: {}", u.username, roles.join(" "));
         }
     }
@@ -319,6 +336,8 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 })
                 .await?;
             let kind = if registered.client.public { "public" } else { "confidential" };
+            audit::record(&services, AuditAction::ClientCreated, &registered.client.client_id, json!({ "kind": kind }))
+                .await?;
             println!("created {kind} client {}", registered.client.client_id);
             if let Some(secret) = registered.generated_secret {
                 println!("client_secret: {}", secret.expose_secret());
@@ -335,6 +354,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
         }
         ClientCommand::Delete { client_id } => {
             clients.delete(&client_id).await?;
+            audit::record(&services, AuditAction::ClientDeleted, &client_id, json!({})).await?;
             println!("deleted client {client_id}");
         }
     }

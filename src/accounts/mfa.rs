@@ -19,6 +19,7 @@ use secrecy::SecretString;
 
 use crate::keys::Kek;
 use crate::mail::Mail;
+use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::security::{token, totp};
 use crate::store::{ChallengeRow, Db, MfaRow, NewChallenge, UserRow};
 
@@ -307,6 +308,9 @@ impl Accounts {
         tx.db()
             .replace_recovery_codes(user_id, &codes.iter().map(|c| recovery_hash(c)).collect::<Vec<_>>(), now)
             .await?;
+        let event = AuditEvent::new(user_id, AuditAction::MfaEnabled, user_id)
+            .with_detail(serde_json::json!({ "method": "totp" }));
+        audit::append(&mut tx.db(), &event, now).await?;
         self.factor_added(&mut tx.db(), &user, "an authenticator app", keep).await?;
         tx.commit().await?;
         self.outbox.kick();
@@ -369,6 +373,9 @@ impl Accounts {
         } else {
             None
         };
+        let event = AuditEvent::new(user_id, AuditAction::MfaEnabled, user_id)
+            .with_detail(serde_json::json!({ "method": "email" }));
+        audit::append(&mut tx.db(), &event, now).await?;
         self.factor_added(&mut tx.db(), &user, "codes by email", keep).await?;
         tx.commit().await?;
         self.outbox.kick();
@@ -384,7 +391,12 @@ impl Accounts {
         }
         let codes = new_recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
-        self.store.conn().await?.db().replace_recovery_codes(user_id, &hashes, self.now()).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        tx.db().replace_recovery_codes(user_id, &hashes, now).await?;
+        audit::append(&mut tx.db(), &AuditEvent::new(user_id, AuditAction::RecoveryCodesGenerated, user_id), now)
+            .await?;
+        tx.commit().await?;
         tracing::info!(user_id, "recovery codes replaced");
         Ok(codes)
     }
@@ -403,7 +415,7 @@ impl Accounts {
                 "Your role requires two-step sign-in, so it cannot be turned off.",
             ));
         }
-        self.clear_mfa_and_notify(&user).await
+        self.clear_mfa_and_notify(&user, user_id).await
     }
 }
 
@@ -428,13 +440,15 @@ impl Accounts {
     /// owner is mailed, as when they turn it off themselves.
     pub async fn reset_mfa(&self, user_id: &str) -> Result<()> {
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
-        self.clear_mfa_and_notify(&user).await
+        self.clear_mfa_and_notify(&user, audit::ACTOR_CLI).await
     }
 
-    async fn clear_mfa_and_notify(&self, user: &UserRow) -> Result<()> {
+    /// `actor`: the user turning it off, or the operator (`cli`).
+    async fn clear_mfa_and_notify(&self, user: &UserRow, actor: &str) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().clear_mfa(&user.id).await?;
+        audit::append(&mut tx.db(), &AuditEvent::new(actor, AuditAction::MfaDisabled, user.id.as_str()), now).await?;
         let not_me = self.new_link(&mut tx.db(), &user.id, Purpose::NotMe, "").await?;
         let when = super::devices::format_time(now);
         self.outbox

@@ -12,6 +12,7 @@ use crate::mail::{Mail, Outbox};
 use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
+pub mod activity;
 pub mod devices;
 mod lockout;
 pub mod mfa;
@@ -20,6 +21,7 @@ mod policy;
 pub mod recovery;
 mod sessions;
 
+pub use activity::{SignInAttempt, SignInOutcome};
 pub use devices::SignInOrigin;
 pub use names::{Email, Username};
 pub use recovery::Purpose;

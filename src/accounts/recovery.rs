@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Accounts, Error, Result, names};
 use crate::mail::Mail;
+use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::security::token;
 use crate::store::{Db, NewLink, UserRow};
 
@@ -221,6 +222,8 @@ impl Accounts {
         // An email change someone else started must not survive the reset.
         tx.db().void_links(&user.id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
+        let event = AuditEvent::new(&user.id, AuditAction::PasswordReset, &user.id);
+        audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");
@@ -272,6 +275,9 @@ impl Accounts {
     pub async fn confirm_email_change(&self, secret: &str) -> Result<()> {
         let mut tx = self.store.begin().await?;
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailChange).await?;
+        let event = AuditEvent::new(&user_id, AuditAction::EmailChanged, &user_id)
+            .with_detail(serde_json::json!({ "via": "confirmation link" }));
+        audit::append(&mut tx.db(), &event, self.now()).await?;
         tx.commit().await?;
         tracing::info!(user_id, "email address changed");
         Ok(())
@@ -285,6 +291,9 @@ impl Accounts {
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailUndo).await?;
         tx.db().void_links(&user_id, Purpose::EmailChange.as_str(), self.now()).await?;
         self.lock_out_and_reset(&mut tx.db(), &user_id).await?;
+        let event = AuditEvent::new(&user_id, AuditAction::EmailChanged, &user_id)
+            .with_detail(serde_json::json!({ "via": "undo link" }));
+        audit::append(&mut tx.db(), &event, self.now()).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id, "email change undone");

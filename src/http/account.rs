@@ -10,12 +10,14 @@ use axum::routing::{get, post};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::{self, CurrentUser, FieldError};
+use crate::accounts::{self, CurrentUser, FieldError, SignInOutcome};
 use crate::app::AppState;
+use crate::http::audit::{self, AuditCtx};
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::login::signed_out;
 use crate::http::pages::{Nav, device_name, display_time};
+use crate::security::audit::AuditAction;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -38,6 +40,15 @@ struct SessionView {
     current: bool,
 }
 
+/// A sign-in attempt, ready to display.
+struct ActivityView {
+    when: String,
+    outcome: &'static str,
+    method: String,
+    ip: String,
+    device: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "account.html")]
 struct AccountPage {
@@ -50,6 +61,7 @@ struct AccountPage {
     roles: String,
     member_since: String,
     sessions: Vec<SessionView>,
+    activity: Vec<ActivityView>,
     notice: Option<&'static str>,
     errors: Vec<FieldError>,
     /// The new address as typed, kept when the form comes back with errors.
@@ -86,6 +98,19 @@ async fn account_page(
             id: s.id,
         })
         .collect();
+    let activity = state
+        .accounts
+        .recent_activity(&user.user_id)
+        .await?
+        .into_iter()
+        .map(|a| ActivityView {
+            when: display_time(a.at),
+            outcome: SignInOutcome::describe(&a.outcome),
+            method: a.method,
+            device: device_name(&a.user_agent),
+            ip: a.ip,
+        })
+        .collect();
     Ok(AccountPage {
         nav: Nav::new(Some(user)),
         csrf: csrf.token.clone(),
@@ -96,6 +121,7 @@ async fn account_page(
         roles: user.roles.join(", "),
         member_since: display_time(row.created_at),
         sessions,
+        activity,
         notice,
         errors,
         new_email: String::new(),
@@ -190,6 +216,7 @@ struct PasswordForm {
 async fn post_password(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<PasswordForm>,
 ) -> Result<Response, HtmlError> {
     let changed = state
@@ -203,7 +230,10 @@ async fn post_password(
         )
         .await;
     match changed {
-        Ok(()) => Ok(Redirect::to("/account?notice=password").into_response()),
+        Ok(()) => {
+            audit::record(&state, ctx.event(&user.user_id, AuditAction::PasswordChanged, &user.user_id)).await;
+            Ok(Redirect::to("/account?notice=password").into_response())
+        }
         Err(err) => with_errors(&state, &user, &csrf, err, Typed::Nothing).await,
     }
 }
@@ -233,12 +263,15 @@ struct EmptyForm {}
 async fn post_revoke_session(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
+    ctx: AuditCtx,
     Path(id): Path<String>,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
     if !state.accounts.revoke_session(&user.user_id, &id).await? {
         return Err(HtmlError::not_found());
     }
+    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
+    audit::record(&state, event.with_detail(serde_json::json!({ "session": id }))).await;
     if id == user.session_id {
         return Ok(signed_out(&state, "/login?signed_out=1"));
     }
@@ -248,9 +281,12 @@ async fn post_revoke_session(
 async fn post_revoke_all(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
+    ctx: AuditCtx,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
     let ended = state.accounts.revoke_all_sessions(&user.user_id).await?;
     tracing::info!(user_id = %user.user_id, ended, "signed out everywhere");
+    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
+    audit::record(&state, event.with_detail(serde_json::json!({ "sessions": "all", "ended": ended }))).await;
     Ok(signed_out(&state, "/login?signed_out=1"))
 }

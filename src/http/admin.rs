@@ -10,9 +10,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::http::audit::{self, AuditCtx};
 use crate::http::error::HtmlError;
 use crate::http::extract::{Admin, CsrfForm, PageCsrf};
 use crate::http::pages::{Nav, display_time, path_with_query};
+use crate::security::audit::AuditAction;
 
 const PER_PAGE: i64 = 25;
 
@@ -118,6 +120,7 @@ fn back_to(form: &BlockForm) -> String {
 async fn post_block(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ctx: AuditCtx,
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
@@ -126,17 +129,20 @@ async fn post_block(
     }
     state.accounts.set_blocked(&id, true).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user blocked by admin");
+    audit::record(&state, ctx.event(&admin.user_id, AuditAction::UserBlocked, &id)).await;
     Ok(Redirect::to(&back_to(&form)).into_response())
 }
 
 async fn post_unblock(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ctx: AuditCtx,
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     state.accounts.set_blocked(&id, false).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user unblocked by admin");
+    audit::record(&state, ctx.event(&admin.user_id, AuditAction::UserUnblocked, &id)).await;
     Ok(Redirect::to(&back_to(&form)).into_response())
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::accounts::mfa::{self, NextStep};
 use crate::accounts::{self, CurrentUser, FieldError, Registration, SignInOrigin};
 use crate::app::AppState;
+use crate::http::audit::{self, AuditCtx};
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error, safe_next};
@@ -20,6 +21,7 @@ use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
 use crate::http::throttle;
 use crate::metrics::LoginOutcome;
+use crate::security::audit::AuditAction;
 use crate::security::token;
 use crate::store::UserRow;
 
@@ -127,6 +129,7 @@ async fn post_login(
     State(state): State<AppState>,
     MaybeUser(previous): MaybeUser,
     client: ClientInfo,
+    ctx: AuditCtx,
     headers: axum::http::HeaderMap,
     CsrfForm { form, csrf }: CsrfForm<LoginForm>,
 ) -> Result<Response, HtmlError> {
@@ -142,7 +145,9 @@ async fn post_login(
         };
         (status, page).into_response()
     };
-    let user = match state.accounts.authenticate(&form.username, &form.password).await {
+    let checked = state.accounts.authenticate(&form.username, &form.password).await;
+    audit::sign_in_attempt(&state, &ctx, &form.username, &checked).await;
+    let user = match checked {
         Ok(user) => user,
         Err(accounts::Error::InvalidCredentials) => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
@@ -232,6 +237,7 @@ pub(super) async fn finish_sign_in(
         };
     state.metrics.observe_login(LoginOutcome::Success);
     tracing::info!(user_id = %user.id, amr = proof.amr, "signed in");
+    audit::sign_in_completed(state, client, headers, &user.id, proof.amr).await;
     let secure = state.secure_cookies();
     let device_cookie = cookies::get(headers, cookies::DEVICE).filter(|d| d.len() <= 64).map(str::to_owned);
     let (device, new_device) = match device_cookie {
@@ -389,9 +395,10 @@ async fn logout_target(state: &AppState, p: &LogoutParams, hinted_client: Option
 }
 
 /// Ends the session and everything issued under it.
-async fn end_everything(state: &AppState, user: &CurrentUser) -> Result<(), HtmlError> {
+async fn end_everything(state: &AppState, ctx: &AuditCtx, user: &CurrentUser) -> Result<(), HtmlError> {
     state.accounts.end_session(user).await?;
     state.tokens.revoke_session_tokens(&user.session_id).await.map_err(HtmlError::internal)?;
+    audit::record(state, ctx.event(&user.user_id, AuditAction::SignOut, &user.user_id)).await;
     tracing::info!(user_id = %user.user_id, "signed out");
     Ok(())
 }
@@ -399,6 +406,7 @@ async fn end_everything(state: &AppState, user: &CurrentUser) -> Result<(), Html
 async fn get_logout(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    ctx: AuditCtx,
     csrf: PageCsrf,
     Query(p): Query<LogoutParams>,
 ) -> Result<Response, HtmlError> {
@@ -413,7 +421,7 @@ async fn get_logout(
     let Some(user) = user else { return Ok(Redirect::to(&target).into_response()) };
     // A valid hint for this very user is the confirmation (RP-Initiated Logout §2).
     if hint.as_ref().is_some_and(|(sub, _)| *sub == user.user_id) {
-        end_everything(&state, &user).await?;
+        end_everything(&state, &ctx, &user).await?;
         return Ok(signed_out(&state, &target));
     }
     let mut back = p.clone();
@@ -433,6 +441,7 @@ struct LogoutForm {
 async fn post_logout(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    ctx: AuditCtx,
     CsrfForm { form, .. }: CsrfForm<LogoutForm>,
 ) -> Result<Response, HtmlError> {
     if form.logout.as_deref() != Some("yes") {
@@ -440,7 +449,7 @@ async fn post_logout(
     }
     let target = logout_target(&state, &form.back, None).await?;
     if let Some(user) = &user {
-        end_everything(&state, user).await?;
+        end_everything(&state, &ctx, user).await?;
     }
     Ok(signed_out(&state, &target))
 }

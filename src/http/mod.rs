@@ -22,6 +22,7 @@ use crate::app::AppState;
 pub mod account;
 pub mod account_mfa;
 pub mod admin;
+pub mod audit;
 pub mod authorize;
 pub mod cookies;
 pub mod discovery;

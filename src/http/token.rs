@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 
 use crate::app::AppState;
+use crate::http::audit::{self, AuditCtx};
 use crate::http::error::OAuthJsonError;
 use crate::http::extract::{ClientInfo, is_urlencoded};
 use crate::http::ip_gate;
@@ -18,6 +19,7 @@ use crate::oauth::OAuthError;
 use crate::oauth::clients::Credentials;
 use crate::oauth::request::Params;
 use crate::oauth::{ErrorCode, tokens::GrantError};
+use crate::security::audit::AuditAction;
 use crate::store::ClientRow;
 
 /// Routes for this area.
@@ -139,7 +141,7 @@ async fn post_token(State(state): State<AppState>, from: ClientInfo, headers: He
 }
 
 /// RFC 7009 §2: 200 whether or not the token was known.
-async fn post_revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_revoke(State(state): State<AppState>, ctx: AuditCtx, headers: HeaderMap, body: Bytes) -> Response {
     let (client, params) = match authenticated(&state, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
@@ -148,7 +150,13 @@ async fn post_revoke(State(state): State<AppState>, headers: HeaderMap, body: By
         return OAuthJsonError::new(OAuthError::invalid_request("token is missing"), false).into_response();
     };
     match state.tokens.revoke(&client, token).await {
-        Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
+        Ok(()) => {
+            // The token itself is never logged; the hint says which kind was asked for.
+            let hint = params.get("token_type_hint").map(|h| h.chars().take(32).collect::<String>());
+            let event = ctx.event(&client.client_id, AuditAction::TokenRevoked, &client.client_id);
+            audit::record(&state, event.with_detail(serde_json::json!({ "token_type_hint": hint }))).await;
+            no_store(axum::http::StatusCode::OK.into_response())
+        }
         Err(e) => OAuthJsonError::from(e).into_response(),
     }
 }

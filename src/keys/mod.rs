@@ -14,6 +14,7 @@ use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
+use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::store::{self, KeyRow, Store};
 
 pub mod kek;
@@ -260,17 +261,30 @@ async fn maintain(store: &Store, kek: &Kek, policy: Policy, now: i64, force: boo
         let ok = match step {
             schedule::Step::Create(state) => {
                 let row = new_key(kek, *state, now)?;
-                match tx.db().insert_key(&row).await {
+                let inserted = match tx.db().insert_key(&row).await {
                     Err(store::Error::Conflict(_)) => false,
                     other => other.map(|()| true)?,
+                };
+                // A key made current at once (the first start) is a rotation too.
+                if inserted && *state == State::Current {
+                    let event = AuditEvent::new(rotated_by(force), AuditAction::KeyRotated, row.id.as_str())
+                        .with_detail(serde_json::json!({ "retiring": null }));
+                    audit::append(&mut tx.db(), &event, now).await?;
                 }
+                inserted
             }
             schedule::Step::Promote { next, current } => {
                 let retired = match current {
                     Some(c) => tx.db().move_key(c, "current", "retiring", now).await?,
                     None => true,
                 };
-                retired && tx.db().move_key(next, "next", "current", now).await?
+                let promoted = retired && tx.db().move_key(next, "next", "current", now).await?;
+                if promoted {
+                    let event = AuditEvent::new(rotated_by(force), AuditAction::KeyRotated, next.as_str())
+                        .with_detail(serde_json::json!({ "retiring": current }));
+                    audit::append(&mut tx.db(), &event, now).await?;
+                }
+                promoted
             }
             schedule::Step::Retire(id) => tx.db().move_key(id, "retiring", "retired", now).await?,
         };
@@ -287,6 +301,11 @@ async fn maintain(store: &Store, kek: &Kek, policy: Policy, now: i64, force: boo
         tracing::debug!("another instance updated the signing keys first");
     }
     Ok(store.conn().await?.db().live_keys().await?)
+}
+
+/// Only `gatehouse keys rotate` forces a rotation; the schedule is the system.
+fn rotated_by(force: bool) -> &'static str {
+    if force { audit::ACTOR_CLI } else { audit::ACTOR_SYSTEM }
 }
 
 /// Parses the live keys: the current signer and the JWKS document.

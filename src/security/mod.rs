@@ -1,7 +1,8 @@
 //! Security primitives with no HTTP in them: password hashing, the password
 //! policy and its breached-password list, random tokens, CSRF tokens,
 //! brute-force arithmetic and the shared rate limiter, client addresses behind
-//! proxies, IP rules, and TOTP.
+//! proxies, IP rules, TOTP, and the tamper-evident audit log.
+pub mod audit;
 pub mod breached;
 pub mod client_ip;
 pub mod csrf;

@@ -15,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+mod audit;
 mod clients;
 mod grants;
 mod ip_rules;
@@ -33,6 +34,8 @@ mod users;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_audit;
+#[cfg(test)]
 mod tests_ip;
 #[cfg(test)]
 mod tests_mail;
@@ -43,6 +46,7 @@ mod tests_policy;
 #[cfg(test)]
 mod tests_throttle;
 
+pub use audit::{ActivityRow, AuditHead, AuditRow};
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use ip_rules::{IpRuleRow, NewIpRule};

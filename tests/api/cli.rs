@@ -472,6 +472,76 @@ async fn mail_commands_list_retry_and_purge_dead_letters() {
     assert!(!env.ok(&["mail", "list", "--all"], "").contains("lou@example.com"));
 }
 
+/// Runs `statements` on the environment's database, as someone with direct
+/// database access would.
+async fn raw_sql(env: &Env, sqlite: &[&'static str], postgres: &[&'static str]) {
+    use sqlx::Connection;
+    match &env.db {
+        Some(db) => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            for s in postgres {
+                sqlx::query(*s).execute(&mut conn).await.unwrap();
+            }
+        }
+        None => {
+            let url = format!("sqlite://{}/data/gatehouse.db", env.dir.path().display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            for s in sqlite {
+                sqlx::query(*s).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn audit_verify_passes_then_names_a_tampered_row_and_tail_json_parses() {
+    let env = Env::new().await;
+    env.ok(
+        &["user", "create", "--username", "Uma", "--email", "uma@example.com", "--password-stdin"],
+        "a long enough password\n",
+    );
+    env.ok(&["user", "block", "uma"], "");
+    env.ok(&["user", "set-roles", "uma", "admin"], "");
+    env.ok(
+        &["client", "create", "--client-id", "web", "--name", "Web", "--redirect-uri", "https://app.example/cb"],
+        "",
+    );
+    env.ok(&["keys", "rotate"], "");
+    let verified = env.ok(&["audit", "verify"], "");
+    assert!(verified.starts_with("audit log intact: "), "{verified}");
+
+    let tail = env.ok(&["audit", "tail", "-n", "50", "--json"], "");
+    let events: Vec<serde_json::Value> =
+        tail.lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect();
+    let count: usize = verified.trim_end().rsplit(' ').nth(1).unwrap().parse().unwrap();
+    assert_eq!(events.len(), count, "{verified}");
+    let action = |a: &str| events.iter().find(|e| e["action"] == a).unwrap_or_else(|| panic!("no {a}: {tail}"));
+    let blocked = action("user_blocked");
+    assert_eq!(blocked["actor"], "cli");
+    assert_eq!(action("role_changed")["detail"]["roles"], serde_json::json!(["admin", "user"]));
+    assert_eq!(action("client_created")["target"], "web");
+    assert!(events.iter().any(|e| e["action"] == "key_rotated" && e["actor"] == "cli"), "{tail}");
+    assert!(events.iter().any(|e| e["action"] == "key_rotated" && e["actor"] == "system"), "first start: {tail}");
+    let table = env.ok(&["audit", "tail"], "");
+    assert!(table.starts_with("    ID") && table.contains("user_blocked"), "{table}");
+
+    // The database refuses the edit; an attacker drops the trigger first.
+    raw_sql(
+        &env,
+        &[
+            "drop trigger audit_log_no_update",
+            "update audit_log set actor = 'someone-else' where action = 'user_blocked'",
+        ],
+        &[
+            "drop trigger audit_log_no_change on audit_log",
+            "update audit_log set actor = 'someone-else' where action = 'user_blocked'",
+        ],
+    )
+    .await;
+    let err = env.fails(&["audit", "verify"], "");
+    assert!(err.contains(&format!("audit log broken at event {}", blocked["id"])), "{err}");
+}
+
 #[tokio::test]
 async fn ip_rules_added_by_the_cli_take_effect_in_a_running_server_without_restart() {
     let env = Env::new().await;

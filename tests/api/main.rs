@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod account;
 mod admin;
+mod audit;
 mod browser;
 mod cli;
 mod helpers;

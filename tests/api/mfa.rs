@@ -35,7 +35,7 @@ fn shown_secret(html: &str) -> Vec<u8> {
 }
 
 /// The current code for `secret` on the app's clock.
-fn code_now(app: &TestApp, secret: &[u8]) -> String {
+pub(crate) fn code_now(app: &TestApp, secret: &[u8]) -> String {
     totp::code_at_step(secret, totp::step_at(app.clock.unix()))
 }
 
@@ -57,7 +57,7 @@ fn recovery_codes(html: &str) -> Vec<String> {
 
 /// Signs `username` in (no second factor yet) and sets up an authenticator;
 /// returns the browser, the secret and the recovery codes.
-async fn enrolled(app: &TestApp, username: &str) -> (reqwest::Client, Vec<u8>, Vec<String>) {
+pub(crate) async fn enrolled(app: &TestApp, username: &str) -> (reqwest::Client, Vec<u8>, Vec<String>) {
     let browser = app.signed_in(username, &[]).await;
     let res = post(app, &browser, "/account/mfa", "/account/mfa/totp", &[]).await;
     assert_eq!(res.status(), 200);
@@ -78,14 +78,18 @@ async fn enrolled(app: &TestApp, username: &str) -> (reqwest::Client, Vec<u8>, V
 }
 
 /// Password step for a user with a second factor: lands on `/login/mfa`.
-async fn password_step(app: &TestApp, browser: &reqwest::Client, username: &str) {
+pub(crate) async fn password_step(app: &TestApp, browser: &reqwest::Client, username: &str) {
     let res = app.login(browser, username, PASSWORD).await;
     assert_eq!(res.status(), 303);
     assert!(location(&res).starts_with("/login/mfa"), "{}", location(&res));
     assert!(set_cookie(&res, "gh_session").is_none(), "no session before the second step");
 }
 
-async fn second_step(app: &TestApp, browser: &reqwest::Client, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn second_step(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     post(app, browser, "/login/mfa", "/login/mfa", fields).await
 }
 

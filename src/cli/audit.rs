@@ -1,0 +1,85 @@
+//! `gatehouse audit verify` and `gatehouse audit tail`, and how the other
+//! commands record what they change (actor `cli`).
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::accounts::devices::format_time;
+use crate::app::Services;
+use crate::security::audit::{self, ACTOR_CLI, AuditAction, AuditEvent, Verdict};
+
+/// `gatehouse audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole audit log; exits 1 at the first bad row.
+    Verify,
+    /// Show the newest events, oldest first.
+    Tail {
+        /// How many events.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        n: i64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs an audit command.
+pub(super) async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Result<()> {
+    match cmd {
+        AuditCommand::Verify => match audit::verify(&services.store).await? {
+            Verdict::Intact(n) => println!("audit log intact: {n} events"),
+            Verdict::Broken { id, reason } => anyhow::bail!("audit log broken at event {id}: {reason}"),
+        },
+        AuditCommand::Tail { n, json } => {
+            let rows = audit::tail(&services.store, n).await?;
+            if !json {
+                println!(
+                    "{:>6}  {:<20}  {:<24}  {:<36}  {:<36}  {:<15}  DETAIL",
+                    "ID", "TIME", "ACTION", "ACTOR", "TARGET", "IP"
+                );
+            }
+            for r in rows {
+                if json {
+                    let detail: serde_json::Value = serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null);
+                    let line = serde_json::json!({
+                        "id": r.id,
+                        "at": r.at,
+                        "actor": r.actor,
+                        "target": r.target,
+                        "action": r.action,
+                        "ip": r.ip,
+                        "request_id": r.request_id,
+                        "detail": detail,
+                        "prev_hash": r.prev_hash,
+                        "hash": r.hash,
+                    });
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{:>6}  {:<20}  {:<24}  {:<36}  {:<36}  {:<15}  {}",
+                        r.id,
+                        format_time(r.at),
+                        r.action,
+                        r.actor,
+                        r.target,
+                        r.ip,
+                        r.detail
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records a change a command made. The change is done by now, so a failure
+/// here says so instead of hiding it.
+pub(super) async fn record(
+    services: &Services,
+    action: AuditAction,
+    target: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    let event = AuditEvent::new(ACTOR_CLI, action, target).with_detail(detail);
+    services.accounts.audit(&event).await.context("the change is made, but writing the audit log failed")
+}
