@@ -18,6 +18,7 @@ use crate::security::audit::AuditAction;
 use crate::store::Store;
 
 mod audit;
+mod ip;
 pub use audit::AuditCommand;
 
 /// gatehouse: an OAuth 2.0 / OpenID Connect authorization server.
@@ -58,7 +59,7 @@ pub enum Command {
     Audit(AuditCommand),
     /// IP allow and deny rules (global, per client, per role).
     #[command(subcommand)]
-    Ip(crate::cli_ip::IpCommand),
+    Ip(ip::IpCommand),
 }
 
 /// `gatehouse mail …`
@@ -186,7 +187,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ip(cmd) => {
             let services = open(&config).await?;
-            let result = crate::cli_ip::run(services.store.clone(), cmd).await;
+            let result = ip::run(&services, cmd).await;
             close(services.store).await;
             result
         }
@@ -301,6 +302,9 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let u = accounts.find(&user).await.map_err(describe)?;
             let was_locked = accounts.unlock(&u.id).await.map_err(describe)?;
             println!("unlocked {}{}", u.username, if was_locked { "" } else { " (it was not locked)" });
+            if was_locked {
+                audit::record(&services, AuditAction::AccountUnlocked, &u.id, json!({})).await?;
+            }
         }
         UserCommand::SetRoles { user, roles } => {
             let u = accounts.find(&user).await.map_err(describe)?;

@@ -2,7 +2,6 @@
 pub mod accounts;
 pub mod app;
 pub mod cli;
-pub mod cli_ip;
 pub mod clock;
 pub mod config;
 pub mod http;

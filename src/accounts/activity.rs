@@ -102,7 +102,11 @@ impl Accounts {
             };
             tx.db().insert_activity(&row).await?;
         }
-        let action = if a.outcome == SignInOutcome::Success { AuditAction::SignIn } else { AuditAction::SignInFailed };
+        let action = match a.outcome {
+            SignInOutcome::Success => AuditAction::SignIn,
+            SignInOutcome::Denied => AuditAction::IpDenied,
+            _ => AuditAction::SignInFailed,
+        };
         let who = user_id.unwrap_or_default();
         let actor = if who.is_empty() { "anonymous".to_owned() } else { who.clone() };
         let mut event = AuditEvent::new(actor, action, who).with_detail(serde_json::json!({

@@ -6,6 +6,8 @@
 //! locked account gets one mail per lock, queued in the locking transaction.
 use std::collections::HashSet;
 
+use crate::security::audit::{self, ACTOR_SYSTEM, AuditAction, AuditEvent};
+
 use super::{Accounts, Error, Result, recovery::greeting_name};
 use crate::accounts::devices::format_time;
 use crate::mail::Mail;
@@ -72,6 +74,16 @@ impl Accounts {
             tx.commit().await?;
             return Ok(Error::InvalidCredentials);
         }
+        // The lock is audited with it (an unknown name has no target to name).
+        let event = AuditEvent::new(
+            ACTOR_SYSTEM,
+            AuditAction::AccountLocked,
+            user.map(|u| u.id.as_str()).unwrap_or(""),
+        )
+        .with_detail(
+            serde_json::json!({ "until": lock.until, "level": lock.level, "subject": subject.split(':').next() }),
+        );
+        audit::append(&mut tx.db(), &event, now).await?;
         let mailed = match user.filter(|u| u.email_verified) {
             Some(u) => {
                 let mail = Mail::AccountLocked {

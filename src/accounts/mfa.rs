@@ -56,6 +56,15 @@ impl Method {
         }
     }
 
+    /// The method's name in the activity log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::Email => "email_code",
+            Self::Recovery => "recovery_code",
+        }
+    }
+
     /// The session's `amr` (RFC 8176 §2). `otp` and `mfa` are registered
     /// values; an emailed code is `email` and a recovery code `rec`
     /// (RFC 8176 allows unregistered values; the README lists them).
@@ -105,10 +114,10 @@ pub enum CodeCheck {
     /// Right code: start the session with this `amr` and these credentials.
     Passed { user_id: String, credential: Option<String>, amr: &'static str },
     /// Wrong code; the challenge goes on.
-    Wrong { tries_left: i64 },
+    Wrong { user_id: String, tries_left: i64 },
     /// Too many wrong codes: this challenge is over (and the user's codes
     /// may be locked for a while, like passwords).
-    Over,
+    Over { user_id: String },
     /// No live challenge (expired, spent, or no cookie).
     Expired,
 }
@@ -199,7 +208,7 @@ impl Accounts {
         let Some((ch, status)) = self.challenge(token).await? else { return Ok(CodeCheck::Expired) };
         let subject = code_subject(&ch.user_id);
         if let Err(Error::Locked { .. }) = self.ensure_unlocked(&subject).await {
-            return Ok(CodeCheck::Over);
+            return Ok(CodeCheck::Over { user_id: ch.user_id });
         }
         let now = self.now();
         let ok = match method {
@@ -224,9 +233,9 @@ impl Accounts {
             let user = self.store.conn().await?.db().find_user(&ch.user_id).await?;
             let locked = matches!(self.sign_in_failed(&subject, user.as_ref()).await?, Error::Locked { .. });
             return Ok(if locked || failures >= MAX_FAILURES {
-                CodeCheck::Over
+                CodeCheck::Over { user_id: ch.user_id }
             } else {
-                CodeCheck::Wrong { tries_left: MAX_FAILURES - failures }
+                CodeCheck::Wrong { user_id: ch.user_id, tries_left: MAX_FAILURES - failures }
             });
         }
         if !conn.db().spend_challenge(&ch.id, now).await? {

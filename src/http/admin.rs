@@ -150,10 +150,13 @@ async fn post_unblock(
 async fn post_unlock(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ctx: AuditCtx,
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
-    state.accounts.unlock(&id).await?;
+    if state.accounts.unlock(&id).await? {
+        audit::record(&state, ctx.event(&admin.user_id, AuditAction::AccountUnlocked, &id)).await;
+    }
     tracing::info!(admin = %admin.user_id, user_id = %id, "user unlocked by admin");
     Ok(Redirect::to(&back_to(&form)).into_response())
 }

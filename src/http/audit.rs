@@ -92,12 +92,25 @@ pub async fn sign_in_completed(
     user_id: &str,
     amr: &str,
 ) {
+    known_user_attempt(state, client, headers, user_id, SignInOutcome::Success, method_of(amr)).await;
+}
+
+/// Records a sign-in attempt of a known account that got past the password
+/// (a wrong second-factor code, a refusal by an IP rule, or success).
+pub async fn known_user_attempt(
+    state: &AppState,
+    client: &ClientInfo,
+    headers: &axum::http::HeaderMap,
+    user_id: &str,
+    outcome: SignInOutcome,
+    method: &str,
+) {
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let attempt = SignInAttempt {
         login: "",
         user_id: Some(user_id),
-        outcome: SignInOutcome::Success,
-        method: method_of(amr),
+        outcome,
+        method,
         ip: &client.ip,
         user_agent: &client.user_agent,
         request_id,

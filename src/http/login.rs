@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::mfa::{self, NextStep};
-use crate::accounts::{self, CurrentUser, FieldError, Registration, SignInOrigin};
+use crate::accounts::{self, CurrentUser, FieldError, Registration, SignInOrigin, SignInOutcome};
 use crate::app::AppState;
 use crate::http::audit::{self, AuditCtx};
 use crate::http::cookies;
@@ -174,6 +174,7 @@ async fn post_login(
         Err(other) => return Err(other.into()),
     };
     if !ip_gate::roles_allowed(&state, &state.accounts.roles(&user.id).await?, client.addr).await {
+        audit::known_user_attempt(&state, &client, &headers, &user.id, SignInOutcome::Denied, "password").await;
         return Err(ip_gate::refused_account_page());
     }
     if state.accounts.password_expired(&user).await? {

@@ -11,9 +11,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::accounts;
 use crate::accounts::mfa::{CodeCheck, Method, SetUp};
+use crate::accounts::{self, SignInOutcome};
 use crate::app::AppState;
+use crate::http::audit;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, field_error, safe_next};
@@ -177,8 +178,10 @@ async fn post_mfa(
                 None => Ok(start_again(next.as_deref(), "expired")),
             }
         }
-        CodeCheck::Wrong { tries_left } => {
+        CodeCheck::Wrong { user_id, tries_left } => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
+            audit::known_user_attempt(&state, &client, &headers, &user_id, SignInOutcome::MfaFailed, method.name())
+                .await;
             // Wrong codes count toward the per-address delay like wrong passwords.
             throttle::failed_sign_in(&state, &client.ip).await;
             let Some((_, status)) = state.accounts.challenge(token).await? else {
@@ -195,8 +198,10 @@ async fn post_mfa(
             };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
-        CodeCheck::Over => {
+        CodeCheck::Over { user_id } => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
+            audit::known_user_attempt(&state, &client, &headers, &user_id, SignInOutcome::MfaFailed, method.name())
+                .await;
             throttle::failed_sign_in(&state, &client.ip).await;
             Ok(start_again(next.as_deref(), "failed"))
         }

@@ -581,4 +581,8 @@ async fn ip_rules_added_by_the_cli_take_effect_in_a_running_server_without_resta
     }
     assert_eq!(seen, 200, "removing it lifts it");
     assert!(!env.ok(&["ip", "list"], "").contains("127.0.0.1/32"));
+    // Each change is in the audit log, made by the CLI.
+    let tail = env.ok(&["audit", "tail", "--json"], "");
+    let changes = tail.lines().filter(|l| l.contains("\"ip_rule_changed\"") && l.contains("\"cli\"")).count();
+    assert_eq!(changes, 3, "{tail}");
 }

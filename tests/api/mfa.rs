@@ -379,6 +379,12 @@ async fn wrong_codes_across_sign_ins_lock_the_second_step() {
     assert_eq!(res.status(), 429, "no new challenge while the codes are locked");
     assert!(res.headers().get("retry-after").is_some());
     app.mail.wait_for("lena@example.com", "paused").await;
+    // The wrong codes are in the activity log and the lock in the audit log.
+    let id = app.state.accounts.find("lena").await.unwrap().id;
+    let activity = app.state.accounts.recent_activity(&id).await.unwrap();
+    assert_eq!(activity.iter().filter(|a| a.outcome == "mfa_failed" && a.method == "totp").count(), 5);
+    let audit = gatehouse::security::audit::tail(&app.state.store, 50).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "account_locked" && e.target == id), "{audit:?}");
     // After the lock, the right code works again.
     app.clock.advance(61);
     password_step(&app, &browser, "lena").await;

@@ -3,10 +3,12 @@
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
+use crate::app::Services;
 use crate::clock::{Clock, SystemClock};
+use crate::security::audit::AuditAction;
 use crate::security::ip_policy::{self, IpPolicy};
 use crate::security::ip_rules::{Action, Scope};
-use crate::store::Store;
+use serde_json::json;
 
 /// `gatehouse ip …`
 #[derive(Debug, Subcommand)]
@@ -38,8 +40,8 @@ pub struct RuleArgs {
 }
 
 /// Runs an `ip` command against `store`.
-pub async fn run(store: Store, cmd: IpCommand) -> anyhow::Result<()> {
-    let policy = IpPolicy::new(store, Vec::new(), std::time::Duration::ZERO);
+pub async fn run(services: &Services, cmd: IpCommand) -> anyhow::Result<()> {
+    let policy = IpPolicy::new(services.store.clone(), Vec::new(), std::time::Duration::ZERO);
     match cmd {
         IpCommand::List => {
             println!("{:>5}  {:<6}  {:<43}  {:<24}  NOTE", "ID", "ACTION", "CIDR", "SCOPE");
@@ -54,19 +56,28 @@ pub async fn run(store: Store, cmd: IpCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        IpCommand::Allow(args) => add(&policy, Action::Allow, args).await?,
-        IpCommand::Deny(args) => add(&policy, Action::Deny, args).await?,
+        IpCommand::Allow(args) => {
+            let rule = add(&policy, Action::Allow, args).await?;
+            super::audit::record(services, AuditAction::IpRuleChanged, &rule, json!({ "change": "allow" })).await?;
+        }
+        IpCommand::Deny(args) => {
+            let rule = add(&policy, Action::Deny, args).await?;
+            super::audit::record(services, AuditAction::IpRuleChanged, &rule, json!({ "change": "deny" })).await?;
+        }
         IpCommand::Remove { id } => {
             if !policy.remove(id).await? {
                 bail!("no ip rule with id {id} (see `gatehouse ip list`)");
             }
             println!("removed ip rule {id}");
+            let target = id.to_string();
+            super::audit::record(services, AuditAction::IpRuleChanged, &target, json!({ "change": "remove" })).await?;
         }
     }
     Ok(())
 }
 
-async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Result<()> {
+/// Adds a rule; returns how the audit log names it (`id action cidr scope`).
+async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Result<String> {
     let scope = match (args.client, args.role) {
         (Some(c), _) if c.trim().is_empty() => bail!("--client needs a client_id"),
         (_, Some(r)) if r.trim().is_empty() => bail!("--role needs a role name"),
@@ -84,5 +95,5 @@ async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Resul
     };
     println!("added ip rule {}: {} {} ({})", rule.id, rule.action.as_str(), rule.net, rule.scope);
     println!("running servers apply it within a few seconds");
-    Ok(())
+    Ok(format!("{} {} {} {}", rule.id, rule.action.as_str(), rule.net, rule.scope))
 }
