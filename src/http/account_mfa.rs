@@ -171,9 +171,21 @@ async fn post_email(
         return Ok(again);
     }
     match state.accounts.enable_email_mfa(&user.user_id, Some(&user.session_id)).await {
-        Ok(Some(codes)) => Ok(codes_page(&user, codes)),
         Ok(None) => Ok(Redirect::to("/account/mfa?done=email").into_response()),
-        Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
+        other => show_codes(&state, &user, csrf, other.map(Option::unwrap_or_default)).await,
+    }
+}
+
+/// The new recovery codes, or the settings page with the reason there are none.
+async fn show_codes(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: PageCsrf,
+    made: accounts::Result<Vec<String>>,
+) -> Result<Response, HtmlError> {
+    match made {
+        Ok(codes) => Ok(codes_page(user, codes)),
+        Err(accounts::Error::Invalid(errors)) => page(state, user, csrf, None, errors).await,
         Err(other) => Err(other.into()),
     }
 }
@@ -186,11 +198,7 @@ async fn post_recovery(
     if let Some(again) = reauth(&state, &user) {
         return Ok(again);
     }
-    match state.accounts.regenerate_recovery_codes(&user.user_id).await {
-        Ok(codes) => Ok(codes_page(&user, codes)),
-        Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
-        Err(other) => Err(other.into()),
-    }
+    show_codes(&state, &user, csrf, state.accounts.regenerate_recovery_codes(&user.user_id).await).await
 }
 
 #[derive(Deserialize)]
