@@ -409,6 +409,11 @@ impl Config {
             bail!("mfa.totp_issuer must be a non-empty name without ':'");
         }
         self.rate_limits.validate(&self.lockout)?;
+        // A failed sign-in's delay must leave the request time to answer.
+        if self.rate_limits.max_failure_delay_ms.saturating_mul(2) > self.http.request_timeout_secs.saturating_mul(1000)
+        {
+            bail!("rate_limits.max_failure_delay_ms must be at most half of http.request_timeout_secs");
+        }
         self.network.trusted_nets()?;
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");

@@ -20,10 +20,12 @@ create table recovery_codes (
     primary key (user_id, code_hash)
 );
 
--- A sign-in between the password and the second factor. The browser holds
--- the token in a cookie; the row holds its hash.
+-- A sign-in between the password and the second factor (purpose 'mfa'), or
+-- between a complete sign-in and the change of an expired password (purpose
+-- 'expired'). The browser holds the token in a cookie; the row its hash.
 create table mfa_challenges (
     id text primary key,
+    purpose text not null default 'mfa',
     token_hash text not null unique,
     user_id text not null references users(id) on delete cascade,
     -- The password hash proved at the first step: the session starts only

@@ -16,6 +16,8 @@ use crate::security::token::hash_secret;
 use crate::store::UserRow;
 
 const USER_PREFIX: &str = "user:";
+/// Wrong second-step codes lock apart from passwords (see `accounts/mfa.rs`).
+pub(super) const MFA_PREFIX: &str = "mfa:";
 
 /// The lockout subject of a sign-in attempt.
 pub(super) fn subject(user: Option<&UserRow>, login_key: &str) -> String {
@@ -90,6 +92,7 @@ impl Accounts {
                     name: greeting_name(u),
                     until: format_time(lock.until),
                     reset: format!("{}/password/forgot", self.outbox.site()),
+                    codes: subject.starts_with(MFA_PREFIX),
                 };
                 self.outbox.enqueue(&mut tx.db(), &u.email, &mail).await?;
                 true
@@ -119,20 +122,32 @@ impl Accounts {
         if conn.db().find_user(user_id).await?.is_none() {
             return Err(Error::UnknownUser);
         }
-        let unlocked = conn.db().unlock_subject(&format!("{USER_PREFIX}{user_id}"), self.now()).await?;
+        let now = self.now();
+        // Both locks: wrong passwords, and wrong second-step codes.
+        let password = conn.db().unlock_subject(&format!("{USER_PREFIX}{user_id}"), now).await?;
+        let codes = conn.db().unlock_subject(&format!("{MFA_PREFIX}{user_id}"), now).await?;
+        let unlocked = password || codes;
         tracing::info!(user_id, was_locked = unlocked, "account unlocked");
         Ok(unlocked)
     }
 
     /// Seconds left on the user's lock (0: not locked).
     pub async fn locked_for(&self, user_id: &str) -> Result<i64> {
-        let row = self.store.conn().await?.db().find_lockout(&format!("{USER_PREFIX}{user_id}")).await?;
-        Ok(row.map_or(0, |r| LockoutPolicy::remaining(r.locked_until, self.now())))
+        let mut conn = self.store.conn().await?;
+        let mut left = 0;
+        for prefix in [USER_PREFIX, MFA_PREFIX] {
+            let row = conn.db().find_lockout(&format!("{prefix}{user_id}")).await?;
+            left = left.max(row.map_or(0, |r| LockoutPolicy::remaining(r.locked_until, self.now())));
+        }
+        Ok(left)
     }
 
     /// The ids of the users locked right now.
     pub async fn locked_user_ids(&self) -> Result<HashSet<String>> {
         let subjects = self.store.conn().await?.db().locked_users(self.now()).await?;
-        Ok(subjects.into_iter().filter_map(|s| s.strip_prefix(USER_PREFIX).map(str::to_owned)).collect())
+        Ok(subjects
+            .into_iter()
+            .filter_map(|s| s.strip_prefix(USER_PREFIX).or_else(|| s.strip_prefix(MFA_PREFIX)).map(str::to_owned))
+            .collect())
     }
 }

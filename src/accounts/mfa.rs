@@ -133,7 +133,7 @@ pub struct SetUp {
 /// password's, because a right password clears that one and whoever is
 /// guessing codes knows the password.
 fn code_subject(user_id: &str) -> String {
-    format!("mfa:{user_id}")
+    format!("{}{user_id}", super::lockout::MFA_PREFIX)
 }
 
 impl Accounts {
@@ -178,6 +178,7 @@ impl Accounts {
         conn.db()
             .insert_challenge(&NewChallenge {
                 id: &crate::store::new_id(),
+                purpose: "mfa",
                 token_hash: &token::hash_secret(&token),
                 user_id: &user.id,
                 credential: user.password_hash.as_deref(),
@@ -193,7 +194,8 @@ impl Accounts {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
-        let Some(ch) = self.store.conn().await?.db().live_challenge(&token::hash_secret(token), self.now()).await?
+        let Some(ch) =
+            self.store.conn().await?.db().live_challenge(&token::hash_secret(token), "mfa", self.now()).await?
         else {
             return Ok(None);
         };
@@ -229,8 +231,10 @@ impl Accounts {
             let failures = conn.db().fail_challenge(&ch.id, method == Method::Email, MAX_FAILURES, now).await?;
             tracing::info!(user_id = %ch.user_id, failures, "wrong second-factor code");
             // Every wrong code also counts toward the user's code lockout, so
-            // starting new challenges does not buy new guesses.
-            let user = self.store.conn().await?.db().find_user(&ch.user_id).await?;
+            // starting new challenges does not buy new guesses. (One pooled
+            // connection at a time: the lockout opens its own transaction.)
+            let user = conn.db().find_user(&ch.user_id).await?;
+            drop(conn);
             let locked = matches!(self.sign_in_failed(&subject, user.as_ref()).await?, Error::Locked { .. });
             return Ok(if locked || failures >= MAX_FAILURES {
                 CodeCheck::Over { user_id: ch.user_id }

@@ -99,26 +99,54 @@ impl Accounts {
         Ok(changed.is_some_and(|at| self.now().saturating_sub(at) >= self.policy.max_age_secs))
     }
 
-    /// Replaces an expired password: checks `login` and the current password
-    /// like a sign-in, applies the policy (the current password is always
-    /// refused), ends every session and sends the "password changed" notice.
-    /// Only an expired password can be changed this way.
+    /// A ticket for changing an expired password, issued only at the end of a
+    /// complete sign-in (password and any second step), so the expired form
+    /// is no back door around the second factor. Lives 10 minutes.
+    pub async fn expired_ticket(&self, user: &UserRow) -> Result<String> {
+        let token = crate::security::token::new_secret();
+        let now = self.now();
+        self.store
+            .conn()
+            .await?
+            .db()
+            .insert_challenge(&crate::store::NewChallenge {
+                id: &crate::store::new_id(),
+                purpose: "expired",
+                token_hash: &crate::security::token::hash_secret(&token),
+                user_id: &user.id,
+                credential: user.password_hash.as_deref(),
+                now,
+                expires_at: now + super::mfa::CHALLENGE_SECS,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// The user a live expired-password ticket belongs to.
+    pub async fn expired_ticket_user(&self, ticket: &str) -> Result<Option<UserRow>> {
+        if ticket.is_empty() || ticket.len() > 128 {
+            return Ok(None);
+        }
+        let hash = crate::security::token::hash_secret(ticket);
+        let mut conn = self.store.conn().await?;
+        let Some(ch) = conn.db().live_challenge(&hash, "expired", self.now()).await? else { return Ok(None) };
+        Ok(conn.db().find_user(&ch.user_id).await?)
+    }
+
+    /// Replaces an expired password with the ticket from sign-in and the
+    /// current password (typed again), applies the policy (the current
+    /// password is always refused), ends every session and sends the
+    /// "password changed" notice.
     pub async fn renew_expired_password(
         &self,
-        login: &str,
+        ticket: &str,
         current: &SecretString,
         new: &SecretString,
         confirm: Option<&SecretString>,
     ) -> Result<()> {
-        let user = match self.authenticate(login, current).await {
-            Ok(user) => user,
-            Err(Error::InvalidCredentials) => {
-                return Err(Error::field("current_password", "The username or password is not correct."));
-            }
-            Err(other) => return Err(other),
-        };
-        if !self.password_expired(&user).await? {
-            return Err(Error::field("current_password", "Your password has not expired; sign in with it."));
+        let Some(user) = self.expired_ticket_user(ticket).await? else { return Err(Error::BadLink) };
+        if !self.passwords.verify(current, user.password_hash.as_deref()).await?.ok {
+            return Err(Error::field("current_password", "The current password is not correct."));
         }
         self.check_new_password_for("new_password", new, &user)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {

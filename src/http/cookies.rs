@@ -10,6 +10,9 @@ pub const DEVICE: &str = "gh_device";
 pub const DEVICE_MAX_AGE: i64 = 365 * 86_400;
 /// A sign-in waiting for its second factor (lives as long as the challenge).
 pub const MFA: &str = "gh_mfa";
+/// A complete sign-in whose password has expired: the ticket for the
+/// change-password form (lives as long as a challenge).
+pub const EXPIRED: &str = "gh_expired";
 /// The CSRF cookie (STYLE.md §6: SameSite=Strict). On https it takes the
 /// `__Host-` prefix, so no subdomain can set or shadow it.
 pub fn csrf_name(secure: bool) -> &'static str {

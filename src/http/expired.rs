@@ -1,21 +1,23 @@
 //! The expired-password step of sign-in (`password.max_age_days`): a right
 //! password that is too old shows [`expired_page`] instead of signing in.
-//! Its form carries the username (hidden) and asks for the current password
-//! again and a new one; no secret goes into a URL. After a valid change the
+//! It is shown only at the end of a complete sign-in (password and any
+//! second step), with a `gh_expired` ticket cookie; the form asks for the
+//! current password again and a new one; no secret goes into a URL. After a valid change the
 //! browser goes to `/login?reset=1` with the same `next`, to sign in with the
 //! new password.
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::{self, FieldError};
 use crate::app::AppState;
+use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, empty_secret, field_error, safe_next};
 use crate::http::pages::{Nav, path_with_query};
@@ -77,21 +79,26 @@ struct ExpiredForm {
 
 async fn post_expired(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     CsrfForm { form, csrf }: CsrfForm<ExpiredForm>,
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref());
+    let ticket = cookies::get(&headers, cookies::EXPIRED).unwrap_or_default();
     let renewed = state
         .accounts
-        .renew_expired_password(
-            &form.username,
-            &form.current_password,
-            &form.new_password,
-            form.new_password_confirm.as_ref(),
-        )
+        .renew_expired_password(ticket, &form.current_password, &form.new_password, form.new_password_confirm.as_ref())
         .await;
     match renewed {
         Ok(()) => {
             let mut query = vec![("reset", "1")];
+            query.extend(next.as_deref().map(|n| ("next", n)));
+            let clear = cookies::clear(cookies::EXPIRED, state.secure_cookies());
+            Ok((AppendHeaders([(header::SET_COOKIE, clear)]), Redirect::to(&path_with_query("/login", &query)))
+                .into_response())
+        }
+        // No live ticket: the form outlived its sign-in (or never had one).
+        Err(accounts::Error::BadLink) => {
+            let mut query = vec![("mfa", "expired")];
             query.extend(next.as_deref().map(|n| ("next", n)));
             Ok(Redirect::to(&path_with_query("/login", &query)).into_response())
         }

@@ -173,13 +173,6 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
     };
-    if !ip_gate::roles_allowed(&state, &state.accounts.roles(&user.id).await?, client.addr).await {
-        audit::known_user_attempt(&state, &client, &headers, &user.id, SignInOutcome::Denied, "password").await;
-        return Err(ip_gate::refused_account_page());
-    }
-    if state.accounts.password_expired(&user).await? {
-        return Ok(crate::http::expired::expired_page(&state, csrf.token.clone(), &form.username, next));
-    }
     match state.accounts.begin_second_step(&user).await {
         Err(accounts::Error::Locked { retry_after, .. }) => {
             // Too many wrong codes lately: whoever is here knows the
@@ -197,7 +190,7 @@ async fn post_login(
         }
     }
     let proof = Proof { credential: user.password_hash.clone(), user, amr: "pwd" };
-    match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref()).await? {
+    match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref(), &csrf.token).await? {
         Some(done) => Ok(done),
         // The password changed (or the account was blocked) while we checked it.
         None => Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN)),
@@ -224,8 +217,21 @@ pub(super) async fn finish_sign_in(
     headers: &axum::http::HeaderMap,
     proof: Proof,
     next: Option<&str>,
+    csrf: &str,
 ) -> Result<Option<Response>, HtmlError> {
     let user = proof.user;
+    // Checked here, after every step, so no way of finishing skips them.
+    if !ip_gate::roles_allowed(state, &state.accounts.roles(&user.id).await?, client.addr).await {
+        audit::known_user_attempt(state, client, headers, &user.id, SignInOutcome::Denied, "password").await;
+        return Err(ip_gate::refused_account_page());
+    }
+    if state.accounts.password_expired(&user).await? {
+        let ticket = state.accounts.expired_ticket(&user).await?;
+        let secure = state.secure_cookies();
+        let cookie = cookies::set(cookies::EXPIRED, &ticket, "Lax", secure, Some(mfa::CHALLENGE_SECS));
+        let page = crate::http::expired::expired_page(state, csrf.to_owned(), &user.username, next.map(str::to_owned));
+        return Ok(Some((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response()));
+    }
     if let Some(previous) = previous {
         state.accounts.end_session(&previous).await?;
     }

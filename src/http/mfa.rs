@@ -173,7 +173,7 @@ async fn post_mfa(
         CodeCheck::Passed { user_id, credential, amr } => {
             let user = state.accounts.find(&user_id).await?;
             let proof = Proof { user, credential, amr };
-            match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref()).await? {
+            match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref(), &csrf.token).await? {
                 Some(done) => Ok(done),
                 None => Ok(start_again(next.as_deref(), "expired")),
             }
@@ -262,7 +262,7 @@ async fn post_setup(
     let user = state.accounts.find(&user_id).await?;
     let landing = CodesPage { nav: Nav::anonymous(), codes, next: next.clone().unwrap_or_else(|| "/account".into()) };
     let proof = Proof { user, credential, amr: Method::Totp.amr() };
-    match finish_sign_in(&state, previous, &client, &headers, proof, None).await? {
+    match finish_sign_in(&state, previous, &client, &headers, proof, None, &csrf.token).await? {
         Some(done) => Ok(with_page(done, landing.into_response())),
         None => Ok(start_again(next.as_deref(), "expired")),
     }

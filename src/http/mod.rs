@@ -60,13 +60,14 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
+        // The layers take only what they use: the app state is cloned per
+        // request for each layer that extracts it. The last added runs first:
+        // a denied address is refused before it can spend rate counters.
+        .layer(middleware::from_fn_with_state(throttle::Throttle::new(&state), throttle::rate_limit))
         .layer(middleware::from_fn_with_state(
             ip_gate::Gate { ip: state.ip.clone(), metrics: state.metrics.clone() },
             ip_gate::global_gate,
         ))
-        // The layers take only what they use: the app state is cloned per
-        // request for each layer that extracts it.
-        .layer(middleware::from_fn_with_state(throttle::Throttle::new(&state), throttle::rate_limit))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), track_metrics));
     // No `form-action`: browsers apply it to the redirects that follow a form
     // post, and sign-in and consent end in a redirect to the client's origin.

@@ -31,7 +31,7 @@ pub enum Mail {
     /// Two-step sign-in was turned off, or a factor removed.
     TwoFactorOff { name: String, when: String, not_me: String },
     /// Too many wrong passwords: sign-in is locked until `until` (one per lock).
-    AccountLocked { name: String, until: String, reset: String },
+    AccountLocked { name: String, until: String, reset: String, codes: bool },
 }
 
 /// The parts of a message, ready for the templates.
@@ -213,11 +213,11 @@ impl Mail {
                 details: vec![("Time", when.clone())],
                 closing: Some(p("If this was you, there is nothing else to do.")),
             },
-            Mail::AccountLocked { name, until, reset } => Content {
+            Mail::AccountLocked { name, until, reset, codes: false } => Content {
                 greeting: hello(name),
                 paragraphs: vec![
                     p(
-                        "Someone entered a wrong password or sign-in code for your account several times, so signing in is paused for a while.",
+                        "Someone entered a wrong password for your account several times, so signing in is paused for a while.",
                     ),
                     p("If this was you, wait until the time below and try again, or choose a new password now."),
                 ],
@@ -226,6 +226,18 @@ impl Mail {
                 closing: Some(p(
                     "If this was not you, your password was not given away; consider changing it if it is weak or used elsewhere.",
                 )),
+            },
+            Mail::AccountLocked { name, until, reset, codes: true } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    p(
+                        "Someone signed in with your password but then entered wrong two-step codes several times, so signing in is paused for a while.",
+                    ),
+                    p("If this was not you, someone knows your password: choose a new one now."),
+                ],
+                action: act("Reset my password", reset),
+                details: vec![("Paused until", until.clone())],
+                closing: None,
             },
         }
     }
@@ -280,7 +292,8 @@ mod tests {
             },
             Mail::TwoFactorOff { name: "a".into(), when: "t".into(), not_me: l() },
             Mail::TwoFactorOn { name: "a".into(), method: "m".into(), when: "t".into(), not_me: l() },
-            Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l() },
+            Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l(), codes: false },
+            Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l(), codes: true },
         ];
         for mail in all {
             let r = mail.render("https://sso.example").unwrap();

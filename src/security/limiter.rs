@@ -37,8 +37,9 @@ impl Bucket {
     /// The bucket guarding `POST path`, if any.
     pub fn for_post(path: &str) -> Option<Self> {
         Some(match path {
-            "/login" => Bucket::Login,
-            "/login/mfa" => Bucket::Mfa,
+            // The expired-password form checks a password too.
+            "/login" | "/password/expired" => Bucket::Login,
+            "/login/mfa" | "/login/mfa/email" | "/login/mfa/setup" => Bucket::Mfa,
             "/register" => Bucket::Register,
             "/password/forgot" => Bucket::Forgot,
             "/token" => Bucket::Token,

@@ -41,6 +41,8 @@ impl std::fmt::Debug for ChallengeRow {
 /// Columns for a new challenge.
 pub struct NewChallenge<'a> {
     pub id: &'a str,
+    /// `mfa` (waiting for a second factor) or `expired` (waiting for a new password).
+    pub purpose: &'a str,
     pub token_hash: &'a str,
     pub user_id: &'a str,
     pub credential: Option<&'a str>,
@@ -219,8 +221,8 @@ impl Db<'_> {
         exec!(
             self,
             sqlx::query(
-                "insert into mfa_challenges (id, token_hash, user_id, credential, created_at, expires_at) \
-                 values ($1, $2, $3, $4, $5, $6)"
+                "insert into mfa_challenges (id, token_hash, user_id, credential, created_at, expires_at, purpose) \
+                 values ($1, $2, $3, $4, $5, $6, $7)"
             )
             .bind(ch.id)
             .bind(ch.token_hash)
@@ -228,18 +230,21 @@ impl Db<'_> {
             .bind(ch.credential)
             .bind(ch.now)
             .bind(ch.expires_at)
+            .bind(ch.purpose)
         )?;
         Ok(())
     }
 
-    /// The live challenge for a token hash.
-    pub async fn live_challenge(&mut self, token_hash: &str, now: i64) -> Result<Option<ChallengeRow>> {
+    /// The live challenge of `purpose` for a token hash.
+    pub async fn live_challenge(&mut self, token_hash: &str, purpose: &str, now: i64) -> Result<Option<ChallengeRow>> {
         Ok(on!(self, |c| sqlx::query_as::<_, ChallengeRow>(
             "select id, user_id, credential, failures, email_code_hash, email_code_expires_at, email_tries, \
-             emails_sent from mfa_challenges where token_hash = $1 and used_at is null and expires_at > $2"
+             emails_sent from mfa_challenges where token_hash = $1 and purpose = $3 and used_at is null \
+             and expires_at > $2"
         )
         .bind(token_hash)
         .bind(now)
+        .bind(purpose)
         .fetch_optional(c)
         .await)?)
     }

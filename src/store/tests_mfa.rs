@@ -46,17 +46,25 @@ async fn a_challenge_ends_after_its_failures_or_its_use() {
         let user = add_user(store, "carl").await;
         let mut conn = store.conn().await.unwrap();
         let id = new_id();
-        let ch =
-            NewChallenge { id: &id, token_hash: "th", user_id: &user, credential: None, now: 1_000, expires_at: 1_600 };
+        let ch = NewChallenge {
+            id: &id,
+            purpose: "mfa",
+            token_hash: "th",
+            user_id: &user,
+            credential: None,
+            now: 1_000,
+            expires_at: 1_600,
+        };
         conn.db().insert_challenge(&ch).await.unwrap();
-        assert!(conn.db().live_challenge("th", 1_600).await.unwrap().is_none(), "expired at its end");
+        assert!(conn.db().live_challenge("th", "mfa", 1_600).await.unwrap().is_none(), "expired at its end");
+        assert!(conn.db().live_challenge("th", "expired", 1_100).await.unwrap().is_none(), "another purpose");
         for n in 1..=4 {
             assert_eq!(conn.db().fail_challenge(&id, n == 2, 5, 1_100).await.unwrap(), n);
         }
-        let live = conn.db().live_challenge("th", 1_100).await.unwrap().unwrap();
+        let live = conn.db().live_challenge("th", "mfa", 1_100).await.unwrap().unwrap();
         assert_eq!((live.failures, live.email_tries), (4, 1));
         assert_eq!(conn.db().fail_challenge(&id, false, 5, 1_100).await.unwrap(), 5);
-        assert!(conn.db().live_challenge("th", 1_100).await.unwrap().is_none(), "spent by the fifth failure");
+        assert!(conn.db().live_challenge("th", "mfa", 1_100).await.unwrap().is_none(), "spent by the fifth failure");
         assert!(!conn.db().spend_challenge(&id, 1_100).await.unwrap());
         assert_eq!(conn.db().purge_challenges(1_601).await.unwrap(), 1);
     })

@@ -125,10 +125,11 @@ impl Db<'_> {
         Ok(locked)
     }
 
-    /// Subjects among `user:<id>` that are locked at `now`.
+    /// Subjects among `user:<id>` (passwords) and `mfa:<id>` (second-step
+    /// codes) that are locked at `now`.
     pub async fn locked_users(&mut self, now: i64) -> Result<Vec<String>> {
         Ok(on!(self, |c| sqlx::query_scalar::<_, String>(
-            "select subject from lockouts where locked_until > $1 and subject like 'user:%'"
+            "select subject from lockouts where locked_until > $1 and (subject like 'user:%' or subject like 'mfa:%')"
         )
         .bind(now)
         .fetch_all(c)

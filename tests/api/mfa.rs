@@ -403,6 +403,29 @@ async fn a_session_without_2fa_ends_once_a_role_requires_it() {
 }
 
 #[tokio::test]
+async fn an_expired_password_is_changed_only_after_the_second_step() {
+    let app = spawn_app_with(|c| c.password.max_age_days = 90).await;
+    let (_, secret, _) = enrolled(&app, "erin").await;
+    app.clock.advance(91 * 86_400);
+    let browser = app.browser();
+    // The password alone leads to the second step, not to the expired form.
+    password_step(&app, &browser, "erin").await;
+    assert!(set_cookie(&app.login(&browser, "erin", PASSWORD).await, "gh_expired").is_none());
+    let res = second_step(&app, &browser, &[("method", "totp"), ("code", &code_now(&app, &secret))]).await;
+    assert_eq!(res.status(), 200);
+    assert!(set_cookie(&res, "gh_expired").is_some() && set_cookie(&res, "gh_session").is_none());
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Your password has expired"));
+    let csrf = hidden_value(&html, "csrf_token").unwrap();
+    let new = "a fresh and unusual passphrase";
+    let form =
+        [("current_password", PASSWORD), ("new_password", new), ("new_password_confirm", new), ("csrf_token", &csrf)];
+    let res = browser.post(app.url("/password/expired")).form(&form).send().await.unwrap();
+    assert_eq!(location(&res), "/login?reset=1");
+    app.mail.wait_for("erin@example.com", "Your password was changed").await;
+}
+
+#[tokio::test]
 async fn session_lifetime_is_configurable_per_role() {
     let app = spawn_app_with(|c| {
         c.session.role_lifetime_secs.insert("admin".into(), 3600);

