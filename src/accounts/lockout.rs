@@ -115,6 +115,14 @@ impl Accounts {
         Ok(())
     }
 
+    /// Ends both of a user's locks inside a change (a password reset).
+    pub(super) async fn clear_locks(&self, db: &mut crate::store::Db<'_>, user_id: &str) -> Result<bool> {
+        let now = self.now();
+        let password = db.unlock_subject(&format!("{USER_PREFIX}{user_id}"), now).await?;
+        let codes = db.unlock_subject(&format!("{MFA_PREFIX}{user_id}"), now).await?;
+        Ok(password || codes)
+    }
+
     /// Ends a user's lock at once (admin button, `gatehouse user unlock`).
     /// `true` if the account was locked.
     pub async fn unlock(&self, user_id: &str) -> Result<bool> {
@@ -122,11 +130,8 @@ impl Accounts {
         if conn.db().find_user(user_id).await?.is_none() {
             return Err(Error::UnknownUser);
         }
-        let now = self.now();
         // Both locks: wrong passwords, and wrong second-step codes.
-        let password = conn.db().unlock_subject(&format!("{USER_PREFIX}{user_id}"), now).await?;
-        let codes = conn.db().unlock_subject(&format!("{MFA_PREFIX}{user_id}"), now).await?;
-        let unlocked = password || codes;
+        let unlocked = self.clear_locks(&mut conn.db(), user_id).await?;
         tracing::info!(user_id, was_locked = unlocked, "account unlocked");
         Ok(unlocked)
     }

@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Accounts, Error, Purpose, Result};
 use crate::config::PasswordConfig;
+use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::security::policy::{Policy, user_inputs};
 use crate::store::{Db, UserRow};
 
@@ -160,6 +161,9 @@ impl Accounts {
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().void_links(&user.id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
+        let event = AuditEvent::new(&user.id, AuditAction::PasswordChanged, &user.id)
+            .with_detail(serde_json::json!({ "expired": true }));
+        audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id = %user.id, sessions_ended = ended, "expired password replaced");

@@ -222,6 +222,8 @@ impl Accounts {
         // An email change someone else started must not survive the reset.
         tx.db().void_links(&user.id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
+        // The lock mails point here: a reset by the mailed link ends locks.
+        self.clear_locks(&mut tx.db(), &user.id).await?;
         let event = AuditEvent::new(&user.id, AuditAction::PasswordReset, &user.id);
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;

@@ -216,6 +216,8 @@ async fn an_expired_password_must_be_changed_before_signing_in() {
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/login?reset=1&next=%2Faccount%3Ftab%3Dx");
     app.mail.wait_for("elsa@example.com", "Your password was changed").await;
+    let audit = gatehouse::security::audit::tail(&app.state.store, 20).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "password_changed" && e.detail.contains("expired")), "{audit:?}");
     assert_eq!(app.login(&app.browser(), "elsa", PASSWORD).await.status(), 401);
     let res = app.login(&browser, "elsa", "a brand new passphrase").await;
     assert_eq!(res.status(), 303, "the new password signs in");

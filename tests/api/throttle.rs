@@ -239,3 +239,26 @@ async fn two_instances_share_lockouts_and_rate_counters() {
     assert_eq!(a.submit(&a.browser(), "/register", "/register", &fields).await.status(), 429);
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_reset_by_the_mailed_link_ends_the_lock() {
+    let app = spawn_app().await;
+    app.create_user("rhea", &[]).await;
+    for _ in 0..5 {
+        sign_in(&app, "rhea", WRONG).await;
+    }
+    assert_eq!(sign_in(&app, "rhea", PASSWORD).await.0, 429, "locked");
+    // The lock mail points at the reset; following it proves the mailbox.
+    let browser = app.browser();
+    app.submit(&browser, "/password/forgot", "/password/forgot", &[("email", "rhea@example.com")]).await;
+    let mail = app.mail.wait_for("rhea@example.com", "Reset your password").await;
+    let page = browser.get(crate::smtp::link(&mail, &app.url("/password/reset?"))).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    let token = crate::helpers::hidden_value(&html, "token").unwrap();
+    let csrf = crate::helpers::hidden_value(&html, "csrf_token").unwrap();
+    let new = "a quite different passphrase";
+    let form = [("token", token.as_str()), ("csrf_token", &csrf), ("password", new), ("password_confirm", new)];
+    let res = browser.post(app.url("/password/reset")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(sign_in(&app, "rhea", new).await.0, 303, "no lock after the reset");
+}
