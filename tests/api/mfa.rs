@@ -285,6 +285,11 @@ async fn turning_2fa_off_needs_a_recent_sign_in_and_sends_a_notice() {
     assert_eq!(res.status(), 303);
     let again = location(&res).to_owned();
     assert_eq!(again, "/login?prompt=login&reauth=1&next=%2Faccount%2Fmfa");
+    // Every other change on the page asks the same.
+    for action in ["/account/mfa/totp", "/account/mfa/totp/confirm", "/account/mfa/email", "/account/mfa/recovery"] {
+        let res = post(&app, &browser, "/account/mfa", action, &[("code", "123456")]).await;
+        assert_eq!(location(&res), again, "{action} needs a recent sign-in");
+    }
     let fields = [("username", "olga"), ("password", PASSWORD), ("next", "/account/mfa")];
     let res = app.submit(&browser, &again, "/login", &fields).await;
     assert!(location(&res).starts_with("/login/mfa"));
