@@ -4,8 +4,9 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use secrecy::SecretString;
@@ -87,13 +88,22 @@ async fn get_mfa(
     page(&state, &user, csrf, notice, Vec::new()).await
 }
 
-/// `Some(redirect)` when the session's sign-in is too old for a change:
-/// sign in again, then come back here.
-fn reauth(state: &AppState, user: &CurrentUser) -> Option<Response> {
-    (!state.accounts.recently_authenticated(user)).then(|| {
-        Redirect::to(&path_with_query("/login", &[("prompt", "login"), ("reauth", "1"), ("next", HERE)]))
-            .into_response()
-    })
+/// A signed-in user whose sign-in is recent enough for a change
+/// (`session.reauth_secs`). An older session is sent to sign in again and
+/// comes back here; every change on this page takes this extractor.
+struct Recent(CurrentUser);
+
+impl FromRequestParts<AppState> for Recent {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        if !state.accounts.recently_authenticated(&user) {
+            let again = path_with_query("/login", &[("prompt", "login"), ("reauth", "1"), ("next", HERE)]);
+            return Err(Redirect::to(&again).into_response());
+        }
+        Ok(Self(user))
+    }
 }
 
 fn codes_page(user: &CurrentUser, codes: Vec<String>) -> Response {
@@ -105,12 +115,9 @@ struct Empty {}
 
 async fn post_totp(
     State(state): State<AppState>,
-    SignedIn(user): SignedIn,
+    Recent(user): Recent,
     CsrfForm { csrf, .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    if let Some(again) = reauth(&state, &user) {
-        return Ok(again);
-    }
     let enrolment = match state.accounts.begin_totp(&user.user_id, &user.username).await {
         Ok(e) => e,
         Err(accounts::Error::Invalid(errors)) => return page(&state, &user, csrf, None, errors).await,
@@ -143,12 +150,9 @@ struct CodeForm {
 
 async fn post_totp_confirm(
     State(state): State<AppState>,
-    SignedIn(user): SignedIn,
+    Recent(user): Recent,
     CsrfForm { form, csrf }: CsrfForm<CodeForm>,
 ) -> Result<Response, HtmlError> {
-    if let Some(again) = reauth(&state, &user) {
-        return Ok(again);
-    }
     match state.accounts.confirm_totp(&user.user_id, &form.code, Some(&user.session_id)).await {
         Ok(codes) => Ok(codes_page(&user, codes)),
         Err(accounts::Error::Invalid(errors)) => {
@@ -164,12 +168,9 @@ async fn post_totp_confirm(
 
 async fn post_email(
     State(state): State<AppState>,
-    SignedIn(user): SignedIn,
+    Recent(user): Recent,
     CsrfForm { csrf, .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    if let Some(again) = reauth(&state, &user) {
-        return Ok(again);
-    }
     match state.accounts.enable_email_mfa(&user.user_id, Some(&user.session_id)).await {
         Ok(None) => Ok(Redirect::to("/account/mfa?done=email").into_response()),
         other => show_codes(&state, &user, csrf, other.map(Option::unwrap_or_default)).await,
@@ -192,12 +193,9 @@ async fn show_codes(
 
 async fn post_recovery(
     State(state): State<AppState>,
-    SignedIn(user): SignedIn,
+    Recent(user): Recent,
     CsrfForm { csrf, .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    if let Some(again) = reauth(&state, &user) {
-        return Ok(again);
-    }
     show_codes(&state, &user, csrf, state.accounts.regenerate_recovery_codes(&user.user_id).await).await
 }
 
@@ -209,12 +207,9 @@ struct DisableForm {
 
 async fn post_disable(
     State(state): State<AppState>,
-    SignedIn(user): SignedIn,
+    Recent(user): Recent,
     CsrfForm { form, csrf }: CsrfForm<DisableForm>,
 ) -> Result<Response, HtmlError> {
-    if let Some(again) = reauth(&state, &user) {
-        return Ok(again);
-    }
     match state.accounts.disable_mfa(&user.user_id, &form.mfa_password).await {
         Ok(()) => Ok(Redirect::to("/account/mfa?done=off").into_response()),
         Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
