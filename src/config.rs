@@ -39,6 +39,56 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub lockout: crate::security::lockout::LockoutPolicy,
     pub network: NetworkConfig,
+    /// Upstream identity providers, by id (`[upstream.<id>]`; the id is the
+    /// path segment of `/login/{id}`).
+    pub upstream: std::collections::BTreeMap<String, UpstreamConfig>,
+}
+
+/// Which protocol and defaults an upstream provider uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// OpenID Connect discovery at `https://accounts.google.com`.
+    Google,
+    /// OAuth2 plus the Graph API `me` endpoint.
+    Facebook,
+    /// OAuth2 with PKCE plus `users/me`.
+    Twitter,
+    /// Any OpenID provider, by discovery from `issuer`.
+    Oidc,
+    /// Any OAuth2 provider: explicit URLs and claim mapping.
+    Oauth2,
+}
+
+/// One `[upstream.<id>]` table (INTERFACE.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub kind: UpstreamKind,
+    /// The button text's name ("Sign in with …"); the kind's name by default.
+    pub display_name: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    /// A file holding the secret (Docker/K8s secrets); trailing whitespace is trimmed.
+    pub client_secret_file: Option<PathBuf>,
+    /// `oidc`: where discovery starts. Presets fill their own.
+    pub issuer: Option<Url>,
+    pub authorization_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub userinfo_url: Option<Url>,
+    /// Scopes to ask for; each kind has a default.
+    pub scopes: Option<Vec<String>>,
+    /// Claim mapping (`oauth2`, or overriding a preset): dotted paths into
+    /// the userinfo JSON, such as `data.id`.
+    pub subject_claim: Option<String>,
+    pub email_claim: Option<String>,
+    pub email_verified_claim: Option<String>,
+    pub name_claim: Option<String>,
+    pub username_claim: Option<String>,
+    /// Count the provider's email as verified even without a verified claim
+    /// (only for providers that hand out confirmed addresses only).
+    #[serde(default)]
+    pub trust_email: bool,
 }
 
 /// Two-step sign-in.
@@ -279,6 +329,7 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             lockout: crate::security::lockout::LockoutPolicy::default(),
             network: NetworkConfig::default(),
+            upstream: Default::default(),
         }
     }
 }
@@ -415,6 +466,9 @@ impl Config {
             bail!("rate_limits.max_failure_delay_ms must be at most half of http.request_timeout_secs");
         }
         self.network.trusted_nets()?;
+        for id in self.upstream.keys() {
+            crate::upstream::check_id(id)?;
+        }
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
         }

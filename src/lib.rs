@@ -12,3 +12,4 @@ pub mod oauth;
 pub mod security;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
