@@ -22,6 +22,7 @@ use crate::security::csrf::Csrf;
 use crate::security::ip_policy::IpPolicy;
 use crate::security::token;
 use crate::store::Store;
+use crate::upstream::Providers;
 
 /// Everything a handler may need. Cheap to clone.
 #[derive(Clone)]
@@ -41,6 +42,8 @@ pub struct AppState {
     pub outbox: Outbox,
     /// Trusted proxies and IP allow/deny rules.
     pub ip: IpPolicy,
+    /// Upstream identity providers (`[upstream.<id>]`).
+    pub upstream: Providers,
 }
 
 impl AppState {
@@ -164,6 +167,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let services = Services::open(&config, clock.clone(), retry, &issuer).await?;
     let refresh = Duration::from_millis(config.network.ip_rules_refresh_ms);
     let ip = IpPolicy::new(services.store.clone(), config.network.trusted_nets()?, refresh);
+    let upstream = Providers::from_config(&config.upstream, clock.clone()).context("invalid [upstream] settings")?;
     let tokens =
         Tokens::new(services.store.clone(), services.keys.clone(), clock.clone(), token_settings(&config, &issuer));
     let state = AppState {
@@ -179,6 +183,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         metrics: Arc::new(Metrics::new(&services.outbox.metrics)),
         outbox: services.outbox,
         ip,
+        upstream,
     };
     Ok(App { state, listener, addr })
 }
