@@ -264,3 +264,23 @@ pub fn set_cookie<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str>
 pub fn location(res: &reqwest::Response) -> &str {
     res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
 }
+
+/// A TCP port that was free a moment ago (bind port 0, read it, let it go),
+/// for an app whose issuer must be known before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An app listening on `127.0.0.1:port` whose issuer (and `base`) is
+/// `http://localhost:port`: a different cookie host from apps on 127.0.0.1,
+/// since cookies do not keep ports apart.
+pub async fn spawn_app_on_localhost(port: u16, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut app = spawn_app_with(|config| {
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.issuer = Some(format!("http://localhost:{port}").parse().unwrap());
+        tweak(config);
+    })
+    .await;
+    app.base = format!("http://localhost:{port}");
+    app
+}
