@@ -248,9 +248,12 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         let before = state.clock.unix() - 86_400;
         let purged = match state.store.conn().await {
-            // Sign-in challenges (second step) go with the sessions.
+            // Sign-in challenges (second step) and upstream flows go with the sessions.
             Ok(mut conn) => match conn.db().purge_sessions(before).await {
-                Ok(n) => conn.db().purge_challenges(before).await.map(|m| n + m),
+                Ok(n) => match conn.db().purge_challenges(before).await {
+                    Ok(m) => conn.db().purge_upstream_flows(before).await.map(|f| n + m + f),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),

@@ -68,11 +68,33 @@ impl Method {
     /// The session's `amr` (RFC 8176 §2). `otp` and `mfa` are registered
     /// values; an emailed code is `email` and a recovery code `rec`
     /// (RFC 8176 allows unregistered values; the README lists them).
-    pub fn amr(self) -> &'static str {
+    /// After an upstream sign-in (`fed`) the first value is `fed` instead.
+    pub fn amr(self, first_factor: &str) -> &'static str {
+        match (self, first_factor == FirstFactor::Upstream.as_str()) {
+            (Self::Totp, false) => "pwd otp mfa",
+            (Self::Email, false) => "pwd email mfa",
+            (Self::Recovery, false) => "pwd rec mfa",
+            (Self::Totp, true) => "fed otp mfa",
+            (Self::Email, true) => "fed email mfa",
+            (Self::Recovery, true) => "fed rec mfa",
+        }
+    }
+}
+
+/// What the first step of a sign-in proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstFactor {
+    /// The account's password (`amr` `pwd`).
+    Password,
+    /// An upstream identity provider (`amr` `fed`).
+    Upstream,
+}
+
+impl FirstFactor {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Totp => "pwd otp mfa",
-            Self::Email => "pwd email mfa",
-            Self::Recovery => "pwd rec mfa",
+            Self::Password => "pwd",
+            Self::Upstream => "fed",
         }
     }
 }
@@ -127,6 +149,8 @@ pub struct SetUp {
     pub user_id: String,
     pub credential: Option<String>,
     pub codes: Vec<String>,
+    /// The session's `amr`.
+    pub amr: &'static str,
 }
 
 /// The lockout subject for wrong second-factor codes: kept apart from the
@@ -164,7 +188,7 @@ impl Accounts {
 
     /// After a right password: start a challenge if the user has a second
     /// factor or a role that requires one.
-    pub async fn begin_second_step(&self, user: &UserRow) -> Result<NextStep> {
+    pub async fn begin_second_step(&self, user: &UserRow, first: FirstFactor) -> Result<NextStep> {
         let roles = self.roles(&user.id).await?;
         let status = self.mfa_status(&user.id, &roles).await?;
         if !status.enabled() && !status.required {
@@ -181,7 +205,9 @@ impl Accounts {
                 purpose: "mfa",
                 token_hash: &token::hash_secret(&token),
                 user_id: &user.id,
-                credential: user.password_hash.as_deref(),
+                // An upstream sign-in proved no password: only a block stops it.
+                credential: if first == FirstFactor::Password { user.password_hash.as_deref() } else { None },
+                first_factor: first.as_str(),
                 now,
                 expires_at: now + CHALLENGE_SECS,
             })
@@ -247,7 +273,7 @@ impl Accounts {
         }
         drop(conn);
         self.sign_in_succeeded(&subject).await?;
-        Ok(CodeCheck::Passed { user_id: ch.user_id, credential: ch.credential, amr: method.amr() })
+        Ok(CodeCheck::Passed { user_id: ch.user_id, credential: ch.credential, amr: method.amr(&ch.first_factor) })
     }
 
     /// Spends a TOTP code for the user: right code, and a step after the last
@@ -363,7 +389,8 @@ impl Accounts {
             return Ok(None);
         }
         let codes = self.confirm_totp(&ch.user_id, code, None).await?;
-        Ok(Some(SetUp { user_id: ch.user_id, credential: ch.credential, codes }))
+        let amr = Method::Totp.amr(&ch.first_factor);
+        Ok(Some(SetUp { user_id: ch.user_id, credential: ch.credential, codes, amr }))
     }
 
     /// Turns emailed codes on (needs a confirmed address). Returns recovery

@@ -20,6 +20,7 @@ pub mod names;
 mod policy;
 pub mod recovery;
 mod sessions;
+pub mod upstream;
 
 pub use activity::{SignInAttempt, SignInOutcome};
 pub use devices::SignInOrigin;
@@ -65,6 +66,12 @@ pub enum Error {
     BadLink,
     #[error("no such user")]
     UnknownUser,
+    /// The upstream account is linked to another user.
+    #[error("upstream account linked elsewhere")]
+    AlreadyLinked,
+    /// Unlinking would leave the account with no way to sign in.
+    #[error("last sign-in method")]
+    LastSignInMethod,
     // Not `transparent`: the store error must stay in the source chain so the
     // HTTP layer can tell "database unreachable" (503) from other failures.
     #[error("storage failed")]

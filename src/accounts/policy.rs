@@ -111,6 +111,7 @@ impl Accounts {
             .await?
             .db()
             .insert_challenge(&crate::store::NewChallenge {
+                first_factor: "pwd",
                 id: &crate::store::new_id(),
                 purpose: "expired",
                 token_hash: &crate::security::token::hash_secret(&token),

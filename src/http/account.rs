@@ -68,6 +68,37 @@ struct AccountPage {
     new_email: String,
     /// Two-step sign-in is on.
     mfa_on: bool,
+    /// Upstream providers: the configured ones, and any still linked.
+    upstream: Vec<UpstreamView>,
+}
+
+/// One provider on the account page.
+struct UpstreamView {
+    id: String,
+    name: String,
+    /// The linked account's address, if linked ("" when it gave none).
+    linked: Option<String>,
+}
+
+/// Configured providers with their link state, then links to providers no
+/// longer configured (so they can still be removed).
+async fn upstream_views(state: &AppState, user_id: &str) -> Result<Vec<UpstreamView>, HtmlError> {
+    let links = state.accounts.upstream_identities(user_id).await?;
+    let mut views: Vec<UpstreamView> = state
+        .upstream
+        .iter()
+        .map(|p| UpstreamView {
+            id: p.id().to_owned(),
+            name: p.display_name().to_owned(),
+            linked: links.iter().find(|l| l.provider == p.id()).map(|l| l.email.clone()),
+        })
+        .collect();
+    for link in links {
+        if !views.iter().any(|v| v.id == link.provider) {
+            views.push(UpstreamView { id: link.provider.clone(), name: link.provider, linked: Some(link.email) });
+        }
+    }
+    Ok(views)
 }
 
 impl AccountPage {
@@ -126,6 +157,7 @@ async fn account_page(
         errors,
         new_email: String::new(),
         mfa_on: state.accounts.mfa_status(&user.user_id, &user.roles).await?.enabled(),
+        upstream: upstream_views(state, &user.user_id).await?,
     })
 }
 
@@ -140,6 +172,8 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "password" => Some("Your password is changed. Your other sessions have ended."),
         "session" => Some("That session has ended."),
         "email" => Some("Check your new address: follow the link we sent there to confirm the change."),
+        "linked" => Some("The account is linked: you can now sign in with it."),
+        "unlinked" => Some("The account is unlinked."),
         _ => None,
     }
 }

@@ -77,6 +77,9 @@ pub async fn sign_in_attempt(state: &AppState, ctx: &AuditCtx, login: &str, resu
 fn method_of(amr: &str) -> &'static str {
     match amr {
         "pwd" => "password",
+        "fed" => "federated",
+        a if a.starts_with("fed") && a.contains("otp") => "federated+totp",
+        a if a.starts_with("fed") && a.contains("email") => "federated+email",
         a if a.contains("otp") => "password+totp",
         a if a.contains("email") => "password+email",
         a if a.contains("rec") => "recovery_code",

@@ -13,6 +13,10 @@ pub const MFA: &str = "gh_mfa";
 /// A complete sign-in whose password has expired: the ticket for the
 /// change-password form (lives as long as a challenge).
 pub const EXPIRED: &str = "gh_expired";
+/// Binds upstream sign-in flows to this browser (see `http/upstream.rs`).
+pub const UPSTREAM: &str = "gh_upstream";
+/// An upstream identity waiting for its link to be confirmed.
+pub const LINK: &str = "gh_link";
 /// The CSRF cookie (STYLE.md §6: SameSite=Strict). On https it takes the
 /// `__Host-` prefix, so no subdomain can set or shadow it.
 pub fn csrf_name(secure: bool) -> &'static str {

@@ -9,7 +9,7 @@ use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::mfa::{self, NextStep};
+use crate::accounts::mfa::{self, FirstFactor, NextStep};
 use crate::accounts::{self, CurrentUser, FieldError, Registration, SignInOrigin, SignInOutcome};
 use crate::app::AppState;
 use crate::http::audit::{self, AuditCtx};
@@ -46,6 +46,24 @@ struct LoginPage {
     next: String,
     error: Option<&'static str>,
     notice: Option<&'static str>,
+    /// One "Sign in with …" link per upstream provider: (href, name).
+    providers: Vec<(String, String)>,
+}
+
+/// The upstream providers' links, each carrying `next` along.
+fn provider_links(state: &AppState, next: Option<&str>) -> Vec<(String, String)> {
+    state
+        .upstream
+        .iter()
+        .map(|p| {
+            let path = format!("/login/{}", p.id());
+            let href = match next.filter(|n| !n.is_empty()) {
+                Some(n) => path_with_query(&path, &[("next", n)]),
+                None => path,
+            };
+            (href, p.display_name().to_owned())
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -65,7 +83,12 @@ struct LoginQuery {
     reauth: Option<String>,
 }
 
-async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<LoginQuery>) -> Response {
+async fn get_login(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: PageCsrf,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let next = safe_next(q.next.as_deref());
     if user.is_some() && q.prompt.as_deref() != Some("login") {
         return Redirect::to(next.as_deref().unwrap_or("/account")).into_response();
@@ -92,6 +115,7 @@ async fn get_login(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<L
         nav: Nav::anonymous(),
         csrf: csrf.token.clone(),
         username: q.login_hint.map(|h| h.chars().take(256).collect()).unwrap_or_default(),
+        providers: provider_links(&state, next.as_deref()),
         next: next.unwrap_or_default(),
         error,
         notice,
@@ -142,6 +166,7 @@ async fn post_login(
             next: next.clone().unwrap_or_default(),
             error: Some(message),
             notice: None,
+            providers: provider_links(&state, next.as_deref()),
         };
         (status, page).into_response()
     };
@@ -173,7 +198,7 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
     };
-    match state.accounts.begin_second_step(&user).await {
+    match state.accounts.begin_second_step(&user, FirstFactor::Password).await {
         Err(accounts::Error::Locked { retry_after, .. }) => {
             // Too many wrong codes lately: whoever is here knows the
             // password, so saying the account is locked reveals nothing.

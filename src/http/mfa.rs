@@ -245,7 +245,7 @@ async fn post_setup(
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref());
     let token = cookies::get(&headers, cookies::MFA).unwrap_or_default();
-    let SetUp { user_id, credential, codes } = match state.accounts.setup_in_challenge(token, &form.code).await {
+    let SetUp { user_id, credential, codes, amr } = match state.accounts.setup_in_challenge(token, &form.code).await {
         Ok(Some(done)) => done,
         Ok(None) => return Ok(start_again(next.as_deref(), "expired")),
         Err(accounts::Error::Invalid(errors)) => {
@@ -261,7 +261,7 @@ async fn post_setup(
     // recovery codes are shown once, on the page that carries the session cookie.
     let user = state.accounts.find(&user_id).await?;
     let landing = CodesPage { nav: Nav::anonymous(), codes, next: next.clone().unwrap_or_else(|| "/account".into()) };
-    let proof = Proof { user, credential, amr: Method::Totp.amr() };
+    let proof = Proof { user, credential, amr };
     match finish_sign_in(&state, previous, &client, &headers, proof, None, &csrf.token).await? {
         Some(done) => Ok(with_page(done, landing.into_response())),
         None => Ok(start_again(next.as_deref(), "expired")),

@@ -37,6 +37,7 @@ pub mod pages;
 pub mod recovery;
 pub mod throttle;
 pub mod token;
+pub mod upstream;
 pub mod userinfo;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(account_mfa::router())
         .merge(mfa::router())
+        .merge(upstream::router())
         .merge(recovery::router())
         .merge(expired::router())
         .merge(admin::router())

@@ -35,10 +35,13 @@ impl Throttle {
 /// refuses them with 429 past the limit. A database failure lets the request
 /// through: the handler needs the database too and reports it properly.
 pub async fn rate_limit(State(t): State<Throttle>, req: Request, next: Next) -> Response {
-    let bucket = match Bucket::for_post(req.uri().path()) {
-        Some(b) if req.method() == Method::POST => b,
-        _ => return next.run(req).await,
+    let path = req.uri().path();
+    let bucket = match *req.method() {
+        Method::POST => Bucket::for_post(path),
+        Method::GET => Bucket::for_get(path),
+        _ => None,
     };
+    let Some(bucket) = bucket else { return next.run(req).await };
     let (mut parts, body) = req.into_parts();
     // The client behind trusted proxies, as everywhere else.
     let ip = crate::http::ip_gate::client_ip_of(&mut parts, &t.ip).map(|a| a.to_string()).unwrap_or_default();

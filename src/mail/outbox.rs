@@ -129,9 +129,15 @@ impl Outbox {
     /// Renders `mail` and stores it for `to` on `db`, which should be the
     /// transaction making the change the mail reports. Call [`Outbox::kick`]
     /// after the commit.
+    /// An account without an address (signed up through a provider that
+    /// gave none) gets nothing: the mail is dropped here, not dead-lettered.
     pub async fn enqueue(&self, db: &mut Db<'_>, to: &str, mail: &Mail) -> Result<QueuedMail, Error> {
-        let rendered = mail.render(&self.site)?;
         let id = crate::store::new_id();
+        if to.is_empty() {
+            tracing::debug!(kind = mail.kind(), "no address to mail; dropped");
+            return Ok(QueuedMail { id, message_id: String::new() });
+        }
+        let rendered = mail.render(&self.site)?;
         let host = url::Url::parse(&self.site).ok().and_then(|u| u.host_str().map(str::to_owned));
         let message_id = format!("<{id}@{}>", host.as_deref().unwrap_or("gatehouse.invalid"));
         let body = serde_json::to_vec(&Body { text: rendered.text, html: rendered.html })

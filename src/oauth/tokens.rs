@@ -617,7 +617,8 @@ fn profile_claims(user: &store::UserRow, scopes: &[&str]) -> Map<String, Value> 
         c.insert("name".into(), json!(name));
         c.insert("preferred_username".into(), json!(user.username));
     }
-    if scopes.contains(&"email") {
+    // An account made by an upstream sign-in may have no address at all.
+    if scopes.contains(&"email") && !user.email.is_empty() {
         c.insert("email".into(), json!(user.email));
         c.insert("email_verified".into(), json!(user.email_verified));
     }

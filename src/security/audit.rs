@@ -53,11 +53,13 @@ pub enum AuditAction {
     RecoveryCodesGenerated,
     IpDenied,
     IpRuleChanged,
+    UpstreamLinked,
+    UpstreamUnlinked,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 23] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -79,6 +81,8 @@ impl AuditAction {
         Self::RecoveryCodesGenerated,
         Self::IpDenied,
         Self::IpRuleChanged,
+        Self::UpstreamLinked,
+        Self::UpstreamUnlinked,
     ];
 
     /// The stored name; never change one that has been released.
@@ -105,6 +109,8 @@ impl AuditAction {
             Self::RecoveryCodesGenerated => "recovery_codes_generated",
             Self::IpDenied => "ip_denied",
             Self::IpRuleChanged => "ip_rule_changed",
+            Self::UpstreamLinked => "upstream_linked",
+            Self::UpstreamUnlinked => "upstream_unlinked",
         }
     }
 

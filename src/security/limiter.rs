@@ -38,13 +38,23 @@ impl Bucket {
     pub fn for_post(path: &str) -> Option<Self> {
         Some(match path {
             // The expired-password form checks a password too.
-            "/login" | "/password/expired" => Bucket::Login,
+            "/login" | "/password/expired" | "/login/link" => Bucket::Login,
             "/login/mfa" | "/login/mfa/email" | "/login/mfa/setup" => Bucket::Mfa,
             "/register" => Bucket::Register,
             "/password/forgot" => Bucket::Forgot,
             "/token" => Bucket::Token,
             _ => return None,
         })
+    }
+
+    /// The bucket guarding `GET path`, if any: starting an upstream sign-in
+    /// (`/login/{provider}`, which stores a flow) and its callback (which
+    /// calls the provider) count as sign-in attempts.
+    pub fn for_get(path: &str) -> Option<Self> {
+        let rest = path.strip_prefix("/login/")?;
+        let id = rest.strip_suffix("/callback").unwrap_or(rest);
+        let ours = matches!(id, "mfa" | "link" | "mfa/setup");
+        (!id.is_empty() && !id.contains('/') && !ours).then_some(Bucket::Login)
     }
 
     fn limit(self, c: &RateLimitsConfig) -> Limit {
@@ -137,5 +147,21 @@ impl Limiter {
     pub async fn prune(&self, lockout_forget_secs: i64) -> store::Result<u64> {
         let now = self.clock.unix();
         self.store.conn().await?.db().prune_throttle(now, now - lockout_forget_secs.max(86_400)).await
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::Bucket;
+
+    #[test]
+    fn upstream_sign_in_starts_and_callbacks_count_as_sign_ins_but_our_own_pages_do_not() {
+        assert_eq!(Bucket::for_get("/login/google"), Some(Bucket::Login));
+        assert_eq!(Bucket::for_get("/login/google/callback"), Some(Bucket::Login));
+        assert_eq!(Bucket::for_get("/login/mfa"), None);
+        assert_eq!(Bucket::for_get("/login/link"), None);
+        assert_eq!(Bucket::for_get("/login"), None);
+        assert_eq!(Bucket::for_get("/login/a/b/callback"), None);
+        assert_eq!(Bucket::for_post("/login/link"), Some(Bucket::Login));
     }
 }

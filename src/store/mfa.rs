@@ -25,6 +25,8 @@ pub struct ChallengeRow {
     pub email_code_expires_at: Option<i64>,
     pub email_tries: i64,
     pub emails_sent: i64,
+    /// What the first step proved: `pwd` or `fed` (an upstream provider).
+    pub first_factor: String,
 }
 
 impl std::fmt::Debug for ChallengeRow {
@@ -46,6 +48,8 @@ pub struct NewChallenge<'a> {
     pub token_hash: &'a str,
     pub user_id: &'a str,
     pub credential: Option<&'a str>,
+    /// `pwd` or `fed`.
+    pub first_factor: &'a str,
     pub now: i64,
     pub expires_at: i64,
 }
@@ -221,8 +225,8 @@ impl Db<'_> {
         exec!(
             self,
             sqlx::query(
-                "insert into mfa_challenges (id, token_hash, user_id, credential, created_at, expires_at, purpose) \
-                 values ($1, $2, $3, $4, $5, $6, $7)"
+                "insert into mfa_challenges (id, token_hash, user_id, credential, created_at, expires_at, purpose, \
+                 first_factor) values ($1, $2, $3, $4, $5, $6, $7, $8)"
             )
             .bind(ch.id)
             .bind(ch.token_hash)
@@ -231,6 +235,7 @@ impl Db<'_> {
             .bind(ch.now)
             .bind(ch.expires_at)
             .bind(ch.purpose)
+            .bind(ch.first_factor)
         )?;
         Ok(())
     }
@@ -239,7 +244,7 @@ impl Db<'_> {
     pub async fn live_challenge(&mut self, token_hash: &str, purpose: &str, now: i64) -> Result<Option<ChallengeRow>> {
         Ok(on!(self, |c| sqlx::query_as::<_, ChallengeRow>(
             "select id, user_id, credential, failures, email_code_hash, email_code_expires_at, email_tries, \
-             emails_sent from mfa_challenges where token_hash = $1 and purpose = $3 and used_at is null \
+             emails_sent, first_factor from mfa_challenges where token_hash = $1 and purpose = $3 and used_at is null \
              and expires_at > $2"
         )
         .bind(token_hash)

@@ -29,6 +29,7 @@ mod sessions;
 mod settings;
 pub mod testing;
 mod throttle;
+mod upstream;
 mod users;
 
 #[cfg(test)]
@@ -45,6 +46,8 @@ mod tests_mfa;
 mod tests_policy;
 #[cfg(test)]
 mod tests_throttle;
+#[cfg(test)]
+mod tests_upstream;
 
 pub use audit::{ActivityRow, AuditHead, AuditRow};
 pub use clients::{ClientRow, NewClient};
@@ -57,6 +60,7 @@ pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use throttle::{LockoutRow, RateHit};
+pub use upstream::{FlowRow, IdentityRow, NewFlow};
 pub use users::{NewUser, UserRow};
 
 /// Errors at the storage boundary. Constraint violations become [`Error::Conflict`]

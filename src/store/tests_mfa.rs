@@ -47,6 +47,7 @@ async fn a_challenge_ends_after_its_failures_or_its_use() {
         let mut conn = store.conn().await.unwrap();
         let id = new_id();
         let ch = NewChallenge {
+            first_factor: "pwd",
             id: &id,
             purpose: "mfa",
             token_hash: "th",

@@ -6,10 +6,23 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use openidconnect::core::CoreProviderMetadata;
+use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
 use url::Url;
 
 use crate::clock::Clock;
-use crate::config::UpstreamConfig;
+use crate::config::{UpstreamConfig, UpstreamKind};
+
+mod claims;
+mod exchange;
+mod oidc;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+use exchange::{CodeExchange, TokenAnswer};
+use oidc::{Checked, Discovery};
+use settings::{Protocol, Settings};
 
 /// Why an upstream step failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +49,11 @@ pub fn check_id(id: &str) -> Result<(), Error> {
         && id.len() <= 32
         && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && !RESERVED.contains(&id);
-    if ok { Ok(()) } else { Err(Error::Config(format!("upstream id {id:?}: use 1-32 of a-z 0-9 - _, not mfa or link"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!("upstream id {id:?}: use 1-32 of a-z 0-9 - _, not mfa or link")))
+    }
 }
 
 /// What the browser is sent to, and what must be kept until the callback.
@@ -85,8 +102,19 @@ pub struct Identity {
 pub struct Provider {
     id: String,
     display_name: String,
-    #[allow(dead_code)]
-    config: UpstreamConfig,
+    settings: Settings,
+    /// Shared by all providers (one connection pool, redirects off).
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    /// OIDC kinds: discovery and JWKS, fetched at first use.
+    discovery: Discovery,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Settings keep the secret in a SecretString, which prints redacted.
+        f.debug_struct("Provider").field("id", &self.id).field("settings", &self.settings).finish_non_exhaustive()
+    }
 }
 
 impl Provider {
@@ -98,11 +126,50 @@ impl Provider {
         &self.display_name
     }
 
+    /// The configured kind (google, facebook, twitter, oidc, oauth2).
+    pub fn kind(&self) -> UpstreamKind {
+        self.settings.kind
+    }
+
     /// Builds the authorization request: fresh state, nonce (OIDC) and PKCE
     /// (S256), redirecting back to `redirect_uri`. May fetch discovery.
     pub async fn start(&self, redirect_uri: &Url) -> Result<Start, Error> {
-        let _ = redirect_uri;
-        todo!()
+        let endpoint = match &self.settings.protocol {
+            Protocol::Oidc { issuer } => match &self.settings.authorization_url {
+                Some(u) => u.clone(),
+                None => self
+                    .discovery
+                    .metadata(&self.http, issuer, self.clock.unix())
+                    .await?
+                    .authorization_endpoint()
+                    .url()
+                    .clone(),
+            },
+            Protocol::OAuth2 => {
+                self.settings.authorization_url.clone().ok_or_else(|| Error::Config("no authorization_url".into()))?
+            }
+        };
+        // 256 random bits each (the library's default state is 128).
+        let state = CsrfToken::new_random_len(32).secret().clone();
+        let nonce = self.settings.is_oidc().then(|| Nonce::new_random_len(32).secret().clone());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(32);
+        let mut url = endpoint;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.settings.client_id)
+                .append_pair("redirect_uri", redirect_uri.as_str());
+            if !self.settings.scopes.is_empty() {
+                q.append_pair("scope", &self.settings.scope());
+            }
+            q.append_pair("state", &state)
+                .append_pair("code_challenge", challenge.as_str())
+                .append_pair("code_challenge_method", "S256");
+            if let Some(n) = &nonce {
+                q.append_pair("nonce", n);
+            }
+        }
+        Ok(Start { url, pending: Pending { state, nonce, pkce_verifier: verifier.secret().clone() } })
     }
 
     /// Redeems `code` and returns the verified identity. OIDC: ID-token
@@ -110,8 +177,98 @@ impl Provider {
     /// Clock. OAuth2: the token, then the userinfo endpoint and the claim
     /// mapping.
     pub async fn finish(&self, redirect_uri: &Url, code: &str, pending: &Pending) -> Result<Identity, Error> {
-        let _ = (redirect_uri, code, pending);
-        todo!()
+        let s = &self.settings;
+        let metadata = match &s.protocol {
+            Protocol::Oidc { issuer } => Some(self.discovery.metadata(&self.http, issuer, self.clock.unix()).await?),
+            Protocol::OAuth2 => None,
+        };
+        let token_url = match (&s.token_url, &metadata) {
+            (Some(u), _) => u.clone(),
+            (None, Some(m)) => m
+                .token_endpoint()
+                .map(|t| t.url().clone())
+                .ok_or_else(|| Error::Unavailable("discovery: no token endpoint".into()))?,
+            (None, None) => return Err(Error::Config("no token_url".into())),
+        };
+        let auth = match &metadata {
+            Some(m) => oidc::token_auth(m, s.secret.is_some()),
+            None => s.token_auth,
+        };
+        let answer = CodeExchange {
+            token_url: &token_url,
+            client_id: &s.client_id,
+            secret: s.secret.as_ref(),
+            auth,
+            code,
+            redirect_uri,
+            pkce_verifier: &pending.pkce_verifier,
+        }
+        .send(&self.http)
+        .await?;
+        let userinfo_url = s
+            .userinfo_url
+            .clone()
+            .or_else(|| metadata.as_ref().and_then(|m| m.userinfo_endpoint().map(|u| u.url().clone())));
+        let Some(metadata) = metadata else {
+            let url = userinfo_url.ok_or_else(|| Error::Config("no userinfo_url".into()))?;
+            let json = exchange::userinfo(&self.http, &url, &answer.access_token).await?;
+            return claims::identity(&self.id, &json, &s.mapping, s.trust_email);
+        };
+        let mut json = self.verified_claims(metadata, &answer, pending).await?;
+        // The ID token may carry only `sub`: ask userinfo for the rest, and
+        // make sure it speaks of the same user (OIDC Core §5.3.2).
+        let has_email = s.mapping.email.iter().any(|p| claims::lookup(&json, p).is_some());
+        if let (false, Some(url)) = (has_email, userinfo_url) {
+            let info = exchange::userinfo(&self.http, &url, &answer.access_token).await?;
+            if info.get("sub") != json.get("sub") {
+                return Err(Error::Rejected("userinfo: sub differs from the ID token".into()));
+            }
+            json = merge(info, json);
+        }
+        claims::identity(&self.id, &json, &s.mapping, s.trust_email)
+    }
+
+    /// Checks the ID token, fetching the keys once more when it names a key
+    /// the cached JWKS lacks.
+    async fn verified_claims(
+        &self,
+        metadata: CoreProviderMetadata,
+        answer: &TokenAnswer,
+        pending: &Pending,
+    ) -> Result<serde_json::Value, Error> {
+        let id_token = answer.id_token.as_deref().ok_or_else(|| Error::Rejected("no ID token in the answer".into()))?;
+        let nonce = pending.nonce.as_deref().ok_or_else(|| Error::Rejected("no nonce kept for this flow".into()))?;
+        let expect = oidc::Expect { client_id: &self.settings.client_id, nonce, access_token: &answer.access_token };
+        if let Checked::Claims(json) = oidc::check(&metadata, id_token, &expect, &self.clock)? {
+            return Ok(json);
+        }
+        let metadata = self.discovery.refresh_keys(&self.http, metadata, self.clock.unix()).await?;
+        match oidc::check(&metadata, id_token, &expect, &self.clock)? {
+            Checked::Claims(json) => Ok(json),
+            Checked::UnknownKey => Err(Error::Rejected("ID token: signed with an unknown key".into())),
+        }
+    }
+}
+
+/// `top` over `base` (objects; ID-token claims win over userinfo).
+fn merge(base: serde_json::Value, top: serde_json::Value) -> serde_json::Value {
+    match (base, top) {
+        (serde_json::Value::Object(mut b), serde_json::Value::Object(t)) => {
+            b.extend(t);
+            serde_json::Value::Object(b)
+        }
+        (_, top) => top,
+    }
+}
+
+/// The button name when the config gives none: the brand for presets, the
+/// id for the generic kinds.
+fn default_name(id: &str, kind: UpstreamKind) -> String {
+    match kind {
+        UpstreamKind::Google => "Google".into(),
+        UpstreamKind::Facebook => "Facebook".into(),
+        UpstreamKind::Twitter => "X".into(),
+        UpstreamKind::Oidc | UpstreamKind::Oauth2 => id.to_owned(),
     }
 }
 
@@ -125,12 +282,24 @@ impl Providers {
     /// Builds the providers from config (reads `client_secret_file`). Makes
     /// no network call: discovery happens at first use and is cached.
     pub fn from_config(config: &BTreeMap<String, UpstreamConfig>, clock: Arc<dyn Clock>) -> Result<Self, Error> {
-        let _ = clock;
         let mut by_id = BTreeMap::new();
+        if config.is_empty() {
+            return Ok(Self { by_id: Arc::new(by_id) });
+        }
+        let http = exchange::client()?;
         for (id, c) in config {
             check_id(id)?;
-            let display_name = c.display_name.clone().unwrap_or_else(|| id.clone());
-            by_id.insert(id.clone(), Provider { id: id.clone(), display_name, config: c.clone() });
+            let settings = Settings::from_config(id, c)?;
+            let display_name = c.display_name.clone().unwrap_or_else(|| default_name(id, c.kind));
+            let provider = Provider {
+                id: id.clone(),
+                display_name,
+                settings,
+                http: http.clone(),
+                clock: clock.clone(),
+                discovery: Discovery::default(),
+            };
+            by_id.insert(id.clone(), provider);
         }
         Ok(Self { by_id: Arc::new(by_id) })
     }

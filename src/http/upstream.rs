@@ -1,0 +1,441 @@
+//! Sign-in through upstream providers (issue 7): `/login/{provider}` sends
+//! the browser there, `/login/{provider}/callback` brings it back, and
+//! `/login/link` confirms joining an upstream identity to an account the
+//! user has just proved is theirs. `/account/upstream/{provider}/…` links
+//! and unlinks from the account page.
+//!
+//! Every flow is a database row bound to this browser by the `gh_upstream`
+//! cookie and looked up by the hash of its `state` (RFC 6749 §10.12), so a
+//! callback opened in another browser, replayed, or forged finds nothing.
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::accounts::mfa::{self, FirstFactor, NextStep};
+use crate::accounts::upstream::{FLOW_SECS, FlowKind, FlowStart, UpstreamUser};
+use crate::accounts::{self, CurrentUser};
+use crate::app::AppState;
+use crate::http::audit::AuditCtx;
+use crate::http::cookies;
+use crate::http::error::HtmlError;
+use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, SignedIn, safe_next};
+use crate::http::login::{Proof, finish_sign_in};
+use crate::http::pages::{Nav, path_with_query};
+use crate::http::throttle;
+use crate::security::audit::AuditAction;
+use crate::security::token;
+use crate::upstream::{self, Identity, Provider};
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login/link", get(get_link).post(post_link))
+        .route("/login/{provider}", get(get_start))
+        .route("/login/{provider}/callback", get(get_callback))
+        .route("/account/upstream/{provider}/link", post(post_account_link))
+        .route("/account/upstream/{provider}/unlink", post(post_account_unlink))
+}
+
+/// Where the user proves a local account before a link (OIDC-style
+/// `prompt=login`: a session already open does not count).
+const PROVE: &str = "/login?prompt=login&next=%2Flogin%2Flink";
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn get_start(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<NextQuery>,
+    headers: HeaderMap,
+) -> Result<Response, HtmlError> {
+    let provider = state.upstream.get(&id).ok_or_else(HtmlError::not_found)?;
+    let next = safe_next(q.next.as_deref()).unwrap_or_default();
+    begin(&state, &headers, provider, &next, None).await
+}
+
+/// Sends the browser to the provider, keeping the flow's secrets here.
+async fn begin(
+    state: &AppState,
+    headers: &HeaderMap,
+    provider: &Provider,
+    next: &str,
+    link_user_id: Option<&str>,
+) -> Result<Response, HtmlError> {
+    let start = provider.start(&callback_url(state, provider)?).await.map_err(|e| provider_error(provider, e))?;
+    let secret = serde_json::to_string(&start.pending).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    // One binding per browser, so flows started in two tabs both work.
+    let browser = match cookies::get(headers, cookies::UPSTREAM).filter(|b| b.len() <= 64) {
+        Some(b) => b.to_owned(),
+        None => token::new_secret(),
+    };
+    let flow = FlowStart {
+        kind: FlowKind::Start,
+        key: &start.pending.state,
+        browser: &browser,
+        provider: provider.id(),
+        secret: &secret,
+        next,
+        link_user_id,
+    };
+    state.accounts.begin_upstream_flow(&flow).await?;
+    let cookie = cookies::set(cookies::UPSTREAM, &browser, "Lax", state.secure_cookies(), Some(FLOW_SECS));
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(start.url.as_str())).into_response())
+}
+
+/// `{issuer}/login/{id}/callback`: what is registered at the provider.
+fn callback_url(state: &AppState, provider: &Provider) -> Result<url::Url, HtmlError> {
+    url::Url::parse(&format!("{}/login/{}/callback", state.issuer, provider.id()))
+        .map_err(|e| HtmlError::internal(Bad(e.to_string())))
+}
+
+/// A plain error for causes that are only text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Bad(String);
+
+/// The page for a failed step with the provider. The reason goes to the
+/// log; the page says what the user can do.
+fn provider_error(provider: &Provider, err: upstream::Error) -> HtmlError {
+    let name = provider.display_name();
+    match err {
+        upstream::Error::Unavailable(why) => {
+            tracing::warn!(provider = provider.id(), reason = %why, "upstream provider unavailable");
+            HtmlError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("{name} cannot be reached right now. Try again in a moment, or sign in with your password."),
+            )
+        }
+        upstream::Error::Rejected(why) => {
+            tracing::warn!(provider = provider.id(), reason = %why, "upstream answer rejected");
+            HtmlError::bad_request(format!(
+                "The answer from {name} could not be verified, so you are not signed in. Start again from the sign-in page."
+            ))
+        }
+        upstream::Error::Config(why) => HtmlError::internal(Bad(why)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Everything a callback needs besides the query.
+struct Visit {
+    previous: Option<CurrentUser>,
+    client: ClientInfo,
+    ctx: AuditCtx,
+    headers: HeaderMap,
+    csrf: PageCsrf,
+}
+
+async fn get_callback(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<CallbackQuery>,
+    MaybeUser(previous): MaybeUser,
+    client: ClientInfo,
+    ctx: AuditCtx,
+    headers: HeaderMap,
+    csrf: PageCsrf,
+) -> Result<Response, HtmlError> {
+    let provider = state.upstream.get(&id).ok_or_else(HtmlError::not_found)?;
+    let browser = cookies::get(&headers, cookies::UPSTREAM).unwrap_or_default();
+    let key = q.state.as_deref().unwrap_or_default();
+    let Some(flow) = state.accounts.take_upstream_flow(FlowKind::Start, key, browser, Some(provider.id())).await?
+    else {
+        return Err(HtmlError::bad_request(format!(
+            "This sign-in with {} is not valid any more: it expired, was already used, or was started in another browser. Start again from the sign-in page.",
+            provider.display_name()
+        )));
+    };
+    if let Some(error) = q.error.as_deref() {
+        return Err(refused_upstream(provider, error, q.error_description.as_deref()));
+    }
+    let Some(code) = q.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048) else {
+        return Err(HtmlError::bad_request("The provider sent no authorization code. Start again from the sign-in page."));
+    };
+    let pending: upstream::Pending =
+        serde_json::from_str(&flow.secret).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    let identity = provider
+        .finish(&callback_url(&state, provider)?, code, &pending)
+        .await
+        .map_err(|e| provider_error(provider, e))?;
+    let visit = Visit { previous, client, ctx, headers, csrf };
+    match flow.link_user_id {
+        Some(user_id) => link_from_account(&state, provider, &identity, &user_id, visit).await,
+        None => sign_in(&state, provider, identity, &flow.next, visit).await,
+    }
+}
+
+/// The provider answered with an error (RFC 6749 §4.1.2.1), such as the
+/// user refusing consent there.
+fn refused_upstream(provider: &Provider, error: &str, description: Option<&str>) -> HtmlError {
+    // Only the RFC's error character set, bounded: it is shown on our page.
+    let clean = |s: &str, max: usize| -> String {
+        s.chars().filter(|c| (' '..='~').contains(c)).take(max).collect()
+    };
+    let mut message = format!("{} did not sign you in ({}).", provider.display_name(), clean(error, 64));
+    if let Some(d) = description.map(|d| clean(d, 200)).filter(|d| !d.is_empty()) {
+        message.push_str(&format!(" It said: {d}."));
+    }
+    message.push_str(" You can start again from the sign-in page.");
+    tracing::info!(provider = provider.id(), error = %clean(error, 64), "upstream provider returned an error");
+    HtmlError::bad_request(message)
+}
+
+/// A signed-in user adds a link from `/account`.
+async fn link_from_account(
+    state: &AppState,
+    provider: &Provider,
+    identity: &Identity,
+    user_id: &str,
+    visit: Visit,
+) -> Result<Response, HtmlError> {
+    if visit.previous.as_ref().is_none_or(|u| u.user_id != user_id) {
+        return Err(HtmlError::bad_request("You are no longer signed in as the account that asked for this link."));
+    }
+    let event = visit.ctx.event(user_id, AuditAction::UpstreamLinked, user_id);
+    match state.accounts.link_upstream(user_id, identity, event).await {
+        Ok(()) => Ok(Redirect::to("/account?notice=linked").into_response()),
+        Err(accounts::Error::AlreadyLinked) => Err(already_linked(provider)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn already_linked(provider: &Provider) -> HtmlError {
+    HtmlError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "This {} account is already linked to another gatehouse account. Unlink it there first.",
+            provider.display_name()
+        ),
+    )
+}
+
+/// Signs in the identity's account (after its second step, if it has one),
+/// creating it for a new identity; an address that belongs to an account
+/// leads to the link page instead.
+async fn sign_in(
+    state: &AppState,
+    provider: &Provider,
+    identity: Identity,
+    next: &str,
+    visit: Visit,
+) -> Result<Response, HtmlError> {
+    let event = visit.ctx.event("", AuditAction::UpstreamLinked, "");
+    let user = match state.accounts.upstream_user(&identity, event).await {
+        Ok(UpstreamUser::Known { user, .. }) => user,
+        Ok(UpstreamUser::Taken) => return offer_link(state, provider, &identity, next, &visit).await,
+        Err(accounts::Error::Blocked) => {
+            return Err(HtmlError::forbidden("This account is blocked. Contact your administrator."));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let next = safe_next(Some(next));
+    match state.accounts.begin_second_step(&user, FirstFactor::Upstream).await {
+        Err(accounts::Error::Locked { retry_after, .. }) => {
+            let page = HtmlError::new(StatusCode::TOO_MANY_REQUESTS, "Too many wrong codes lately. Try again later.");
+            return Ok(throttle::with_retry_after(page.into_response(), retry_after));
+        }
+        Err(other) => return Err(other.into()),
+        Ok(NextStep::Done) => {}
+        Ok(NextStep::Challenge { token }) => {
+            let cookie = cookies::set(cookies::MFA, &token, "Lax", state.secure_cookies(), Some(mfa::CHALLENGE_SECS));
+            let to = path_with_query("/login/mfa", &[("next", next.as_deref().unwrap_or_default())]);
+            return Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response());
+        }
+    }
+    let proof = Proof { user, credential: None, amr: FirstFactor::Upstream.as_str() };
+    let Visit { previous, client, headers, csrf, .. } = visit;
+    match finish_sign_in(state, previous, &client, &headers, proof, next.as_deref(), &csrf.token).await? {
+        Some(done) => Ok(done),
+        None => Err(HtmlError::forbidden("This account is blocked. Contact your administrator.")),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "upstream_link.html")]
+struct LinkPage {
+    nav: Nav,
+    csrf: String,
+    provider: String,
+    /// The upstream account's address ("" if none).
+    email: String,
+    /// Set on the confirmation page: the local account to link to.
+    username: Option<String>,
+    /// Where "sign in to link" goes (the offer page).
+    prove: String,
+    /// Where "not now" goes.
+    back: String,
+}
+
+/// The identity's address belongs to an account: nothing is linked and no
+/// session starts. The identity waits (bound to this browser) for the
+/// owner to sign in and confirm.
+async fn offer_link(
+    state: &AppState,
+    provider: &Provider,
+    identity: &Identity,
+    next: &str,
+    visit: &Visit,
+) -> Result<Response, HtmlError> {
+    let browser = cookies::get(&visit.headers, cookies::UPSTREAM).unwrap_or_default();
+    let key = token::new_secret();
+    let secret = serde_json::to_string(identity).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    let flow = FlowStart {
+        kind: FlowKind::Link,
+        key: &key,
+        browser,
+        provider: provider.id(),
+        secret: &secret,
+        next,
+        link_user_id: None,
+    };
+    state.accounts.begin_upstream_flow(&flow).await?;
+    let email = identity.email.clone().unwrap_or_default();
+    let prove = format!("{PROVE}&login_hint={}", urlencode(&email));
+    let page = LinkPage {
+        nav: Nav::new(visit.previous.as_ref()),
+        csrf: visit.csrf.token.clone(),
+        provider: provider.display_name().to_owned(),
+        email,
+        username: None,
+        prove,
+        back: "/login".into(),
+    };
+    let cookie = cookies::set(cookies::LINK, &key, "Lax", state.secure_cookies(), Some(FLOW_SECS));
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response())
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The pending link behind this browser's cookies, and its identity.
+async fn pending_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    take: bool,
+) -> Result<Option<(crate::store::FlowRow, Identity)>, HtmlError> {
+    let key = cookies::get(headers, cookies::LINK).unwrap_or_default();
+    let browser = cookies::get(headers, cookies::UPSTREAM).unwrap_or_default();
+    let flow = if take {
+        state.accounts.take_upstream_flow(FlowKind::Link, key, browser, None).await?
+    } else {
+        state.accounts.peek_upstream_flow(FlowKind::Link, key, browser).await?
+    };
+    let Some(flow) = flow else { return Ok(None) };
+    let identity: Identity = serde_json::from_str(&flow.secret).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    Ok(Some((flow, identity)))
+}
+
+fn no_pending_link() -> HtmlError {
+    HtmlError::bad_request("No account link is waiting in this browser (it expires after 10 minutes). Start again from the sign-in page.")
+}
+
+/// Only a sign-in made after the link was offered proves the account:
+/// an older session might be someone else's at a shared computer.
+fn proved(user: Option<&CurrentUser>, flow: &crate::store::FlowRow) -> bool {
+    user.is_some_and(|u| u.auth_time >= flow.created_at)
+}
+
+async fn get_link(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    csrf: PageCsrf,
+) -> Result<Response, HtmlError> {
+    let Some((flow, identity)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
+    let Some(user) = user.filter(|u| proved(Some(u), &flow)) else {
+        let email = identity.email.unwrap_or_default();
+        return Ok(Redirect::to(&format!("{PROVE}&login_hint={}", urlencode(&email))).into_response());
+    };
+    let name = state.upstream.get(&flow.provider).map_or(flow.provider.clone(), |p| p.display_name().to_owned());
+    let page = LinkPage {
+        nav: Nav::new(Some(&user)),
+        csrf: csrf.token.clone(),
+        provider: name,
+        email: identity.email.unwrap_or_default(),
+        username: Some(user.username.clone()),
+        prove: String::new(),
+        back: safe_next(Some(&flow.next)).unwrap_or_else(|| "/account".into()),
+    };
+    Ok((csrf, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn post_link(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    ctx: AuditCtx,
+    headers: HeaderMap,
+    CsrfForm { .. }: CsrfForm<Empty>,
+) -> Result<Response, HtmlError> {
+    let Some((flow, _)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
+    let Some(user) = user.filter(|u| proved(Some(u), &flow)) else { return Ok(Redirect::to(PROVE).into_response()) };
+    // Taken now: a second confirmation finds nothing.
+    let Some((flow, identity)) = pending_link(&state, &headers, true).await? else { return Err(no_pending_link()) };
+    let event = ctx.event(&user.user_id, AuditAction::UpstreamLinked, &user.user_id);
+    match state.accounts.link_upstream(&user.user_id, &identity, event).await {
+        Ok(()) => {}
+        Err(accounts::Error::AlreadyLinked) => {
+            return Err(HtmlError::new(
+                StatusCode::CONFLICT,
+                "That account at the provider is already linked to another gatehouse account.",
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let to = safe_next(Some(&flow.next)).unwrap_or_else(|| "/account?notice=linked".into());
+    let clear = cookies::clear(cookies::LINK, state.secure_cookies());
+    Ok((AppendHeaders([(header::SET_COOKIE, clear)]), Redirect::to(&to)).into_response())
+}
+
+async fn post_account_link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    CsrfForm { .. }: CsrfForm<Empty>,
+) -> Result<Response, HtmlError> {
+    let provider = state.upstream.get(&id).ok_or_else(HtmlError::not_found)?;
+    // Like other sign-in settings, a new way in needs a recent sign-in.
+    if !state.accounts.recently_authenticated(&user) {
+        let again = path_with_query("/login", &[("prompt", "login"), ("reauth", "1"), ("next", "/account")]);
+        return Ok(Redirect::to(&again).into_response());
+    }
+    begin(&state, &headers, provider, "/account", Some(&user.user_id)).await
+}
+
+async fn post_account_unlink(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    SignedIn(user): SignedIn,
+    ctx: AuditCtx,
+    CsrfForm { .. }: CsrfForm<Empty>,
+) -> Result<Response, HtmlError> {
+    let event = ctx.event(&user.user_id, AuditAction::UpstreamUnlinked, &user.user_id);
+    match state.accounts.unlink_upstream(&user.user_id, &id, event).await {
+        Ok(()) => Ok(Redirect::to("/account?notice=unlinked").into_response()),
+        Err(accounts::Error::LastSignInMethod) => Err(HtmlError::new(
+            StatusCode::CONFLICT,
+            "This is the only way you can sign in, so it stays linked. Set a password first (use \"Forgot your password?\" on the sign-in page), then unlink it.",
+        )),
+        Err(accounts::Error::UnknownUser) => Err(HtmlError::not_found()),
+        Err(other) => Err(other.into()),
+    }
+}
