@@ -30,6 +30,7 @@ pub enum Tamper {
 struct Proxy {
     target: Arc<Mutex<String>>,
     tamper: Arc<Mutex<Tamper>>,
+    token_statuses: Arc<Mutex<Vec<u16>>>,
     http: reqwest::Client,
 }
 
@@ -37,6 +38,7 @@ pub struct TokenProxy {
     pub base: String,
     target: Arc<Mutex<String>>,
     tamper: Arc<Mutex<Tamper>>,
+    token_statuses: Arc<Mutex<Vec<u16>>>,
 }
 
 impl TokenProxy {
@@ -46,11 +48,19 @@ impl TokenProxy {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let target = Arc::new(Mutex::new(String::new()));
         let tamper = Arc::new(Mutex::new(Tamper::Nothing));
+        let token_statuses = Arc::new(Mutex::new(Vec::new()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let proxy = Proxy { target: target.clone(), tamper: tamper.clone(), http };
+        let proxy =
+            Proxy { target: target.clone(), tamper: tamper.clone(), token_statuses: token_statuses.clone(), http };
         let router = Router::new().fallback(forward).with_state(proxy);
         tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { base, target, tamper }
+        Self { base, target, tamper, token_statuses }
+    }
+
+    /// The upstream's status for the last token request, before tampering:
+    /// shows that a refusal later was the downstream's own check.
+    pub fn last_token_status(&self) -> Option<u16> {
+        self.token_statuses.lock().unwrap().last().copied()
     }
 
     /// Where requests go (the upstream app's real address).
@@ -86,6 +96,9 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         return (StatusCode::BAD_GATEWAY, "proxy: upstream unreachable").into_response();
     };
     let status = upstream.status();
+    if is_token {
+        proxy.token_statuses.lock().unwrap().push(status.as_u16());
+    }
     let mut headers = upstream.headers().clone();
     for h in &HOP {
         headers.remove(h);

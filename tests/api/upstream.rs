@@ -146,7 +146,7 @@ async fn a_used_callback_url_cannot_be_replayed() {
 
 #[tokio::test]
 async fn an_id_token_with_another_nonce_is_refused_oidc_core_3_1_3_7_step_11() {
-    let corp = Corp::start().await;
+    let corp = corp_behind_proxy().await;
     let browser = corp.upstream_user_browser("nico").await;
     let authorize = corp.begin(&browser, "/account").await;
     // The upstream puts whatever nonce it was asked for into the ID token.
@@ -154,6 +154,7 @@ async fn an_id_token_with_another_nonce_is_refused_oidc_core_3_1_3_7_step_11() {
     let back = corp.at_upstream(&browser, &forged).await;
     let html = refused(&corp, &browser, browser.get(back).send().await.unwrap(), 400).await;
     says_unverified(&html);
+    assert_eq!(corp.proxy.as_ref().unwrap().last_token_status(), Some(200), "the code was redeemed");
 }
 
 /// A Corp whose upstream sits behind the tampering proxy; checks first that
@@ -175,6 +176,7 @@ async fn an_id_token_with_a_broken_signature_is_refused_oidc_core_3_1_3_7_step_6
     let res = corp.sign_in(&browser, "/account").await;
     let html = refused(&corp, &browser, res, 400).await;
     says_unverified(&html);
+    assert_eq!(corp.proxy.as_ref().unwrap().last_token_status(), Some(200), "the code was redeemed");
 }
 
 #[tokio::test]
@@ -190,11 +192,12 @@ async fn an_id_token_for_another_client_is_refused_oidc_core_3_1_3_7_step_3() {
     let back = corp.at_upstream(&browser, &as_intruder).await;
     let html = refused(&corp, &browser, browser.get(back).send().await.unwrap(), 400).await;
     says_unverified(&html);
+    assert_eq!(corp.proxy.as_ref().unwrap().last_token_status(), Some(200), "the code was redeemed by intruder");
 }
 
 #[tokio::test]
 async fn an_expired_id_token_is_refused_oidc_core_3_1_3_7_step_9() {
-    let corp = Corp::start().await;
+    let corp = corp_behind_proxy().await;
     // The upstream's clock runs two hours slow: its ID tokens (15 minutes)
     // have expired when they arrive.
     corp.up.clock.advance(-7200);
@@ -202,6 +205,7 @@ async fn an_expired_id_token_is_refused_oidc_core_3_1_3_7_step_9() {
     let res = corp.sign_in(&browser, "/account").await;
     let html = refused(&corp, &browser, res, 400).await;
     says_unverified(&html);
+    assert_eq!(corp.proxy.as_ref().unwrap().last_token_status(), Some(200), "the code was redeemed");
 }
 
 #[tokio::test]
@@ -270,7 +274,9 @@ async fn with_facebook(trust_email: bool) -> (TestApp, FakeGraph) {
     fb.client_secret_file = Some(secret_file);
     fb.authorization_url = Some(graph.url("/dialog/oauth"));
     fb.token_url = Some(graph.url("/oauth/access_token"));
-    fb.userinfo_url = Some(graph.url("/me"));
+    // An override replaces the preset's whole URL, `fields` included (the
+    // Graph API leaves the email out unless asked).
+    fb.userinfo_url = Some(graph.url("/me?fields=id,name,email"));
     fb.trust_email = trust_email;
     let down = spawn_app_on_localhost(free_port(), |c| {
         c.upstream.insert("facebook".into(), fb);

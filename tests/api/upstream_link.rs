@@ -163,7 +163,7 @@ async fn linked_from_account(corp: &Corp) -> reqwest::Client {
     let back = back.unwrap_or_else(|| panic!("back at the callback: {} {chain:?}", res.status()));
     let res = browser.get(back).send().await.unwrap();
     assert_eq!(res.status(), 303);
-    assert_eq!(location(&res), "/account");
+    assert!(location(&res).starts_with("/account"), "{}", location(&res));
     let html = account_page(&corp.down, &browser).await;
     assert!(html.contains("Corp SSO"), "{html}");
     assert!(form_to(&html, UNLINK).is_some(), "linked, with a way to unlink: {html}");
@@ -210,7 +210,7 @@ async fn unlinking_stops_the_provider_signing_in_to_the_account() {
     let browser = linked_from_account(&corp).await;
     let res = submit_on(&corp.down, &browser, "/account", UNLINK, &[]).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(location(&res), "/account");
+    assert!(location(&res).starts_with("/account"), "{}", location(&res));
     let html = account_page(&corp.down, &browser).await;
     assert!(form_to(&html, UNLINK).is_none(), "no longer linked: {html}");
     let id = user_id(&corp, "lena").await;
