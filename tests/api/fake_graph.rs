@@ -186,7 +186,7 @@ async fn me(State(fake): State<Fake>, headers: HeaderMap, raw: axum::extract::Ra
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::to_owned);
     let token = in_header.or(in_query.map(|v| v.into_owned()));
-    if !token.is_some_and(|t| seen.tokens.iter().any(|known| *known == t)) {
+    if !token.is_some_and(|t| seen.tokens.contains(&t)) {
         let body = json!({"error": {"message": "Invalid OAuth access token", "type": "OAuthException", "code": 190}});
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }

@@ -112,6 +112,17 @@ async fn a_tampered_or_missing_state_is_refused_rfc_6749_10_12() {
 }
 
 #[tokio::test]
+async fn a_state_older_than_ten_minutes_is_refused() {
+    let corp = Corp::start().await;
+    let browser = corp.upstream_user_browser("tim").await;
+    let authorize = corp.begin(&browser, "/account").await;
+    let back = corp.at_upstream(&browser, &authorize).await;
+    // The cookie's Max-Age is the browser's business; the server checks too.
+    corp.down.clock.advance(601);
+    refused(&corp, &browser, browser.get(back).send().await.unwrap(), 400).await;
+}
+
+#[tokio::test]
 async fn a_callback_opened_in_another_browser_is_refused_rfc_6749_10_12() {
     let corp = Corp::start().await;
     let victim = corp.upstream_user_browser("vera").await;

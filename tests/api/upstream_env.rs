@@ -164,7 +164,11 @@ impl Corp {
     /// A fresh browser signed in at the upstream as `name` (created there
     /// first if new: email `<name>@example.com`, verified).
     pub async fn upstream_user_browser(&self, name: &str) -> reqwest::Client {
-        let browser = self.up.browser();
+        self.sign_in_upstream(self.up.browser(), name).await
+    }
+
+    /// Signs `browser` in at the upstream as `name` (created there if new).
+    pub async fn sign_in_upstream(&self, browser: reqwest::Client, name: &str) -> reqwest::Client {
         if self.up.state.accounts.find(name).await.is_err() {
             self.up.create_user(name, &[]).await;
         }

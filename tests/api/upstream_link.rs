@@ -8,7 +8,9 @@ use url::Url;
 
 use crate::helpers::{PASSWORD, location, set_cookie};
 use crate::mfa;
-use crate::upstream_env::{Corp, account_page, follow, form_to, links, param, signed_in_at, submit, submit_on};
+use crate::upstream_env::{
+    Corp, Rp, account_page, amr, follow, form_to, links, param, signed_in_at, submit, submit_on,
+};
 
 async fn events(corp: &Corp) -> Vec<AuditRow> {
     audit::tail(&corp.down.state.store, 1_000).await.unwrap()
@@ -103,6 +105,28 @@ async fn signing_in_to_the_local_account_then_confirming_links_the_identity() {
     assert!(rows.iter().any(|r| r.action == "upstream_linked" && r.target == id), "audited: {rows:?}");
     // From now on the upstream sign-in is ivy's.
     lands_in(&corp, "ivy", "ivy").await;
+    // The pending link is spent.
+    let res = browser.get(corp.down.url("/login/link")).send().await.unwrap();
+    assert_eq!(res.status(), 400, "no pending link");
+}
+
+#[tokio::test]
+async fn a_pending_link_lasts_ten_minutes() {
+    let corp = Corp::start().await;
+    corp.down.create_user("ivy", &[]).await;
+    let browser = corp.upstream_user_browser("ivy").await;
+    let to_login = refused_takeover(&corp, &browser, "ivy@example.com").await;
+    corp.down.clock.advance(601);
+    let html = browser.get(to_login).send().await.unwrap().text().await.unwrap();
+    let form = form_to(&html, "/login").unwrap();
+    let res = submit(&corp.down, &browser, &form, &[("username", "ivy"), ("password", PASSWORD)]).await;
+    assert_eq!(location(&res), "/login/link");
+    let res = browser.get(corp.down.url("/login/link")).send().await.unwrap();
+    assert_eq!(res.status(), 400, "the pending link expired");
+    assert!(events(&corp).await.iter().all(|r| r.action != "upstream_linked"));
+    // A signed-in user who never had one gets the same.
+    let other = corp.down.signed_in("jon", &[]).await;
+    assert_eq!(other.get(corp.down.url("/login/link")).send().await.unwrap().status(), 400);
 }
 
 #[tokio::test]
@@ -143,6 +167,29 @@ async fn linking_an_account_with_two_step_sign_in_needs_the_second_step_too() {
     let res = submit_on(&corp.down, &fresh, &mfa_page, "/login/mfa", &[("method", "totp"), ("code", &code)]).await;
     assert_eq!(res.status(), 303);
     assert!(account_page(&corp.down, &fresh).await.contains("tara"));
+
+    // An app sees both steps: amr `fed otp mfa`, acr 2.
+    corp.down.clock.advance(30);
+    let rp = Rp::new(&corp.down).await;
+    let browser = corp.upstream_user_browser("tara").await;
+    let flow = rp.start();
+    let (res, chain) = follow(&browser, flow.url.as_str(), |_| false).await;
+    let page = chain.last().unwrap().clone();
+    let html = res.text().await.unwrap();
+    let (href, _) = links(&html).into_iter().find(|(_, t)| t == "Sign in with Corp SSO").unwrap();
+    let (res, chain) = follow(&browser, page.join(&href).unwrap().as_str(), |_| false).await;
+    assert_eq!(res.status(), 200);
+    let mfa_page = chain.last().unwrap().clone();
+    assert_eq!(mfa_page.path(), "/login/mfa", "{chain:?}");
+    let form = form_to(&res.text().await.unwrap(), "/login/mfa").unwrap();
+    let code = mfa::code_now(&corp.down, &secret);
+    let res = submit(&corp.down, &browser, &form, &[("method", "totp"), ("code", &code)]).await;
+    assert_eq!(res.status(), 303);
+    let next = corp.down.url(location(&res));
+    let (_, chain) = follow(&browser, &next, |u| u.as_str().starts_with(crate::oidc::REDIRECT)).await;
+    let (claims, _) = rp.finish(flow, chain.last().unwrap()).await;
+    assert_eq!(amr(&claims), ["fed", "otp", "mfa"]);
+    assert_eq!(claims.auth_context_ref().map(|a| a.to_string()).as_deref(), Some("2"));
 }
 
 /// `lena` (local, password) links `marco` (upstream) from `/account`.
@@ -251,4 +298,23 @@ async fn an_upstream_sign_in_shows_in_the_activity_log_as_federated() {
     let rows = events(&corp).await;
     assert!(rows.iter().any(|r| r.action == "sign_in" && r.target == id), "audited: {rows:?}");
     assert!(matches!(audit::verify(&corp.down.state.store).await.unwrap(), audit::Verdict::Intact(_)));
+}
+
+#[tokio::test]
+async fn an_upstream_sign_in_from_a_new_network_mails_the_new_device_notice() {
+    let corp = Corp::start().await;
+    corp.signed_in_via_corp("gus").await; // the first sign-in: nothing to compare with
+    // A new device on another network (127.0.1.0/24), as for passwords.
+    let away = reqwest::Client::builder()
+        .local_address(Some("127.0.1.1".parse().unwrap()))
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+        .build()
+        .unwrap();
+    let away = corp.sign_in_upstream(away, "gus").await;
+    let res = corp.sign_in(&away, "/account").await;
+    assert_eq!(res.status(), 303);
+    let mail = corp.down.mail.wait_for("gus@example.com", "New sign-in").await;
+    assert!(mail.text.contains("127.0.1.1"), "{}", mail.text);
 }
