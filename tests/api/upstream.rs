@@ -112,6 +112,32 @@ async fn a_tampered_or_missing_state_is_refused_rfc_6749_10_12() {
 }
 
 #[tokio::test]
+async fn next_is_kept_only_when_it_is_a_local_path() {
+    let corp = Corp::start().await;
+    let browser = corp.upstream_user_browser("nell").await;
+    // An open redirect would send the fresh session's owner anywhere.
+    let res = corp.sign_in(&browser, "https://evil.example/steal").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/account", "an off-site next is dropped");
+    let res = corp.sign_in(&browser, "//evil.example/x").await;
+    assert_eq!(location(&res), "/account");
+    let res = corp.sign_in(&browser, "/account/mfa").await;
+    assert_eq!(location(&res), "/account/mfa");
+}
+
+#[tokio::test]
+async fn a_blocked_account_does_not_sign_in_through_its_provider() {
+    let corp = Corp::start().await;
+    corp.signed_in_via_corp("bea").await;
+    let id = corp.down.state.accounts.find("bea@example.com").await.unwrap().id;
+    corp.down.state.accounts.set_blocked(&id, true).await.unwrap();
+    let browser = corp.upstream_user_browser("bea").await;
+    let res = corp.sign_in(&browser, "/account").await;
+    assert!(set_cookie(&res, "gh_session").is_none(), "no session for a blocked account: {}", res.status());
+    assert!(!signed_in_at(&corp.down, &browser).await);
+}
+
+#[tokio::test]
 async fn a_state_older_than_ten_minutes_is_refused() {
     let corp = Corp::start().await;
     let browser = corp.upstream_user_browser("tim").await;

@@ -111,6 +111,40 @@ async fn signing_in_to_the_local_account_then_confirming_links_the_identity() {
 }
 
 #[tokio::test]
+async fn a_session_from_before_the_pending_link_is_not_proof() {
+    let corp = Corp::start().await;
+    // Signed in locally first; then, in the same browser, an upstream
+    // sign-in with the account's address (a shared computer, say).
+    let browser = corp.down.signed_in("ivy", &[]).await;
+    corp.down.clock.advance(5);
+    let browser = corp.sign_in_upstream(browser, "ivy").await;
+    let res = corp.sign_in(&browser, "/account").await;
+    assert_eq!(res.status(), 200, "the linking page");
+    let res = browser.get(corp.down.url("/login/link")).send().await.unwrap();
+    assert_eq!(res.status(), 303, "a sign-in after the link was asked for is needed");
+    let to = Url::parse(&corp.down.url(location(&res))).unwrap();
+    assert_eq!(to.path(), "/login");
+    assert_eq!(param(&to, "prompt").as_deref(), Some("login"));
+    // Nor can the form be posted straight away.
+    let csrf = crate::helpers::hidden_value(&account_page(&corp.down, &browser).await, "csrf_token").unwrap();
+    let res = browser.post(corp.down.url("/login/link")).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap();
+    assert_ne!(res.status(), 200);
+    assert!(!location(&res).starts_with("/account"), "{}", location(&res));
+    assert!(events(&corp).await.iter().all(|r| r.action != "upstream_linked"), "not linked");
+}
+
+#[tokio::test]
+async fn link_and_unlink_forms_need_their_csrf_token() {
+    let corp = Corp::start().await;
+    let browser = linked_from_account(&corp).await;
+    let res = browser.post(corp.down.url(UNLINK)).form(&[("x", "y")]).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = browser.post(corp.down.url(LINK)).form(&[("x", "y")]).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(form_to(&account_page(&corp.down, &browser).await, UNLINK).is_some(), "still linked");
+}
+
+#[tokio::test]
 async fn a_pending_link_lasts_ten_minutes() {
     let corp = Corp::start().await;
     corp.down.create_user("ivy", &[]).await;
@@ -276,6 +310,8 @@ async fn the_last_way_to_sign_in_cannot_be_unlinked() {
     // An account made by an upstream sign-in: no password, one link.
     let browser = corp.signed_in_via_corp("otto").await;
     let id = user_id(&corp, "otto@example.com").await;
+    let roles = corp.down.state.accounts.roles(&id).await.unwrap();
+    assert_eq!(roles, ["user"], "a new account has the user role");
     let res = submit_on(&corp.down, &browser, "/account", UNLINK, &[]).await;
     assert_eq!(res.status(), 409);
     assert!(form_to(&account_page(&corp.down, &browser).await, UNLINK).is_some(), "still linked");
