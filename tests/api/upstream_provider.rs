@@ -200,3 +200,149 @@ async fn the_oauth2_kind_reads_the_identity_from_userinfo() {
 
     assert_olivia(&identity, &up);
 }
+
+#[tokio::test]
+async fn an_id_token_signed_with_a_key_rotated_in_after_discovery_makes_us_fetch_the_keys_again() {
+    let up = upstream().await;
+    let providers = providers(oidc_table(&up));
+    let corp = providers.get("corp").unwrap();
+    // `start` caches discovery and the JWKS (the current key and the next).
+    let (pending, code) = authorize(&up, corp).await;
+
+    // Two rotations: the signing key is one our cached JWKS has never seen.
+    up.app.state.keys.rotate_now().await.unwrap();
+    up.app.state.keys.rotate_now().await.unwrap();
+    let identity = corp.finish(&callback(), &code, &pending).await.unwrap();
+
+    assert_olivia(&identity, &up);
+}
+
+/// A stand-in for the Graph API: a token endpoint that wants the secret in
+/// the body and a `me` endpoint that wants the token as a Bearer header. The
+/// code picks the token endpoint's answer.
+mod fake_facebook {
+    use std::sync::{Arc, Mutex};
+
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    use axum::{Form, Json, Router};
+    use serde_json::json;
+
+    #[derive(Default)]
+    pub struct Seen {
+        pub token_form: Vec<(String, String)>,
+        pub token_basic: bool,
+        pub me_query: Option<String>,
+        pub me_authorization: Option<String>,
+    }
+
+    pub async fn start() -> (String, Arc<Mutex<Seen>>) {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (s1, s2) = (seen.clone(), seen.clone());
+        let router = Router::new()
+            .route(
+                "/oauth/access_token",
+                post(move |headers: HeaderMap, Form(form): Form<Vec<(String, String)>>| async move {
+                    let code = form.iter().find(|(k, _)| k == "code").map(|(_, v)| v.clone()).unwrap_or_default();
+                    let mut seen = s1.lock().unwrap();
+                    seen.token_basic = headers.contains_key("authorization");
+                    seen.token_form = form;
+                    token_answer(&code)
+                }),
+            )
+            .route(
+                "/me",
+                get(move |headers: HeaderMap, uri: axum::http::Uri| async move {
+                    let mut seen = s2.lock().unwrap();
+                    seen.me_query = uri.query().map(str::to_owned);
+                    seen.me_authorization = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
+                    Json(json!({ "id": 10158, "name": "Mark", "email": "mark@fb.example" }))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (base, seen)
+    }
+
+    fn token_answer(code: &str) -> Response {
+        match code {
+            "down" => (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response(),
+            "down-json" => {
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "server_error" }))).into_response()
+            }
+            "used" => (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_grant" }))).into_response(),
+            // GitHub's way: an error with status 200.
+            "github" => Json(json!({ "error": "bad_verification_code" })).into_response(),
+            "mac" => Json(json!({ "access_token": "t", "token_type": "mac" })).into_response(),
+            _ => Json(json!({ "access_token": "fb-access", "token_type": "bearer", "expires_in": 5183944 }))
+                .into_response(),
+        }
+    }
+}
+
+fn facebook_table(base: &str, trust_email: bool) -> Value {
+    json!({
+        "kind": "facebook",
+        "client_id": "fb-app",
+        "client_secret": "fb-secret",
+        "authorization_url": format!("{base}/dialog/oauth"),
+        "token_url": format!("{base}/oauth/access_token"),
+        "userinfo_url": format!("{base}/me?fields=id,name,email"),
+        "trust_email": trust_email,
+    })
+}
+
+#[tokio::test]
+async fn facebook_posts_the_secret_and_reads_me_with_a_bearer_token() {
+    let (base, seen) = fake_facebook::start().await;
+    let providers = providers(facebook_table(&base, false));
+    let fb = providers.get("corp").unwrap();
+    let start = fb.start(&callback()).await.unwrap();
+    assert_eq!(param(&start.url, "scope").as_deref(), Some("email public_profile"));
+
+    let identity = fb.finish(&callback(), "good", &start.pending).await.unwrap();
+
+    assert_eq!(identity.subject, "10158", "a numeric id becomes a string");
+    assert_eq!(identity.name.as_deref(), Some("Mark"));
+    assert_eq!(identity.email.as_deref(), Some("mark@fb.example"));
+    assert!(!identity.email_verified, "Facebook sends no email_verified");
+    let seen = seen.lock().unwrap();
+    let form = |k: &str| seen.token_form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(form("client_secret"), Some("fb-secret"));
+    assert_eq!(form("client_id"), Some("fb-app"));
+    assert!(!seen.token_basic);
+    assert_eq!(form("code_verifier"), Some(start.pending.pkce_verifier.as_str()));
+    assert_eq!(form("redirect_uri"), Some(CALLBACK));
+    assert_eq!(seen.me_query.as_deref(), Some("fields=id,name,email"));
+    assert_eq!(seen.me_authorization.as_deref(), Some("Bearer fb-access"));
+}
+
+#[tokio::test]
+async fn facebook_email_is_verified_with_trust_email() {
+    let (base, _) = fake_facebook::start().await;
+    let providers = providers(facebook_table(&base, true));
+    let fb = providers.get("corp").unwrap();
+    let start = fb.start(&callback()).await.unwrap();
+
+    let identity = fb.finish(&callback(), "good", &start.pending).await.unwrap();
+
+    assert!(identity.email_verified);
+}
+
+#[tokio::test]
+async fn token_endpoint_errors_are_rejected_and_outages_unavailable() {
+    let (base, _) = fake_facebook::start().await;
+    let providers = providers(facebook_table(&base, false));
+    let fb = providers.get("corp").unwrap();
+    let start = fb.start(&callback()).await.unwrap();
+
+    for (code, rejected) in [("used", true), ("github", true), ("mac", true), ("down", false), ("down-json", false)] {
+        let err = fb.finish(&callback(), code, &start.pending).await.unwrap_err();
+        match (rejected, &err) {
+            (true, Error::Rejected(_)) | (false, Error::Unavailable(_)) => {}
+            _ => panic!("{code}: {err}"),
+        }
+    }
+}
