@@ -346,3 +346,41 @@ async fn token_endpoint_errors_are_rejected_and_outages_unavailable() {
         }
     }
 }
+
+#[tokio::test]
+async fn discovery_is_cached_for_an_hour_of_our_clock() {
+    let up = upstream().await;
+    let clock = FixedClock::at(real_now());
+    let mut config = BTreeMap::new();
+    config.insert("corp".to_owned(), serde_json::from_value(oidc_table(&up)).unwrap());
+    let providers = Providers::from_config(&config, Arc::new(clock.clone())).unwrap();
+    let corp = providers.get("corp").unwrap();
+    corp.start(&callback()).await.unwrap();
+
+    // The provider goes away: the cached document still serves for an hour.
+    up.app.stop().await;
+    clock.advance(3599);
+    corp.start(&callback()).await.unwrap();
+    clock.advance(2);
+    let err = corp.start(&callback()).await.err().unwrap();
+
+    assert!(matches!(err, Error::Unavailable(_)), "{err}");
+}
+
+#[tokio::test]
+async fn an_id_token_without_email_is_completed_from_userinfo_for_the_same_sub() {
+    let up = upstream().await;
+    let mut table = oidc_table(&up);
+    table["scopes"] = json!(["openid"]);
+    let providers = providers(table);
+    let corp = providers.get("corp").unwrap();
+    let (pending, code) = authorize(&up, corp).await;
+
+    // No `email` scope: neither the ID token nor userinfo has an address; the
+    // userinfo answer is used only because its `sub` is the ID token's.
+    let identity = corp.finish(&callback(), &code, &pending).await.unwrap();
+
+    assert_eq!(identity.subject, up.user_id);
+    assert_eq!(identity.email, None);
+    assert!(!identity.email_verified);
+}
