@@ -23,3 +23,4 @@ mod refresh;
 mod register;
 mod smtp;
 mod throttle;
+mod upstream_provider;
