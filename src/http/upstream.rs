@@ -130,6 +130,8 @@ struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// RFC 9207 issuer identification.
+    iss: Option<String>,
 }
 
 /// Everything a callback needs besides the query: who is here already,
@@ -170,6 +172,7 @@ async fn get_callback(
             provider.display_name()
         )));
     };
+    provider.check_response_issuer(q.iss.as_deref()).map_err(|e| provider_error(provider, e))?;
     if let Some(error) = q.error.as_deref() {
         return Err(refused_upstream(provider, error, q.error_description.as_deref()));
     }

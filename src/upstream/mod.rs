@@ -189,6 +189,20 @@ impl Provider {
         Ok(Start { url, pending: Pending { state, nonce, pkce_verifier: verifier.secret().clone() } })
     }
 
+    /// RFC 9207 §2.4: an `iss` parameter on the authorization response must
+    /// name the issuer the request went to (a mix-up defence). OpenID
+    /// providers only: a plain OAuth2 provider has no issuer configured.
+    /// Each provider also has its own redirect URI, the other countermeasure
+    /// RFC 9207 §1 names, so a response without `iss` is accepted.
+    pub fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), Error> {
+        match (&self.settings.protocol, iss) {
+            (Protocol::Oidc { issuer }, Some(got)) if got != issuer => {
+                Err(Error::Rejected("authorization response: iss names another issuer".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Redeems `code` and returns the verified identity. OIDC: ID-token
     /// signature (JWKS), `iss`, `aud`/`azp`, `nonce`, `exp`/`iat` against the
     /// Clock. OAuth2: the token, then the userinfo endpoint and the claim
