@@ -10,7 +10,8 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -129,9 +130,12 @@ struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// RFC 9207 issuer identification.
+    iss: Option<String>,
 }
 
-/// Everything a callback needs besides the query.
+/// Everything a callback needs besides the query: who is here already,
+/// from where, and the cookies.
 struct Visit {
     previous: Option<CurrentUser>,
     client: ClientInfo,
@@ -140,18 +144,26 @@ struct Visit {
     csrf: PageCsrf,
 }
 
+impl FromRequestParts<AppState> for Visit {
+    type Rejection = HtmlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let MaybeUser(previous) = MaybeUser::from_request_parts(parts, state).await?;
+        let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
+        let Ok(ctx) = AuditCtx::from_request_parts(parts, state).await;
+        let csrf = PageCsrf::from_request_parts(parts, state).await?;
+        Ok(Self { previous, client, ctx, headers: parts.headers.clone(), csrf })
+    }
+}
+
 async fn get_callback(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<CallbackQuery>,
-    MaybeUser(previous): MaybeUser,
-    client: ClientInfo,
-    ctx: AuditCtx,
-    headers: HeaderMap,
-    csrf: PageCsrf,
+    visit: Visit,
 ) -> Result<Response, HtmlError> {
     let provider = state.upstream.get(&id).ok_or_else(HtmlError::not_found)?;
-    let browser = cookies::get(&headers, cookies::UPSTREAM).unwrap_or_default();
+    let browser = cookies::get(&visit.headers, cookies::UPSTREAM).unwrap_or_default();
     let key = q.state.as_deref().unwrap_or_default();
     let Some(flow) = state.accounts.take_upstream_flow(FlowKind::Start, key, browser, Some(provider.id())).await?
     else {
@@ -160,11 +172,14 @@ async fn get_callback(
             provider.display_name()
         )));
     };
+    provider.check_response_issuer(q.iss.as_deref()).map_err(|e| provider_error(provider, e))?;
     if let Some(error) = q.error.as_deref() {
         return Err(refused_upstream(provider, error, q.error_description.as_deref()));
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048) else {
-        return Err(HtmlError::bad_request("The provider sent no authorization code. Start again from the sign-in page."));
+        return Err(HtmlError::bad_request(
+            "The provider sent no authorization code. Start again from the sign-in page.",
+        ));
     };
     let pending: upstream::Pending =
         serde_json::from_str(&flow.secret).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
@@ -172,7 +187,6 @@ async fn get_callback(
         .finish(&callback_url(&state, provider)?, code, &pending)
         .await
         .map_err(|e| provider_error(provider, e))?;
-    let visit = Visit { previous, client, ctx, headers, csrf };
     match flow.link_user_id {
         Some(user_id) => link_from_account(&state, provider, &identity, &user_id, visit).await,
         None => sign_in(&state, provider, identity, &flow.next, visit).await,
@@ -183,9 +197,7 @@ async fn get_callback(
 /// user refusing consent there.
 fn refused_upstream(provider: &Provider, error: &str, description: Option<&str>) -> HtmlError {
     // Only the RFC's error character set, bounded: it is shown on our page.
-    let clean = |s: &str, max: usize| -> String {
-        s.chars().filter(|c| (' '..='~').contains(c)).take(max).collect()
-    };
+    let clean = |s: &str, max: usize| -> String { s.chars().filter(|c| (' '..='~').contains(c)).take(max).collect() };
     let mut message = format!("{} did not sign you in ({}).", provider.display_name(), clean(error, 64));
     if let Some(d) = description.map(|d| clean(d, 200)).filter(|d| !d.is_empty()) {
         message.push_str(&format!(" It said: {d}."));
@@ -342,7 +354,9 @@ async fn pending_link(
 }
 
 fn no_pending_link() -> HtmlError {
-    HtmlError::bad_request("No account link is waiting in this browser (it expires after 10 minutes). Start again from the sign-in page.")
+    HtmlError::bad_request(
+        "No account link is waiting in this browser (it expires after 10 minutes). Start again from the sign-in page.",
+    )
 }
 
 /// Only a sign-in made after the link was offered proves the account:

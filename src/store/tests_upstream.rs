@@ -42,7 +42,9 @@ async fn a_flow_is_taken_once_by_its_own_browser_before_it_expires() {
         conn.db().insert_upstream_flow(&flow).await.unwrap();
         let db = &mut conn.db();
         assert!(db.take_upstream_flow("start", "state-hash", "browser-b", None, 1_001).await.unwrap().is_none());
-        assert!(db.take_upstream_flow("start", "state-hash", "browser-a", Some("other"), 1_001).await.unwrap().is_none());
+        assert!(
+            db.take_upstream_flow("start", "state-hash", "browser-a", Some("other"), 1_001).await.unwrap().is_none()
+        );
         assert!(db.take_upstream_flow("link", "state-hash", "browser-a", None, 1_001).await.unwrap().is_none());
         assert!(db.take_upstream_flow("start", "state-hash", "browser-a", None, 1_600).await.unwrap().is_none());
         assert!(db.peek_upstream_flow("start", "state-hash", "browser-a", 1_001).await.unwrap().is_some());

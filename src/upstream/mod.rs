@@ -3,6 +3,21 @@
 //! mapping). Protocol only, no axum and no storage: the HTTP layer keeps the
 //! pending flow ([`Pending`]) bound to the browser and hands it back here at
 //! the callback.
+//!
+//! ```text
+//! start(redirect_uri) ── state, nonce (OIDC), PKCE S256 ──▶ authorization URL
+//!        │                         (the browser goes there, signs in, comes back)
+//! finish(redirect_uri, code, pending)
+//!        ├─ token endpoint: code + code_verifier, client auth   (exchange.rs)
+//!        ├─ OIDC: ID token checked against discovery + JWKS     (oidc.rs)
+//!        │        userinfo only when the token lacks the email
+//!        ├─ OAuth2: userinfo with the access token              (exchange.rs)
+//!        └─ claim mapping → Identity                            (claims.rs)
+//! ```
+//!
+//! Per kind defaults and secrets are resolved once at startup (settings.rs).
+//! `oidc`, `oauth2` and `twitter` may run without a secret (a public client):
+//! PKCE then binds the code to the flow. Google and Facebook need one.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -118,10 +133,12 @@ impl std::fmt::Debug for Provider {
 }
 
 impl Provider {
+    /// The config key, the path segment of `/login/{id}`.
     pub fn id(&self) -> &str {
         &self.id
     }
 
+    /// The name on the sign-in button.
     pub fn display_name(&self) -> &str {
         &self.display_name
     }
@@ -170,6 +187,20 @@ impl Provider {
             }
         }
         Ok(Start { url, pending: Pending { state, nonce, pkce_verifier: verifier.secret().clone() } })
+    }
+
+    /// RFC 9207 §2.4: an `iss` parameter on the authorization response must
+    /// name the issuer the request went to (a mix-up defence). OpenID
+    /// providers only: a plain OAuth2 provider has no issuer configured.
+    /// Each provider also has its own redirect URI, the other countermeasure
+    /// RFC 9207 §1 names, so a response without `iss` is accepted.
+    pub fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), Error> {
+        match (&self.settings.protocol, iss) {
+            (Protocol::Oidc { issuer }, Some(got)) if got != issuer => {
+                Err(Error::Rejected("authorization response: iss names another issuer".into()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Redeems `code` and returns the verified identity. OIDC: ID-token

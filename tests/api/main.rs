@@ -28,3 +28,4 @@ mod token_proxy;
 mod upstream;
 mod upstream_env;
 mod upstream_link;
+mod upstream_provider;
