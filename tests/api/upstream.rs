@@ -138,6 +138,18 @@ async fn a_blocked_account_does_not_sign_in_through_its_provider() {
 }
 
 #[tokio::test]
+async fn a_callback_naming_another_issuer_is_refused_rfc_9207_2_4() {
+    let corp = Corp::start().await;
+    let browser = corp.upstream_user_browser("iris").await;
+    let authorize = corp.begin(&browser, "/account").await;
+    let back = corp.at_upstream(&browser, &authorize).await;
+    assert_eq!(param(&back, "iss").as_deref(), Some(corp.issuer.as_str()), "the upstream names itself");
+    // A mix-up attack: the response claims to come from another provider.
+    let mixed = with_param(&back, "iss", "https://evil.example");
+    refused(&corp, &browser, browser.get(mixed).send().await.unwrap(), 400).await;
+}
+
+#[tokio::test]
 async fn a_state_older_than_ten_minutes_is_refused() {
     let corp = Corp::start().await;
     let browser = corp.upstream_user_browser("tim").await;
