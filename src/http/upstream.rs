@@ -305,7 +305,11 @@ async fn offer_link(
 ) -> Result<Response, HtmlError> {
     let browser = cookies::get(&visit.headers, cookies::UPSTREAM).unwrap_or_default();
     let key = token::new_secret();
-    let secret = serde_json::to_string(identity).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    let waiting = Waiting {
+        identity: identity.clone(),
+        session: visit.previous.as_ref().map(|u| u.session_id.clone()).unwrap_or_default(),
+    };
+    let secret = serde_json::to_string(&waiting).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
     let flow = FlowStart {
         kind: FlowKind::Link,
         key: &key,
@@ -335,12 +339,21 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The pending link behind this browser's cookies, and its identity.
+/// A link waiting for its confirmation.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Waiting {
+    identity: Identity,
+    /// The session the browser had when the link was offered ("" if none):
+    /// it does not count as proof.
+    session: String,
+}
+
+/// The pending link behind this browser's cookies.
 async fn pending_link(
     state: &AppState,
     headers: &HeaderMap,
     take: bool,
-) -> Result<Option<(crate::store::FlowRow, Identity)>, HtmlError> {
+) -> Result<Option<(crate::store::FlowRow, Waiting)>, HtmlError> {
     let key = cookies::get(headers, cookies::LINK).unwrap_or_default();
     let browser = cookies::get(headers, cookies::UPSTREAM).unwrap_or_default();
     let flow = if take {
@@ -349,8 +362,8 @@ async fn pending_link(
         state.accounts.peek_upstream_flow(FlowKind::Link, key, browser).await?
     };
     let Some(flow) = flow else { return Ok(None) };
-    let identity: Identity = serde_json::from_str(&flow.secret).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
-    Ok(Some((flow, identity)))
+    let waiting: Waiting = serde_json::from_str(&flow.secret).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    Ok(Some((flow, waiting)))
 }
 
 fn no_pending_link() -> HtmlError {
@@ -359,10 +372,12 @@ fn no_pending_link() -> HtmlError {
     )
 }
 
-/// Only a sign-in made after the link was offered proves the account:
-/// an older session might be someone else's at a shared computer.
-fn proved(user: Option<&CurrentUser>, flow: &crate::store::FlowRow) -> bool {
-    user.is_some_and(|u| u.auth_time >= flow.created_at)
+/// Only a sign-in made after the link was offered proves the account: an
+/// older session might be someone else's at a shared computer. Every
+/// sign-in starts a new session, so the session the browser had at the
+/// offer never counts, even within the same second.
+fn proved(user: &CurrentUser, flow: &crate::store::FlowRow, waiting: &Waiting) -> bool {
+    user.auth_time >= flow.created_at && user.session_id != waiting.session
 }
 
 async fn get_link(
@@ -371,9 +386,10 @@ async fn get_link(
     headers: HeaderMap,
     csrf: PageCsrf,
 ) -> Result<Response, HtmlError> {
-    let Some((flow, identity)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
-    let Some(user) = user.filter(|u| proved(Some(u), &flow)) else {
-        let email = identity.email.unwrap_or_default();
+    let Some((flow, waiting)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
+    let identity = &waiting.identity;
+    let Some(user) = user.filter(|u| proved(u, &flow, &waiting)) else {
+        let email = identity.email.clone().unwrap_or_default();
         return Ok(Redirect::to(&format!("{PROVE}&login_hint={}", urlencode(&email))).into_response());
     };
     let name = state.upstream.get(&flow.provider).map_or(flow.provider.clone(), |p| p.display_name().to_owned());
@@ -381,7 +397,7 @@ async fn get_link(
         nav: Nav::new(Some(&user)),
         csrf: csrf.token.clone(),
         provider: name,
-        email: identity.email.unwrap_or_default(),
+        email: identity.email.clone().unwrap_or_default(),
         username: Some(user.username.clone()),
         prove: String::new(),
         back: safe_next(Some(&flow.next)).unwrap_or_else(|| "/account".into()),
@@ -399,10 +415,14 @@ async fn post_link(
     headers: HeaderMap,
     CsrfForm { .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    let Some((flow, _)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
-    let Some(user) = user.filter(|u| proved(Some(u), &flow)) else { return Ok(Redirect::to(PROVE).into_response()) };
+    let Some((flow, waiting)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
+    let Some(user) = user.filter(|u| proved(u, &flow, &waiting)) else {
+        return Ok(Redirect::to(PROVE).into_response());
+    };
     // Taken now: a second confirmation finds nothing.
-    let Some((flow, identity)) = pending_link(&state, &headers, true).await? else { return Err(no_pending_link()) };
+    let Some((flow, Waiting { identity, .. })) = pending_link(&state, &headers, true).await? else {
+        return Err(no_pending_link());
+    };
     let event = ctx.event(&user.user_id, AuditAction::UpstreamLinked, &user.user_id);
     match state.accounts.link_upstream(&user.user_id, &identity, event).await {
         Ok(()) => {}
