@@ -12,7 +12,7 @@ use crate::store::{self, FlowRow, IdentityRow, NewFlow, NewUser, UserRow};
 use crate::upstream::Identity;
 
 use super::names::{Email, USERNAME_MAX, Username};
-use super::{Accounts, Error, Result};
+use super::{Accounts, Error, Purpose, Result};
 
 /// How long a flow waits: for the provider's callback, or for the owner
 /// of a matching account to sign in and confirm a link.
@@ -62,31 +62,44 @@ pub enum UpstreamUser {
 
 impl Accounts {
     /// Finds the account linked to `identity`, or creates one when the
-    /// identity is new and its address is free. `event` (actor and target
-    /// are filled in) is audited with a new link.
+    /// identity is new. Only an address the provider vouches for is used:
+    /// it may lead to an existing account (`Taken`), or become the new
+    /// account's verified address. `event` (actor and target are filled
+    /// in) is audited with a new link.
     pub async fn upstream_user(&self, identity: &Identity, event: AuditEvent) -> Result<UpstreamUser> {
-        let now = self.now();
-        let mut conn = self.store.conn().await?;
-        if let Some(link) = conn.db().upstream_identity(&identity.provider, &identity.subject).await? {
-            let user = conn.db().find_user(&link.user_id).await?.ok_or(Error::UnknownUser)?;
-            if user.blocked {
-                return Err(Error::Blocked);
-            }
-            conn.db().touch_upstream_identity(&identity.provider, &identity.subject, now).await?;
-            return Ok(UpstreamUser::Known { user, created: false });
+        if let Some(known) = self.linked_user(identity).await? {
+            return Ok(known);
         }
-        let email = identity.email.as_deref().and_then(|e| Email::parse(e).ok());
+        let email = identity.email.as_deref().filter(|_| identity.email_verified).and_then(|e| Email::parse(e).ok());
         if let Some(email) = &email
-            && conn.db().find_user_by_login(&email.key).await?.is_some()
+            && self.store.conn().await?.db().find_user_by_login(&email.key).await?.is_some()
         {
             return Ok(UpstreamUser::Taken);
         }
-        drop(conn);
         self.create_upstream_user(identity, email.as_ref(), event).await
     }
 
-    /// A new account for a new identity: role `user`, no password, the
-    /// address verified only if the provider said so.
+    /// The account already linked to `identity`, if any.
+    async fn linked_user(&self, identity: &Identity) -> Result<Option<UpstreamUser>> {
+        let mut conn = self.store.conn().await?;
+        let Some(link) = conn.db().upstream_identity(&identity.provider, &identity.subject).await? else {
+            return Ok(None);
+        };
+        let user = conn.db().find_user(&link.user_id).await?.ok_or(Error::UnknownUser)?;
+        if user.blocked {
+            return Err(Error::Blocked);
+        }
+        conn.db().touch_upstream_identity(&identity.provider, &identity.subject, self.now()).await?;
+        Ok(Some(UpstreamUser::Known { user, created: false }))
+    }
+
+    /// A new account for a new identity: role `user`, no password. It gets
+    /// the address only when the provider verified it and nobody may still
+    /// restore it; otherwise it has none (the user can add one on
+    /// `/account`, confirmed by mail as usual). An unverified address is
+    /// never stored as the account's: whoever controls the provider account
+    /// could claim someone else's address, have its owner confirm it, and
+    /// keep the link after the owner takes the account over by a reset.
     async fn create_upstream_user(
         &self,
         identity: &Identity,
@@ -98,16 +111,20 @@ impl Accounts {
         // Without an address the key must still be unique, and can never
         // equal a normalized address (no `@`) or a username (no `:`).
         let placeholder = format!("upstream:{}:{}", identity.provider, identity.subject);
-        let (email_display, email_key) = match email {
-            Some(e) => (e.display.as_str(), e.key.as_str()),
-            None => ("", placeholder.as_str()),
-        };
         let display_name: String = identity.name.as_deref().unwrap_or_default().trim().chars().take(64).collect();
         let base = username_base(identity);
         for attempt in 0..20 {
             let candidate = username_candidate(&base, attempt);
             let Ok(username) = Username::parse(&candidate) else { continue };
             let mut tx = self.store.begin().await?;
+            let email = match email {
+                Some(e) if !tx.db().email_reserved(&e.key, Purpose::EmailUndo.as_str(), "", now).await? => Some(e),
+                _ => None,
+            };
+            let (email_display, email_key) = match email {
+                Some(e) => (e.display.as_str(), e.key.as_str()),
+                None => ("", placeholder.as_str()),
+            };
             let inserted = tx
                 .db()
                 .insert_user(&NewUser {
@@ -116,31 +133,36 @@ impl Accounts {
                     username_key: &username.key,
                     email: email_display,
                     email_key,
-                    email_verified: email.is_some() && identity.email_verified,
+                    email_verified: email.is_some(),
                     display_name: &display_name,
                     password_hash: None,
                     now,
                 })
                 .await;
             match inserted {
-                // The address was taken in the meantime: the link path.
-                Err(store::Error::Conflict(what)) if what.contains("email") => return Ok(UpstreamUser::Taken),
+                // A sign-in racing this one made the account (the
+                // placeholder is taken), or the address was taken meanwhile.
+                Err(store::Error::Conflict(what)) if what.contains("email") => {
+                    drop(tx);
+                    return Ok(self.linked_user(identity).await?.unwrap_or(UpstreamUser::Taken));
+                }
                 Err(store::Error::Conflict(_)) => continue,
                 other => other?,
             }
             tx.db().set_user_roles(&id, &["user"]).await?;
-            let stored = email.map_or("", |e| e.display.as_str());
-            tx.db().insert_upstream_identity(&identity.provider, &identity.subject, &id, stored, now).await?;
+            let shown = identity.email.as_deref().unwrap_or_default();
+            let shown: String = shown.chars().take(super::names::EMAIL_MAX).collect();
+            match tx.db().insert_upstream_identity(&identity.provider, &identity.subject, &id, &shown, now).await {
+                Err(store::Error::Conflict(_)) => {
+                    drop(tx);
+                    return Ok(self.linked_user(identity).await?.unwrap_or(UpstreamUser::Taken));
+                }
+                other => other?,
+            }
             let event = with_who(event, &id, identity, true);
             audit::append(&mut tx.db(), &event, now).await?;
             let user = tx.db().find_user(&id).await?.ok_or(Error::UnknownUser)?;
-            // An address the provider did not vouch for gets the usual
-            // confirmation mail; until then it is unverified in every claim.
-            if !user.email.is_empty() && !user.email_verified {
-                self.queue_confirmation(&mut tx.db(), &user).await?;
-            }
             tx.commit().await?;
-            self.outbox.kick();
             tracing::info!(user_id = %id, provider = %identity.provider, "account created by upstream sign-in");
             return Ok(UpstreamUser::Known { user, created: true });
         }
@@ -172,6 +194,10 @@ impl Accounts {
     pub async fn unlink_upstream(&self, user_id: &str, provider: &str, event: AuditEvent) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        // Takes the user's row lock first, so two unlinks at once (on
+        // PostgreSQL) count one after the other and cannot both remove a
+        // passwordless account's last two links.
+        tx.db().lock_user(user_id).await?;
         let user = tx.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         let links = tx.db().user_upstream_identities(user_id).await?;
         let here = links.iter().filter(|l| l.provider == provider).count();

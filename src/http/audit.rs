@@ -74,7 +74,7 @@ pub async fn sign_in_attempt(state: &AppState, ctx: &AuditCtx, login: &str, resu
 }
 
 /// The activity method for an `amr` value (OIDC `amr`, RFC 8176).
-fn method_of(amr: &str) -> &'static str {
+pub fn method_of(amr: &str) -> &'static str {
     match amr {
         "pwd" => "password",
         "fed" => "federated",

@@ -14,9 +14,16 @@ pub const MFA: &str = "gh_mfa";
 /// change-password form (lives as long as a challenge).
 pub const EXPIRED: &str = "gh_expired";
 /// Binds upstream sign-in flows to this browser (see `http/upstream.rs`).
-pub const UPSTREAM: &str = "gh_upstream";
-/// An upstream identity waiting for its link to be confirmed.
-pub const LINK: &str = "gh_link";
+/// Like the CSRF cookie it takes the `__Host-` prefix on https, so a
+/// subdomain cannot plant a binding of its own in the browser.
+pub fn upstream_name(secure: bool) -> &'static str {
+    if secure { "__Host-gh_upstream" } else { "gh_upstream" }
+}
+
+/// An upstream identity waiting for its link to be confirmed (`__Host-` on https).
+pub fn link_name(secure: bool) -> &'static str {
+    if secure { "__Host-gh_link" } else { "gh_link" }
+}
 /// The CSRF cookie (STYLE.md §6: SameSite=Strict). On https it takes the
 /// `__Host-` prefix, so no subdomain can set or shadow it.
 pub fn csrf_name(secure: bool) -> &'static str {

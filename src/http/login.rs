@@ -247,10 +247,13 @@ pub(super) async fn finish_sign_in(
     let user = proof.user;
     // Checked here, after every step, so no way of finishing skips them.
     if !ip_gate::roles_allowed(state, &state.accounts.roles(&user.id).await?, client.addr).await {
-        audit::known_user_attempt(state, client, headers, &user.id, SignInOutcome::Denied, "password").await;
+        let method = audit::method_of(proof.amr);
+        audit::known_user_attempt(state, client, headers, &user.id, SignInOutcome::Denied, method).await;
         return Err(ip_gate::refused_account_page());
     }
-    if state.accounts.password_expired(&user).await? {
+    // An upstream sign-in used no password, so its age does not matter here.
+    let used_password = !proof.amr.starts_with(FirstFactor::Upstream.as_str());
+    if used_password && state.accounts.password_expired(&user).await? {
         let ticket = state.accounts.expired_ticket(&user).await?;
         let secure = state.secure_cookies();
         let cookie = cookies::set(cookies::EXPIRED, &ticket, "Lax", secure, Some(mfa::CHALLENGE_SECS));

@@ -73,7 +73,8 @@ async fn begin(
     let start = provider.start(&callback_url(state, provider)?).await.map_err(|e| provider_error(provider, e))?;
     let secret = serde_json::to_string(&start.pending).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
     // One binding per browser, so flows started in two tabs both work.
-    let browser = match cookies::get(headers, cookies::UPSTREAM).filter(|b| b.len() <= 64) {
+    let browser = match cookies::get(headers, cookies::upstream_name(state.secure_cookies())).filter(|b| b.len() <= 64)
+    {
         Some(b) => b.to_owned(),
         None => token::new_secret(),
     };
@@ -87,7 +88,13 @@ async fn begin(
         link_user_id,
     };
     state.accounts.begin_upstream_flow(&flow).await?;
-    let cookie = cookies::set(cookies::UPSTREAM, &browser, "Lax", state.secure_cookies(), Some(FLOW_SECS));
+    let cookie = cookies::set(
+        cookies::upstream_name(state.secure_cookies()),
+        &browser,
+        "Lax",
+        state.secure_cookies(),
+        Some(FLOW_SECS),
+    );
     Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(start.url.as_str())).into_response())
 }
 
@@ -163,7 +170,7 @@ async fn get_callback(
     visit: Visit,
 ) -> Result<Response, HtmlError> {
     let provider = state.upstream.get(&id).ok_or_else(HtmlError::not_found)?;
-    let browser = cookies::get(&visit.headers, cookies::UPSTREAM).unwrap_or_default();
+    let browser = cookies::get(&visit.headers, cookies::upstream_name(state.secure_cookies())).unwrap_or_default();
     let key = q.state.as_deref().unwrap_or_default();
     let Some(flow) = state.accounts.take_upstream_flow(FlowKind::Start, key, browser, Some(provider.id())).await?
     else {
@@ -303,7 +310,7 @@ async fn offer_link(
     next: &str,
     visit: &Visit,
 ) -> Result<Response, HtmlError> {
-    let browser = cookies::get(&visit.headers, cookies::UPSTREAM).unwrap_or_default();
+    let browser = cookies::get(&visit.headers, cookies::upstream_name(state.secure_cookies())).unwrap_or_default();
     let key = token::new_secret();
     let waiting = Waiting {
         identity: identity.clone(),
@@ -331,7 +338,8 @@ async fn offer_link(
         prove,
         back: "/login".into(),
     };
-    let cookie = cookies::set(cookies::LINK, &key, "Lax", state.secure_cookies(), Some(FLOW_SECS));
+    let cookie =
+        cookies::set(cookies::link_name(state.secure_cookies()), &key, "Lax", state.secure_cookies(), Some(FLOW_SECS));
     Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response())
 }
 
@@ -354,8 +362,8 @@ async fn pending_link(
     headers: &HeaderMap,
     take: bool,
 ) -> Result<Option<(crate::store::FlowRow, Waiting)>, HtmlError> {
-    let key = cookies::get(headers, cookies::LINK).unwrap_or_default();
-    let browser = cookies::get(headers, cookies::UPSTREAM).unwrap_or_default();
+    let key = cookies::get(headers, cookies::link_name(state.secure_cookies())).unwrap_or_default();
+    let browser = cookies::get(headers, cookies::upstream_name(state.secure_cookies())).unwrap_or_default();
     let flow = if take {
         state.accounts.take_upstream_flow(FlowKind::Link, key, browser, None).await?
     } else {
@@ -435,7 +443,7 @@ async fn post_link(
         Err(other) => return Err(other.into()),
     }
     let to = safe_next(Some(&flow.next)).unwrap_or_else(|| "/account?notice=linked".into());
-    let clear = cookies::clear(cookies::LINK, state.secure_cookies());
+    let clear = cookies::clear(cookies::link_name(state.secure_cookies()), state.secure_cookies());
     Ok((AppendHeaders([(header::SET_COOKIE, clear)]), Redirect::to(&to)).into_response())
 }
 

@@ -339,18 +339,28 @@ async fn with_facebook(trust_email: bool) -> (TestApp, FakeGraph) {
 #[tokio::test]
 async fn a_facebook_sign_in_makes_an_account_whose_email_is_not_verified() {
     let (down, graph) = with_facebook(false).await;
+    // Somebody already has the address Facebook gives without vouching for it.
+    let owner = down.create_user("fiona", &[]).await;
     let rp = Rp::new(&down).await;
     let browser = down.browser();
+    // Not the linking page: an unverified address neither reveals the
+    // account nor leads to it. A separate new account signs in.
     let (claims, info) = rp_sign_in(&rp, &browser, "Sign in with Facebook").await;
     assert!(graph.refusals().is_empty(), "{:?}", graph.refusals());
     assert!(amr(&claims).contains(&"fed".to_owned()), "{:?}", amr(&claims));
-    assert_eq!(info.email().map(|e| e.as_str()), Some("fiona@example.com"));
+    assert_ne!(claims.subject().as_str(), owner, "not the owner's account");
+    // The address is not verified, so it is not the account's at all: no
+    // `email` claim, nothing an app could take as proof of the address.
+    assert_eq!(info.email(), None);
     assert_ne!(info.email_verified(), Some(true), "Facebook's word alone does not verify an address");
     let name = info.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned());
     assert_eq!(name.as_deref(), Some("Fiona Graph"), "the name from the Graph API");
-    let user = down.state.accounts.find("fiona@example.com").await.unwrap();
-    assert!(!user.email_verified);
+    let user = down.state.accounts.find(claims.subject().as_str()).await.unwrap();
+    assert!(user.email.is_empty() && !user.email_verified, "{user:?}");
     assert!(user.password_hash.is_none(), "no password");
+    let owner_row = down.state.accounts.find(&owner).await.unwrap();
+    assert_eq!(owner_row.email, "fiona@example.com");
+    assert!(down.state.accounts.upstream_identities(&owner).await.unwrap().is_empty(), "nothing linked to the owner");
 
     // What was asked of "Facebook": PKCE, our callback, and the email field.
     let dialog = &graph.dialogs()[0];

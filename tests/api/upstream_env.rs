@@ -37,11 +37,13 @@ pub struct Options {
     pub skip_consent: bool,
     /// Put a tampering proxy in front of the upstream.
     pub proxy: bool,
+    /// The downstream's `password.max_age_days` (0: passwords never expire).
+    pub password_max_age_days: u32,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { skip_consent: true, proxy: false }
+        Self { skip_consent: true, proxy: false, password_max_age_days: 0 }
     }
 }
 
@@ -112,6 +114,7 @@ impl Corp {
         corp.issuer = Some(issuer.parse().unwrap());
         let down = spawn_app_on_localhost(port, |c| {
             c.upstream.insert("corp".into(), corp);
+            c.password.max_age_days = options.password_max_age_days;
         })
         .await;
         Self { up, down, issuer, callback, proxy }

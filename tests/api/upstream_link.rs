@@ -9,7 +9,7 @@ use url::Url;
 use crate::helpers::{PASSWORD, location, set_cookie};
 use crate::mfa;
 use crate::upstream_env::{
-    Corp, Rp, account_page, amr, follow, form_to, links, param, signed_in_at, submit, submit_on,
+    Corp, Options, Rp, account_page, amr, follow, form_to, links, param, signed_in_at, submit, submit_on,
 };
 
 async fn events(corp: &Corp) -> Vec<AuditRow> {
@@ -272,6 +272,22 @@ async fn a_signed_in_user_links_a_provider_from_the_account_page() {
     assert!(form_to(&account_page(&corp.down, &nina).await, UNLINK).is_none());
 }
 
+/// An upstream sign-in proves no password, so an expired one does not stand
+/// in its way (the expired-password form would ask for a password the user
+/// never typed). A password sign-in still meets the form.
+#[tokio::test]
+async fn an_expired_password_does_not_stop_an_upstream_sign_in() {
+    let corp = Corp::start_with(Options { password_max_age_days: 1, ..Options::default() }).await;
+    linked_from_account(&corp).await;
+    corp.down.clock.advance(2 * 86_400);
+    corp.up.clock.advance(2 * 86_400);
+    let browser = corp.signed_in_via_corp("marco").await;
+    assert!(account_page(&corp.down, &browser).await.contains("lena"), "lena's account");
+    let res = corp.down.login(&corp.down.browser(), "lena", PASSWORD).await;
+    assert_eq!(res.status(), 200, "the password sign-in gets the expired-password form");
+    assert!(res.text().await.unwrap().contains("/password/expired"));
+}
+
 #[tokio::test]
 async fn linking_from_the_account_page_needs_a_recent_sign_in() {
     let corp = Corp::start().await;
@@ -354,4 +370,23 @@ async fn an_upstream_sign_in_from_a_new_network_mails_the_new_device_notice() {
     assert_eq!(res.status(), 303);
     let mail = corp.down.mail.wait_for("gus@example.com", "New sign-in").await;
     assert!(mail.text.contains("127.0.1.1"), "{}", mail.text);
+}
+
+/// Two unlinks at once (two tabs) must not both pass the "not the last way
+/// to sign in" check and leave a passwordless account with none.
+#[tokio::test]
+async fn two_unlinks_at_once_leave_a_way_to_sign_in() {
+    use gatehouse::security::audit::{AuditAction, AuditEvent};
+    let corp = Corp::start().await;
+    corp.signed_in_via_corp("remy").await;
+    let id = user_id(&corp, "remy@example.com").await;
+    let mut conn = corp.down.state.store.conn().await.unwrap();
+    conn.db().insert_upstream_identity("other", "s-2", &id, "", 0).await.unwrap();
+    drop(conn);
+    let accounts = &corp.down.state.accounts;
+    let event = || AuditEvent::new(&id, AuditAction::UpstreamUnlinked, &id);
+    let (a, b) =
+        tokio::join!(accounts.unlink_upstream(&id, "corp", event()), accounts.unlink_upstream(&id, "other", event()));
+    assert!(!(a.is_ok() && b.is_ok()), "both unlinks passed");
+    assert_eq!(accounts.upstream_identities(&id).await.unwrap().len(), 1, "{a:?} {b:?}");
 }
