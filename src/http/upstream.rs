@@ -43,8 +43,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Where the user proves a local account before a link (OIDC-style
-/// `prompt=login`: a session already open does not count).
-const PROVE: &str = "/login?prompt=login&next=%2Flogin%2Flink";
+/// `prompt=login`: a session already open does not count), the address
+/// filled in.
+fn prove_url(email: &str) -> String {
+    path_with_query("/login", &[("prompt", "login"), ("next", "/login/link"), ("login_hint", email)])
+}
 
 #[derive(Deserialize, Default)]
 struct NextQuery {
@@ -328,7 +331,7 @@ async fn offer_link(
     };
     state.accounts.begin_upstream_flow(&flow).await?;
     let email = identity.email.clone().unwrap_or_default();
-    let prove = format!("{PROVE}&login_hint={}", urlencode(&email));
+    let prove = prove_url(&email);
     let page = LinkPage {
         nav: Nav::new(visit.previous.as_ref()),
         csrf: visit.csrf.token.clone(),
@@ -341,10 +344,6 @@ async fn offer_link(
     let cookie =
         cookies::set(cookies::link_name(state.secure_cookies()), &key, "Lax", state.secure_cookies(), Some(FLOW_SECS));
     Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response())
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A link waiting for its confirmation.
@@ -398,7 +397,7 @@ async fn get_link(
     let identity = &waiting.identity;
     let Some(user) = user.filter(|u| proved(u, &flow, &waiting)) else {
         let email = identity.email.clone().unwrap_or_default();
-        return Ok(Redirect::to(&format!("{PROVE}&login_hint={}", urlencode(&email))).into_response());
+        return Ok(Redirect::to(&prove_url(&email)).into_response());
     };
     let name = state.upstream.get(&flow.provider).map_or(flow.provider.clone(), |p| p.display_name().to_owned());
     let page = LinkPage {
@@ -425,7 +424,7 @@ async fn post_link(
 ) -> Result<Response, HtmlError> {
     let Some((flow, waiting)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
     let Some(user) = user.filter(|u| proved(u, &flow, &waiting)) else {
-        return Ok(Redirect::to(PROVE).into_response());
+        return Ok(Redirect::to(&prove_url("")).into_response());
     };
     // Taken now: a second confirmation finds nothing.
     let Some((flow, Waiting { identity, .. })) = pending_link(&state, &headers, true).await? else {
