@@ -182,7 +182,7 @@ async fn get_callback(
             provider.display_name()
         )));
     };
-    provider.check_response_issuer(q.iss.as_deref()).map_err(|e| provider_error(provider, e))?;
+    provider.check_response_issuer(q.iss.as_deref()).await.map_err(|e| provider_error(provider, e))?;
     if let Some(error) = q.error.as_deref() {
         return Err(refused_upstream(provider, error, q.error_description.as_deref()));
     }

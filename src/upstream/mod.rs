@@ -21,7 +21,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use openidconnect::core::CoreProviderMetadata;
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
 use url::Url;
 
@@ -189,17 +188,26 @@ impl Provider {
         Ok(Start { url, pending: Pending { state, nonce, pkce_verifier: verifier.secret().clone() } })
     }
 
-    /// RFC 9207 §2.4: an `iss` parameter on the authorization response must
-    /// name the issuer the request went to (a mix-up defence). OpenID
-    /// providers only: a plain OAuth2 provider has no issuer configured.
-    /// Each provider also has its own redirect URI, the other countermeasure
-    /// RFC 9207 §1 names, so a response without `iss` is accepted.
-    pub fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), Error> {
-        match (&self.settings.protocol, iss) {
-            (Protocol::Oidc { issuer }, Some(got)) if got != issuer => {
+    /// RFC 9207 §2.4, a mix-up defence for OpenID providers: an `iss`
+    /// parameter on the authorization response must name the issuer the
+    /// request went to, and a provider whose discovery says it sends `iss`
+    /// must have sent it. A plain OAuth2 provider has no issuer configured;
+    /// each provider's own redirect URI (RFC 9207 §1) defends those.
+    pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), Error> {
+        let Protocol::Oidc { issuer } = &self.settings.protocol else { return Ok(()) };
+        match iss {
+            Some(got) if got != issuer => {
                 Err(Error::Rejected("authorization response: iss names another issuer".into()))
             }
-            _ => Ok(()),
+            Some(_) => Ok(()),
+            None => {
+                let metadata = self.discovery.metadata(&self.http, issuer, self.clock.unix()).await?;
+                if metadata.additional_metadata().authorization_response_iss_parameter_supported {
+                    Err(Error::Rejected("authorization response: no iss from a provider that sends it".into()))
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 
@@ -263,7 +271,7 @@ impl Provider {
     /// the cached JWKS lacks.
     async fn verified_claims(
         &self,
-        metadata: CoreProviderMetadata,
+        metadata: oidc::Metadata,
         answer: &TokenAnswer,
         pending: &Pending,
     ) -> Result<serde_json::Value, Error> {

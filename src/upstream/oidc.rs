@@ -9,12 +9,15 @@
 use std::sync::Arc;
 
 use openidconnect::core::{
-    CoreClientAuthMethod, CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType, CoreIdToken,
+    CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, ClaimsVerificationError, ClientId, IssuerUrl, Nonce, SignatureVerificationError,
 };
+use openidconnect::{AdditionalProviderMetadata, ProviderMetadata};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -22,13 +25,39 @@ use super::Error;
 use super::settings::TokenAuth;
 use crate::clock::Clock;
 
+/// Discovery fields beyond OIDC Discovery that we act on.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub(crate) struct Extra {
+    /// RFC 9207 §3: the provider puts `iss` on every authorization response.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for Extra {}
+
+/// The discovery document as we read it (the crate's core types plus [`Extra`]).
+pub(crate) type Metadata = ProviderMetadata<
+    Extra,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 /// How long discovery and keys are trusted before they are fetched again.
 pub(crate) const CACHE_SECS: i64 = 3600;
 /// Clock difference tolerated between the provider and us, on `exp` and `iat`.
 pub(crate) const LEEWAY_SECS: i64 = 60;
 
 struct Cached {
-    metadata: CoreProviderMetadata,
+    metadata: Metadata,
     fetched_at: i64,
 }
 
@@ -42,12 +71,7 @@ impl Discovery {
     /// The provider metadata (with its JWKS), from the cache when fresh.
     /// The lock is held over the fetch so concurrent sign-ins wait for one
     /// fetch instead of each starting their own.
-    pub(crate) async fn metadata(
-        &self,
-        http: &reqwest::Client,
-        issuer: &str,
-        now: i64,
-    ) -> Result<CoreProviderMetadata, Error> {
+    pub(crate) async fn metadata(&self, http: &reqwest::Client, issuer: &str, now: i64) -> Result<Metadata, Error> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref()
             && (c.fetched_at..c.fetched_at + CACHE_SECS).contains(&now)
@@ -56,9 +80,8 @@ impl Discovery {
         }
         let issuer = IssuerUrl::new(issuer.to_owned()).map_err(|e| Error::Config(format!("issuer: {e}")))?;
         // Checks that the document names this exact issuer, then loads the JWKS.
-        let metadata = CoreProviderMetadata::discover_async(issuer, http)
-            .await
-            .map_err(|e| Error::Unavailable(format!("discovery: {e}")))?;
+        let metadata =
+            Metadata::discover_async(issuer, http).await.map_err(|e| Error::Unavailable(format!("discovery: {e}")))?;
         *cached = Some(Cached { metadata: metadata.clone(), fetched_at: now });
         Ok(metadata)
     }
@@ -67,9 +90,9 @@ impl Discovery {
     pub(crate) async fn refresh_keys(
         &self,
         http: &reqwest::Client,
-        metadata: CoreProviderMetadata,
+        metadata: Metadata,
         now: i64,
-    ) -> Result<CoreProviderMetadata, Error> {
+    ) -> Result<Metadata, Error> {
         let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
             .await
             .map_err(|e| Error::Unavailable(format!("JWKS: {e}")))?;
@@ -81,7 +104,7 @@ impl Discovery {
 
 /// `client_secret_basic` unless the provider lists only `client_secret_post`
 /// (OIDC Discovery: basic is the default when nothing is listed).
-pub(crate) fn token_auth(metadata: &CoreProviderMetadata, has_secret: bool) -> TokenAuth {
+pub(crate) fn token_auth(metadata: &Metadata, has_secret: bool) -> TokenAuth {
     if !has_secret {
         return TokenAuth::None;
     }
@@ -98,7 +121,7 @@ pub(crate) fn token_auth(metadata: &CoreProviderMetadata, has_secret: bool) -> T
 
 /// Public-key algorithms the provider announces. HMAC (keyed with the client
 /// secret) and `none` are never accepted.
-fn allowed_algs(metadata: &CoreProviderMetadata) -> Vec<CoreJwsSigningAlgorithm> {
+fn allowed_algs(metadata: &Metadata) -> Vec<CoreJwsSigningAlgorithm> {
     use CoreJwsSigningAlgorithm as A;
     let algs: Vec<_> = metadata
         .id_token_signing_alg_values_supported()
@@ -146,7 +169,7 @@ fn unix_to_chrono(secs: i64) -> chrono::DateTime<chrono::Utc> {
 /// (and `azp` when several audiences), `exp` and `iat` against our clock,
 /// `nonce`; §3.1.3.8: `at_hash` when present.
 pub(crate) fn check(
-    metadata: &CoreProviderMetadata,
+    metadata: &Metadata,
     id_token: &str,
     expect: &Expect<'_>,
     clock: &Arc<dyn Clock>,

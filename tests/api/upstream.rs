@@ -149,6 +149,23 @@ async fn a_callback_naming_another_issuer_is_refused_rfc_9207_2_4() {
     refused(&corp, &browser, browser.get(mixed).send().await.unwrap(), 400).await;
 }
 
+/// RFC 9207 §2.4: the upstream's discovery says it sends `iss`
+/// (`authorization_response_iss_parameter_supported`), so a response
+/// without it is refused too.
+#[tokio::test]
+async fn a_callback_without_iss_from_a_provider_that_sends_it_is_refused_rfc_9207_2_4() {
+    let corp = Corp::start().await;
+    let browser = corp.upstream_user_browser("ines").await;
+    let authorize = corp.begin(&browser, "/account").await;
+    let back = corp.at_upstream(&browser, &authorize).await;
+    let mut stripped = back.clone();
+    let kept: Vec<(String, String)> =
+        back.query_pairs().filter(|(k, _)| k != "iss").map(|(k, v)| (k.into(), v.into())).collect();
+    stripped.query_pairs_mut().clear().extend_pairs(&kept);
+    assert!(param(&stripped, "iss").is_none() && param(&stripped, "code").is_some());
+    refused(&corp, &browser, browser.get(stripped).send().await.unwrap(), 400).await;
+}
+
 #[tokio::test]
 async fn a_state_older_than_ten_minutes_is_refused() {
     let corp = Corp::start().await;
