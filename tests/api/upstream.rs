@@ -102,7 +102,9 @@ async fn a_tampered_or_missing_state_is_refused_rfc_6749_10_12() {
     let back = corp.at_upstream(&browser, &authorize).await;
     let state = param(&back, "state").unwrap();
 
-    let forged = with_param(&back, "state", &format!("{}A", &state[..state.len() - 1]));
+    // One character changed (to one it is not already).
+    let last = if state.ends_with('A') { 'B' } else { 'A' };
+    let forged = with_param(&back, "state", &format!("{}{last}", &state[..state.len() - 1]));
     refused(&corp, &browser, browser.get(forged).send().await.unwrap(), 400).await;
     let pairs: Vec<(String, String)> =
         back.query_pairs().filter(|(k, _)| k != "state").map(|(k, v)| (k.into(), v.into())).collect();
