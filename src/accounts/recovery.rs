@@ -243,12 +243,27 @@ impl Accounts {
     }
 
     /// Starts an email change: a confirmation link to the new address and a
-    /// notice with an undo link to the old one. Needs the current password.
-    pub async fn request_email_change(&self, user_id: &str, password: &SecretString, new_email: &str) -> Result<()> {
+    /// notice with an undo link to the old one. Needs the current password;
+    /// an account without one (made by an upstream sign-in) needs a sign-in
+    /// made less than `session.reauth_secs` ago instead (`recent`).
+    pub async fn request_email_change(
+        &self,
+        user_id: &str,
+        password: &SecretString,
+        new_email: &str,
+        recent: bool,
+    ) -> Result<()> {
         let email = names::Email::parse(new_email).map_err(|m| Error::field("new_email", m))?;
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
-        if !self.passwords.verify(password, user.password_hash.as_deref()).await?.ok {
-            return Err(Error::field("email_password", "The current password is not correct."));
+        match user.password_hash {
+            None if !recent => {
+                return Err(Error::field("email_password", "Sign in again first, then change the address."));
+            }
+            None => {}
+            Some(_) if !self.passwords.verify(password, user.password_hash.as_deref()).await?.ok => {
+                return Err(Error::field("email_password", "The current password is not correct."));
+            }
+            Some(_) => {}
         }
         if names::login_key(&user.email) == email.key {
             return Err(Error::field("new_email", "That is already your address."));
@@ -264,9 +279,13 @@ impl Accounts {
         // free-text display name, so this mail cannot carry someone's message.
         let change = Mail::EmailChange { name: user.username.clone(), new_email: email.display.clone(), link };
         self.outbox.enqueue(&mut tx.db(), &email.display, &change).await?;
-        let undo = self.new_link(&mut tx.db(), user_id, Purpose::EmailUndo, &user.email).await?;
-        let notice = Mail::EmailChanging { name, new_email: email.display.clone(), undo };
-        self.outbox.enqueue(&mut tx.db(), &user.email, &notice).await?;
+        // An account without an address (made by an upstream sign-in) has
+        // nothing to undo and nowhere to send the notice.
+        if !user.email.is_empty() {
+            let undo = self.new_link(&mut tx.db(), user_id, Purpose::EmailUndo, &user.email).await?;
+            let notice = Mail::EmailChanging { name, new_email: email.display.clone(), undo };
+            self.outbox.enqueue(&mut tx.db(), &user.email, &notice).await?;
+        }
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id, "email change requested");

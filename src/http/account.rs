@@ -70,6 +70,8 @@ struct AccountPage {
     mfa_on: bool,
     /// Upstream providers: the configured ones, and any still linked.
     upstream: Vec<UpstreamView>,
+    /// False for an account made by an upstream sign-in that never set one.
+    has_password: bool,
 }
 
 /// One provider on the account page.
@@ -158,6 +160,7 @@ async fn account_page(
         new_email: String::new(),
         mfa_on: state.accounts.mfa_status(&user.user_id, &user.roles).await?.enabled(),
         upstream: upstream_views(state, &user.user_id).await?,
+        has_password: row.password_hash.is_some(),
     })
 }
 
@@ -285,7 +288,8 @@ async fn post_email(
     SignedIn(user): SignedIn,
     CsrfForm { form, csrf }: CsrfForm<EmailForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email).await {
+    let recent = state.accounts.recently_authenticated(&user);
+    match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email, recent).await {
         Ok(()) => Ok(Redirect::to("/account?notice=email").into_response()),
         Err(err) => with_errors(&state, &user, &csrf, err, Typed::Email(&form.new_email)).await,
     }

@@ -391,6 +391,36 @@ async fn a_facebook_sign_in_makes_an_account_whose_email_is_not_verified() {
     assert!(me.iter().any(|q| q.contains("email")), "the Graph API gives the email only when asked: {me:?}");
 }
 
+/// An account made without an address (Facebook's was unverified) adds one
+/// the usual way, by a link mailed there; with no password to ask for, a
+/// recent sign-in through the provider stands in for it.
+#[tokio::test]
+async fn an_account_without_an_address_adds_one_confirmed_by_mail() {
+    let (down, _graph) = with_facebook(false).await;
+    let rp = Rp::new(&down).await;
+    let browser = down.browser();
+    let (claims, _) = rp_sign_in(&rp, &browser, "Sign in with Facebook").await;
+    let html = crate::upstream_env::account_page(&down, &browser).await;
+    assert!(!html.contains("name=\"email_password\""), "no password to ask for: {html}");
+    let form = form_to(&html, "/account/email").expect("the email form");
+    let res = submit(&down, &browser, &form, &[("new_email", "fiona@example.com")]).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let mail = down.mail.wait_for("fiona@example.com", "Confirm your new email address").await;
+    let link = crate::smtp::link(&mail, &down.url("/account/email/confirm?"));
+    let res = down.follow_link(&browser, &link).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    let user = down.state.accounts.find(claims.subject().as_str()).await.unwrap();
+    assert_eq!((user.email.as_str(), user.email_verified), ("fiona@example.com", true));
+
+    // Later, without a recent sign-in, the address cannot be changed.
+    down.clock.advance(down.config.session.reauth_secs + 1);
+    let html = crate::upstream_env::account_page(&down, &browser).await;
+    let form = form_to(&html, "/account/email").expect("the email form");
+    let res = submit(&down, &browser, &form, &[("new_email", "other@example.com")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Sign in again first"));
+}
+
 #[tokio::test]
 async fn facebook_emails_count_as_verified_with_trust_email() {
     let (down, _graph) = with_facebook(true).await;
