@@ -284,3 +284,15 @@ pub async fn spawn_app_on_localhost(port: u16, tweak: impl FnOnce(&mut Config)) 
     app.base = format!("http://localhost:{port}");
     app
 }
+
+/// A new browser (Firefox on Linux) on another network than the test's
+/// usual 127.0.0.1: it connects from 127.0.1.1, another /24.
+pub fn away_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some("127.0.1.1".parse().unwrap()))
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+        .build()
+        .unwrap()
+}

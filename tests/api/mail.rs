@@ -224,13 +224,7 @@ async fn a_sign_in_from_a_new_device_and_network_mails_a_notice_whose_link_signs
     // Same network, new device: not news.
     assert_eq!(app.login(&app.browser(), "tao", PASSWORD).await.status(), 303);
     // A new device on another network (127.0.1.0/24).
-    let away = reqwest::Client::builder()
-        .local_address(Some("127.0.1.1".parse().unwrap()))
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-        .build()
-        .unwrap();
+    let away = crate::helpers::away_browser();
     assert_eq!(app.login(&away, "tao", PASSWORD).await.status(), 303);
     let mail = app.mail.wait_for("tao@example.com", "New sign-in").await;
     assert!(mail.text.contains("127.0.1.1") && mail.text.contains("Firefox on Linux"), "{}", mail.text);

@@ -358,13 +358,7 @@ async fn an_upstream_sign_in_from_a_new_network_mails_the_new_device_notice() {
     let corp = Corp::start().await;
     corp.signed_in_via_corp("gus").await; // the first sign-in: nothing to compare with
     // A new device on another network (127.0.1.0/24), as for passwords.
-    let away = reqwest::Client::builder()
-        .local_address(Some("127.0.1.1".parse().unwrap()))
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-        .build()
-        .unwrap();
+    let away = crate::helpers::away_browser();
     let away = corp.sign_in_upstream(away, "gus").await;
     let res = corp.sign_in(&away, "/account").await;
     assert_eq!(res.status(), 303);
