@@ -247,17 +247,16 @@ async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
         let before = state.clock.unix() - 86_400;
-        let purged = match state.store.conn().await {
-            // Sign-in challenges (second step) and upstream flows go with the sessions.
-            Ok(mut conn) => match conn.db().purge_sessions(before).await {
-                Ok(n) => match conn.db().purge_challenges(before).await {
-                    Ok(m) => conn.db().purge_upstream_flows(before).await.map(|f| n + m + f),
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        // Sign-in challenges (second step) and upstream flows go with the sessions.
+        let purged = async {
+            let mut conn = state.store.conn().await?;
+            let mut db = conn.db();
+            let sessions = db.purge_sessions(before).await?;
+            Ok::<_, crate::store::Error>(
+                sessions + db.purge_challenges(before).await? + db.purge_upstream_flows(before).await?,
+            )
+        }
+        .await;
         match purged {
             Ok(n) => tracing::debug!(purged = n, "old sessions deleted"),
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),

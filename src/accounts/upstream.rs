@@ -54,7 +54,7 @@ pub struct FlowStart<'a> {
 /// Who an upstream sign-in is.
 pub enum UpstreamUser {
     /// A linked account (or one just created for a new identity).
-    Known { user: UserRow, created: bool },
+    Known(UserRow),
     /// The identity is new and its email belongs to an account: the owner
     /// must sign in to that account to link it.
     Taken,
@@ -90,7 +90,7 @@ impl Accounts {
             return Err(Error::Blocked);
         }
         conn.db().touch_upstream_identity(&identity.provider, &identity.subject, self.now()).await?;
-        Ok(Some(UpstreamUser::Known { user, created: false }))
+        Ok(Some(UpstreamUser::Known(user)))
     }
 
     /// A new account for a new identity: role `user`, no password. It gets
@@ -164,7 +164,7 @@ impl Accounts {
             let user = tx.db().find_user(&id).await?.ok_or(Error::UnknownUser)?;
             tx.commit().await?;
             tracing::info!(user_id = %id, provider = %identity.provider, "account created by upstream sign-in");
-            return Ok(UpstreamUser::Known { user, created: true });
+            return Ok(UpstreamUser::Known(user));
         }
         Err(Error::field("username", "No free username could be made for this account."))
     }
@@ -208,8 +208,7 @@ impl Accounts {
             return Err(Error::LastSignInMethod);
         }
         tx.db().delete_upstream_identities(user_id, provider).await?;
-        let event = AuditEvent { actor: user_id.to_owned(), target: user_id.to_owned(), ..event }
-            .with_detail(serde_json::json!({ "provider": provider }));
+        let event = event.with_detail(serde_json::json!({ "provider": provider }));
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         tracing::info!(user_id, provider, "upstream account unlinked");
@@ -219,11 +218,6 @@ impl Accounts {
     /// The user's linked upstream accounts.
     pub async fn upstream_identities(&self, user_id: &str) -> Result<Vec<IdentityRow>> {
         Ok(self.store.conn().await?.db().user_upstream_identities(user_id).await?)
-    }
-
-    /// Whether the user has a password (a way to sign in besides links).
-    pub async fn has_password(&self, user_id: &str) -> Result<bool> {
-        Ok(self.find(user_id).await?.password_hash.is_some())
     }
 
     /// Stores a flow until its callback or confirmation (hashes only for
@@ -259,22 +253,23 @@ impl Accounts {
         browser: &str,
         provider: Option<&str>,
     ) -> Result<Option<FlowRow>> {
-        if key.is_empty() || browser.is_empty() || key.len() > 512 || browser.len() > 128 {
-            return Ok(None);
-        }
-        let (key, browser) = (token::hash_secret(key), token::hash_secret(browser));
+        let Some((key, browser)) = flow_hashes(key, browser) else { return Ok(None) };
         let mut conn = self.store.conn().await?;
         Ok(conn.db().take_upstream_flow(kind.as_str(), &key, &browser, provider, self.now()).await?)
     }
 
     /// Reads a live flow without taking it.
     pub async fn peek_upstream_flow(&self, kind: FlowKind, key: &str, browser: &str) -> Result<Option<FlowRow>> {
-        if key.is_empty() || browser.is_empty() || key.len() > 512 || browser.len() > 128 {
-            return Ok(None);
-        }
-        let (key, browser) = (token::hash_secret(key), token::hash_secret(browser));
+        let Some((key, browser)) = flow_hashes(key, browser) else { return Ok(None) };
         Ok(self.store.conn().await?.db().peek_upstream_flow(kind.as_str(), &key, &browser, self.now()).await?)
     }
+}
+
+/// The stored hashes of a flow's key and browser binding; `None` for
+/// values no flow of ours can have (empty, or absurdly long).
+fn flow_hashes(key: &str, browser: &str) -> Option<(String, String)> {
+    let plausible = !key.is_empty() && !browser.is_empty() && key.len() <= 512 && browser.len() <= 128;
+    plausible.then(|| (token::hash_secret(key), token::hash_secret(browser)))
 }
 
 /// Fills in who an upstream audit event is about.

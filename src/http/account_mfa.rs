@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::mfa::{CodesPage, SetupPage};
-use crate::http::pages::{Nav, path_with_query};
+use crate::http::pages::{Nav, reauthenticate};
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -99,8 +99,7 @@ impl FromRequestParts<AppState> for Recent {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let SignedIn(user) = SignedIn::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         if !state.accounts.recently_authenticated(&user) {
-            let again = path_with_query("/login", &[("prompt", "login"), ("reauth", "1"), ("next", HERE)]);
-            return Err(Redirect::to(&again).into_response());
+            return Err(reauthenticate(HERE).into_response());
         }
         Ok(Self(user))
     }

@@ -34,6 +34,8 @@ pub fn router() -> Router<AppState> {
 }
 
 const BAD_LOGIN: &str = "The username or password is not correct.";
+/// For a blocked account, however it signs in.
+pub(super) const BLOCKED: &str = "This account is blocked. Contact your administrator.";
 /// The same for every name, known or not (issue 6: lockout says nothing about existence).
 const LOCKED: &str = "Too many failed attempts. Signing in with this name is paused for a while; try again later or reset your password.";
 
@@ -190,7 +192,7 @@ async fn post_login(
         }
         Err(accounts::Error::Blocked) => {
             state.metrics.observe_login(LoginOutcome::Blocked);
-            return Ok(failed(StatusCode::FORBIDDEN, "This account is blocked. Contact your administrator."));
+            return Ok(failed(StatusCode::FORBIDDEN, BLOCKED));
         }
         Err(accounts::Error::Unconfirmed) => {
             state.metrics.observe_login(LoginOutcome::Unconfirmed);
@@ -207,12 +209,7 @@ async fn post_login(
         }
         Err(other) => return Err(other.into()),
         Ok(NextStep::Done) => {}
-        Ok(NextStep::Challenge { token }) => {
-            let secure = state.secure_cookies();
-            let cookie = cookies::set(cookies::MFA, &token, "Lax", secure, Some(mfa::CHALLENGE_SECS));
-            let to = path_with_query("/login/mfa", &[("next", next.as_deref().unwrap_or_default())]);
-            return Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response());
-        }
+        Ok(NextStep::Challenge { token }) => return Ok(to_second_step(&state, &token, next.as_deref())),
     }
     let proof = Proof { credential: user.password_hash.clone(), user, amr: "pwd" };
     match finish_sign_in(&state, previous, &client, &headers, proof, next.as_deref(), &csrf.token).await? {
@@ -220,6 +217,14 @@ async fn post_login(
         // The password changed (or the account was blocked) while we checked it.
         None => Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN)),
     }
+}
+
+/// Sends a sign-in on to its second step (`/login/mfa`) with the
+/// challenge cookie, whatever proved the first.
+pub(super) fn to_second_step(state: &AppState, token: &str, next: Option<&str>) -> Response {
+    let cookie = cookies::set(cookies::MFA, token, "Lax", state.secure_cookies(), Some(mfa::CHALLENGE_SECS));
+    let to = path_with_query("/login/mfa", &[("next", next.unwrap_or_default())]);
+    (AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response()
 }
 
 /// Who signed in, and how.

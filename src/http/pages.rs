@@ -51,6 +51,12 @@ impl Nav {
     }
 }
 
+/// Sends the user to sign in again before a sensitive change, then back
+/// to `next` (`session.reauth_secs`).
+pub fn reauthenticate(next: &str) -> axum::response::Redirect {
+    axum::response::Redirect::to(&path_with_query("/login", &[("prompt", "login"), ("reauth", "1"), ("next", next)]))
+}
+
 /// `path?k=v&…` with the pairs form-urlencoded.
 pub fn path_with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());

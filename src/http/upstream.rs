@@ -17,7 +17,7 @@ use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::accounts::mfa::{self, FirstFactor, NextStep};
+use crate::accounts::mfa::{FirstFactor, NextStep};
 use crate::accounts::upstream::{FLOW_SECS, FlowKind, FlowStart, UpstreamUser};
 use crate::accounts::{self, CurrentUser};
 use crate::app::AppState;
@@ -25,8 +25,8 @@ use crate::http::audit::AuditCtx;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, SignedIn, safe_next};
-use crate::http::login::{Proof, finish_sign_in};
-use crate::http::pages::{Nav, path_with_query};
+use crate::http::login::{BLOCKED, Proof, finish_sign_in, to_second_step};
+use crate::http::pages::{Nav, path_with_query, reauthenticate};
 use crate::http::throttle;
 use crate::security::audit::AuditAction;
 use crate::security::token;
@@ -74,7 +74,7 @@ async fn begin(
     link_user_id: Option<&str>,
 ) -> Result<Response, HtmlError> {
     let start = provider.start(&callback_url(state, provider)?).await.map_err(|e| provider_error(provider, e))?;
-    let secret = serde_json::to_string(&start.pending).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    let secret = serde_json::to_string(&start.pending).map_err(HtmlError::internal)?;
     // One binding per browser, so flows started in two tabs both work.
     let browser = match cookies::get(headers, cookies::upstream_name(state.secure_cookies())).filter(|b| b.len() <= 64)
     {
@@ -103,14 +103,8 @@ async fn begin(
 
 /// `{issuer}/login/{id}/callback`: what is registered at the provider.
 fn callback_url(state: &AppState, provider: &Provider) -> Result<url::Url, HtmlError> {
-    url::Url::parse(&format!("{}/login/{}/callback", state.issuer, provider.id()))
-        .map_err(|e| HtmlError::internal(Bad(e.to_string())))
+    url::Url::parse(&format!("{}/login/{}/callback", state.issuer, provider.id())).map_err(HtmlError::internal)
 }
-
-/// A plain error for causes that are only text.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Bad(String);
 
 /// The page for a failed step with the provider. The reason goes to the
 /// log; the page says what the user can do.
@@ -130,7 +124,7 @@ fn provider_error(provider: &Provider, err: upstream::Error) -> HtmlError {
                 "The answer from {name} could not be verified, so you are not signed in. Start again from the sign-in page."
             ))
         }
-        upstream::Error::Config(why) => HtmlError::internal(Bad(why)),
+        err @ upstream::Error::Config(_) => HtmlError::internal(err),
     }
 }
 
@@ -191,8 +185,7 @@ async fn get_callback(
             "The provider sent no authorization code. Start again from the sign-in page.",
         ));
     };
-    let pending: upstream::Pending =
-        serde_json::from_str(&flow.secret).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    let pending: upstream::Pending = serde_json::from_str(&flow.secret).map_err(HtmlError::internal)?;
     let identity = provider
         .finish(&callback_url(&state, provider)?, code, &pending)
         .await
@@ -231,19 +224,21 @@ async fn link_from_account(
     let event = visit.ctx.event(user_id, AuditAction::UpstreamLinked, user_id);
     match state.accounts.link_upstream(user_id, identity, event).await {
         Ok(()) => Ok(Redirect::to("/account?notice=linked").into_response()),
-        Err(accounts::Error::AlreadyLinked) => Err(already_linked(provider)),
+        Err(accounts::Error::AlreadyLinked) => Err(already_linked(provider.display_name())),
         Err(other) => Err(other.into()),
     }
 }
 
-fn already_linked(provider: &Provider) -> HtmlError {
+fn already_linked(provider_name: &str) -> HtmlError {
     HtmlError::new(
         StatusCode::CONFLICT,
-        format!(
-            "This {} account is already linked to another gatehouse account. Unlink it there first.",
-            provider.display_name()
-        ),
+        format!("This {provider_name} account is already linked to another gatehouse account. Unlink it there first."),
     )
+}
+
+/// A provider's button name, or its id if it is no longer configured.
+fn provider_name(state: &AppState, id: &str) -> String {
+    state.upstream.get(id).map_or_else(|| id.to_owned(), |p| p.display_name().to_owned())
 }
 
 /// Signs in the identity's account (after its second step, if it has one),
@@ -258,10 +253,10 @@ async fn sign_in(
 ) -> Result<Response, HtmlError> {
     let event = visit.ctx.event("", AuditAction::UpstreamLinked, "");
     let user = match state.accounts.upstream_user(&identity, event).await {
-        Ok(UpstreamUser::Known { user, .. }) => user,
+        Ok(UpstreamUser::Known(user)) => user,
         Ok(UpstreamUser::Taken) => return offer_link(state, provider, &identity, next, &visit).await,
         Err(accounts::Error::Blocked) => {
-            return Err(HtmlError::forbidden("This account is blocked. Contact your administrator."));
+            return Err(HtmlError::forbidden(BLOCKED));
         }
         Err(other) => return Err(other.into()),
     };
@@ -273,17 +268,13 @@ async fn sign_in(
         }
         Err(other) => return Err(other.into()),
         Ok(NextStep::Done) => {}
-        Ok(NextStep::Challenge { token }) => {
-            let cookie = cookies::set(cookies::MFA, &token, "Lax", state.secure_cookies(), Some(mfa::CHALLENGE_SECS));
-            let to = path_with_query("/login/mfa", &[("next", next.as_deref().unwrap_or_default())]);
-            return Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response());
-        }
+        Ok(NextStep::Challenge { token }) => return Ok(to_second_step(state, &token, next.as_deref())),
     }
     let proof = Proof { user, credential: None, amr: FirstFactor::Upstream.as_str() };
     let Visit { previous, client, headers, csrf, .. } = visit;
     match finish_sign_in(state, previous, &client, &headers, proof, next.as_deref(), &csrf.token).await? {
         Some(done) => Ok(done),
-        None => Err(HtmlError::forbidden("This account is blocked. Contact your administrator.")),
+        None => Err(HtmlError::forbidden(BLOCKED)),
     }
 }
 
@@ -319,7 +310,7 @@ async fn offer_link(
         identity: identity.clone(),
         session: visit.previous.as_ref().map(|u| u.session_id.clone()).unwrap_or_default(),
     };
-    let secret = serde_json::to_string(&waiting).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    let secret = serde_json::to_string(&waiting).map_err(HtmlError::internal)?;
     let flow = FlowStart {
         kind: FlowKind::Link,
         key: &key,
@@ -369,7 +360,7 @@ async fn pending_link(
         state.accounts.peek_upstream_flow(FlowKind::Link, key, browser).await?
     };
     let Some(flow) = flow else { return Ok(None) };
-    let waiting: Waiting = serde_json::from_str(&flow.secret).map_err(|e| HtmlError::internal(Bad(e.to_string())))?;
+    let waiting: Waiting = serde_json::from_str(&flow.secret).map_err(HtmlError::internal)?;
     Ok(Some((flow, waiting)))
 }
 
@@ -399,7 +390,7 @@ async fn get_link(
         let email = identity.email.clone().unwrap_or_default();
         return Ok(Redirect::to(&prove_url(&email)).into_response());
     };
-    let name = state.upstream.get(&flow.provider).map_or(flow.provider.clone(), |p| p.display_name().to_owned());
+    let name = provider_name(&state, &flow.provider);
     let page = LinkPage {
         nav: Nav::new(Some(&user)),
         csrf: csrf.token.clone(),
@@ -433,12 +424,7 @@ async fn post_link(
     let event = ctx.event(&user.user_id, AuditAction::UpstreamLinked, &user.user_id);
     match state.accounts.link_upstream(&user.user_id, &identity, event).await {
         Ok(()) => {}
-        Err(accounts::Error::AlreadyLinked) => {
-            return Err(HtmlError::new(
-                StatusCode::CONFLICT,
-                "That account at the provider is already linked to another gatehouse account.",
-            ));
-        }
+        Err(accounts::Error::AlreadyLinked) => return Err(already_linked(&provider_name(&state, &flow.provider))),
         Err(other) => return Err(other.into()),
     }
     let to = safe_next(Some(&flow.next)).unwrap_or_else(|| "/account?notice=linked".into());
@@ -456,8 +442,7 @@ async fn post_account_link(
     let provider = state.upstream.get(&id).ok_or_else(HtmlError::not_found)?;
     // Like other sign-in settings, a new way in needs a recent sign-in.
     if !state.accounts.recently_authenticated(&user) {
-        let again = path_with_query("/login", &[("prompt", "login"), ("reauth", "1"), ("next", "/account")]);
-        return Ok(Redirect::to(&again).into_response());
+        return Ok(reauthenticate("/account").into_response());
     }
     begin(&state, &headers, provider, "/account", Some(&user.user_id)).await
 }

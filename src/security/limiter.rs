@@ -53,7 +53,7 @@ impl Bucket {
     pub fn for_get(path: &str) -> Option<Self> {
         let rest = path.strip_prefix("/login/")?;
         let id = rest.strip_suffix("/callback").unwrap_or(rest);
-        let ours = matches!(id, "mfa" | "link" | "mfa/setup");
+        let ours = matches!(id, "mfa" | "link");
         (!id.is_empty() && !id.contains('/') && !ours).then_some(Bucket::Login)
     }
 

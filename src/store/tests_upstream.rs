@@ -14,7 +14,7 @@ async fn an_upstream_account_links_to_one_user_only() {
         conn.db().insert_upstream_identity("google", "s-1", &bob, "", 1_002).await.unwrap();
         let found = conn.db().upstream_identity("corp", "s-1").await.unwrap().unwrap();
         assert_eq!((found.user_id.as_str(), found.email.as_str()), (ann.as_str(), "ann@corp.example"));
-        assert_eq!(conn.db().count_upstream_identities(&bob).await.unwrap(), 1);
+        assert_eq!(conn.db().user_upstream_identities(&bob).await.unwrap().len(), 1);
         assert_eq!(conn.db().delete_upstream_identities(&ann, "corp").await.unwrap(), 1);
         assert!(conn.db().upstream_identity("corp", "s-1").await.unwrap().is_none());
         assert!(conn.db().user_upstream_identities(&ann).await.unwrap().is_empty());

@@ -117,14 +117,6 @@ impl Db<'_> {
         )?)
     }
 
-    /// How many upstream accounts the user has linked.
-    pub async fn count_upstream_identities(&mut self, user_id: &str) -> Result<i64> {
-        Ok(on!(self, |c| sqlx::query_scalar::<_, i64>("select count(*) from upstream_identities where user_id = $1")
-            .bind(user_id)
-            .fetch_one(c)
-            .await)?)
-    }
-
     pub async fn insert_upstream_flow(&mut self, f: &NewFlow<'_>) -> Result<()> {
         exec!(
             self,

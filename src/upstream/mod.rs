@@ -142,11 +142,6 @@ impl Provider {
         &self.display_name
     }
 
-    /// The configured kind (google, facebook, twitter, oidc, oauth2).
-    pub fn kind(&self) -> UpstreamKind {
-        self.settings.kind
-    }
-
     /// Builds the authorization request: fresh state, nonce (OIDC) and PKCE
     /// (S256), redirecting back to `redirect_uri`. May fetch discovery.
     pub async fn start(&self, redirect_uri: &Url) -> Result<Start, Error> {
@@ -350,9 +345,5 @@ impl Providers {
     /// All providers, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Provider> {
         self.by_id.values()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
     }
 }

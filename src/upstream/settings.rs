@@ -50,7 +50,6 @@ pub(crate) struct Mapping {
 /// A provider's resolved settings. `Debug` shows no secret (SecretString).
 #[derive(Debug)]
 pub(crate) struct Settings {
-    pub kind: UpstreamKind,
     pub client_id: String,
     pub secret: Option<SecretString>,
     pub protocol: Protocol,
@@ -212,7 +211,6 @@ impl Settings {
             }
         };
         Ok(Self {
-            kind: c.kind,
             client_id: c.client_id.clone(),
             secret,
             protocol,

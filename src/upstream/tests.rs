@@ -178,7 +178,6 @@ fn display_name_defaults_to_the_brand_or_the_id() {
     assert_eq!(p.get("fb").unwrap().display_name(), "Facebook");
     let p = providers("gh", oauth2_config()).unwrap();
     assert_eq!(p.get("gh").unwrap().display_name(), "gh");
-    assert_eq!(p.get("gh").unwrap().kind(), UpstreamKind::Oauth2);
 }
 
 // --- claim mapping -------------------------------------------------------
