@@ -459,3 +459,25 @@ async fn an_unknown_kind_or_a_reserved_id_fails_at_startup() {
     let clock = std::sync::Arc::new(gatehouse::clock::FixedClock::at(crate::helpers::T0));
     assert!(gatehouse::app::build(config, clock).await.is_err());
 }
+
+/// Behind a load balancer the callback may reach another instance than the
+/// one that started the flow: the flow lives in the shared database
+/// (PostgreSQL in CI's second run), and is still used once.
+#[tokio::test]
+async fn a_flow_started_on_one_instance_finishes_on_another() {
+    let corp = Corp::start().await;
+    let other = corp.down.second_instance().await;
+    let port = Url::parse(&other.base).unwrap().port().unwrap();
+    let browser = corp.upstream_user_browser("lou").await;
+    let authorize = corp.begin(&browser, "/account").await;
+    let back = corp.at_upstream(&browser, &authorize).await;
+    // Same host name (so the browser sends its cookies), the other instance's port.
+    let mut there = back.clone();
+    there.set_port(Some(port)).unwrap();
+    let res = browser.get(there).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(location(&res), "/account");
+    assert!(set_cookie(&res, "gh_session").is_some(), "signed in by the other instance");
+    let res = browser.get(back).send().await.unwrap();
+    assert_eq!(res.status(), 400, "the first instance finds the flow spent");
+}
