@@ -146,6 +146,7 @@ fn token_settings(config: &Config, issuer: &str) -> TokenSettings {
         code_secs: t.code_secs,
         refresh_idle_secs: t.refresh_idle_secs,
         refresh_absolute_secs: t.refresh_absolute_secs,
+        session_idle_secs: config.session.idle_timeout_secs,
     }
 }
 

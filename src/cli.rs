@@ -13,7 +13,7 @@ use crate::accounts::{self, Registration};
 use crate::app::{self, Services};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
-use crate::oauth::clients::ClientSpec;
+use crate::oauth::clients::{self, ClientChanges, ClientSpec};
 use crate::security::audit::AuditAction;
 use crate::store::Store;
 
@@ -124,6 +124,15 @@ pub enum UserCommand {
         #[arg(required = true)]
         roles: Vec<String>,
     },
+    /// End every session of a user and revoke all their tokens.
+    SignOut { user: String },
+    /// Delete a user and everything they own (the audit log keeps its events).
+    Delete {
+        user: String,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `gatehouse client …`
@@ -133,8 +142,44 @@ pub enum ClientCommand {
     Create(ClientCreate),
     /// List clients.
     List,
-    /// Delete a client.
+    /// Show one client's registration.
+    Show { client_id: String },
+    /// Change a client: the flags given replace those settings.
+    Update(ClientUpdate),
+    /// Give a confidential client a new secret (printed once); the old one stops working.
+    RotateSecret {
+        client_id: String,
+        /// Read the new secret (at least 32 characters) from stdin instead of generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// Delete a client with its codes, tokens and consents.
     Delete { client_id: String },
+}
+
+/// Arguments of `client update`: each one given replaces that setting.
+#[derive(Debug, Args)]
+pub struct ClientUpdate {
+    client_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    #[arg(long)]
+    scope: Option<String>,
+    /// A client's type cannot change; given for a confidential client, this is refused.
+    #[arg(long)]
+    public: bool,
+    /// Also set a new secret, read from stdin (as `client rotate-secret --secret-stdin`).
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Skip the consent page (`--skip-consent false` asks for consent again).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    skip_consent: Option<bool>,
 }
 
 /// Arguments of `client create`.
@@ -229,6 +274,9 @@ fn describe(err: accounts::Error) -> anyhow::Error {
             anyhow::anyhow!("{}", text.join("; "))
         }
         accounts::Error::UnknownUser => anyhow::anyhow!("no such user"),
+        accounts::Error::LastAdmin => {
+            anyhow::anyhow!("that is the last administrator; give another user the admin role first")
+        }
         other => anyhow::Error::new(other),
     }
 }
@@ -283,14 +331,18 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Block { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            accounts.set_blocked(&u.id, true).await.map_err(describe)?;
-            audit::record(&services, AuditAction::UserBlocked, &u.id, json!({})).await?;
+            accounts
+                .set_blocked(&u.id, true, &audit::cli_event(AuditAction::UserBlocked, &u.id))
+                .await
+                .map_err(describe)?;
             println!("blocked {}; their sessions have ended", u.username);
         }
         UserCommand::Unblock { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            accounts.set_blocked(&u.id, false).await.map_err(describe)?;
-            audit::record(&services, AuditAction::UserUnblocked, &u.id, json!({})).await?;
+            accounts
+                .set_blocked(&u.id, false, &audit::cli_event(AuditAction::UserUnblocked, &u.id))
+                .await
+                .map_err(describe)?;
             println!("unblocked {}", u.username);
         }
         UserCommand::ResetMfa { user } => {
@@ -306,6 +358,22 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
                 audit::record(&services, AuditAction::AccountUnlocked, &u.id, json!({})).await?;
             }
         }
+        UserCommand::SignOut { user } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            let ended = accounts
+                .sign_out_everywhere(&u.id, &audit::cli_event(AuditAction::SessionRevoked, &u.id))
+                .await
+                .map_err(describe)?;
+            println!("signed out {} everywhere: {ended} sessions ended, every token revoked", u.username);
+        }
+        UserCommand::Delete { user, yes } => {
+            let u = accounts.find(&user).await.map_err(describe)?;
+            if !yes {
+                confirm(&format!("Delete user {} ({}) and everything they own?", u.username, u.email))?;
+            }
+            accounts.delete_user(&u.id, audit::cli_event(AuditAction::UserDeleted, &u.id)).await.map_err(describe)?;
+            println!("deleted user {} ({})", u.username, u.id);
+        }
         UserCommand::SetRoles { user, roles } => {
             let u = accounts.find(&user).await.map_err(describe)?;
             let roles = accounts.set_roles(&u.id, &roles).await.map_err(describe)?;
@@ -318,35 +386,33 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
+    // Read a secret before touching the database, so bad input writes nothing.
     let secret = match &cmd {
-        ClientCommand::Create(c) if c.secret_stdin => Some(read_stdin_line("secret")?),
+        ClientCommand::Create(ClientCreate { secret_stdin: true, .. })
+        | ClientCommand::Update(ClientUpdate { secret_stdin: true, .. })
+        | ClientCommand::RotateSecret { secret_stdin: true, .. } => Some(read_stdin_line("secret")?),
         _ => None,
     };
     let services = open(config).await?;
     let clients = &services.clients;
     match cmd {
         ClientCommand::Create(c) => {
-            let registered = clients
-                .register(ClientSpec {
-                    client_id: c.client_id,
-                    name: c.name,
-                    redirect_uris: c.redirect_uris,
-                    post_logout_redirect_uris: c.post_logout_redirect_uris,
-                    grant_types: c.grant_types,
-                    scope: c.scope,
-                    public: c.public,
-                    secret,
-                    skip_consent: c.skip_consent,
-                })
-                .await?;
+            let event = audit::cli_event(AuditAction::ClientCreated, &c.client_id);
+            let spec = ClientSpec {
+                client_id: c.client_id,
+                name: c.name,
+                redirect_uris: c.redirect_uris,
+                post_logout_redirect_uris: c.post_logout_redirect_uris,
+                grant_types: c.grant_types,
+                scope: c.scope,
+                public: c.public,
+                secret,
+                skip_consent: c.skip_consent,
+            };
+            let registered = clients.register_as(spec, &event).await?;
             let kind = if registered.client.public { "public" } else { "confidential" };
-            audit::record(&services, AuditAction::ClientCreated, &registered.client.client_id, json!({ "kind": kind }))
-                .await?;
             println!("created {kind} client {}", registered.client.client_id);
-            if let Some(secret) = registered.generated_secret {
-                println!("client_secret: {}", secret.expose_secret());
-                println!("(shown once; only its hash is stored)");
-            }
+            print_secret(registered.generated_secret);
         }
         ClientCommand::List => {
             println!("{:<24}  {:<12}  {:<32}  REDIRECT_URIS", "CLIENT_ID", "TYPE", "NAME");
@@ -356,13 +422,81 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 println!("{:<24}  {:<12}  {:<32}  {}", c.client_id, kind, c.name, uris);
             }
         }
+        ClientCommand::Show { client_id } => {
+            let c = clients.find(&client_id).await?.ok_or(clients::Error::Unknown(client_id))?;
+            show_client(&c)?;
+        }
+        ClientCommand::Update(u) => {
+            let Some(old) = clients.find(&u.client_id).await? else { bail!("no client with id {:?}", u.client_id) };
+            if u.public && !old.public {
+                bail!("client {:?} is confidential; a client's type cannot change (delete and create it)", u.client_id);
+            }
+            let non_empty = |v: Vec<String>| if v.is_empty() { None } else { Some(v) };
+            let changes = ClientChanges {
+                name: u.name,
+                redirect_uris: non_empty(u.redirect_uris),
+                post_logout_redirect_uris: non_empty(u.post_logout_redirect_uris),
+                grant_types: non_empty(u.grant_types),
+                scope: u.scope,
+                skip_consent: u.skip_consent,
+            };
+            let event = audit::cli_event(AuditAction::ClientUpdated, &u.client_id);
+            let c = clients.update(&u.client_id, changes, &event).await?;
+            if secret.is_some() {
+                let event = audit::cli_event(AuditAction::ClientSecretRotated, &u.client_id);
+                clients.rotate_secret(&u.client_id, secret, &event).await?;
+            }
+            println!("updated client {}", c.client_id);
+            show_client(&c)?;
+        }
+        ClientCommand::RotateSecret { client_id, .. } => {
+            let event = audit::cli_event(AuditAction::ClientSecretRotated, &client_id);
+            let generated = clients.rotate_secret(&client_id, secret, &event).await?;
+            println!("new secret set for client {client_id}; the old one no longer works");
+            print_secret(generated);
+        }
         ClientCommand::Delete { client_id } => {
-            clients.delete(&client_id).await?;
-            audit::record(&services, AuditAction::ClientDeleted, &client_id, json!({})).await?;
-            println!("deleted client {client_id}");
+            clients.delete(&client_id, &audit::cli_event(AuditAction::ClientDeleted, &client_id)).await?;
+            println!("deleted client {client_id} with its codes, tokens and consents");
         }
     }
     close(services.store).await;
+    Ok(())
+}
+
+fn print_secret(secret: Option<SecretString>) {
+    if let Some(secret) = secret {
+        println!("client_secret: {}", secret.expose_secret());
+        println!("(shown once; only its hash is stored)");
+    }
+}
+
+fn show_client(c: &crate::store::ClientRow) -> anyhow::Result<()> {
+    println!("client_id:                 {}", c.client_id);
+    println!("name:                      {}", c.name);
+    println!("type:                      {}", if c.public { "public" } else { "confidential" });
+    println!("redirect_uris:             {}", c.redirect_uri_list()?.join(" "));
+    println!("post_logout_redirect_uris: {}", c.post_logout_uri_list()?.join(" "));
+    println!("grant_types:               {}", c.grant_types);
+    println!("scope:                     {}", c.scope);
+    println!("skip_consent:              {}", c.skip_consent);
+    println!("created:                   {}", crate::accounts::devices::format_time(c.created_at));
+    Ok(())
+}
+
+/// Asks on the terminal; refuses without one (a script must say `--yes`).
+fn confirm(question: &str) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        bail!("not confirmed: no terminal to ask on; add --yes");
+    }
+    print!("{question} Type yes to confirm: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        bail!("not confirmed; nothing was deleted");
+    }
     Ok(())
 }
 

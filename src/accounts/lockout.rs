@@ -15,7 +15,7 @@ use crate::security::lockout::{Failures, LockoutPolicy};
 use crate::security::token::hash_secret;
 use crate::store::UserRow;
 
-const USER_PREFIX: &str = "user:";
+pub(super) const USER_PREFIX: &str = "user:";
 /// Wrong second-step codes lock apart from passwords (see `accounts/mfa.rs`).
 pub(super) const MFA_PREFIX: &str = "mfa:";
 

@@ -9,11 +9,13 @@ use crate::clock::Clock;
 use crate::config::{PasswordConfig, SessionConfig};
 use crate::keys::Kek;
 use crate::mail::{Mail, Outbox};
+use crate::security::audit::{self, AuditEvent};
 use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
 pub mod activity;
 pub mod devices;
+mod lifecycle;
 mod lockout;
 pub mod mfa;
 pub mod names;
@@ -72,6 +74,9 @@ pub enum Error {
     /// Unlinking would leave the account with no way to sign in.
     #[error("last sign-in method")]
     LastSignInMethod,
+    /// The change would leave no administrator.
+    #[error("the last administrator cannot be removed")]
+    LastAdmin,
     // Not `transparent`: the store error must stay in the source chain so the
     // HTTP layer can tell "database unreachable" (503) from other failures.
     #[error("storage failed")]
@@ -299,8 +304,10 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Changes the password after checking the current one, and ends every
-    /// other session of the user (`keep` is the session making the change).
+    /// Changes the password after checking the current one. Every other
+    /// session of the user ends, and every refresh token with the access
+    /// tokens issued from it. The session making the change (`keep`) goes on
+    /// under a new id: the new session is returned, for the browser's cookie.
     pub async fn change_password(
         &self,
         user_id: &str,
@@ -308,7 +315,8 @@ impl Accounts {
         new: &SecretString,
         confirm: Option<&SecretString>,
         keep: Option<&str>,
-    ) -> Result<()> {
+        event: &AuditEvent,
+    ) -> Result<Option<StartedSession>> {
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         if !self.passwords.verify(current, user.password_hash.as_deref()).await?.ok {
             return Err(Error::field("current_password", "The current password is not correct."));
@@ -321,14 +329,21 @@ impl Accounts {
         let hash = self.passwords.hash(new).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        tx.db().lock_user(user_id).await?;
         self.store_new_password(&mut tx.db(), &user, &hash, now).await?;
         let ended = tx.db().revoke_user_sessions(user_id, keep, now).await?;
+        tx.db().revoke_user_refresh(user_id, now).await?;
+        let renewed = match keep {
+            Some(old) => self.rotate_session(&mut tx.db(), user_id, old).await?,
+            None => None,
+        };
         tx.db().void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
+        audit::append(&mut tx.db(), event, now).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id, sessions_ended = ended, "password changed");
-        Ok(())
+        Ok(renewed)
     }
 
     /// Sets the display name.
@@ -352,9 +367,9 @@ impl Accounts {
         Ok(self.store.conn().await?.db().user_roles(user_id).await?)
     }
 
-    /// Blocks or unblocks an account. Blocking ends all its sessions at once,
-    /// in the same transaction.
-    pub async fn set_blocked(&self, user_id: &str, blocked: bool) -> Result<()> {
+    /// Blocks or unblocks an account. Blocking ends all its sessions and
+    /// tokens at once, in the same transaction as `event`.
+    pub async fn set_blocked(&self, user_id: &str, blocked: bool, event: &AuditEvent) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         if !tx.db().set_user_blocked(user_id, blocked, now).await? {
@@ -364,6 +379,7 @@ impl Accounts {
             tx.db().revoke_user_sessions(user_id, None, now).await?;
             tx.db().revoke_user_tokens(user_id, now).await?;
         }
+        audit::append(&mut tx.db(), event, now).await?;
         tx.commit().await?;
         tracing::info!(user_id, blocked, "account block state changed");
         Ok(())

@@ -159,7 +159,9 @@ impl Accounts {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         self.store_new_password(&mut tx.db(), &user, &hash, now).await?;
+        tx.db().lock_user(&user.id).await?;
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
+        tx.db().revoke_user_refresh(&user.id, now).await?;
         tx.db().void_links(&user.id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
         let event = AuditEvent::new(&user.id, AuditAction::PasswordChanged, &user.id)

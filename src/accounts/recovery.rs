@@ -217,6 +217,7 @@ impl Accounts {
         };
         self.store_new_password(&mut tx.db(), &user, &hash, now).await?;
         tx.db().set_email_verified(&user.id, now).await?;
+        tx.db().lock_user(&user.id).await?;
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().revoke_user_tokens(&user.id, now).await?;
         // An email change someone else started must not survive the reset.
@@ -311,7 +312,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailUndo).await?;
         tx.db().void_links(&user_id, Purpose::EmailChange.as_str(), self.now()).await?;
-        self.lock_out_and_reset(&mut tx.db(), &user_id).await?;
+        self.lock_out_and_reset(&mut tx.db(), &user_id, "email_undo").await?;
         let event = AuditEvent::new(&user_id, AuditAction::EmailChanged, &user_id)
             .with_detail(serde_json::json!({ "via": "undo link" }));
         audit::append(&mut tx.db(), &event, self.now()).await?;
@@ -347,7 +348,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::NotMe.as_str(), now).await?;
         let Some(spent) = spent else { return Err(Error::BadLink) };
-        self.lock_out_and_reset(&mut tx.db(), &spent.user_id).await?;
+        self.lock_out_and_reset(&mut tx.db(), &spent.user_id, "not_me").await?;
         // A second factor added since the reported event is someone else's.
         if tx.db().clear_mfa_since(&spent.user_id, spent.created_at, now).await? {
             tracing::warn!(user_id = %spent.user_id, "second factor added after the reported event removed");
@@ -358,10 +359,15 @@ impl Accounts {
         Ok(())
     }
 
-    async fn lock_out_and_reset(&self, db: &mut Db<'_>, user_id: &str) -> Result<()> {
+    /// Signs out everywhere (audited with `reason`) and mails a reset link.
+    async fn lock_out_and_reset(&self, db: &mut Db<'_>, user_id: &str, reason: &str) -> Result<()> {
         let now = self.now();
-        db.revoke_user_sessions(user_id, None, now).await?;
+        db.lock_user(user_id).await?;
+        let ended = db.revoke_user_sessions(user_id, None, now).await?;
         db.revoke_user_tokens(user_id, now).await?;
+        let event = AuditEvent::new(user_id, AuditAction::SessionRevoked, user_id)
+            .with_detail(serde_json::json!({ "sessions": "all", "ended": ended, "reason": reason }));
+        audit::append(db, &event, now).await?;
         db.void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
         let user = db.find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         self.queue_reset(db, &user).await

@@ -147,22 +147,6 @@ impl Accounts {
         self.now() - user.auth_time <= self.session.reauth_secs
     }
 
-    /// Ends the current session (sign-out).
-    pub async fn end_session(&self, user: &CurrentUser) -> Result<()> {
-        self.store.conn().await?.db().revoke_session(&user.user_id, &user.session_id, self.now()).await?;
-        Ok(())
-    }
-
-    /// Ends one of the user's sessions by id; false if there was none.
-    pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<bool> {
-        Ok(self.store.conn().await?.db().revoke_session(user_id, session_id, self.now()).await?)
-    }
-
-    /// Ends every session of the user ("sign out everywhere").
-    pub async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64> {
-        Ok(self.store.conn().await?.db().revoke_user_sessions(user_id, None, self.now()).await?)
-    }
-
     /// The user's live sessions, newest first.
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<SessionInfo>> {
         let now = self.now();

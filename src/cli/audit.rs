@@ -72,6 +72,11 @@ pub(super) async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Resul
     Ok(())
 }
 
+/// An event done by the command line, for a service to record with its change.
+pub(super) fn cli_event(action: AuditAction, target: &str) -> AuditEvent {
+    AuditEvent::new(ACTOR_CLI, action, target)
+}
+
 /// Records a change a command made. The change is done by now, so a failure
 /// here says so instead of hiding it.
 pub(super) async fn record(

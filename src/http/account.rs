@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, CurrentUser, FieldError, SignInOutcome};
 use crate::app::AppState;
-use crate::http::audit::{self, AuditCtx};
+use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::login::signed_out;
@@ -264,13 +264,15 @@ async fn post_password(
             &form.new_password,
             form.new_password_confirm.as_ref(),
             Some(&user.session_id),
+            &ctx.event(&user.user_id, AuditAction::PasswordChanged, &user.user_id),
         )
         .await;
     match changed {
-        Ok(()) => {
-            audit::record(&state, ctx.event(&user.user_id, AuditAction::PasswordChanged, &user.user_id)).await;
-            Ok(Redirect::to("/account?notice=password").into_response())
+        // The browser goes on under a new session id (and a CSRF token for it).
+        Ok(Some(session)) => {
+            Ok(crate::http::login::session_started(&state, &session, Redirect::to("/account?notice=password")))
         }
+        Ok(None) => Ok(crate::http::login::signed_out(&state, "/login?signed_out=1")),
         Err(err) => with_errors(&state, &user, &csrf, err, Typed::Nothing).await,
     }
 }
@@ -305,11 +307,11 @@ async fn post_revoke_session(
     Path(id): Path<String>,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
-    if !state.accounts.revoke_session(&user.user_id, &id).await? {
+    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
+    let event = event.with_detail(serde_json::json!({ "session": id }));
+    if !state.accounts.end_session(&user.user_id, &id, &event).await? {
         return Err(HtmlError::not_found());
     }
-    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
-    audit::record(&state, event.with_detail(serde_json::json!({ "session": id }))).await;
     if id == user.session_id {
         return Ok(signed_out(&state, "/login?signed_out=1"));
     }
@@ -322,9 +324,7 @@ async fn post_revoke_all(
     ctx: AuditCtx,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
-    let ended = state.accounts.revoke_all_sessions(&user.user_id).await?;
-    tracing::info!(user_id = %user.user_id, ended, "signed out everywhere");
     let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
-    audit::record(&state, event.with_detail(serde_json::json!({ "sessions": "all", "ended": ended }))).await;
+    state.accounts.sign_out_everywhere(&user.user_id, &event).await?;
     Ok(signed_out(&state, "/login?signed_out=1"))
 }

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/block", post(post_block))
         .route("/admin/users/{id}/unblock", post(post_unblock))
         .route("/admin/users/{id}/unlock", post(post_unlock))
+        .route("/admin/users/{id}/sign-out", post(post_sign_out))
 }
 
 struct UserView {
@@ -127,9 +128,8 @@ async fn post_block(
     if id == admin.user_id {
         return Err(HtmlError::bad_request("You cannot block your own account."));
     }
-    state.accounts.set_blocked(&id, true).await?;
+    state.accounts.set_blocked(&id, true, &ctx.event(&admin.user_id, AuditAction::UserBlocked, &id)).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user blocked by admin");
-    audit::record(&state, ctx.event(&admin.user_id, AuditAction::UserBlocked, &id)).await;
     Ok(Redirect::to(&back_to(&form)).into_response())
 }
 
@@ -140,9 +140,22 @@ async fn post_unblock(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
-    state.accounts.set_blocked(&id, false).await?;
+    state.accounts.set_blocked(&id, false, &ctx.event(&admin.user_id, AuditAction::UserUnblocked, &id)).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user unblocked by admin");
-    audit::record(&state, ctx.event(&admin.user_id, AuditAction::UserUnblocked, &id)).await;
+    Ok(Redirect::to(&back_to(&form)).into_response())
+}
+
+/// An administrator's "sign out user": every session and token of the user.
+async fn post_sign_out(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: AuditCtx,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<BlockForm>,
+) -> Result<Response, HtmlError> {
+    let event = ctx.event(&admin.user_id, AuditAction::SessionRevoked, &id);
+    state.accounts.sign_out_everywhere(&id, &event).await?;
+    tracing::info!(admin = %admin.user_id, user_id = %id, "user signed out everywhere by admin");
     Ok(Redirect::to(&back_to(&form)).into_response())
 }
 

@@ -21,7 +21,7 @@ use crate::http::pages::{Nav, path_with_query};
 use crate::http::recovery::MessagePage;
 use crate::http::throttle;
 use crate::metrics::LoginOutcome;
-use crate::security::audit::AuditAction;
+use crate::security::audit::{AuditAction, AuditEvent};
 use crate::security::token;
 use crate::store::UserRow;
 
@@ -266,7 +266,9 @@ pub(super) async fn finish_sign_in(
         return Ok(Some((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response()));
     }
     if let Some(previous) = previous {
-        state.accounts.end_session(&previous).await?;
+        let event = AuditEvent::new(&previous.user_id, AuditAction::SignOut, &previous.user_id)
+            .with_detail(serde_json::json!({ "reason": "signed in again" }));
+        state.accounts.end_session(&previous.user_id, &previous.session_id, &event).await?;
     }
     let credential = proof.credential.as_deref();
     let session =
@@ -436,9 +438,8 @@ async fn logout_target(state: &AppState, p: &LogoutParams, hinted_client: Option
 
 /// Ends the session and everything issued under it.
 async fn end_everything(state: &AppState, ctx: &AuditCtx, user: &CurrentUser) -> Result<(), HtmlError> {
-    state.accounts.end_session(user).await?;
-    state.tokens.revoke_session_tokens(&user.session_id).await.map_err(HtmlError::internal)?;
-    audit::record(state, ctx.event(&user.user_id, AuditAction::SignOut, &user.user_id)).await;
+    let event = ctx.event(&user.user_id, AuditAction::SignOut, &user.user_id);
+    state.accounts.end_session(&user.user_id, &user.session_id, &event).await?;
     tracing::info!(user_id = %user.user_id, "signed out");
     Ok(())
 }
@@ -492,6 +493,14 @@ async fn post_logout(
         end_everything(&state, &ctx, user).await?;
     }
     Ok(signed_out(&state, &target))
+}
+
+/// Sets the cookie of a new session (with a CSRF cookie bound to it) and
+/// redirects; for a session that replaces the browser's current one.
+pub fn session_started(state: &AppState, session: &accounts::StartedSession, to: Redirect) -> Response {
+    let cookie =
+        cookies::set(cookies::SESSION, &session.token, "Lax", state.secure_cookies(), Some(session.max_age_secs));
+    (AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), to).into_response()
 }
 
 /// Clears the session cookie, rotates the CSRF cookie, and redirects.

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 
 use crate::app::AppState;
-use crate::http::audit::{self, AuditCtx};
+use crate::http::audit::AuditCtx;
 use crate::http::error::OAuthJsonError;
 use crate::http::extract::{ClientInfo, is_urlencoded};
 use crate::http::ip_gate;
@@ -149,14 +149,12 @@ async fn post_revoke(State(state): State<AppState>, ctx: AuditCtx, headers: Head
     let Some(token) = params.get("token") else {
         return OAuthJsonError::new(OAuthError::invalid_request("token is missing"), false).into_response();
     };
-    match state.tokens.revoke(&client, token).await {
-        Ok(()) => {
-            // The token itself is never logged; the hint says which kind was asked for.
-            let hint = params.get("token_type_hint").map(|h| h.chars().take(32).collect::<String>());
-            let event = ctx.event(&client.client_id, AuditAction::TokenRevoked, &client.client_id);
-            audit::record(&state, event.with_detail(serde_json::json!({ "token_type_hint": hint }))).await;
-            no_store(axum::http::StatusCode::OK.into_response())
-        }
+    // The token itself is never logged; the hint says which kind was asked for.
+    let hint = params.get("token_type_hint").map(|h| h.chars().take(32).collect::<String>());
+    let event = ctx.event(&client.client_id, AuditAction::TokenRevoked, &client.client_id);
+    match state.tokens.revoke(&client, token, &event.with_detail(serde_json::json!({ "token_type_hint": hint }))).await
+    {
+        Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
         Err(e) => OAuthJsonError::from(e).into_response(),
     }
 }

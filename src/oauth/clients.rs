@@ -2,13 +2,15 @@
 //! identifiers), §3.1.2 (redirection endpoint), RFC 8252 §7 (native apps).
 //! Secrets are 256-bit random values, so a SHA-256 hash is enough to store
 //! them (no password stretching needed for high-entropy secrets).
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use serde_json::json;
+
 use crate::clock::Clock;
+use crate::security::audit::{self, AuditEvent};
 use crate::security::token;
 use crate::store::{self, ClientRow, NewClient, Store};
 
@@ -54,80 +56,53 @@ pub struct Registered {
     pub generated_secret: Option<SecretString>,
 }
 
-/// How long an authenticated client's row is reused before it is read again.
-/// Token, introspection and revocation requests authenticate the client every
-/// time; this spares them a database round trip. A client deleted (or its
-/// secret changed) through another process or instance is refused at most
-/// this long later; a delete through this instance takes effect at once.
-pub const CLIENT_CACHE_MILLIS: i128 = 1_000;
-/// Upper bound on cached rows; only authenticated clients get in, so this
-/// guards memory, not correctness.
-const CLIENT_CACHE_CAP: usize = 10_000;
+/// What `client update` may change; `None` keeps the registered value.
+#[derive(Debug, Default)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub scope: Option<String>,
+    pub skip_consent: Option<bool>,
+}
 
-/// Client management over the store.
+/// Client management over the store. Every change is audited in its own
+/// transaction. Authentication reads the client's row on every request: a
+/// client deleted or given a new secret by another process or instance is
+/// refused at once.
 #[derive(Clone)]
 pub struct Clients {
     store: Store,
     clock: Arc<dyn Clock>,
-    cache: Arc<Mutex<HashMap<String, (ClientRow, i128)>>>,
 }
 
 impl Clients {
     /// Builds the service.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, cache: Arc::default() }
+        Self { store, clock }
     }
 
-    fn now_millis(&self) -> i128 {
-        self.clock.now().unix_timestamp_nanos() / 1_000_000
-    }
-
-    fn cached(&self, client_id: &str) -> Option<ClientRow> {
-        let now = self.now_millis();
-        let cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.get(client_id).filter(|(_, at)| now - at < CLIENT_CACHE_MILLIS && now >= *at).map(|(row, _)| row.clone())
-    }
-
-    fn remember(&self, row: &ClientRow) {
-        let now = self.now_millis();
-        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= CLIENT_CACHE_CAP {
-            cache.clear();
-        }
-        cache.insert(row.client_id.clone(), (row.clone(), now));
-    }
-
-    fn forget(&self, client_id: &str) {
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(client_id);
-    }
-
-    /// Validates `spec` and stores the client.
+    /// [`Self::register_as`] by the `system` actor (tests and fixtures).
     pub async fn register(&self, spec: ClientSpec) -> Result<Registered, Error> {
+        let event = AuditEvent::new(audit::ACTOR_SYSTEM, audit::AuditAction::ClientCreated, &spec.client_id);
+        self.register_as(spec, &event).await
+    }
+
+    /// Validates `spec` and stores the client, with `event` (its
+    /// `client_created`) in the same transaction.
+    pub async fn register_as(&self, spec: ClientSpec, event: &AuditEvent) -> Result<Registered, Error> {
         check_client_id(&spec.client_id)?;
-        let name = spec.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(Error::Invalid("--name must be 1 to 100 printable characters".into()));
-        }
-        if spec.redirect_uris.is_empty() {
-            return Err(Error::Invalid("at least one --redirect-uri is required".into()));
-        }
-        for uri in spec.redirect_uris.iter().chain(&spec.post_logout_redirect_uris) {
-            check_redirect_uri(uri)?;
-        }
-        let grants = grant_types(&spec.grant_types, spec.public)?;
+        let name = check_name(&spec.name)?;
+        let checked =
+            Checked::new(&spec.redirect_uris, &spec.post_logout_redirect_uris, &spec.grant_types, spec.public)?;
         let scope = scope(spec.scope.as_deref().unwrap_or(DEFAULT_SCOPE))?;
         let (secret_hash, generated_secret) = match (spec.public, spec.secret) {
             (true, Some(_)) => return Err(Error::Invalid("a --public client has no secret".into())),
             (true, None) => (None, None),
-            (false, Some(secret)) => {
-                if secret.expose_secret().chars().count() < MIN_SECRET_LEN {
-                    return Err(Error::Invalid(format!("the secret must be at least {MIN_SECRET_LEN} characters")));
-                }
-                (Some(token::hash_secret(secret.expose_secret())), None)
-            }
-            (false, None) => {
-                let secret = token::new_secret();
-                (Some(token::hash_secret(&secret)), Some(SecretString::from(secret)))
+            (false, given) => {
+                let (hash, generated) = new_secret(given)?;
+                (Some(hash), generated)
             }
         };
         let id = store::new_id();
@@ -139,17 +114,20 @@ impl Clients {
             public: spec.public,
             redirect_uris: &spec.redirect_uris,
             post_logout_redirect_uris: &spec.post_logout_redirect_uris,
-            grant_types: &grants,
+            grant_types: &checked.grants,
             scope: &scope,
             skip_consent: spec.skip_consent,
             now: self.clock.unix(),
         };
-        let mut conn = self.store.conn().await?;
-        match conn.db().insert_client(&new).await {
+        let mut tx = self.store.begin().await?;
+        match tx.db().insert_client(&new).await {
             Err(store::Error::Conflict(_)) => return Err(Error::Exists(spec.client_id)),
             other => other?,
         }
-        let client = conn.db().find_client(&spec.client_id).await?.ok_or_else(|| Error::Unknown(spec.client_id))?;
+        let kind = if spec.public { "public" } else { "confidential" };
+        audit::append(&mut tx.db(), &event.clone().with_detail(json!({ "kind": kind })), new.now).await?;
+        let client = tx.db().find_client(&spec.client_id).await?.ok_or_else(|| Error::Unknown(spec.client_id))?;
+        tx.commit().await?;
         Ok(Registered { client, generated_secret })
     }
 
@@ -158,13 +136,133 @@ impl Clients {
         Ok(self.store.conn().await?.db().list_clients().await?)
     }
 
-    /// Deletes a client.
-    pub async fn delete(&self, client_id: &str) -> Result<(), Error> {
-        self.forget(client_id);
-        if self.store.conn().await?.db().delete_client(client_id).await? {
-            Ok(())
-        } else {
-            Err(Error::Unknown(client_id.to_owned()))
+    /// Applies `changes` under the same rules as registration; returns the
+    /// client as it is now. A client's type (public or confidential) does not
+    /// change: delete and register it again.
+    pub async fn update(
+        &self,
+        client_id: &str,
+        changes: ClientChanges,
+        event: &AuditEvent,
+    ) -> Result<ClientRow, Error> {
+        let mut tx = self.store.begin().await?;
+        let old = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
+        let name = changes.name.unwrap_or_else(|| old.name.clone());
+        let name = check_name(&name)?;
+        let redirects = match changes.redirect_uris {
+            Some(r) => r,
+            None => old.redirect_uri_list()?,
+        };
+        let logouts = match changes.post_logout_redirect_uris {
+            Some(l) => l,
+            None => old.post_logout_uri_list()?,
+        };
+        let grants =
+            changes.grant_types.unwrap_or_else(|| old.grant_types.split(' ').map(str::to_owned).collect::<Vec<_>>());
+        let checked = Checked::new(&redirects, &logouts, &grants, old.public)?;
+        let scope = scope(changes.scope.as_deref().unwrap_or(&old.scope))?;
+        let new = NewClient {
+            id: &old.id,
+            client_id,
+            name,
+            secret_hash: None,
+            public: old.public,
+            redirect_uris: &redirects,
+            post_logout_redirect_uris: &logouts,
+            grant_types: &checked.grants,
+            scope: &scope,
+            skip_consent: changes.skip_consent.unwrap_or(old.skip_consent),
+            now: self.clock.unix(),
+        };
+        if !tx.db().update_client(&new).await? {
+            return Err(Error::Unknown(client_id.to_owned()));
+        }
+        audit::append(&mut tx.db(), event, new.now).await?;
+        let client = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
+        tx.commit().await?;
+        Ok(client)
+    }
+
+    /// Gives a confidential client a new secret (`given`, or a generated one,
+    /// returned to be shown once); the old one stops working at once.
+    pub async fn rotate_secret(
+        &self,
+        client_id: &str,
+        given: Option<SecretString>,
+        event: &AuditEvent,
+    ) -> Result<Option<SecretString>, Error> {
+        let mut tx = self.store.begin().await?;
+        let client = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
+        if client.public {
+            return Err(Error::Invalid(format!("client {client_id:?} is public: it has no secret to rotate")));
+        }
+        let (hash, generated) = new_secret(given)?;
+        if !tx.db().set_client_secret(client_id, &hash).await? {
+            return Err(Error::Unknown(client_id.to_owned()));
+        }
+        audit::append(&mut tx.db(), event, self.clock.unix()).await?;
+        tx.commit().await?;
+        Ok(generated)
+    }
+
+    /// Deletes a client with every code, token and consent it holds, in one
+    /// transaction, so a client registered again with the same id starts
+    /// empty and tokens issued before stop working at once.
+    pub async fn delete(&self, client_id: &str, event: &AuditEvent) -> Result<(), Error> {
+        let mut tx = self.store.begin().await?;
+        if !tx.db().delete_client(client_id).await? {
+            return Err(Error::Unknown(client_id.to_owned()));
+        }
+        let removed = tx.db().delete_client_grants(client_id).await?;
+        audit::append(
+            &mut tx.db(),
+            &event.clone().with_detail(json!({ "grants_removed": removed })),
+            self.clock.unix(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The redirect URIs and grant types of a registration, checked together.
+struct Checked {
+    grants: String,
+}
+
+impl Checked {
+    fn new(redirects: &[String], logouts: &[String], grants: &[String], public: bool) -> Result<Self, Error> {
+        if redirects.is_empty() {
+            return Err(Error::Invalid("at least one --redirect-uri is required".into()));
+        }
+        for uri in redirects.iter().chain(logouts) {
+            check_redirect_uri(uri)?;
+        }
+        Ok(Self { grants: grant_types(grants, public)? })
+    }
+}
+
+fn check_name(raw: &str) -> Result<&str, Error> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::Invalid("--name must be 1 to 100 printable characters".into()));
+    }
+    Ok(name)
+}
+
+/// The hash to store for a confidential client's secret: `given` (at least
+/// [`MIN_SECRET_LEN`] characters) or a generated one, returned to be shown once.
+fn new_secret(given: Option<SecretString>) -> Result<(String, Option<SecretString>), Error> {
+    match given {
+        Some(secret) => {
+            if secret.expose_secret().chars().count() < MIN_SECRET_LEN {
+                return Err(Error::Invalid(format!("the secret must be at least {MIN_SECRET_LEN} characters")));
+            }
+            Ok((token::hash_secret(secret.expose_secret()), None))
+        }
+        None => {
+            let secret = token::new_secret();
+            Ok((token::hash_secret(&secret), Some(SecretString::from(secret))))
         }
     }
 }
@@ -188,12 +286,8 @@ impl Clients {
         let id = match creds {
             Credentials::Secret { client_id, .. } | Credentials::Public { client_id } => client_id,
         };
-        let client = match self.cached(id) {
-            Some(row) => row,
-            None => match self.store.conn().await?.db().find_client(id).await? {
-                Some(row) => row,
-                None => return Err(fail().into()),
-            },
+        let Some(client) = self.store.conn().await?.db().find_client(id).await? else {
+            return Err(fail().into());
         };
         let ok = match (creds, &client.secret_hash, client.public) {
             (Credentials::Public { .. }, None, true) => true,
@@ -203,12 +297,7 @@ impl Clients {
             }
             _ => false,
         };
-        if ok {
-            self.remember(&client);
-            Ok(client)
-        } else {
-            Err(fail().into())
-        }
+        if ok { Ok(client) } else { Err(fail().into()) }
     }
 
     /// A client by id, if registered.

@@ -16,8 +16,9 @@ use super::pkce::Challenge;
 use super::request::AuthorizeRequest;
 use crate::clock::Clock;
 use crate::keys::{self, KeyRing};
+use crate::security::audit::{self, AuditEvent};
 use crate::security::token;
-use crate::store::{self, ClientRow, NewAccess, NewCode, NewRefresh, Store};
+use crate::store::{self, ClientRow, Db, NewAccess, NewCode, NewRefresh, Store};
 
 /// Failures of a grant: a protocol error for the client, or an internal one.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,9 @@ pub struct TokenSettings {
     pub code_secs: i64,
     pub refresh_idle_secs: i64,
     pub refresh_absolute_secs: i64,
+    /// The browser session idle timeout: a session-bound refresh token works
+    /// while its session is live, and refreshing counts as activity.
+    pub session_idle_secs: i64,
 }
 
 /// Where an access token came from, so it can be revoked with its origin.
@@ -183,6 +187,11 @@ impl Tokens {
 
     /// Redeems a code (RFC 6749 §4.1.3). A code works once: a second
     /// redemption is refused and revokes what the first one issued (§4.1.2).
+    /// Spending the code, recording the tokens and creating the refresh token
+    /// are one transaction, so a failure in between leaves no refresh token
+    /// that no client received. A refused redemption still commits: the code
+    /// stays spent (no second guess at the verifier), and a replay's
+    /// revocations hold.
     pub async fn exchange_code(
         &self,
         client: &ClientRow,
@@ -193,33 +202,46 @@ impl Tokens {
         let code = code.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
         let now = self.clock.unix();
         let hash = token::hash_secret(code);
-        let mut conn = self.store.conn().await?;
-        let Some(row) = conn.db().consume_code(&hash, now).await? else {
-            if let Some(used) = conn.db().find_code(&hash).await? {
-                let revoked = conn.db().revoke_access_by_code(&used.id, now).await?
-                    + conn.db().revoke_families_of_code(&used.id, now).await?;
-                tracing::warn!(client_id = %used.client_id, revoked, "authorization code replayed; its tokens are revoked");
-            }
+        let mut tx = self.store.begin().await?;
+        let Some(found) = tx.db().find_code(&hash).await? else {
             return Err(invalid_grant("code is invalid, expired or already used"));
         };
-        drop(conn);
-        if row.client_id != client.client_id {
-            return Err(invalid_grant("code was issued to another client"));
-        }
-        if row.expires_at <= now {
+        // The user's row lock before the code's, in the order revocations take them.
+        tx.db().lock_user(&found.user_id).await?;
+        let Some(row) = tx.db().consume_code(&hash, now).await? else {
+            let revoked = tx.db().revoke_access_by_code(&found.id, now).await?
+                + tx.db().revoke_families_of_code(&found.id, now).await?;
+            tx.commit().await?;
+            tracing::warn!(client_id = %found.client_id, revoked, "authorization code replayed; its tokens are revoked");
             return Err(invalid_grant("code is invalid, expired or already used"));
+        };
+        let issued = match check_code(&row, client, redirect_uri, verifier, now) {
+            Ok(()) => self.code_tokens(&mut tx.db(), client, &row).await,
+            Err(e) => Err(e),
+        };
+        match issued {
+            Ok(tokens) => {
+                tx.commit().await?;
+                Ok(tokens)
+            }
+            Err(GrantError::OAuth(e)) => {
+                tx.commit().await?;
+                Err(e.into())
+            }
+            // Rolled back: nothing was issued, and the code may be tried again.
+            Err(other) => Err(other),
         }
-        // RFC 6749 §4.1.3: redirect_uri must be identical to the one authorized.
-        if redirect_uri != Some(row.redirect_uri.as_str()) {
-            return Err(invalid_grant("redirect_uri does not match the authorization request"));
-        }
-        match (&row.code_challenge, verifier) {
-            (Some(challenge), Some(v)) if Challenge::from_stored(challenge.clone()).verify(v) => {}
-            (Some(_), _) => return Err(invalid_grant("code_verifier does not match the code_challenge")),
-            (None, Some(_)) => return Err(invalid_grant("code_verifier sent but no code_challenge was")),
-            (None, None) => {}
-        }
-        let user = self.store.conn().await?.db().find_user(&row.user_id).await?;
+    }
+
+    /// The tokens for a spent, checked code, inside its transaction.
+    async fn code_tokens(
+        &self,
+        db: &mut Db<'_>,
+        client: &ClientRow,
+        row: &store::CodeRow,
+    ) -> Result<TokenResponse, GrantError> {
+        let now = self.clock.unix();
+        let user = db.find_user(&row.user_id).await?;
         let Some(user) = user.filter(|u| !u.blocked) else {
             return Err(invalid_grant("the user can no longer sign in"));
         };
@@ -231,15 +253,18 @@ impl Tokens {
             amr: &row.amr,
             nonce: row.nonce.as_deref(),
         };
-        let (family_id, refresh) = self.refresh_family_for(client, &grant, Some(&row.id), None, now).await?.unzip();
+        let (family_id, refresh) = self.refresh_family_for(db, client, &grant, Some(&row.id), None, now).await?.unzip();
         let origin = Origin { code_id: Some(&row.id), family_id: family_id.as_deref(), session_id: None };
-        self.user_tokens(client, &grant, origin, refresh).await
+        self.user_tokens(db, client, &grant, origin, refresh).await
     }
 
-    /// Starts (or continues) a refresh family if the grant asked for
-    /// `offline_access` and the client may refresh; returns (family id, token).
+    /// Starts (or continues) a refresh family if the client may refresh;
+    /// returns (family id, token). A grant with `offline_access` gets an
+    /// offline token (OIDC Core §11); any other is bound to its browser
+    /// session, so a grant without one gets none.
     async fn refresh_family_for(
         &self,
+        db: &mut Db<'_>,
         client: &ClientRow,
         grant: &Grant<'_>,
         code_id: Option<&str>,
@@ -247,7 +272,7 @@ impl Tokens {
         now: i64,
     ) -> Result<Option<(String, String)>, GrantError> {
         let offline = grant.scope.split(' ').any(|s| s == "offline_access");
-        if !offline || !client.grant_types.split(' ').any(|g| g == "refresh_token") {
+        if !client.grant_types.split(' ').any(|g| g == "refresh_token") || (!offline && grant.session_id.is_none()) {
             return Ok(None);
         }
         let (family_id, family_expires_at) = match family {
@@ -255,43 +280,41 @@ impl Tokens {
             None => (store::new_id(), now + self.settings.refresh_absolute_secs),
         };
         let token = token::new_secret();
-        self.store
-            .conn()
-            .await?
-            .db()
-            .insert_refresh(&NewRefresh {
-                id: &store::new_id(),
-                token_hash: &token::hash_secret(&token),
-                family_id: &family_id,
-                code_id,
-                client_id: &client.client_id,
-                user_id: &grant.user.id,
-                session_id: grant.session_id,
-                scope: grant.scope,
-                auth_time: grant.auth_time,
-                amr: grant.amr,
-                now,
-                expires_at: (now + self.settings.refresh_idle_secs).min(family_expires_at),
-                family_expires_at,
-            })
-            .await?;
+        db.insert_refresh(&NewRefresh {
+            id: &store::new_id(),
+            token_hash: &token::hash_secret(&token),
+            family_id: &family_id,
+            code_id,
+            client_id: &client.client_id,
+            user_id: &grant.user.id,
+            session_id: grant.session_id,
+            scope: grant.scope,
+            auth_time: grant.auth_time,
+            amr: grant.amr,
+            now,
+            expires_at: (now + self.settings.refresh_idle_secs).min(family_expires_at),
+            family_expires_at,
+            offline,
+        })
+        .await?;
         Ok(Some((family_id, token)))
     }
 
     /// The access token, and the ID token for `openid`, of a user grant.
     async fn user_tokens(
         &self,
+        db: &mut Db<'_>,
         client: &ClientRow,
         grant: &Grant<'_>,
         origin: Origin<'_>,
         refresh_token: Option<String>,
     ) -> Result<TokenResponse, GrantError> {
         let user = grant.user;
-        let roles = self.store.conn().await?.db().user_roles(&user.id).await?;
+        let roles = db.user_roles(&user.id).await?;
         let scopes: Vec<&str> = grant.scope.split(' ').collect();
         let origin = Origin { session_id: grant.session_id, ..origin };
         let (access_token, _jti) = self
-            .access_token(&client.client_id, Some(&user.id), grant.scope, Some(grant.auth_time), &roles, origin)
+            .access_token(db, &client.client_id, Some(&user.id), grant.scope, Some(grant.auth_time), &roles, origin)
             .await?;
         let id_token = if scopes.contains(&"openid") {
             let mut claims = profile_claims(user, &scopes);
@@ -322,7 +345,11 @@ impl Tokens {
 
     /// RFC 6749 §6: a new access token (and a new refresh token: the old one
     /// is spent). Replaying a spent token revokes its whole family; so does
-    /// losing a race for the same token (exactly one concurrent use wins).
+    /// losing a race for the same token (exactly one concurrent use wins). A
+    /// token that is not `offline_access` works only while its browser session
+    /// is live. Spending and issuing are one transaction under the user's row
+    /// lock, which revocations take too: a revocation racing a refresh either
+    /// comes first (the refresh is refused) or also revokes the new token.
     pub async fn refresh(
         &self,
         client: &ClientRow,
@@ -330,28 +357,61 @@ impl Tokens {
         scope: Option<&str>,
     ) -> Result<TokenResponse, GrantError> {
         let presented = refresh_token.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-        let now = self.clock.unix();
         let hash = token::hash_secret(presented);
-        let mut conn = self.store.conn().await?;
-        let Some(row) = conn.db().spend_refresh(&hash, now).await? else {
-            if let Some(old) = conn.db().find_refresh(&hash).await?
-                && old.client_id == client.client_id
-            {
-                let revoked = conn.db().revoke_family(&old.family_id, now).await?;
+        let mut tx = self.store.begin().await?;
+        // Another client's token is refused without spending it.
+        let Some(found) = tx.db().find_refresh(&hash).await?.filter(|r| r.client_id == client.client_id) else {
+            return Err(invalid_grant("refresh token is invalid, expired or revoked"));
+        };
+        tx.db().lock_user(&found.user_id).await?;
+        let outcome = self.refresh_locked(&mut tx.db(), client, &hash, scope).await;
+        match outcome {
+            Ok(tokens) => {
+                tx.commit().await?;
+                Ok(tokens)
+            }
+            // Refusals commit: the token stays spent and a revoked family stays revoked.
+            Err(GrantError::OAuth(e)) => {
+                tx.commit().await?;
+                Err(e.into())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn refresh_locked(
+        &self,
+        db: &mut Db<'_>,
+        client: &ClientRow,
+        hash: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, GrantError> {
+        let now = self.clock.unix();
+        let Some(row) = db.spend_refresh(hash, now).await? else {
+            if let Some(old) = db.find_refresh(hash).await? {
+                let revoked = db.revoke_family(&old.family_id, now).await?;
                 tracing::warn!(client_id = %old.client_id, revoked, "spent refresh token replayed; family revoked");
             }
             return Err(invalid_grant("refresh token is invalid, expired or revoked"));
         };
-        drop(conn);
-        if row.client_id != client.client_id {
-            return Err(invalid_grant("refresh token was issued to another client"));
-        }
         if row.expires_at <= now || row.family_expires_at <= now {
             return Err(invalid_grant("refresh token is invalid, expired or revoked"));
         }
-        let user = self.store.conn().await?.db().find_user(&row.user_id).await?;
+        // OIDC Core §11: only offline_access outlives the browser session.
+        if !row.offline {
+            let idle_after = now - self.settings.session_idle_secs;
+            let live = match row.session_id.as_deref() {
+                Some(sid) => db.touch_live_session(sid, now, idle_after).await?,
+                None => false,
+            };
+            if !live {
+                db.revoke_family(&row.family_id, now).await?;
+                return Err(invalid_grant("the sign-in this refresh token belongs to has ended"));
+            }
+        }
+        let user = db.find_user(&row.user_id).await?;
         let Some(user) = user.filter(|u| !u.blocked) else {
-            self.store.conn().await?.db().revoke_family(&row.family_id, now).await?;
+            db.revoke_family(&row.family_id, now).await?;
             return Err(invalid_grant("the user can no longer sign in"));
         };
         // RFC 6749 §6: the scope may narrow, never widen.
@@ -378,29 +438,32 @@ impl Tokens {
         };
         // The new refresh token keeps the original (full) scope of the family.
         let keep = Grant { scope: &row.scope, ..grant.clone() };
-        let family =
-            self.refresh_family_for(client, &keep, None, Some((&row.family_id, row.family_expires_at)), now).await?;
+        let family = self
+            .refresh_family_for(db, client, &keep, None, Some((&row.family_id, row.family_expires_at)), now)
+            .await?;
         let origin = Origin { code_id: None, family_id: Some(&row.family_id), session_id: None };
-        self.user_tokens(client, &grant, origin, family.map(|(_, t)| t)).await
+        self.user_tokens(db, client, &grant, origin, family.map(|(_, t)| t)).await
     }
 
     /// RFC 7009: revokes a refresh token (and its family) or an access token
-    /// issued to `client`. Unknown tokens are not an error (§2.2).
-    pub async fn revoke(&self, client: &ClientRow, presented: &str) -> Result<(), GrantError> {
+    /// issued to `client`, in one transaction with `event`. Unknown tokens are
+    /// not an error (§2.2).
+    pub async fn revoke(&self, client: &ClientRow, presented: &str, event: &AuditEvent) -> Result<(), GrantError> {
         let now = self.clock.unix();
-        let mut conn = self.store.conn().await?;
-        if let Some(row) = conn.db().find_refresh(&token::hash_secret(presented)).await? {
+        let mut tx = self.store.begin().await?;
+        if let Some(row) = tx.db().find_refresh(&token::hash_secret(presented)).await? {
             if row.client_id == client.client_id {
-                conn.db().revoke_family(&row.family_id, now).await?;
+                tx.db().lock_user(&row.user_id).await?;
+                tx.db().revoke_family(&row.family_id, now).await?;
             }
-            return Ok(());
-        }
-        if let Ok((payload, _)) = self.keys.verify(presented)
+        } else if let Ok((payload, _)) = self.keys.verify(presented)
             && payload.claim("client_id").and_then(Value::as_str) == Some(client.client_id.as_str())
             && let Some(jti) = payload.jwt_id()
         {
-            conn.db().revoke_access(jti, now).await?;
+            tx.db().revoke_access(jti, now).await?;
         }
+        audit::append(&mut tx.db(), event, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -414,10 +477,17 @@ impl Tokens {
         if !looks_like_jwt
             && let Some(row) = self.store.conn().await?.db().find_refresh(&token::hash_secret(presented)).await?
         {
-            let live = row.used_at.is_none()
+            let mut live = row.used_at.is_none()
                 && row.revoked_at.is_none()
                 && row.expires_at > now
                 && row.family_expires_at > now;
+            if live && !row.offline {
+                let idle_after = now - self.settings.session_idle_secs;
+                live = match row.session_id.as_deref() {
+                    Some(sid) => self.store.conn().await?.db().session_is_live(sid, now, idle_after).await?,
+                    None => false,
+                };
+            }
             if !live {
                 return Ok(inactive);
             }
@@ -461,8 +531,9 @@ impl Tokens {
             .into());
         }
         let scope = asked.join(" ");
+        let mut conn = self.store.conn().await?;
         let (access_token, _) =
-            self.access_token(&client.client_id, None, &scope, None, &[], Origin::default()).await?;
+            self.access_token(&mut conn.db(), &client.client_id, None, &scope, None, &[], Origin::default()).await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -474,8 +545,10 @@ impl Tokens {
     }
 
     /// Signs and records an RFC 9068 access token; returns it and its jti.
+    #[allow(clippy::too_many_arguments)]
     async fn access_token(
         &self,
+        db: &mut Db<'_>,
         client_id: &str,
         user_id: Option<&str>,
         scope: &str,
@@ -503,21 +576,17 @@ impl Tokens {
         }
         // RFC 9068 §2.1: typ "at+jwt", so an access token is never mistaken for an ID token.
         let jwt = self.keys.sign(&p, "at+jwt")?;
-        self.store
-            .conn()
-            .await?
-            .db()
-            .insert_access(&NewAccess {
-                jti: &jti,
-                client_id,
-                user_id,
-                session_id: origin.session_id,
-                code_id: origin.code_id,
-                family_id: origin.family_id,
-                scope,
-                expires_at: exp,
-            })
-            .await?;
+        db.insert_access(&NewAccess {
+            jti: &jti,
+            client_id,
+            user_id,
+            session_id: origin.session_id,
+            code_id: origin.code_id,
+            family_id: origin.family_id,
+            scope,
+            expires_at: exp,
+        })
+        .await?;
         Ok((jwt, jti))
     }
 
@@ -565,13 +634,6 @@ impl Tokens {
         Ok(claims)
     }
 
-    /// Ends what a browser session handed out: its refresh families and
-    /// access tokens (RP-initiated logout).
-    pub async fn revoke_session_tokens(&self, session_id: &str) -> Result<(), GrantError> {
-        self.store.conn().await?.db().revoke_session_tokens(session_id, self.clock.unix()).await?;
-        Ok(())
-    }
-
     /// OIDC RP-Initiated Logout §2: checks an `id_token_hint` we issued
     /// (signature and issuer; it may have expired) and returns (sub, aud).
     pub fn check_id_token_hint(&self, hint: &str) -> Result<(String, String), OAuthError> {
@@ -600,6 +662,32 @@ impl Tokens {
             return Err(invalid_token("the access token is revoked, or its user can no longer sign in"));
         };
         Ok(profile_claims(&user, &scopes))
+    }
+}
+
+/// The checks on a spent code (RFC 6749 §4.1.3, RFC 7636 §4.6).
+fn check_code(
+    row: &store::CodeRow,
+    client: &ClientRow,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<(), GrantError> {
+    if row.client_id != client.client_id {
+        return Err(invalid_grant("code was issued to another client"));
+    }
+    if row.expires_at <= now {
+        return Err(invalid_grant("code is invalid, expired or already used"));
+    }
+    // RFC 6749 §4.1.3: redirect_uri must be identical to the one authorized.
+    if redirect_uri != Some(row.redirect_uri.as_str()) {
+        return Err(invalid_grant("redirect_uri does not match the authorization request"));
+    }
+    match (&row.code_challenge, verifier) {
+        (Some(challenge), Some(v)) if Challenge::from_stored(challenge.clone()).verify(v) => Ok(()),
+        (Some(_), _) => Err(invalid_grant("code_verifier does not match the code_challenge")),
+        (None, Some(_)) => Err(invalid_grant("code_verifier sent but no code_challenge was")),
+        (None, None) => Ok(()),
     }
 }
 

@@ -55,11 +55,14 @@ pub enum AuditAction {
     IpRuleChanged,
     UpstreamLinked,
     UpstreamUnlinked,
+    UserDeleted,
+    ClientUpdated,
+    ClientSecretRotated,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 26] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -83,6 +86,9 @@ impl AuditAction {
         Self::IpRuleChanged,
         Self::UpstreamLinked,
         Self::UpstreamUnlinked,
+        Self::UserDeleted,
+        Self::ClientUpdated,
+        Self::ClientSecretRotated,
     ];
 
     /// The stored name; never change one that has been released.
@@ -111,6 +117,9 @@ impl AuditAction {
             Self::IpRuleChanged => "ip_rule_changed",
             Self::UpstreamLinked => "upstream_linked",
             Self::UpstreamUnlinked => "upstream_unlinked",
+            Self::UserDeleted => "user_deleted",
+            Self::ClientUpdated => "client_updated",
+            Self::ClientSecretRotated => "client_secret_rotated",
         }
     }
 

@@ -92,9 +92,55 @@ impl Db<'_> {
         Ok(on!(self, |c| sqlx::query_as::<_, ClientRow>(AssertSqlSafe(sql.as_str())).fetch_all(c).await)?)
     }
 
-    /// Deletes a client; returns whether it existed.
+    /// Replaces a client's registration (everything but its id, type,
+    /// secret and creation time); returns whether it exists.
+    pub async fn update_client(&mut self, n: &NewClient<'_>) -> Result<bool> {
+        let redirects = serde_json::to_string(n.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let done = exec!(
+            self,
+            sqlx::query(
+                "update clients set name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
+                 grant_types = $4, scope = $5, skip_consent = $6 where client_id = $7"
+            )
+            .bind(n.name)
+            .bind(&redirects)
+            .bind(&logouts)
+            .bind(n.grant_types)
+            .bind(n.scope)
+            .bind(n.skip_consent)
+            .bind(n.client_id)
+        )?;
+        Ok(done == 1)
+    }
+
+    /// Replaces a confidential client's secret hash; false if there is no
+    /// such confidential client.
+    pub async fn set_client_secret(&mut self, client_id: &str, secret_hash: &str) -> Result<bool> {
+        let done = exec!(
+            self,
+            sqlx::query("update clients set secret_hash = $1 where client_id = $2 and public = false")
+                .bind(secret_hash)
+                .bind(client_id)
+        )?;
+        Ok(done == 1)
+    }
+
+    /// Deletes a client; returns whether it existed. Its grants are
+    /// [`Db::delete_client_grants`]'s business, in the same transaction.
     pub async fn delete_client(&mut self, client_id: &str) -> Result<bool> {
         let done = exec!(self, sqlx::query("delete from clients where client_id = $1").bind(client_id))?;
         Ok(done == 1)
+    }
+
+    /// Deletes every code, token and consent a client holds, so that a client
+    /// registered again under the same id starts empty; returns how many rows.
+    pub async fn delete_client_grants(&mut self, client_id: &str) -> Result<u64> {
+        let mut n = 0;
+        for table in ["authorization_codes", "access_tokens", "refresh_tokens", "consents"] {
+            let sql = format!("delete from {table} where client_id = $1");
+            n += exec!(self, sqlx::query(AssertSqlSafe(sql.as_str())).bind(client_id))?;
+        }
+        Ok(n)
     }
 }

@@ -20,6 +20,8 @@ pub struct RefreshRow {
     pub family_expires_at: i64,
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Granted for `offline_access`: outlives its session (OIDC Core §11).
+    pub offline: bool,
 }
 
 /// Columns for a new refresh token.
@@ -37,10 +39,11 @@ pub struct NewRefresh<'a> {
     pub now: i64,
     pub expires_at: i64,
     pub family_expires_at: i64,
+    pub offline: bool,
 }
 
 const REFRESH_COLUMNS: &str = "id, family_id, client_id, user_id, session_id, scope, auth_time, amr, expires_at, \
-    family_expires_at, used_at, revoked_at";
+    family_expires_at, used_at, revoked_at, offline";
 
 impl Db<'_> {
     /// Stores a refresh token.
@@ -49,8 +52,8 @@ impl Db<'_> {
             self,
             sqlx::query(
                 "insert into refresh_tokens (id, token_hash, family_id, code_id, client_id, user_id, session_id, \
-                 scope, auth_time, amr, created_at, expires_at, family_expires_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                 scope, auth_time, amr, created_at, expires_at, family_expires_at, offline) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             )
             .bind(r.id)
             .bind(r.token_hash)
@@ -65,6 +68,7 @@ impl Db<'_> {
             .bind(r.now)
             .bind(r.expires_at)
             .bind(r.family_expires_at)
+            .bind(r.offline)
         )?;
         Ok(())
     }
@@ -131,13 +135,17 @@ impl Db<'_> {
         )?)
     }
 
-    /// Revokes the tokens issued under a browser session (RP-initiated logout).
+    /// Revokes what was issued under a browser session: its access tokens,
+    /// and its refresh tokens except the `offline_access` ones (OIDC Core §11).
     pub async fn revoke_session_tokens(&mut self, session_id: &str, now: i64) -> Result<()> {
         exec!(
             self,
-            sqlx::query("update refresh_tokens set revoked_at = $1 where session_id = $2 and revoked_at is null")
-                .bind(now)
-                .bind(session_id)
+            sqlx::query(
+                "update refresh_tokens set revoked_at = $1 \
+                 where session_id = $2 and revoked_at is null and offline = false"
+            )
+            .bind(now)
+            .bind(session_id)
         )?;
         exec!(
             self,
@@ -159,8 +167,30 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Revokes every refresh family and access token of a user (password
-    /// reset, block).
+    /// Revokes every refresh token of a user and the access tokens issued
+    /// with them (a password change); access tokens of the user's code grants
+    /// go with the sessions they belong to.
+    pub async fn revoke_user_refresh(&mut self, user_id: &str, now: i64) -> Result<()> {
+        exec!(
+            self,
+            sqlx::query(
+                "update access_tokens set revoked_at = $1 where user_id = $2 and revoked_at is null \
+                 and family_id is not null"
+            )
+            .bind(now)
+            .bind(user_id)
+        )?;
+        exec!(
+            self,
+            sqlx::query("update refresh_tokens set revoked_at = $1 where user_id = $2 and revoked_at is null")
+                .bind(now)
+                .bind(user_id)
+        )?;
+        Ok(())
+    }
+
+    /// Revokes every refresh family and access token of a user (sign out
+    /// everywhere, password reset, block).
     pub async fn revoke_user_tokens(&mut self, user_id: &str, now: i64) -> Result<()> {
         exec!(
             self,

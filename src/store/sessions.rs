@@ -1,6 +1,6 @@
 //! `sessions`: server-side browser sessions. Only the SHA-256 of the cookie
 //! value is stored, so a database leak does not hand out live sessions.
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::{Db, Result, exec, on};
 
@@ -113,7 +113,10 @@ impl Db<'_> {
         .await)?)
     }
 
-    /// Revokes one of the user's sessions; returns whether one was revoked.
+    /// Ends one of the user's sessions and what was issued under it: its
+    /// access tokens and its refresh tokens, except those granted for
+    /// `offline_access` (OIDC Core §11: they outlive the browser session).
+    /// Returns whether a live session ended.
     pub async fn revoke_session(&mut self, user_id: &str, id: &str, now: i64) -> Result<bool> {
         let done = exec!(
             self,
@@ -122,11 +125,15 @@ impl Db<'_> {
                 .bind(id)
                 .bind(user_id)
         )?;
+        if done == 1 {
+            self.revoke_session_tokens(id, now).await?;
+        }
         Ok(done == 1)
     }
 
-    /// Revokes all the user's sessions except `keep` (if given), and ends any
-    /// sign-in waiting for its second step; returns how many sessions ended.
+    /// Ends all the user's sessions except `keep` (if given), with the tokens
+    /// issued under them (as [`Db::revoke_session`]), and any sign-in waiting
+    /// for its second step; returns how many sessions ended.
     pub async fn revoke_user_sessions(&mut self, user_id: &str, keep: Option<&str>, now: i64) -> Result<u64> {
         exec!(
             self,
@@ -134,6 +141,17 @@ impl Db<'_> {
                 .bind(now)
                 .bind(user_id)
         )?;
+        // Tokens first, while the sessions they belong to are still live: a
+        // session that ended earlier already took its tokens with it, and the
+        // offline tokens that outlived it must not be caught now.
+        const LIVE: &str = "session_id in (select id from sessions where user_id = $2 and revoked_at is null \
+             and ($3 is null or id <> $3))";
+        let refresh = format!(
+            "update refresh_tokens set revoked_at = $1 where revoked_at is null and offline = false and {LIVE}"
+        );
+        exec!(self, sqlx::query(AssertSqlSafe(refresh.as_str())).bind(now).bind(user_id).bind(keep))?;
+        let access = format!("update access_tokens set revoked_at = $1 where revoked_at is null and {LIVE}");
+        exec!(self, sqlx::query(AssertSqlSafe(access.as_str())).bind(now).bind(user_id).bind(keep))?;
         let done = exec!(
             self,
             sqlx::query(
@@ -145,6 +163,67 @@ impl Db<'_> {
             .bind(keep)
         )?;
         Ok(done)
+    }
+
+    /// Whether a session is live: not revoked, not expired, not idle since
+    /// `idle_after`. A refresh token bound to it counts as activity.
+    pub async fn touch_live_session(&mut self, id: &str, now: i64, idle_after: i64) -> Result<bool> {
+        let done = exec!(
+            self,
+            sqlx::query(
+                "update sessions set last_seen_at = $1 where id = $2 and revoked_at is null \
+                 and expires_at > $1 and last_seen_at > $3"
+            )
+            .bind(now)
+            .bind(id)
+            .bind(idle_after)
+        )?;
+        Ok(done == 1)
+    }
+
+    /// Whether a session is live (read only; see [`Db::touch_live_session`]).
+    pub async fn session_is_live(&mut self, id: &str, now: i64, idle_after: i64) -> Result<bool> {
+        let n: i64 = on!(self, |c| sqlx::query_scalar(
+            "select count(*) from sessions where id = $1 and revoked_at is null and expires_at > $2 \
+             and last_seen_at > $3"
+        )
+        .bind(id)
+        .bind(now)
+        .bind(idle_after)
+        .fetch_one(c)
+        .await)?;
+        Ok(n > 0)
+    }
+
+    /// Replaces a session by a new one with a new id and cookie (the same
+    /// sign-in, lifetime and device), ending the old one with its tokens
+    /// (OWASP: a new session id after re-authentication). False if the old
+    /// one was not live.
+    pub async fn rotate_session(
+        &mut self,
+        user_id: &str,
+        old: &str,
+        new_id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let copied = exec!(
+            self,
+            sqlx::query(
+                "insert into sessions (id, token_hash, user_id, auth_time, created_at, last_seen_at, expires_at, \
+                 ip, user_agent, amr) select $1, $2, user_id, auth_time, $3, $3, expires_at, ip, user_agent, amr \
+                 from sessions where id = $4 and user_id = $5 and revoked_at is null and expires_at > $3"
+            )
+            .bind(new_id)
+            .bind(token_hash)
+            .bind(now)
+            .bind(old)
+            .bind(user_id)
+        )?;
+        if copied == 1 {
+            self.revoke_session(user_id, old, now).await?;
+        }
+        Ok(copied == 1)
     }
 
     /// Deletes sessions that ended before `before`; returns how many.

@@ -188,4 +188,39 @@ impl Db<'_> {
         }
         Ok(())
     }
+
+    /// Deletes a user and everything they own: the foreign keys cascade to
+    /// sessions, codes, refresh tokens, consents, factors, links, devices,
+    /// upstream identities and activity; access-token records and sign-in
+    /// locks (`lock_subjects`) are keyed by text and go here. The audit log
+    /// is kept (it names users by id only). Returns whether the user existed.
+    pub async fn delete_user(&mut self, id: &str, lock_subjects: &[String]) -> Result<bool> {
+        exec!(self, sqlx::query("delete from access_tokens where user_id = $1").bind(id))?;
+        for subject in lock_subjects {
+            exec!(self, sqlx::query("delete from lockouts where subject = $1").bind(subject))?;
+        }
+        let done = exec!(self, sqlx::query("delete from users where id = $1").bind(id))?;
+        Ok(done == 1)
+    }
+
+    /// How many users other than `except` hold `role`.
+    pub async fn count_role_holders(&mut self, role: &str, except: &str) -> Result<i64> {
+        Ok(on!(self, |c| sqlx::query_scalar("select count(*) from user_roles where role = $1 and user_id <> $2")
+            .bind(role)
+            .bind(except)
+            .fetch_one(c)
+            .await)?)
+    }
+
+    /// Serializes changes that could leave no administrator, for the rest of
+    /// the transaction: two admins deleting each other at once must not both
+    /// succeed. PostgreSQL takes a transaction-scoped advisory lock; SQLite's
+    /// `BEGIN IMMEDIATE` already serializes every writer.
+    pub async fn lock_admins(&mut self) -> Result<()> {
+        if let Db::Postgres(c) = self {
+            // An arbitrary constant that names this lock among gatehouse's.
+            sqlx::query("select pg_advisory_xact_lock(7243190012)").execute(&mut **c).await?;
+        }
+        Ok(())
+    }
 }

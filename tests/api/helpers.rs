@@ -26,6 +26,12 @@ pub fn real_now() -> i64 {
     gatehouse::clock::SystemClock.unix()
 }
 
+/// An audit event for a change a test makes through a service directly.
+pub fn test_event() -> gatehouse::security::audit::AuditEvent {
+    use gatehouse::security::audit::{AuditAction, AuditEvent};
+    AuditEvent::new("test", AuditAction::SessionRevoked, "test")
+}
+
 /// A password that satisfies the default policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -353,7 +353,11 @@ async fn a_password_change_during_the_second_step_ends_it() {
     password_step(&app, &browser, "pia").await;
     let id = app.state.accounts.find("pia").await.unwrap().id;
     let new = secrecy::SecretString::from("an entirely different passphrase");
-    app.state.accounts.change_password(&id, &secrecy::SecretString::from(PASSWORD), &new, None, None).await.unwrap();
+    app.state
+        .accounts
+        .change_password(&id, &secrecy::SecretString::from(PASSWORD), &new, None, None, &crate::helpers::test_event())
+        .await
+        .unwrap();
     // The page has nothing to show any more; a form still open in the
     // browser posts the right code and is sent back to the password.
     assert!(location(&browser.get(app.url("/login/mfa")).send().await.unwrap()).starts_with("/login?mfa="));
