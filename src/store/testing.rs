@@ -49,3 +49,21 @@ impl Drop for TempPostgres {
         let _ = dropper.join();
     }
 }
+
+impl super::Db<'_> {
+    /// How many rows of `table` have `column = value` (tests' assertions on
+    /// what a deletion left behind; the names are compile-time constants).
+    pub async fn count_where(&mut self, table: &'static str, column: &'static str, value: &str) -> super::Result<i64> {
+        let sql = format!("select count(*) from {table} where {column} = $1");
+        Ok(super::on!(self, |c| sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(value).fetch_one(c).await)?)
+    }
+}
+
+impl super::Db<'_> {
+    /// Runs a statement written for this backend (tests that break the
+    /// database on purpose, e.g. with a trigger that refuses inserts).
+    pub async fn execute_raw(&mut self, sql: &'static str) -> super::Result<()> {
+        super::on!(self, |c| sqlx::raw_sql(sql).execute(c).await.map(|_| ()))?;
+        Ok(())
+    }
+}

@@ -46,13 +46,17 @@ fn rt(v: &Value) -> String {
 }
 
 #[tokio::test]
-async fn refresh_tokens_come_only_with_offline_access() {
+async fn without_offline_access_the_refresh_token_is_bound_to_the_session_oidc_core_11() {
     let app = spawn_app().await;
     let secret = register(&app, "rp", true).await;
     let browser = app.signed_in("vic", &[]).await;
     let (code, verifier) = code_with_scope(&app, &browser, "openid email").await;
     let body: Value = redeem(&app, &secret, &code, Some(&verifier)).await.json().await.unwrap();
-    assert!(body.get("refresh_token").is_none());
+    let online = rt(&body);
+    let renewed: Value = refresh(&app, &secret, &online).await.json().await.unwrap();
+    // Signing out ends the session, and the refresh token with it.
+    app.submit(&browser, "/logout", "/logout", &[("logout", "yes")]).await;
+    assert_eq!(error_code(refresh(&app, &secret, &rt(&renewed)).await).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -190,4 +194,41 @@ async fn introspection_describes_live_tokens_and_nothing_else_rfc_7662() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+}
+
+/// A trigger that makes recording an access token fail, on either backend.
+const BREAK_ACCESS: (&str, &str) = (
+    "create trigger no_access before insert on access_tokens begin select raise(abort, 'broken on purpose'); end;",
+    "create function no_access() returns trigger language plpgsql as $$ begin raise exception 'broken on purpose'; end $$; \
+     create trigger no_access before insert on access_tokens for each row execute function no_access();",
+);
+const MEND_ACCESS: (&str, &str) =
+    ("drop trigger no_access;", "drop trigger no_access on access_tokens; drop function no_access();");
+
+#[tokio::test]
+async fn a_code_redemption_that_fails_midway_leaves_no_refresh_token_and_the_code_unspent() {
+    let app = spawn_app().await;
+    let secret = register(&app, "rp", true).await;
+    let browser = app.signed_in("uma", &[]).await;
+    let (code, verifier) = code_with_scope(&app, &browser, "openid offline_access").await;
+    let pick = |(sqlite, postgres): (&'static str, &'static str)| {
+        if crate::helpers::on_postgres() { postgres } else { sqlite }
+    };
+    let raw = |sql: &'static str| {
+        let store = app.state.store.clone();
+        async move { store.conn().await.unwrap().db().execute_raw(sql).await.unwrap() }
+    };
+    raw(pick(BREAK_ACCESS)).await;
+    // The refresh token is written before the access token fails.
+    let failed = redeem(&app, &secret, &code, Some(&verifier)).await;
+    assert_eq!(failed.status(), 500);
+    let count = || async {
+        app.state.store.conn().await.unwrap().db().count_where("refresh_tokens", "client_id", "rp").await.unwrap()
+    };
+    assert_eq!(count().await, 0, "rolled back: no refresh token that no client received");
+    raw(pick(MEND_ACCESS)).await;
+    let res = redeem(&app, &secret, &code, Some(&verifier)).await;
+    assert_eq!(res.status(), 200, "the code was not spent by the failed attempt");
+    assert!(res.json::<Value>().await.unwrap()["refresh_token"].is_string());
+    assert_eq!(count().await, 1);
 }
