@@ -161,6 +161,11 @@ pub struct ClientCreate {
     /// Skip the consent page (first-party clients).
     #[arg(long)]
     skip_consent: bool,
+    /// A web origin (`scheme://host[:port]`) a browser app calls /token,
+    /// /userinfo and /revoke from (CORS); repeatable. A public client without
+    /// one uses its redirect URIs' origins.
+    #[arg(long = "web-origin", value_name = "ORIGIN")]
+    web_origins: Vec<String>,
 }
 
 /// Runs the parsed command line.
@@ -337,12 +342,17 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                     public: c.public,
                     secret,
                     skip_consent: c.skip_consent,
+                    web_origins: c.web_origins,
                 })
                 .await?;
             let kind = if registered.client.public { "public" } else { "confidential" };
             audit::record(&services, AuditAction::ClientCreated, &registered.client.client_id, json!({ "kind": kind }))
                 .await?;
             println!("created {kind} client {}", registered.client.client_id);
+            let origins = crate::oauth::clients::web_origins(&registered.client)?;
+            if !origins.is_empty() {
+                println!("web origins: {}", origins.join(" "));
+            }
             if let Some(secret) = registered.generated_secret {
                 println!("client_secret: {}", secret.expose_secret());
                 println!("(shown once; only its hash is stored)");
