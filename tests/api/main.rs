@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod browser;
 mod cli;
+mod cors;
 mod fake_graph;
 mod helpers;
 mod ip_rules;
