@@ -9,6 +9,7 @@ mod audit;
 mod browser;
 mod cli;
 mod cors;
+mod cors_browser;
 mod fake_graph;
 mod helpers;
 mod ip_rules;
