@@ -76,8 +76,11 @@ pub struct Clients {
     cache: Arc<Mutex<HashMap<String, (ClientRow, i128)>>>,
     /// Every registered client's web origins, and when they were read: CORS
     /// preflights carry no client_id, so they are checked against all of them.
-    origins: Arc<Mutex<Option<(Arc<HashSet<String>>, i128)>>>,
+    origins: Arc<Mutex<Option<OriginSet>>>,
 }
+
+/// All clients' web origins, and when (unix milliseconds) they were read.
+type OriginSet = (Arc<HashSet<String>>, i128);
 
 impl Clients {
     /// Builds the service.

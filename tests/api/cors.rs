@@ -70,13 +70,15 @@ fn varies_by_origin(h: &HeaderMap) -> bool {
     h.get_all("vary").iter().any(|v| v.to_str().unwrap_or_default().to_ascii_lowercase().contains("origin"))
 }
 
-async fn redeem_from(app: &TestApp, origin: Option<&str>, secret: &str, code: &str, verifier: &str) -> reqwest::Response {
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier),
-    ];
+async fn redeem_from(
+    app: &TestApp,
+    origin: Option<&str>,
+    secret: &str,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    let form =
+        [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)];
     let mut req = reqwest::Client::new().post(app.url("/token")).basic_auth("rp", Some(secret)).form(&form);
     if let Some(o) = origin {
         req = req.header("origin", o);
