@@ -177,6 +177,9 @@ pub struct ClientUpdate {
     /// Also set a new secret, read from stdin (as `client rotate-secret --secret-stdin`).
     #[arg(long)]
     secret_stdin: bool,
+    /// Browser origins allowed to call /token, /userinfo and /revoke (CORS; repeatable).
+    #[arg(long = "web-origin")]
+    web_origins: Vec<String>,
     /// Skip the consent page (`--skip-consent false` asks for consent again).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     skip_consent: Option<bool>,
@@ -206,6 +209,11 @@ pub struct ClientCreate {
     /// Skip the consent page (first-party clients).
     #[arg(long)]
     skip_consent: bool,
+    /// A web origin (`scheme://host[:port]`) a browser app calls /token,
+    /// /userinfo and /revoke from (CORS); repeatable. A public client without
+    /// one uses its redirect URIs' origins.
+    #[arg(long = "web-origin", value_name = "ORIGIN")]
+    web_origins: Vec<String>,
 }
 
 /// Runs the parsed command line.
@@ -408,10 +416,15 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 public: c.public,
                 secret,
                 skip_consent: c.skip_consent,
+                web_origins: c.web_origins,
             };
             let registered = clients.register_as(spec, &event).await?;
             let kind = if registered.client.public { "public" } else { "confidential" };
             println!("created {kind} client {}", registered.client.client_id);
+            let origins = crate::oauth::clients::web_origins(&registered.client)?;
+            if !origins.is_empty() {
+                println!("web origins: {}", origins.join(" "));
+            }
             print_secret(registered.generated_secret);
         }
         ClientCommand::List => {
@@ -439,6 +452,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 grant_types: non_empty(u.grant_types),
                 scope: u.scope,
                 skip_consent: u.skip_consent,
+                web_origins: non_empty(u.web_origins),
             };
             let event = audit::cli_event(AuditAction::ClientUpdated, &u.client_id);
             let c = clients.update(&u.client_id, changes, &event).await?;
@@ -480,6 +494,7 @@ fn show_client(c: &crate::store::ClientRow) -> anyhow::Result<()> {
     println!("grant_types:               {}", c.grant_types);
     println!("scope:                     {}", c.scope);
     println!("skip_consent:              {}", c.skip_consent);
+    println!("web_origins:               {}", crate::oauth::clients::web_origins(c)?.join(" "));
     println!("created:                   {}", crate::accounts::devices::format_time(c.created_at));
     Ok(())
 }

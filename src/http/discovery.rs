@@ -1,6 +1,8 @@
-//! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3,
-//! RFC 8414) and `/jwks.json` (RFC 7517). The discovery document lists only
-//! what this server actually does.
+//! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3),
+//! the same document at `/.well-known/oauth-authorization-server` (RFC 8414
+//! §3), and `/jwks.json` (RFC 7517). The document lists only what this server
+//! actually does. Any page may read all three (`http::cors` adds
+//! `Access-Control-Allow-Origin: *`).
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -11,7 +13,11 @@ use crate::app::AppState;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/jwks.json", get(get_jwks)).route("/.well-known/openid-configuration", get(get_discovery))
+    Router::new()
+        .route("/jwks.json", get(get_jwks))
+        .route("/.well-known/openid-configuration", get(get_discovery))
+        // RFC 8414 §3: the well-known suffix for OAuth 2.0 metadata, same content.
+        .route("/.well-known/oauth-authorization-server", get(get_discovery))
 }
 
 /// Public keys only. The cache lifetime is a fraction of the time a new key is
@@ -22,12 +28,13 @@ async fn get_jwks(State(state): State<AppState>) -> impl IntoResponse {
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json")),
             (header::CACHE_CONTROL, HeaderValue::from_str(&cache).unwrap_or(HeaderValue::from_static("no-cache"))),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
         ],
         state.keys.jwks().to_string(),
     )
 }
 
+/// OIDC Discovery §4 and RFC 8414 §3: one metadata document, whose `issuer`
+/// is exactly our issuer (RFC 8414 §3.2).
 async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
     let iss = &*state.issuer;
     let doc = serde_json::json!({
@@ -58,11 +65,5 @@ async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     });
-    (
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
-        ],
-        axum::Json(doc),
-    )
+    ([(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"))], axum::Json(doc))
 }

@@ -175,8 +175,8 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// An OAuth error answered as JSON (RFC 6749 §5.2; RFC 6750 §3 for bearer
-/// token failures). Statuses: 401 for `invalid_client`/`invalid_token`, 500
-/// and 503 for server trouble, 400 otherwise. Always `Cache-Control: no-store`.
+/// token failures). Statuses: 401 for `invalid_client`/`invalid_token`, 403
+/// for `access_denied`, 500 and 503 for server trouble, 400 otherwise. Always `Cache-Control: no-store`.
 #[derive(Debug)]
 pub struct OAuthJsonError {
     error: OAuthError,
@@ -221,6 +221,8 @@ impl IntoResponse for OAuthJsonError {
     fn into_response(self) -> Response {
         let status = match self.error.code {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            // A browser origin the client does not list (http::cors).
+            ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,

@@ -2,7 +2,7 @@
 //! merges them and adds the cross-cutting layers (outermost first):
 //! request-id hygiene → request id → trace → security headers → error pages →
 //! panic catcher → header limit → timeout → body limit → metrics → global IP
-//! rules → rate limits → routes.
+//! rules → rate limits → CORS → routes.
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -25,6 +25,7 @@ pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod cookies;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod expired;
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
+        // CORS for the endpoints browser apps call (preflights end here).
+        .layer(middleware::from_fn_with_state(state.clients.clone(), cors::layer))
         // The layers take only what they use: the app state is cloned per
         // request for each layer that extracts it. The last added runs first:
         // a denied address is refused before it can spend rate counters.

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
+use crate::http::cors;
 use crate::http::error::OAuthJsonError;
 use crate::http::extract::{ClientInfo, is_urlencoded};
 use crate::http::ip_gate;
@@ -80,11 +81,13 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<(Credentials,
 }
 
 /// Parses the form and authenticates the client: the common first half of
-/// `/token`, `/revoke` and `/introspect`.
+/// `/token`, `/revoke` and `/introspect`. A browser page on an origin the
+/// client does not list is refused here, before a code or token is spent.
 async fn authenticated(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(ClientRow, Params), Response> {
     let params = form_params(headers, body).map_err(|e| OAuthJsonError::new(e, false).into_response())?;
     let (creds, basic) = credentials(headers, &params).map_err(|e| OAuthJsonError::new(e, false).into_response())?;
     match state.clients.authenticate(&creds).await {
+        Ok(client) if !cors::allowed_for(headers, &client) => Err(cors::refused()),
         Ok(client) => Ok((client, params)),
         Err(GrantError::OAuth(e)) => Err(OAuthJsonError::new(e, basic).into_response()),
         Err(other) => Err(OAuthJsonError::from(other).into_response()),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::http::cors;
 use crate::http::error::OAuthJsonError;
 use crate::oauth::tokens::GrantError;
 use crate::oauth::{ErrorCode, OAuthError};
@@ -39,8 +40,10 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Err(e) => return OAuthJsonError::bearer(e).into_response(),
     };
     match state.tokens.userinfo(&token).await {
-        Ok(claims) => {
-            let mut res = axum::Json(claims).into_response();
+        // A page on an origin that the token's client does not list gets nothing.
+        Ok(info) if !cors::allowed_for_id(&state.clients, &headers, &info.client_id).await => cors::refused(),
+        Ok(info) => {
+            let mut res = axum::Json(info.claims).into_response();
             res.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
             res
         }

@@ -1,8 +1,10 @@
 //! Client (relying party) registration rules: RFC 6749 §2 (client types and
-//! identifiers), §3.1.2 (redirection endpoint), RFC 8252 §7 (native apps).
+//! identifiers), §3.1.2 (redirection endpoint), RFC 8252 §7 (native apps),
+//! and the web origins (RFC 6454) a browser app may call us from (CORS).
 //! Secrets are 256-bit random values, so a SHA-256 hash is enough to store
 //! them (no password stretching needed for high-entropy secrets).
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -48,6 +50,9 @@ pub struct ClientSpec {
     pub public: bool,
     pub secret: Option<SecretString>,
     pub skip_consent: bool,
+    /// Origins (`scheme://host[:port]`) a browser app calls the token,
+    /// userinfo and revocation endpoints from; see [`check_web_origin`].
+    pub web_origins: Vec<String>,
 }
 
 /// A registered client, and the generated secret when one was made (shown once).
@@ -65,7 +70,12 @@ pub struct ClientChanges {
     pub grant_types: Option<Vec<String>>,
     pub scope: Option<String>,
     pub skip_consent: Option<bool>,
+    pub web_origins: Option<Vec<String>>,
 }
+
+/// How long the set of all clients' web origins (for CORS preflights) is
+/// reused before it is read again; changes through this instance show at once.
+pub const ORIGIN_CACHE_MILLIS: i128 = 1_000;
 
 /// Client management over the store. Every change is audited in its own
 /// transaction. Authentication reads the client's row on every request: a
@@ -75,12 +85,61 @@ pub struct ClientChanges {
 pub struct Clients {
     store: Store,
     clock: Arc<dyn Clock>,
+    /// Every registered client's web origins, and when they were read: CORS
+    /// preflights carry no client_id, so they are checked against all of them.
+    origins: Arc<Mutex<Option<OriginSet>>>,
 }
+
+/// All clients' web origins, and when (unix milliseconds) they were read.
+type OriginSet = (Arc<HashSet<String>>, i128);
 
 impl Clients {
     /// Builds the service.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self { store, clock, origins: Arc::default() }
+    }
+
+    fn now_millis(&self) -> i128 {
+        self.clock.now().unix_timestamp_nanos() / 1_000_000
+    }
+
+    fn forget_origins(&self) {
+        *self.origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// Whether `origin` is a web origin of some registered client (the check a
+    /// CORS preflight gets, since it carries no client_id). The set is read at
+    /// most once per [`ORIGIN_CACHE_MILLIS`]; changes through this instance
+    /// show at once.
+    pub async fn is_web_origin(&self, origin: &str) -> Result<bool, Error> {
+        let now = self.now_millis();
+        let fresh = self
+            .origins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .filter(|(_, at)| now - at < ORIGIN_CACHE_MILLIS && now >= *at)
+            .map(|(set, _)| set.clone());
+        let set = match fresh {
+            Some(set) => set,
+            None => {
+                let mut set = HashSet::new();
+                for client in self.list().await? {
+                    set.extend(web_origins(&client)?);
+                }
+                let set = Arc::new(set);
+                *self.origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((set.clone(), now));
+                set
+            }
+        };
+        Ok(set.contains(origin))
+    }
+
+    /// Whether the client `client_id` (taken from a token we issued) may be
+    /// called from `origin`; an unknown client may not.
+    pub async fn allows_origin_for(&self, client_id: &str, origin: &str) -> Result<bool, Error> {
+        let Some(client) = self.find(client_id).await? else { return Ok(false) };
+        Ok(allows_origin(&client, origin))
     }
 
     /// [`Self::register_as`] by the `system` actor (tests and fixtures).
@@ -96,6 +155,7 @@ impl Clients {
         let name = check_name(&spec.name)?;
         let checked =
             Checked::new(&spec.redirect_uris, &spec.post_logout_redirect_uris, &spec.grant_types, spec.public)?;
+        let web_origins = check_web_origins(&spec.web_origins)?;
         let scope = scope(spec.scope.as_deref().unwrap_or(DEFAULT_SCOPE))?;
         let (secret_hash, generated_secret) = match (spec.public, spec.secret) {
             (true, Some(_)) => return Err(Error::Invalid("a --public client has no secret".into())),
@@ -118,6 +178,7 @@ impl Clients {
             scope: &scope,
             skip_consent: spec.skip_consent,
             now: self.clock.unix(),
+            web_origins: &web_origins,
         };
         let mut tx = self.store.begin().await?;
         match tx.db().insert_client(&new).await {
@@ -128,6 +189,7 @@ impl Clients {
         audit::append(&mut tx.db(), &event.clone().with_detail(json!({ "kind": kind })), new.now).await?;
         let client = tx.db().find_client(&spec.client_id).await?.ok_or_else(|| Error::Unknown(spec.client_id))?;
         tx.commit().await?;
+        self.forget_origins();
         Ok(Registered { client, generated_secret })
     }
 
@@ -161,6 +223,10 @@ impl Clients {
             changes.grant_types.unwrap_or_else(|| old.grant_types.split(' ').map(str::to_owned).collect::<Vec<_>>());
         let checked = Checked::new(&redirects, &logouts, &grants, old.public)?;
         let scope = scope(changes.scope.as_deref().unwrap_or(&old.scope))?;
+        let web_origins = match changes.web_origins {
+            Some(o) => check_web_origins(&o)?,
+            None => old.web_origin_list()?,
+        };
         let new = NewClient {
             id: &old.id,
             client_id,
@@ -173,6 +239,7 @@ impl Clients {
             scope: &scope,
             skip_consent: changes.skip_consent.unwrap_or(old.skip_consent),
             now: self.clock.unix(),
+            web_origins: &web_origins,
         };
         if !tx.db().update_client(&new).await? {
             return Err(Error::Unknown(client_id.to_owned()));
@@ -180,6 +247,7 @@ impl Clients {
         audit::append(&mut tx.db(), event, new.now).await?;
         let client = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
         tx.commit().await?;
+        self.forget_origins();
         Ok(client)
     }
 
@@ -221,6 +289,7 @@ impl Clients {
         )
         .await?;
         tx.commit().await?;
+        self.forget_origins();
         Ok(())
     }
 }
@@ -322,16 +391,97 @@ fn check_redirect_uri(raw: &str) -> Result<(), Error> {
     }
     match url.scheme() {
         "https" => Ok(()),
-        "http" => match url.host() {
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            Some(url::Host::Domain("localhost")) => Ok(()),
-            _ => Err(bad("must use https (http is allowed for loopback only)")),
-        },
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err(bad("must use https (http is allowed for loopback only)")),
         // Private-use schemes are reverse domain names (RFC 8252 §7.1).
         scheme if scheme.contains('.') => Ok(()),
         _ => Err(bad("must use https, loopback http, or a reverse-domain private-use scheme")),
     }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(host)) => host == "localhost",
+        None => false,
+    }
+}
+
+/// Checks a web origin as an operator writes it: exactly `scheme://host[:port]`
+/// (RFC 6454 §6.2, the form a browser sends in `Origin`), with no path (not
+/// even `/`), query, fragment, user info or wildcard, over https, or http on
+/// loopback as redirect URIs are. Returns it in the browser's serialization
+/// (lowercase host, no default port), which is what requests are compared to.
+pub fn check_web_origin(raw: &str) -> Result<String, Error> {
+    let bad = |why: &str| Error::Invalid(format!("web origin {raw:?} {why}"));
+    if raw.contains('*') {
+        return Err(bad("must not contain a wildcard; list each origin"));
+    }
+    let url = Url::parse(raw).map_err(|_| bad("is not scheme://host[:port]"))?;
+    let Some((_, authority)) = raw.split_once("://") else {
+        return Err(bad("is not scheme://host[:port]"));
+    };
+    if !url.username().is_empty() || url.password().is_some() || authority.contains('@') {
+        return Err(bad("must not contain user info"));
+    }
+    if url.query().is_some() || authority.contains('?') {
+        return Err(bad("must not contain a query"));
+    }
+    if url.fragment().is_some() || authority.contains('#') {
+        return Err(bad("must not contain a fragment"));
+    }
+    if authority.contains('/') {
+        return Err(bad("must not contain a path (not even a trailing /)"));
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(bad("must use https (http is allowed for loopback only)")),
+        _ => return Err(bad("must use https, or http on loopback")),
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Checks each listed origin and drops repeats.
+pub fn check_web_origins(raw: &[String]) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for origin in raw {
+        let origin = check_web_origin(origin)?;
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
+}
+
+/// The web origins that count for `client`: the ones it lists; a public
+/// client that lists none gets the origins of its http(s) redirect URIs (a
+/// browser app's callback is on its own origin). A confidential client has
+/// only what it lists.
+pub fn web_origins(client: &ClientRow) -> Result<Vec<String>, store::Error> {
+    let listed = client.web_origin_list()?;
+    if !listed.is_empty() || !client.public {
+        return Ok(listed);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for uri in client.redirect_uri_list()? {
+        let Ok(url) = Url::parse(&uri) else { continue };
+        if matches!(url.scheme(), "http" | "https") {
+            let origin = url.origin().ascii_serialization();
+            if !out.contains(&origin) {
+                out.push(origin);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a browser page on `origin` (the `Origin` header, compared
+/// exactly) may call the token, userinfo and revocation endpoints as `client`.
+/// A row that cannot be read allows nothing.
+pub fn allows_origin(client: &ClientRow, origin: &str) -> bool {
+    web_origins(client).is_ok_and(|list| list.iter().any(|o| o == origin))
 }
 
 fn grant_types(asked: &[String], public: bool) -> Result<String, Error> {
@@ -403,6 +553,69 @@ mod tests {
         assert_eq!(scope("openid  email openid").unwrap(), "openid email");
         assert!(scope("bad\"quote").is_err());
         assert!(scope("   ").is_err());
+    }
+
+    #[test]
+    fn web_origins_are_scheme_host_and_port_only() {
+        assert_eq!(check_web_origin("https://App.Example").unwrap(), "https://app.example");
+        assert_eq!(check_web_origin("https://app.example:443").unwrap(), "https://app.example");
+        assert_eq!(check_web_origin("https://app.example:8443").unwrap(), "https://app.example:8443");
+        assert_eq!(check_web_origin("http://127.0.0.1:5173").unwrap(), "http://127.0.0.1:5173");
+        assert_eq!(check_web_origin("http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(check_web_origin("http://[::1]:3000").unwrap(), "http://[::1]:3000");
+        for (bad, why) in [
+            ("https://app.example/", "path"),
+            ("https://app.example/app", "path"),
+            ("https://app.example?x=1", "query"),
+            ("https://app.example#top", "fragment"),
+            ("https://user:pw@app.example", "user info"),
+            ("https://user@app.example", "user info"),
+            ("https://*.app.example", "wildcard"),
+            ("*", "wildcard"),
+            ("http://app.example", "https"),
+            ("app.example", "scheme://host"),
+            ("null", "scheme://host"),
+            ("ftp://app.example", "https"),
+            ("com.example.app:/cb", "scheme://host"),
+        ] {
+            let err = check_web_origin(bad).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains(&format!("{bad:?}")), "{bad}: {err}");
+        }
+        let list = check_web_origins(&["https://a.example".into(), "https://A.example:443".into()]).unwrap();
+        assert_eq!(list, ["https://a.example"]);
+    }
+
+    fn row(public: bool, redirects: &[&str], origins: &[&str]) -> ClientRow {
+        ClientRow {
+            id: "1".into(),
+            client_id: "c".into(),
+            name: "C".into(),
+            secret_hash: None,
+            public,
+            redirect_uris: serde_json::to_string(redirects).unwrap(),
+            post_logout_redirect_uris: "[]".into(),
+            grant_types: "authorization_code".into(),
+            scope: "openid".into(),
+            skip_consent: false,
+            created_at: 0,
+            web_origins: serde_json::to_string(origins).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_public_client_defaults_to_its_redirect_origins_a_confidential_one_to_none() {
+        let redirects = ["http://127.0.0.1:5173/cb", "https://spa.example/cb", "https://spa.example/x", "com.app:/cb"];
+        let public = row(true, &redirects, &[]);
+        assert_eq!(web_origins(&public).unwrap(), ["http://127.0.0.1:5173", "https://spa.example"]);
+        assert!(allows_origin(&public, "https://spa.example"));
+        assert!(!allows_origin(&public, "https://spa.example:8443"));
+        assert!(!allows_origin(&public, "null"));
+        let listed = row(true, &redirects, &["https://other.example"]);
+        assert_eq!(web_origins(&listed).unwrap(), ["https://other.example"], "a listed origin replaces the default");
+        let confidential = row(false, &redirects, &[]);
+        assert!(web_origins(&confidential).unwrap().is_empty());
+        let confidential = row(false, &redirects, &["https://spa.example"]);
+        assert!(allows_origin(&confidential, "https://spa.example"));
     }
 
     #[test]

@@ -647,8 +647,9 @@ impl Tokens {
         Ok((sub, aud))
     }
 
-    /// OIDC Core §5.3: claims about the user, as the token's scopes allow.
-    pub async fn userinfo(&self, bearer: &str) -> Result<Map<String, Value>, GrantError> {
+    /// OIDC Core §5.3: claims about the user, as the token's scopes allow,
+    /// and the client the token was issued to (whose web origins CORS checks).
+    pub async fn userinfo(&self, bearer: &str) -> Result<UserInfo, GrantError> {
         let claims = self.access_token_claims(bearer)?;
         let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
         let scopes: Vec<&str> = scope.split(' ').collect();
@@ -661,7 +662,8 @@ impl Tokens {
         let Some(user) = user else {
             return Err(invalid_token("the access token is revoked, or its user can no longer sign in"));
         };
-        Ok(profile_claims(&user, &scopes))
+        let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        Ok(UserInfo { client_id, claims: profile_claims(&user, &scopes) })
     }
 }
 
@@ -689,6 +691,15 @@ fn check_code(
         (None, Some(_)) => Err(invalid_grant("code_verifier sent but no code_challenge was")),
         (None, None) => Ok(()),
     }
+}
+
+/// What `/userinfo` answers, and for which client.
+#[derive(Debug)]
+pub struct UserInfo {
+    /// The `client_id` claim of the access token.
+    pub client_id: String,
+    /// The claims to return.
+    pub claims: Map<String, Value>,
 }
 
 fn set(p: &mut JwtPayload, name: &str, value: Value) {

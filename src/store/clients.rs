@@ -18,6 +18,8 @@ pub struct ClientRow {
     pub scope: String,
     pub skip_consent: bool,
     pub created_at: i64,
+    /// Listed web origins (JSON array), for CORS.
+    pub web_origins: String,
 }
 
 impl ClientRow {
@@ -29,6 +31,12 @@ impl ClientRow {
     /// Registered post-logout redirect URIs.
     pub fn post_logout_uri_list(&self) -> Result<Vec<String>> {
         serde_json::from_str(&self.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))
+    }
+
+    /// Listed web origins (only those written down; see `oauth::clients::web_origins`
+    /// for the ones that count).
+    pub fn web_origin_list(&self) -> Result<Vec<String>> {
+        serde_json::from_str(&self.web_origins).map_err(|e| Error::Corrupt(e.to_string()))
     }
 }
 
@@ -45,22 +53,25 @@ pub struct NewClient<'a> {
     pub scope: &'a str,
     pub skip_consent: bool,
     pub now: i64,
+    /// Web origins, already validated.
+    pub web_origins: &'a [String],
 }
 
 const CLIENT_COLUMNS: &str = "id, client_id, name, secret_hash, public, redirect_uris, \
-    post_logout_redirect_uris, grant_types, scope, skip_consent, created_at";
+    post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins";
 
 impl Db<'_> {
     /// Inserts a client; a taken client_id is `Error::Conflict`.
     pub async fn insert_client(&mut self, n: &NewClient<'_>) -> Result<()> {
         let redirects = serde_json::to_string(n.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let origins = serde_json::to_string(n.web_origins).map_err(|e| Error::Corrupt(e.to_string()))?;
         exec!(
             self,
             sqlx::query(
                 "insert into clients (id, client_id, name, secret_hash, public, redirect_uris, \
-             post_logout_redirect_uris, grant_types, scope, skip_consent, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             )
             .bind(n.id)
             .bind(n.client_id)
@@ -73,6 +84,7 @@ impl Db<'_> {
             .bind(n.scope)
             .bind(n.skip_consent)
             .bind(n.now)
+            .bind(&origins)
         )?;
         Ok(())
     }
@@ -97,11 +109,12 @@ impl Db<'_> {
     pub async fn update_client(&mut self, n: &NewClient<'_>) -> Result<bool> {
         let redirects = serde_json::to_string(n.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let origins = serde_json::to_string(n.web_origins).map_err(|e| Error::Corrupt(e.to_string()))?;
         let done = exec!(
             self,
             sqlx::query(
                 "update clients set name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
-                 grant_types = $4, scope = $5, skip_consent = $6 where client_id = $7"
+                 grant_types = $4, scope = $5, skip_consent = $6, web_origins = $8 where client_id = $7"
             )
             .bind(n.name)
             .bind(&redirects)
@@ -110,6 +123,7 @@ impl Db<'_> {
             .bind(n.scope)
             .bind(n.skip_consent)
             .bind(n.client_id)
+            .bind(&origins)
         )?;
         Ok(done == 1)
     }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
 
-struct Driver {
+pub struct Driver {
     process: Child,
     http: reqwest::Client,
     session: String,
@@ -20,7 +20,8 @@ struct Driver {
 }
 
 impl Driver {
-    async fn start() -> Option<Self> {
+    /// Starts chromedriver and a headless Chromium session; `None` where it is not installed (outside CI).
+    pub async fn start() -> Option<Self> {
         let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -63,7 +64,7 @@ impl Driver {
         Some(Self { process, http, session: session.expect("chromedriver answers"), base })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, url);
         if !body.is_null() {
@@ -75,43 +76,43 @@ impl Driver {
         body["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", json!({"url": url})).await;
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub async fn find(&self, css: &str) -> String {
         let el = self.call(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css})).await;
         el.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_owned()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub async fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{el}/value"), json!({"text": text})).await;
     }
 
-    async fn click(&self, css: &str) {
+    pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{el}/click"), json!({})).await;
     }
 
-    async fn current_url(&self) -> url::Url {
+    pub async fn current_url(&self) -> url::Url {
         let url = self.call(reqwest::Method::GET, "/url", Value::Null).await;
         url::Url::parse(url.as_str().unwrap()).unwrap()
     }
 
-    async fn current_path(&self) -> String {
+    pub async fn current_path(&self) -> String {
         let url = self.call(reqwest::Method::GET, "/url", Value::Null).await;
         let url = url::Url::parse(url.as_str().unwrap()).unwrap();
         url.path().to_owned()
     }
 
-    async fn source(&self) -> String {
+    pub async fn source(&self) -> String {
         self.call(reqwest::Method::GET, "/source", Value::Null).await.as_str().unwrap().to_owned()
     }
 
     /// Polls until the page contains `text` (a click may return before the
     /// navigation it starts has finished); returns the page source.
-    async fn wait_for(&self, text: &str) -> String {
+    pub async fn wait_for(&self, text: &str) -> String {
         for _ in 0..100 {
             let html = self.source().await;
             if html.contains(text) {
@@ -122,12 +123,12 @@ impl Driver {
         panic!("the page never showed {text:?}: {}", self.source().await);
     }
 
-    async fn script(&self, js: &str) -> Value {
+    pub async fn script(&self, js: &str) -> Value {
         self.call(reqwest::Method::POST, "/execute/sync", json!({"script": js, "args": []})).await
     }
 
     /// Saves a PNG of the page under target/screenshots/ for a person to look at.
-    async fn screenshot(&self, name: &str) {
+    pub async fn screenshot(&self, name: &str) {
         use base64::Engine;
         let png = self.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
         let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();

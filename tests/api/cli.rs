@@ -586,3 +586,59 @@ async fn ip_rules_added_by_the_cli_take_effect_in_a_running_server_without_resta
     let changes = tail.lines().filter(|l| l.contains("\"ip_rule_changed\"") && l.contains("\"cli\"")).count();
     assert_eq!(changes, 3, "{tail}");
 }
+
+#[tokio::test]
+async fn client_create_takes_web_origins_and_refuses_bad_ones_naming_the_value() {
+    let env = Env::new().await;
+    let create = |origin: &str| {
+        vec![
+            "client".to_owned(),
+            "create".into(),
+            "--client-id".into(),
+            "spa".into(),
+            "--name".into(),
+            "SPA".into(),
+            "--redirect-uri".into(),
+            "https://spa.example/cb".into(),
+            "--public".into(),
+            "--web-origin".into(),
+            origin.to_owned(),
+        ]
+    };
+    for (bad, why) in [
+        ("https://spa.example/app", "path"),
+        ("https://spa.example/", "path"),
+        ("https://spa.example?x=1", "query"),
+        ("https://spa.example#x", "fragment"),
+        ("https://me@spa.example", "user info"),
+        ("https://*.spa.example", "wildcard"),
+        ("*", "wildcard"),
+        ("http://spa.example", "https"),
+    ] {
+        let args = create(bad);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = env.fails(&args, "");
+        assert!(err.contains(&format!("web origin {bad:?}")) && err.contains(why), "{bad}: {err}");
+    }
+    assert!(!env.ok(&["client", "list"], "").contains("spa"), "a refused client is not half made");
+
+    let out = env.ok(
+        &[
+            "client",
+            "create",
+            "--client-id",
+            "spa",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "https://spa.example/cb",
+            "--public",
+            "--web-origin",
+            "https://SPA.example:443",
+            "--web-origin",
+            "http://127.0.0.1:5173",
+        ],
+        "",
+    );
+    assert!(out.contains("web origins: https://spa.example http://127.0.0.1:5173"), "{out}");
+}

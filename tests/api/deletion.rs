@@ -214,6 +214,9 @@ async fn client_show_update_and_rotate_secret() {
     // Bad input changes nothing.
     assert!(fails(&app, &["client", "update", "rp", "--redirect-uri", "http://evil.example/cb"], "").contains("https"));
     assert!(fails(&app, &["client", "update", "rp", "--public"], "").contains("type cannot change"));
+    assert!(fails(&app, &["client", "update", "rp", "--web-origin", "https://*.example"], "").contains("web origin"));
+    let out = ok(&app, &["client", "update", "rp", "--web-origin", "https://spa.example"], "");
+    assert!(out.contains("web_origins:               https://spa.example"), "{out}");
     assert_eq!(app.state.clients.find("rp").await.unwrap().unwrap().name, "Renamed");
 
     // A new secret, printed once; the old one stops working at once.

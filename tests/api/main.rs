@@ -8,6 +8,8 @@ mod admin;
 mod audit;
 mod browser;
 mod cli;
+mod cors;
+mod cors_browser;
 mod deletion;
 mod fake_graph;
 mod helpers;
