@@ -19,9 +19,10 @@
 //!                                     └─ done: record under the last lease
 //! ```
 //!
-//! Dropping the send closes the SMTP connection before the end of DATA, so
-//! the relay discards the half-sent message; only a send that already
-//! finished DATA can still be delivered twice.
+//! The send waits while a renewal runs, so it never goes on past a lease
+//! that was not confirmed. Dropping the send closes the SMTP connection; a
+//! relay that has not seen the end of DATA discards the half-sent message,
+//! so only a send that already finished DATA can still be delivered twice.
 use std::sync::Arc;
 use std::time::Duration;
 
