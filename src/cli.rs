@@ -1,4 +1,4 @@
-//! Command line: `serve`, `migrate`, `user …`, `client …` (INTERFACE.md), `audit …`.
+//! Command line: `serve`, `migrate`, `user …`, `client …` (INTERFACE.md), `audit …`, `health`.
 //! Every failure is one line on stderr and a non-zero exit (see main.rs).
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -18,6 +18,7 @@ use crate::security::audit::AuditAction;
 use crate::store::Store;
 
 mod audit;
+mod health;
 mod ip;
 pub use audit::AuditCommand;
 
@@ -60,6 +61,8 @@ pub enum Command {
     /// IP allow and deny rules (global, per client, per role).
     #[command(subcommand)]
     Ip(ip::IpCommand),
+    /// Probe /health/ready on the configured address: exit 0 when ready, 1 otherwise.
+    Health,
 }
 
 /// `gatehouse mail …`
@@ -244,6 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             close(services.store).await;
             result
         }
+        Command::Health => health::run(&config).await,
     }
 }
 

@@ -235,12 +235,17 @@ pub struct MailConfig {
     pub max_attempts: u32,
     /// Wait before the first retry; it doubles each time, up to an hour.
     pub retry_base_secs: i64,
-    /// How long a worker holds a message it is sending; a crashed worker's
-    /// message is sent again after this.
+    /// How long a worker holds a message it is sending; it renews the lease
+    /// every third of this while the send is in flight, so a crashed
+    /// worker's message is sent again at most this long after the crash.
     pub lease_secs: i64,
-    /// Give up on one SMTP attempt after this long (less than `lease_secs`).
+    /// Give up on one SMTP attempt after this long. May exceed `lease_secs`:
+    /// the lease is renewed while the attempt runs.
     pub send_timeout_secs: u64,
 }
+
+/// The shortest `mail.lease_secs`: renewals every second.
+pub const MIN_LEASE_SECS: i64 = 3;
 
 /// A mail transport other than SMTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -348,7 +353,7 @@ impl Default for MailConfig {
             backend: None,
             max_attempts: 15,
             retry_base_secs: 30,
-            lease_secs: 120,
+            lease_secs: 20,
             send_timeout_secs: 30,
         }
     }
@@ -496,8 +501,12 @@ impl Config {
         if m.max_attempts == 0 || m.retry_base_secs <= 0 || m.send_timeout_secs == 0 {
             bail!("mail.max_attempts, mail.retry_base_secs and mail.send_timeout_secs must be positive");
         }
-        if u64::try_from(m.lease_secs).unwrap_or(0) <= m.send_timeout_secs {
-            bail!("mail.lease_secs must be longer than mail.send_timeout_secs, or a slow send is sent twice");
+        // The lease is renewed every third of it while a send runs, so it
+        // need not outlast `send_timeout_secs`; it must only leave room for
+        // renewals a second apart (a renewal that misses the lease lets
+        // another instance send the message too).
+        if m.lease_secs < MIN_LEASE_SECS {
+            bail!("mail.lease_secs must be at least {MIN_LEASE_SECS} (it is renewed every third of it)");
         }
         Ok(())
     }
@@ -680,8 +689,12 @@ mod tests {
         c.mail.backend = None;
         c.mail.smtp_url = Some(SecretString::from("smtp://127.0.0.1:2525"));
         c.validate().unwrap();
+        // A lease shorter than the send timeout is fine (it is renewed), one
+        // too short to renew is not.
         c.mail.lease_secs = 10;
-        assert!(c.validate().is_err(), "a lease shorter than the send timeout would double-send");
+        c.validate().unwrap();
+        c.mail.lease_secs = 2;
+        assert!(c.validate().unwrap_err().to_string().contains("mail.lease_secs"));
         // Without an https issuer (development) the file backend is the default.
         Config::default().validate().unwrap();
     }

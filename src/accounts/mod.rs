@@ -174,8 +174,8 @@ impl Accounts {
         let mut errors = Vec::new();
         let username = Username::parse(r.username).map_err(|m| errors.push(FieldError::new("username", m))).ok();
         let email = Email::parse(r.email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
-        let inputs = crate::security::policy::user_inputs(r.username, r.email, "");
-        if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password, &inputs) {
+        let account = crate::security::policy::Account { username: r.username, email: r.email, display_name: "" };
+        if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password, &account) {
             errors.append(&mut e);
         }
         if let Some(confirm) = r.password_confirm

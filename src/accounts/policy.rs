@@ -1,6 +1,6 @@
 //! The password policy's stateful half: history (no reuse of the last
 //! `password.history` passwords, the current one included) and expiry
-//! (`password.max_age_days`). The pure rules (length, breached list, zxcvbn)
+//! (`password.max_age_days`). The pure rules (length, context words, breached list, zxcvbn)
 //! are in `security::policy`; every new password goes through
 //! [`Accounts::check_new_password`] and, for an existing account,
 //! [`Accounts::check_reuse`], then is written by
@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Accounts, Error, Purpose, Result};
 use crate::config::PasswordConfig;
 use crate::security::audit::{self, AuditAction, AuditEvent};
-use crate::security::policy::{Policy, user_inputs};
+use crate::security::policy::{Account, Policy};
 use crate::store::{Db, UserRow};
 
 /// The policy settings the account services hold.
@@ -33,20 +33,26 @@ impl PolicySettings {
     }
 }
 
-/// The zxcvbn user inputs of an existing account.
-fn inputs_of(user: &UserRow) -> Vec<String> {
-    user_inputs(&user.username, &user.email, &user.display_name)
+/// The words of an existing account that its password must not use.
+fn account_of(user: &UserRow) -> Account<'_> {
+    Account { username: &user.username, email: &user.email, display_name: &user.display_name }
 }
 
 impl Accounts {
-    /// Applies the pure rules (length, breached list, strength) to a new password.
-    pub(super) fn check_new_password(&self, field: &'static str, pw: &SecretString, inputs: &[String]) -> Result<()> {
-        self.policy.rules.check(pw.expose_secret(), inputs).map_err(|v| Error::field(field, v.to_string()))
+    /// Applies the pure rules (length, context words, breached list,
+    /// strength) to a new password for `account`.
+    pub(super) fn check_new_password(
+        &self,
+        field: &'static str,
+        pw: &SecretString,
+        account: &Account<'_>,
+    ) -> Result<()> {
+        self.policy.rules.check(pw.expose_secret(), account).map_err(|v| Error::field(field, v.to_string()))
     }
 
-    /// The pure rules with the account's own inputs.
+    /// The pure rules for an existing account.
     pub(super) fn check_new_password_for(&self, field: &'static str, pw: &SecretString, user: &UserRow) -> Result<()> {
-        self.check_new_password(field, pw, &inputs_of(user))
+        self.check_new_password(field, pw, &account_of(user))
     }
 
     /// Refuses one of the user's last `history` passwords (the current one

@@ -19,6 +19,8 @@ use crate::security::token::random_bytes;
 /// The key-encryption key.
 pub struct Kek {
     cipher: Aes256Gcm,
+    /// Where it came from, for error messages (never the key itself).
+    origin: String,
 }
 
 impl std::fmt::Debug for Kek {
@@ -39,23 +41,37 @@ fn decode_key(text: &str) -> Result<[u8; 32], Error> {
 impl Kek {
     /// A KEK from raw bytes.
     pub fn new(key: [u8; 32]) -> Self {
-        Self { cipher: Aes256Gcm::new(&key.into()) }
+        Self::with_origin(key, "a key given in code".to_owned())
+    }
+
+    fn with_origin(key: [u8; 32], origin: String) -> Self {
+        Self { cipher: Aes256Gcm::new(&key.into()), origin }
+    }
+
+    /// Where this KEK came from: `keys.encryption_key`, or the file's path.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The configured KEK, or the one in `<data_dir>/kek`, created if missing.
     pub fn load(configured: Option<&SecretString>, data_dir: &Path) -> Result<Self, Error> {
         if let Some(key) = configured {
-            return Ok(Self::new(decode_key(key.expose_secret())?));
+            let origin = "keys.encryption_key (GATEHOUSE_KEYS__ENCRYPTION_KEY)".to_owned();
+            return Ok(Self::with_origin(decode_key(key.expose_secret())?, origin));
         }
         let path = data_dir.join("kek");
+        let origin = format!("the file {}", path.display());
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Self::new(decode_key(&text).map_err(|e| Error::Kek(format!("{}: {e}", path.display())))?)),
+            Ok(text) => Ok(Self::with_origin(
+                decode_key(&text).map_err(|e| Error::Kek(format!("{}: {e}", path.display())))?,
+                origin,
+            )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = random_bytes::<32>();
                 match write_private(&path, &URL_SAFE_NO_PAD.encode(key)) {
                     Ok(()) => {
                         tracing::info!(path = %path.display(), "generated a key-encryption key");
-                        Ok(Self::new(key))
+                        Ok(Self::with_origin(key, format!("{origin} (generated now)")))
                     }
                     // Another process sharing the data directory wrote it first: use theirs.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load(None, data_dir),
@@ -128,6 +144,11 @@ mod tests {
         let sealed = first.seal("k", b"x").unwrap();
         let again = Kek::load(None, dir.path()).unwrap();
         assert_eq!(again.open("k", &sealed).unwrap(), b"x");
+        assert!(
+            first.origin().ends_with("kek (generated now)") && again.origin().ends_with("kek"),
+            "{}",
+            again.origin()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

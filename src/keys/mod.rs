@@ -32,6 +32,14 @@ pub enum Error {
     Crypto(String),
     #[error("no current signing key")]
     NoCurrentKey,
+    /// The database's signing keys were sealed under another KEK: typically
+    /// a second instance on a shared database with a KEK of its own.
+    #[error(
+        "cannot decrypt signing key {kid} from the database with this instance's key-encryption key (from {origin}): \
+         it was encrypted with another one. Instances sharing a database must share keys.encryption_key: set \
+         GATEHOUSE_KEYS__ENCRYPTION_KEY to the same value on every instance, or give them the same $DATA_DIR/kek file"
+    )]
+    ForeignKek { kid: String, origin: String },
     #[error("storage failed")]
     Store(#[from] store::Error),
 }
@@ -311,7 +319,9 @@ fn rotated_by(force: bool) -> &'static str {
 /// Parses the live keys: the current signer and the JWKS document.
 fn load(kek: &Kek, rows: &[KeyRow]) -> Result<Loaded> {
     let current = rows.iter().find(|r| r.state == "current").ok_or(Error::NoCurrentKey)?;
-    let pem = kek.open(&current.id, &current.private_key)?;
+    let pem = kek
+        .open(&current.id, &current.private_key)
+        .map_err(|_| Error::ForeignKek { kid: current.id.clone(), origin: kek.origin().to_owned() })?;
     let pair = RsaKeyPair::from_pem(&pem)?;
     let mut signer = RS256.signer_from_pem(pair.to_pem_private_key())?;
     signer.set_key_id(&current.id);
@@ -356,6 +366,14 @@ mod tests {
         assert!(!row.private_key.contains("PRIVATE KEY"), "stored encrypted");
         let loaded = load(&kek, &[row]).unwrap();
         assert!(loaded.jwks.contains(&loaded.current_kid));
+    }
+
+    #[test]
+    fn a_key_sealed_under_another_kek_names_the_shared_setting() {
+        let row = new_key(&Kek::new([4; 32]), State::Current, 100).unwrap();
+        let err = load(&Kek::new([5; 32]), &[row]).err().unwrap().to_string();
+        assert!(err.contains("must share keys.encryption_key"), "{err}");
+        assert!(err.contains("GATEHOUSE_KEYS__ENCRYPTION_KEY") && err.contains("$DATA_DIR/kek"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,25 @@
 //! them, and records the result. If the process dies mid-send, the lease runs
 //! out and any worker sends the row again: delivery is at least once, and the
 //! stable `Message-ID` lets mail systems spot the rare duplicate.
+//!
+//! The lease is short (`mail.lease_secs`, 20 s by default) and renewed every
+//! third of it while the SMTP conversation is in flight, so a slow but healthy
+//! send keeps its row however long it takes, and a dead process stops
+//! renewing and its row is free within one lease:
+//!
+//! ```text
+//!   claim (lease = now + L) ──► send ─┬─ every L/3: renew to now + L ──┐
+//!                                     │    renewed: keep sending ◄─────┘
+//!                                     │    taken by another worker: drop the send
+//!                                     │    database unreachable until the lease
+//!                                     │      ends: drop the send (it is free now)
+//!                                     └─ done: record under the last lease
+//! ```
+//!
+//! The send waits while a renewal runs, so it never goes on past a lease
+//! that was not confirmed. Dropping the send closes the SMTP connection; a
+//! relay that has not seen the end of DATA discards the half-sent message,
+//! so only a send that already finished DATA can still be delivered twice.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +99,13 @@ fn is_undeliverable(e: &Error) -> bool {
         Error::Smtp(s) => s.status().is_some_and(|code| matches!(code.to_string().as_str(), "550" | "551" | "553")),
         _ => false,
     }
+}
+
+/// How often a worker renews the lease of a message it is sending: every
+/// third of the lease, so two renewals can fail before it runs out.
+pub fn renew_every(lease_secs: i64) -> Duration {
+    let millis = u64::try_from(lease_secs).unwrap_or(0).saturating_mul(1000) / 3;
+    Duration::from_millis(millis.max(100))
 }
 
 /// The wait before attempt `attempt + 1`: exponential from `base`, capped at
@@ -180,10 +206,11 @@ impl Outbox {
                 // Stopping abandons a delivery in flight: its row stays leased
                 // and is sent again once the lease ends, as after a crash. A
                 // finished delivery is always recorded, so it is not resent.
-                let result = tokio::select! {
+                let delivered = tokio::select! {
                     _ = stop.wait_for(|s| *s) => return,
-                    result = self.deliver(&row) => result,
+                    delivered = self.deliver_leased(&row, lease) => delivered,
                 };
+                let Some((result, lease)) = delivered else { continue };
                 if let Err(e) = self.record(&row, lease, result).await {
                     tracing::warn!(mail_id = %row.id, error = %e, "outbox: recording the result failed");
                 }
@@ -211,8 +238,9 @@ impl Outbox {
     /// Claims one due message and tries it. `Ok(false)`: nothing was due.
     pub async fn send_one(&self) -> Result<bool, Error> {
         let Some((row, lease)) = self.claim().await? else { return Ok(false) };
-        let result = self.deliver(&row).await;
-        self.record(&row, lease, result).await?;
+        if let Some((result, lease)) = self.deliver_leased(&row, lease).await {
+            self.record(&row, lease, result).await?;
+        }
         Ok(true)
     }
 
@@ -221,6 +249,40 @@ impl Outbox {
         let now = self.clock.unix();
         let lease = now + self.settings.lease_secs;
         Ok(self.store.conn().await?.db().claim_outbox(now, lease).await?.map(|row| (row, lease)))
+    }
+
+    /// Delivers a claimed message while renewing its lease every third of
+    /// `lease_secs`. Returns the result and the lease held at the end, or
+    /// `None` when the lease was lost (another worker owns the row now, or
+    /// the database could not confirm a renewal before the lease ended): the
+    /// send is dropped then and nothing is recorded.
+    async fn deliver_leased(&self, row: &OutboxRow, mut lease: i64) -> Option<(Result<(), Error>, i64)> {
+        let send = self.deliver(row);
+        tokio::pin!(send);
+        let every = renew_every(self.settings.lease_secs);
+        loop {
+            tokio::select! {
+                result = &mut send => return Some((result, lease)),
+                () = tokio::time::sleep(every) => {}
+            }
+            let now = self.clock.unix();
+            let renewed = match self.store.conn().await {
+                Ok(mut conn) => conn.db().renew_outbox(&row.id, lease, now + self.settings.lease_secs).await,
+                Err(e) => Err(e),
+            };
+            match renewed {
+                Ok(Some(until)) => lease = until,
+                Ok(None) => {
+                    tracing::warn!(mail_id = %row.id, "outbox: another worker took the message; send dropped");
+                    return None;
+                }
+                Err(e) if now >= lease => {
+                    tracing::warn!(mail_id = %row.id, error = %e, "outbox: lease ran out unrenewed; send dropped");
+                    return None;
+                }
+                Err(e) => tracing::warn!(mail_id = %row.id, error = %e, "outbox: renewing the lease failed"),
+            }
+        }
     }
 
     /// Hands a claimed message to the transport, within the send timeout.
@@ -301,7 +363,7 @@ impl Outbox {
 mod tests {
     use std::sync::Arc;
 
-    use super::{Outbox, retry_delay};
+    use super::{Outbox, renew_every, retry_delay};
     use crate::clock::FixedClock;
     use crate::config::MailConfig;
     use crate::keys::Kek;
@@ -337,6 +399,13 @@ mod tests {
         let row = outbox.list(true).await.unwrap().into_iter().find(|r| r.id == queued.id).unwrap();
         assert_eq!((row.body.as_str(), row.sent_at), ("", Some(1_000)));
         store.close().await;
+    }
+
+    #[test]
+    fn the_lease_is_renewed_three_times_per_lease() {
+        assert_eq!(renew_every(20), std::time::Duration::from_millis(6_666));
+        assert_eq!(renew_every(3), std::time::Duration::from_secs(1));
+        assert_eq!(renew_every(0), std::time::Duration::from_millis(100), "never a busy loop");
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The password policy for new passwords: length (at least `min_length`
-//! characters, at most [`MAX_PASSWORD_BYTES`] bytes), the bundled list of
-//! common breached passwords, and strength with zxcvbn fed the user's own
-//! inputs (username, email and its local part, display name). Pure: history
-//! and expiry, which need the database, live in `accounts::policy`.
+//! characters, at most [`MAX_PASSWORD_BYTES`] bytes), no context-specific
+//! words (the username, the email's local part or the display name, NIST SP
+//! 800-63B §3.1.1.2), the bundled list of common breached passwords, and
+//! strength with zxcvbn fed the user's own inputs (username, email and its
+//! local part, display name). Pure: history and expiry, which need the
+//! database, live in `accounts::policy`.
+use unicode_normalization::UnicodeNormalization;
+
 use crate::config::PasswordConfig;
 use crate::security::breached;
 use crate::security::password::MAX_PASSWORD_BYTES;
@@ -14,6 +18,8 @@ pub enum Violation {
     TooShort { min: usize },
     /// More bytes than we hash.
     TooLong { max: usize },
+    /// Contains the username, the email's local part or the display name.
+    ContextWord,
     /// In the bundled list of common breached passwords.
     Breached,
     /// zxcvbn scores it below `min_score`; its feedback, where it has some.
@@ -25,6 +31,9 @@ impl std::fmt::Display for Violation {
         match self {
             Violation::TooShort { min } => write!(f, "Use at least {min} characters."),
             Violation::TooLong { max } => write!(f, "Use at most {max} bytes."),
+            Violation::ContextWord => f.write_str(
+                "Do not use your username, the part of your email address before the @, or your name in the password.",
+            ),
             Violation::Breached => f.write_str(
                 "This password appears in lists of passwords leaked in data breaches, so attackers try it first. Choose another one.",
             ),
@@ -36,6 +45,55 @@ impl std::fmt::Display for Violation {
                 Ok(())
             }
         }
+    }
+}
+
+/// The account a new password is for; its words are context-specific
+/// (NIST SP 800-63B §3.1.1.2) and zxcvbn's user inputs. Empty fields are
+/// fine (registration has no display name yet).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Account<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub display_name: &'a str,
+}
+
+/// The shortest username, email local part or display name that counts as a
+/// context word: shorter ones ("li", "ann") occur in too many good passwords.
+pub const CONTEXT_WORD_MIN_CHARS: usize = 4;
+
+/// Folds text for comparison: NFKC (so composed and decomposed letters, and
+/// full-width forms, are the same), then Unicode lower case.
+fn fold(text: &str) -> String {
+    text.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+impl Account<'_> {
+    /// The context words a password must not contain: the username, the
+    /// email's local part and the whole display name, folded, each only if
+    /// it has at least [`CONTEXT_WORD_MIN_CHARS`] characters.
+    pub fn context_words(&self) -> Vec<String> {
+        let local = self.email.rsplit_once('@').map_or(self.email, |(local, _)| local);
+        let mut words: Vec<String> = [self.username, local, self.display_name]
+            .into_iter()
+            .map(fold)
+            .filter(|w| w.chars().count() >= CONTEXT_WORD_MIN_CHARS)
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        words
+    }
+
+    /// Whether `password` contains one of the [`Account::context_words`],
+    /// ignoring case.
+    pub fn in_password(&self, password: &str) -> bool {
+        let folded = fold(password);
+        self.context_words().iter().any(|w| folded.contains(w.as_str()))
+    }
+
+    /// zxcvbn's user inputs (see [`user_inputs`]).
+    pub fn inputs(&self) -> Vec<String> {
+        user_inputs(self.username, self.email, self.display_name)
     }
 }
 
@@ -53,13 +111,17 @@ impl Policy {
         Self { min_length: cfg.min_length, min_score: cfg.min_score, check_breached: cfg.check_breached }
     }
 
-    /// Checks a new password; `user_inputs` are the user's own words (see [`user_inputs`]).
-    pub fn check(&self, password: &str, user_inputs: &[String]) -> Result<(), Violation> {
+    /// Checks a new password for `account`.
+    pub fn check(&self, password: &str, account: &Account<'_>) -> Result<(), Violation> {
         if password.chars().count() < self.min_length {
             return Err(Violation::TooShort { min: self.min_length });
         }
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(Violation::TooLong { max: MAX_PASSWORD_BYTES });
+        }
+        // NIST SP 800-63B §3.1.1.2: compare against context-specific words.
+        if account.in_password(password) {
+            return Err(Violation::ContextWord);
         }
         if self.check_breached && breached::contains(password) {
             return Err(Violation::Breached);
@@ -67,6 +129,7 @@ impl Policy {
         if self.min_score == 0 {
             return Ok(());
         }
+        let user_inputs = account.inputs();
         let inputs: Vec<&str> = user_inputs.iter().map(String::as_str).collect();
         // zxcvbn itself looks at the first 100 characters only.
         let entropy = zxcvbn::zxcvbn(password, &inputs);
@@ -114,8 +177,12 @@ mod tests {
         Policy::new(&PasswordConfig::default())
     }
 
-    fn no_inputs() -> Vec<String> {
-        Vec::new()
+    fn no_inputs() -> Account<'static> {
+        Account::default()
+    }
+
+    fn account<'a>(username: &'a str, email: &'a str, display_name: &'a str) -> Account<'a> {
+        Account { username, email, display_name }
     }
 
     #[test]
@@ -160,10 +227,53 @@ mod tests {
 
     #[test]
     fn refuses_a_password_built_from_the_users_own_inputs() {
-        let inputs = user_inputs("wolfgangmozart", "wolfgang.mozart@example.com", "Wolfgang Mozart");
+        // No context word is in it (the local part is "wolfgangmozart+gh"),
+        // but zxcvbn gets the local part's pieces as user inputs.
+        let who = account("amadeus", "wolfgangmozart+gh@example.com", "");
         assert_eq!(policy().check("wolfgangmozart2024", &no_inputs()), Ok(()));
-        let err = policy().check("wolfgangmozart2024", &inputs).unwrap_err();
+        let err = policy().check("wolfgangmozart2024", &who).unwrap_err();
+        assert!(matches!(err, Violation::Weak { .. }), "{err:?}");
         assert!(err.to_string().contains("username, email address or name"), "{err}");
+    }
+
+    // NIST SP 800-63B §3.1.1.2: a new password is compared against
+    // context-specific words (here the username, the email's local part and
+    // the display name) and refused if it contains one.
+    #[test]
+    fn refuses_a_password_containing_the_username_local_part_or_display_name() {
+        let who = account("orchid", "lambda.fox@example.com", "Kim Nguyen");
+        for pw in ["my orchid garden 1987", "xx lambda.fox blue tram", "zebra kim nguyen sailing"] {
+            assert_eq!(policy().check(pw, &who), Err(Violation::ContextWord), "{pw}");
+        }
+        // Pieces of the local part or the name are not context words by themselves.
+        assert_eq!(policy().check("maple lambda quartz lantern", &who), Ok(()));
+        assert_eq!(policy().check("maple nguyen quartz lantern", &who), Ok(()));
+        // The domain is not the user's own word.
+        assert_eq!(policy().check("maple example quartz lantern", &who), Ok(()));
+    }
+
+    #[test]
+    fn context_words_ignore_case_and_unicode_forms() {
+        let who = account("Jürgen", "ÉLODIE@example.com", "Ελένη Παππά");
+        assert_eq!(policy().check("maple JÜRGEN quartz lantern", &who), Err(Violation::ContextWord));
+        // "ü" written as u + combining diaeresis is the same word after NFKC.
+        assert_eq!(policy().check("maple ju\u{308}rgen quartz lantern", &who), Err(Violation::ContextWord));
+        assert_eq!(policy().check("maple élodie quartz lantern", &who), Err(Violation::ContextWord));
+        assert_eq!(policy().check("maple ελένη παππά quartz", &who), Err(Violation::ContextWord));
+        // Full-width letters fold to ASCII under NFKC.
+        let ascii = account("orchid", "", "");
+        assert_eq!(policy().check("maple ＯＲＣＨＩＤ quartz lantern", &ascii), Err(Violation::ContextWord));
+    }
+
+    #[test]
+    fn names_under_four_characters_are_not_context_words() {
+        let who = account("ann", "bo@example.com", "Li");
+        assert!(who.context_words().is_empty(), "{:?}", who.context_words());
+        assert_eq!(policy().check("ann bo li maple otter quartz", &who), Ok(()));
+        // Four characters count, even when they are four two-byte letters.
+        let four = account("éàüö", "", "");
+        assert_eq!(four.context_words(), vec!["éàüö".to_owned()]);
+        assert_eq!(policy().check("maple ÉÀÜÖ quartz lantern", &four), Err(Violation::ContextWord));
     }
 
     #[test]
@@ -178,6 +288,7 @@ mod tests {
     fn messages_are_clear() {
         assert_eq!(Violation::TooShort { min: 12 }.to_string(), "Use at least 12 characters.");
         assert!(Violation::Breached.to_string().contains("leaked"));
+        assert!(Violation::ContextWord.to_string().contains("username"));
         let weak = Violation::Weak { feedback: vec!["A word by itself is easy to guess.".into()] };
         assert_eq!(weak.to_string(), "This password is too easy to guess. A word by itself is easy to guess.");
     }

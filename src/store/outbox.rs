@@ -6,7 +6,8 @@
 //!                  ▲                 │
 //!                  └──failed (backoff)┤
 //!                                    └──failed, attempts used up──► dead
-//!   a leased row whose worker died becomes claimable when the lease ends
+//!   a leased row whose worker died becomes claimable when the lease ends;
+//!   a live worker renews its lease while it sends
 //! ```
 use sqlx::FromRow;
 
@@ -88,6 +89,21 @@ impl Db<'_> {
             .bind(now)
             .fetch_optional(c)
             .await)?)
+    }
+
+    /// Extends the lease `lease` on a message being sent to `until` (never
+    /// shortening it). `None`: the lease is no longer ours (it ran out and
+    /// another worker claimed the row, or the row was sent or retried).
+    pub async fn renew_outbox(&mut self, id: &str, lease: i64, until: i64) -> Result<Option<i64>> {
+        let until = until.max(lease);
+        let n = exec!(
+            self,
+            sqlx::query("update outbox set locked_until = $1 where id = $2 and locked_until = $3 and sent_at is null")
+                .bind(until)
+                .bind(id)
+                .bind(lease)
+        )?;
+        Ok((n == 1).then_some(until))
     }
 
     /// Marks a message sent and drops its body (it may hold a live link).

@@ -49,6 +49,31 @@ async fn outbox_claims_lease_retry_and_dead_letters() {
 }
 
 #[tokio::test]
+async fn a_renewed_lease_keeps_the_row_and_a_lapsed_one_is_lost_to_the_next_claim() {
+    each_backend(async |store| {
+        let mut conn = store.conn().await.unwrap();
+        let id = new_id();
+        conn.db().insert_outbox(&message(&id, "<r@x>", 100)).await.unwrap();
+        conn.db().claim_outbox(100, 120).await.unwrap().unwrap();
+        // The sender renews before the lease ends: nobody else can claim it.
+        assert_eq!(conn.db().renew_outbox(&id, 120, 127).await.unwrap(), Some(127));
+        assert!(conn.db().claim_outbox(125, 145).await.unwrap().is_none(), "renewed past the first lease");
+        assert_eq!(conn.db().renew_outbox(&id, 127, 125).await.unwrap(), Some(127), "never shortened");
+        // A stale lease value (the sender missed its renewals) renews nothing.
+        assert_eq!(conn.db().renew_outbox(&id, 120, 140).await.unwrap(), None);
+        // Once it lapses, another worker claims it and the old holder loses it.
+        let taken = conn.db().claim_outbox(127, 147).await.unwrap().unwrap();
+        assert_eq!(taken.attempts, 2);
+        assert_eq!(conn.db().renew_outbox(&id, 127, 150).await.unwrap(), None, "the old lease is gone");
+        assert!(!conn.db().outbox_sent(&id, 127, 130).await.unwrap());
+        assert_eq!(conn.db().renew_outbox(&id, 147, 160).await.unwrap(), Some(160));
+        assert!(conn.db().outbox_sent(&id, 160, 150).await.unwrap(), "the holder records under its renewed lease");
+        assert_eq!(conn.db().renew_outbox(&id, 0, 170).await.unwrap(), None, "a sent row has no lease to renew");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn concurrent_claims_hand_each_row_to_one_worker() {
     each_backend(async |store| {
         {

@@ -390,36 +390,41 @@ async fn register_over_http(base: &str, username: &str) {
     assert_eq!(res.status(), 303, "registered");
 }
 
+// Issue 13, item 9: with the default lease (20 s, renewed while a send is in
+// flight), a mail whose sender was killed mid-send goes out within 30 s of a
+// restart. Real time: it is a real process on the system clock.
 #[tokio::test]
-async fn mail_being_sent_when_serve_is_killed_is_sent_after_restart() {
+async fn mail_being_sent_when_serve_is_killed_is_sent_within_30_s_of_a_restart() {
+    use std::time::{Duration, Instant};
     let env = Env::new().await;
-    let sink = crate::smtp::SmtpSink::start().await;
-    sink.set_stall(true);
-    let url = sink.url();
-    // A short lease, so the restarted server does not wait two minutes.
-    let vars = [
-        ("GATEHOUSE_MAIL__SMTP_URL", url.as_str()),
-        ("GATEHOUSE_MAIL__LEASE_SECS", "4"),
-        ("GATEHOUSE_MAIL__SEND_TIMEOUT_SECS", "3"),
-    ];
-    let first = Server::start_with(&env, &vars);
+    // This relay stops reading in the middle of the message and never resumes.
+    let stalling = crate::smtp::SmtpSink::start().await;
+    stalling.set_hold(true);
+    let url = stalling.url();
+    let first = Server::start_with(&env, &[("GATEHOUSE_MAIL__SMTP_URL", url.as_str())]);
     register_over_http(&first.base, "kim").await;
-    for _ in 0..500 {
-        if sink.stalled_count() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stalling.held_count() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(sink.stalled_count(), 1, "the SMTP server has the message but has not answered");
-    // kill -9 mid-send: no shutdown code runs.
+    assert_eq!(stalling.held_count(), 1, "the relay has half the message");
+    // kill -9 mid-send: no shutdown code runs, the lease stays in the database.
     let pid = first.child.id().to_string();
     assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
     assert!(!first.terminate_wait(), "killed");
-    sink.set_stall(false);
-    let second = Server::start_with(&env, &vars);
-    let mail = sink.wait_for("kim@example.com", "Confirm your email").await;
+
+    let working = crate::smtp::SmtpSink::start().await;
+    let url = working.url();
+    let second = Server::start_with(&env, &[("GATEHOUSE_MAIL__SMTP_URL", url.as_str())]);
+    let restarted = Instant::now();
+    while working.count_to("kim@example.com") == 0 && restarted.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = restarted.elapsed();
+    assert_eq!(working.count_to("kim@example.com"), 1, "sent once within 30 s of the restart (waited {took:?})");
+    let mail = working.wait_for("kim@example.com", "Confirm your email").await;
     assert!(mail.text.contains("/register/confirm?token="));
-    assert_eq!(sink.count_to("kim@example.com"), 1);
+    assert_eq!(stalling.count_to("kim@example.com"), 0, "the half-sent copy was never delivered");
     // The operator's view: once the server has recorded the delivery (a
     // moment after the sink has the message), it is listed as sent.
     let mut out = String::new();

@@ -154,3 +154,43 @@ async fn an_unreadable_pem_stops_start_up_with_its_path() {
     let err = gatehouse::app::build(config, std::sync::Arc::new(gatehouse::clock::SystemClock)).await.err().unwrap();
     assert!(format!("{err:#}").contains("broken.pem"), "{err:#}");
 }
+
+// Issue 13, item 13: an instance whose key-encryption key differs from the
+// one that sealed the shared database's signing keys refuses to start, and
+// the message names the setting every instance must share.
+#[tokio::test]
+async fn an_instance_with_another_kek_on_a_shared_database_says_to_share_it() {
+    use base64::Engine;
+    let a = spawn_app().await;
+    let mut config = a.config.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let other_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    config.keys.encryption_key = Some(secrecy::SecretString::from(other_key));
+    let clock = std::sync::Arc::new(gatehouse::clock::FixedClock::at(crate::helpers::real_now()));
+    let err = gatehouse::app::build(config, clock).await.err().expect("the second instance must not start");
+    let text = format!("{err:#}");
+    assert!(text.contains("Instances sharing a database must share keys.encryption_key"), "{text}");
+    assert!(text.contains("GATEHOUSE_KEYS__ENCRYPTION_KEY") && text.contains("$DATA_DIR/kek"), "{text}");
+    assert!(text.contains("(from keys.encryption_key"), "says where this instance's key came from: {text}");
+
+    // The same through the CLI: another data directory means another generated KEK.
+    let other_dir = tempfile::tempdir().unwrap();
+    let url = a.config.database_url();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["keys", "list"])
+        .current_dir(other_dir.path())
+        .env_clear()
+        .env("GATEHOUSE_DATA_DIR", other_dir.path())
+        .env("GATEHOUSE_DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("must share keys.encryption_key") && stderr.contains("GATEHOUSE_KEYS__ENCRYPTION_KEY"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&other_dir.path().join("kek").display().to_string()), "names its own KEK file: {stderr}");
+    assert!(!jwks(&a.base).await.0.is_empty(), "the first instance serves on");
+}

@@ -1,7 +1,8 @@
 //! The password policy (issue 6, item 4) on the forms that set a password:
 //! registration, the /account change, the reset link and the expired-password
-//! step of sign-in. One test per rule: length, zxcvbn strength (with the
-//! user's own inputs), the bundled breached list, history, and expiry.
+//! step of sign-in. One test per rule: length, context words (NIST SP 800-63B
+//! §3.1.1.2), zxcvbn strength (with the user's own inputs), the bundled
+//! breached list, history, and expiry.
 use crate::helpers::{PASSWORD, TestApp, hidden_value, location, set_cookie, spawn_app, spawn_app_with};
 use crate::smtp::link;
 
@@ -88,22 +89,81 @@ async fn a_weak_password_is_refused_with_zxcvbn_feedback() {
     assert!(page.contains("This password is too easy to guess."), "{page}");
 }
 
+/// Submits the registration form with its own email address.
+async fn register_as(app: &TestApp, username: &str, email: &str, password: &str) -> (u16, String) {
+    let fields = [("username", username), ("email", email), ("password", password), ("password_confirm", password)];
+    let res = app.submit(&app.browser(), "/register", "/register", &fields).await;
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// Sets the signed-in user's display name through /account.
+async fn set_display_name(app: &TestApp, browser: &reqwest::Client, name: &str) {
+    let res = app.submit(browser, "/account", "/account/profile", &[("display_name", name)]).await;
+    assert_eq!(res.status(), 303, "display name saved");
+}
+
 #[tokio::test]
 async fn a_password_built_from_the_users_own_name_is_refused() {
     let app = spawn_app().await;
     // Strong enough for someone else...
     let (status, _) = register(&app, "otto", "wolfgangmozart2024").await;
     assert_eq!(status, 303);
-    // ...but not for the user it is made of.
-    let (status, page) = register(&app, "wolfgangmozart", "wolfgangmozart2024").await;
+    // ...but not for the user whose address it is made of: no context word
+    // (the local part is "wolfgangmozart+gh"), but zxcvbn gets its pieces.
+    let (status, page) = register_as(&app, "amadeus", "wolfgangmozart+gh@example.com", "wolfgangmozart2024").await;
     assert_eq!(status, 422);
     assert!(page.contains("Avoid your username, email address or name in it."), "{page}");
 
-    // The change form knows the account's own inputs too.
-    let browser = app.signed_in("wolfgangmozart", &[]).await;
+    // The change form knows the account's own inputs too: the display name's words.
+    let browser = app.signed_in("amadeus2", &[]).await;
+    set_display_name(&app, &browser, "Wolfgangmozart Jr").await;
     let (status, page) = change(&app, &browser, PASSWORD, "wolfgangmozart2024").await;
     assert_eq!(status, 422);
     assert!(page.contains("Avoid your username, email address or name in it."), "{page}");
+}
+
+const CONTEXT_WORD: &str = "Do not use your username, the part of your email address before the @, or your name";
+
+// NIST SP 800-63B §3.1.1.2: new passwords are compared against
+// context-specific words such as the username; registration refuses a
+// password containing the username or the email's local part, whatever its case.
+#[tokio::test]
+async fn registration_refuses_a_password_containing_the_username_or_local_part() {
+    let app = spawn_app().await;
+    let (status, page) = register_as(&app, "Heron", "sky.walker@example.com", "blue HERON over the fjord").await;
+    assert_eq!(status, 422);
+    assert!(page.contains(CONTEXT_WORD), "{page}");
+    let (status, page) = register_as(&app, "heron", "sky.walker@example.com", "maple Sky.Walker lantern").await;
+    assert_eq!(status, 422);
+    assert!(page.contains(CONTEXT_WORD), "{page}");
+    // Under four characters a name is no context word: "ivo" may appear.
+    let (status, page) = register_as(&app, "ivo", "ivo@example.com", "ivo maple otter quartz").await;
+    assert_eq!(status, 303, "{page}");
+    // The same passwords are fine for someone else.
+    let (status, _) = register_as(&app, "heron", "sky.walker@example.com", "maple otter quartz lantern").await;
+    assert_eq!(status, 303);
+}
+
+// NIST SP 800-63B §3.1.1.2 on the /account change: the username and the
+// display name (set on /account) are context words; the reset link uses the same check.
+#[tokio::test]
+async fn a_password_change_refuses_the_username_and_the_display_name() {
+    let app = spawn_app().await;
+    let browser = app.signed_in("pelican", &[]).await;
+    let (status, page) = change(&app, &browser, PASSWORD, "the PELICAN flies at dawn").await;
+    assert_eq!(status, 422);
+    assert!(page.contains(CONTEXT_WORD), "{page}");
+
+    set_display_name(&app, &browser, "Zoë Ångström").await;
+    let (status, page) = change(&app, &browser, PASSWORD, "tea with zoË ÅNGSTRÖM at nine").await;
+    assert_eq!(status, 422);
+    assert!(page.contains(CONTEXT_WORD), "{page}");
+    let (status, page) = reset(&app, "pelican", "tea with zoë ångström at nine", 1).await;
+    assert_eq!(status, 422);
+    assert!(page.contains(CONTEXT_WORD), "{page}");
+
+    let (status, _) = change(&app, &browser, PASSWORD, "maple otter quartz lantern").await;
+    assert_eq!(status, 303, "a password without context words is taken");
 }
 
 #[tokio::test]

@@ -2,8 +2,9 @@
 //! The server under test delivers to it over TCP (lettre, plain `smtp://`, no
 //! TLS, no AUTH); tests read back what arrived, with the subject and the
 //! text/HTML parts decoded. `set_stall` and `set_reject` simulate a relay that
-//! dies mid-send or refuses for now; `stop` and `start_on` take it down and
-//! bring it back on the same port.
+//! dies mid-send or refuses for now, `set_hold` a slow relay that stops
+//! reading in the middle of a message until released; `stop` and `start_on`
+//! take it down and bring it back on the same port.
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +24,8 @@ struct State {
     stall: AtomicBool,
     reject: AtomicBool,
     stalled: AtomicUsize,
+    hold: AtomicBool,
+    held: AtomicUsize,
 }
 
 /// An SMTP server that records every message it accepts; dropping it (or
@@ -152,6 +155,19 @@ impl SmtpSink {
         self.state.stalled.load(SeqCst)
     }
 
+    /// When on, the sink stops reading each message after its headers (in
+    /// the middle of DATA) until `set_hold(false)`; then it reads the rest,
+    /// accepts and records it as usual. A slow relay, or, if the client
+    /// dies meanwhile, a send that never completes.
+    pub fn set_hold(&self, on: bool) {
+        self.state.hold.store(on, SeqCst);
+    }
+
+    /// How many messages are being (or were) held in the middle by `set_hold(true)`.
+    pub fn held_count(&self) -> usize {
+        self.state.held.load(SeqCst)
+    }
+
     /// When on, MAIL FROM gets "451 4.3.0 try again later" (a temporary failure).
     pub fn set_reject(&self, on: bool) {
         self.state.reject.store(on, SeqCst);
@@ -206,7 +222,7 @@ async fn serve(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
             }
             "DATA" => {
                 write.write_all(b"354 end data with <CR><LF>.<CR><LF>\r\n").await?;
-                let raw = read_data(&mut reader).await?;
+                let raw = read_data(&mut reader, &state).await?;
                 if state.stall.load(SeqCst) {
                     state.stalled.fetch_add(1, SeqCst);
                     // Hold the connection without answering until the client leaves.
@@ -238,9 +254,10 @@ fn address(command: &str) -> String {
 }
 
 /// The DATA content up to the lone "." line, dot-stuffing undone; the CRLF
-/// before the "." belongs to the terminator.
-async fn read_data(reader: &mut BufReader<OwnedReadHalf>) -> std::io::Result<String> {
-    let (mut raw, mut line) = (Vec::new(), Vec::new());
+/// before the "." belongs to the terminator. Under `set_hold(true)` it stops
+/// reading after the headers until the hold is released.
+async fn read_data(reader: &mut BufReader<OwnedReadHalf>, state: &State) -> std::io::Result<String> {
+    let (mut raw, mut line, mut in_headers) = (Vec::new(), Vec::new(), true);
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line).await? == 0 {
@@ -249,6 +266,15 @@ async fn read_data(reader: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Str
         if line == b".\r\n" || line == b".\n" {
             let raw = String::from_utf8_lossy(&raw).into_owned();
             return Ok(raw.strip_suffix("\r\n").map(str::to_string).unwrap_or(raw));
+        }
+        if in_headers && (line == b"\r\n" || line == b"\n") {
+            in_headers = false;
+            if state.hold.load(SeqCst) {
+                state.held.fetch_add(1, SeqCst);
+                while state.hold.load(SeqCst) {
+                    sleep(Duration::from_millis(20)).await;
+                }
+            }
         }
         raw.extend_from_slice(if line.starts_with(b"..") { &line[1..] } else { &line });
     }
@@ -414,6 +440,19 @@ async fn sink_rejects_stalls_stops_and_comes_back() {
     assert!(stalled.is_err(), "the send should hang");
     assert_eq!((sink.stalled_count(), sink.count_to("alice@example.test")), (1, 0));
     sink.set_stall(false);
+
+    // A held message waits in the middle of DATA, then goes through when released.
+    sink.set_hold(true);
+    let held_mailer = mailer(port);
+    let held = tokio::spawn(async move { held_mailer.send(message("held", "t", "h")).await });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sink.held_count() == 0 && Instant::now() < deadline {
+        sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!((sink.held_count(), sink.count_to("alice@example.test")), (1, 0));
+    sink.set_hold(false);
+    held.await.unwrap().unwrap();
+    assert_eq!(sink.wait_for("alice@example.test", "held").await.text, "t");
 
     sink.stop().await;
     assert!(mailer(port).send(message("down", "t", "h")).await.is_err());
