@@ -153,9 +153,8 @@ async fn authorize(
     let too_old = |u: &CurrentUser| req.max_age.is_some_and(|max| now - u.auth_time > max);
     // OIDC Core §3.1.2.1 `prompt=login`: a sign-in after the request was
     // parked is the fresh one it asked for.
-    let login_due = |u: &CurrentUser| {
-        req.has_prompt(Prompt::Login) && resumed.as_ref().is_none_or(|r| u.auth_time < r.parked_at)
-    };
+    let login_due =
+        |u: &CurrentUser| req.has_prompt(Prompt::Login) && resumed.as_ref().is_none_or(|r| u.auth_time < r.parked_at);
     let user = match user {
         // A session whose user's role may not be used from here gets no code.
         Some(u) if !ip_gate::roles_allowed(&state, &u.roles, from.addr).await => {

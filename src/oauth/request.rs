@@ -374,7 +374,10 @@ mod tests {
         assert!(redirect_uri_matches("http://[::1]:80/loop", "http://[::1]:51234/loop", true));
         assert!(!redirect_uri_matches("http://127.0.0.1/loop", "http://127.0.0.1:51234/other", true));
         assert!(!redirect_uri_matches("https://app.example/cb", "https://app.example:8443/cb", true));
-        assert!(!redirect_uri_matches("http://localhost/loop", "http://localhost:51234/loop", true), "IP literals only");
+        assert!(
+            !redirect_uri_matches("http://localhost/loop", "http://localhost:51234/loop", true),
+            "IP literals only"
+        );
     }
 
     #[test]

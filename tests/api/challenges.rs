@@ -9,6 +9,9 @@ use crate::helpers::{TestApp, spawn_app};
 use crate::mfa::{code_now, enrolled, password_step, second_step};
 use crate::oidc::{error_code, register};
 
+/// A request to walk: path, Basic credentials, form.
+type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>);
+
 const BASIC: &str = "Basic realm=\"gatehouse\"";
 const FORM: &str = "Form realm=\"gatehouse\"";
 
@@ -33,7 +36,7 @@ async fn every_failed_client_authentication_is_401_with_a_basic_challenge_rfc_67
     register(&app, "rp", true).await;
     let grant = ("grant_type", "client_credentials");
     let token = ("token", "whatever");
-    let cases: Vec<(&str, Option<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<Case> = vec![
         // A confidential client's id and no secret at all.
         ("/token", None, vec![grant, ("client_id", "rp")]),
         ("/revoke", None, vec![token, ("client_id", "rp")]),
@@ -91,21 +94,17 @@ async fn userinfo_challenges_with_bearer_and_names_the_error_only_for_a_bad_toke
     // RFC 6750 §3.1: a request with no token gets no error code.
     let res = http.get(app.url("/userinfo")).send().await.unwrap();
     assert_eq!((res.status().as_u16(), challenge(&res)), (401, "Bearer realm=\"gatehouse\"".to_owned()));
-    for bad in [http.get(app.url("/userinfo")).bearer_auth("not.a.jwt"), http.post(app.url("/userinfo")).form(&[("access_token", "nope")])]
-    {
+    for bad in [
+        http.get(app.url("/userinfo")).bearer_auth("not.a.jwt"),
+        http.post(app.url("/userinfo")).form(&[("access_token", "nope")]),
+    ] {
         let res = bad.send().await.unwrap();
         assert_eq!(res.status(), 401);
         let c = challenge(&res);
         assert!(c.starts_with("Bearer realm=\"gatehouse\", error=\"invalid_token\""), "{c}");
     }
     // Two ways at once is a 400 invalid_request, still with its Bearer challenge (RFC 6750 §3).
-    let res = http
-        .post(app.url("/userinfo"))
-        .bearer_auth("a")
-        .form(&[("access_token", "b")])
-        .send()
-        .await
-        .unwrap();
+    let res = http.post(app.url("/userinfo")).bearer_auth("a").form(&[("access_token", "b")]).send().await.unwrap();
     assert_eq!(res.status(), 400);
     assert!(challenge(&res).contains("error=\"invalid_request\""));
 }
