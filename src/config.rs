@@ -526,8 +526,17 @@ pub struct RateLimitsConfig {
     pub register: Limit,
     /// `POST /password/forgot`.
     pub forgot: Limit,
-    /// `POST /token`.
+    /// Every `POST /token` from one address, successful or not. Off by
+    /// default (`max = 0`): a backend may fetch many tokens; failed client
+    /// authentication has its own buckets below.
     pub token: Limit,
+    /// Failed client authentications at `/token`, `/revoke` and
+    /// `/introspect` per `client_id` (RFC 6749 §10.10). Past `max`, requests
+    /// for that client_id answer 429 before any secret is compared, until
+    /// the window ends.
+    pub failed_client_auth_per_client: Limit,
+    /// The same, per client address (across client_ids).
+    pub failed_client_auth_per_address: Limit,
     /// Failed sign-ins from one address; past `max`, sign-in answers 429
     /// until the window ends. `per_secs` is also the window for the delays.
     pub failed_logins: Limit,
@@ -576,7 +585,9 @@ impl Default for RateLimitsConfig {
             mfa: Limit::new(30, 60),
             register: Limit::new(20, 3600),
             forgot: Limit::new(20, 3600),
-            token: Limit::new(300, 60),
+            token: Limit::new(0, 60),
+            failed_client_auth_per_client: Limit::new(20, 60),
+            failed_client_auth_per_address: Limit::new(20, 60),
             failed_logins: Limit::new(100, 900),
             free_failures: 10,
             failure_delay_ms: 250,
@@ -587,7 +598,16 @@ impl Default for RateLimitsConfig {
 
 impl RateLimitsConfig {
     fn validate(&self, lockout: &crate::security::lockout::LockoutPolicy) -> anyhow::Result<()> {
-        let buckets = [self.login, self.mfa, self.register, self.forgot, self.token, self.failed_logins];
+        let buckets = [
+            self.login,
+            self.mfa,
+            self.register,
+            self.forgot,
+            self.token,
+            self.failed_logins,
+            self.failed_client_auth_per_client,
+            self.failed_client_auth_per_address,
+        ];
         if buckets.iter().any(|b| b.max < 0 || (b.enabled() && b.per_secs <= 0)) {
             bail!("rate_limits: max must not be negative, and per_secs must be positive where max > 0");
         }
@@ -708,6 +728,12 @@ mod tests {
         assert!(!c.rate_limits.login.enabled(), "max = 0 turns the bucket off");
         assert_eq!(c.rate_limits.token, Limit { max: 5, per_secs: 10 });
         assert_eq!(c.rate_limits.register, RateLimitsConfig::default().register, "absent buckets keep their default");
+        // Successful token requests are not limited by default; failed client
+        // authentication is, at 20 a minute (RFC 6749 §10.10).
+        let d = RateLimitsConfig::default();
+        assert!(!d.token.enabled());
+        assert_eq!(d.failed_client_auth_per_client, Limit { max: 20, per_secs: 60 });
+        assert_eq!(d.failed_client_auth_per_address, Limit { max: 20, per_secs: 60 });
         assert_eq!((c.lockout.max_failures, c.lockout.window_secs), (3, 900));
         let err = Figment::new().merge(Toml::string("[lockout]\nmax_failure = 3")).extract::<Config>().unwrap_err();
         assert!(err.to_string().contains("max_failure"), "{err}");

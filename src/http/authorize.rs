@@ -1,6 +1,10 @@
 //! The authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): `GET`/`POST
 //! /authorize`, which signs the user in if needed, asks for consent, and
 //! sends a code back; and `POST /authorize/consent`, the consent form.
+//!
+//! A request that needs a sign-in first is parked server-side and resumes as
+//! `/authorize?pending=<id>` (see `oauth::tokens::pending`), so its size
+//! does not matter to the sign-in pages.
 use std::collections::HashMap;
 
 use askama::Template;
@@ -108,6 +112,34 @@ async fn validated(
     }
 }
 
+/// A request resumed from its parked copy: its id, and when it was parked.
+struct Resumed {
+    id: String,
+    parked_at: i64,
+}
+
+/// `/authorize?pending=<id>`: the parked request's parameters instead of the
+/// query. An unknown or expired id gets a page saying what to do, never a
+/// redirect: without the request, no redirect URI is known good.
+async fn resume(
+    state: &AppState,
+    pairs: Vec<(String, String)>,
+) -> Result<(Vec<(String, String)>, Option<Resumed>), Response> {
+    let Some((_, id)) = pairs.iter().find(|(k, _)| k == "pending") else { return Ok((pairs, None)) };
+    if pairs.len() != 1 {
+        let e = OAuthError::invalid_request("pending cannot be combined with other parameters");
+        return Err(bad_request_page(&e).into_response());
+    }
+    match state.tokens.parked_request(id).await {
+        Ok(Some(parked)) => Ok((parked.pairs, Some(Resumed { id: id.clone(), parked_at: parked.created_at }))),
+        Ok(None) => Err(HtmlError::bad_request(
+            "This sign-in request has expired or is not known. Go back to the application and sign in from there again.",
+        )
+        .into_response()),
+        Err(e) => Err(HtmlError::internal(e).into_response()),
+    }
+}
+
 async fn authorize(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -115,21 +147,34 @@ async fn authorize(
     from: ClientInfo,
     pairs: Vec<(String, String)>,
 ) -> Result<Response, Response> {
+    let (pairs, resumed) = resume(&state, pairs).await?;
     let (req, client) = validated(&state, &pairs, &from).await?;
     let now = state.clock.unix();
     let too_old = |u: &CurrentUser| req.max_age.is_some_and(|max| now - u.auth_time > max);
+    // OIDC Core §3.1.2.1 `prompt=login`: a sign-in after the request was
+    // parked is the fresh one it asked for.
+    let login_due =
+        |u: &CurrentUser| req.has_prompt(Prompt::Login) && resumed.as_ref().is_none_or(|r| u.auth_time < r.parked_at);
     let user = match user {
         // A session whose user's role may not be used from here gets no code.
         Some(u) if !ip_gate::roles_allowed(&state, &u.roles, from.addr).await => {
             return Err(refuse(&state, &req, ErrorCode::AccessDenied, "access from this network is not allowed"));
         }
-        Some(u) if !req.has_prompt(Prompt::Login) && !too_old(&u) => u,
+        Some(u) if !login_due(&u) && !too_old(&u) => u,
         _ if req.has_prompt(Prompt::None) => {
             return Err(refuse(&state, &req, ErrorCode::LoginRequired, "the user is not signed in"));
         }
         _ => {
             let fresh = req.has_prompt(Prompt::Login) || req.max_age.is_some();
-            return Ok(sign_in_first(&pairs, fresh, req.login_hint.as_deref()));
+            let id = match resumed {
+                Some(r) => r.id,
+                None => state
+                    .tokens
+                    .park_request(&client.client_id, &pairs)
+                    .await
+                    .map_err(|e| HtmlError::internal(e).into_response())?,
+            };
+            return Ok(sign_in_first(&id, fresh, req.login_hint.as_deref()));
         }
     };
     let covered = state
@@ -153,25 +198,13 @@ async fn authorize(
     Ok((csrf, page).into_response())
 }
 
-/// Sends the browser to sign in, then back here. `prompt=login` and `max_age`
-/// are satisfied by that fresh sign-in, so they are not sent round again.
+/// Sends the browser to sign in, then back to the parked request `pending`.
+/// `fresh` (`prompt=login`, `max_age`) shows the form even to a signed-in
+/// user; the sign-in it makes is newer than the parked request, which is
+/// what `prompt=login` asks for, and `max_age` holds for it by itself.
 /// `login_hint` (OIDC Core §3.1.2.1) prefills the username field.
-fn sign_in_first(pairs: &[(String, String)], fresh: bool, login_hint: Option<&str>) -> Response {
-    let resumed: Vec<(&str, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != "max_age" || !fresh)
-        .map(|(k, v)| {
-            if k == "prompt" {
-                let rest: Vec<&str> = v.split(' ').filter(|p| *p != "login" && !p.is_empty()).collect();
-                (k.as_str(), rest.join(" "))
-            } else {
-                (k.as_str(), v.clone())
-            }
-        })
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
-    let resumed: Vec<(&str, &str)> = resumed.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let next = path_with_query("/authorize", &resumed);
+fn sign_in_first(pending: &str, fresh: bool, login_hint: Option<&str>) -> Response {
+    let next = path_with_query("/authorize", &[("pending", pending)]);
     let mut query = vec![("next", next.as_str())];
     if fresh {
         query.push(("prompt", "login"));

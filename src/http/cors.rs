@@ -113,7 +113,7 @@ pub struct Refused;
 /// a refresh token) is spent.
 pub fn refused() -> Response {
     let e = OAuthError::new(ErrorCode::AccessDenied, "this client does not allow requests from this web origin");
-    let mut res = OAuthJsonError::new(e, false).into_response();
+    let mut res = OAuthJsonError::new(e).into_response();
     res.extensions_mut().insert(Refused);
     res
 }

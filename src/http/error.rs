@@ -3,6 +3,14 @@
 //! [`ErrorPage`] extension, and the [`render_errors`] middleware turns it (and
 //! any bare 4xx/5xx, such as axum's 404/405/413) into `error.html` with the
 //! request id. Internal causes are logged there once and never reach the body.
+//!
+//! Every 401 carries a `WWW-Authenticate` challenge (RFC 7235 §3.1), and this
+//! file is the one place that writes them: [`OAuthJsonError`] answers
+//! `Basic realm="gatehouse"` for client authentication (RFC 6749 §5.2,
+//! RFC 7617) and a `Bearer` challenge for resources (RFC 6750 §3); every page
+//! that answers 401 (a failed sign-in, a wrong second-step code) gets
+//! `Form realm="gatehouse"` from [`render_errors`], which also backs up any
+//! 401 that reached it without a challenge (and logs that as a bug).
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -115,11 +123,40 @@ struct ErrorTemplate<'a> {
     request_id: &'a str,
 }
 
-/// Logs 5xx causes once, inside the request span, and renders error pages.
-/// JSON answers (content type set by the handler) pass through untouched.
+/// The realm of every challenge.
+const REALM: &str = "gatehouse";
+/// Client authentication at `/token`, `/revoke`, `/introspect` (RFC 6749 §5.2, RFC 7617 §2).
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"gatehouse\"";
+/// Pages: sign in through the HTML form. Not a registered scheme, but RFC 7235
+/// §3.1 requires some challenge on a 401, and the status tells scripts the
+/// credentials were refused.
+pub const FORM_CHALLENGE: &str = "Form realm=\"gatehouse\"";
+
+/// Makes sure a 401 names how to authenticate (RFC 7235 §3.1: the server
+/// MUST send `WWW-Authenticate` with at least one challenge). Pages get the
+/// form challenge; anything else should have set its own, so a missing one
+/// is a bug, logged, and patched with the client-authentication challenge.
+fn ensure_challenge(res: &mut Response) {
+    if res.status() != StatusCode::UNAUTHORIZED || res.headers().contains_key(header::WWW_AUTHENTICATE) {
+        return;
+    }
+    let is_page = res.headers().get(header::CONTENT_TYPE).is_none_or(|ct| ct.as_bytes().starts_with(b"text/html"));
+    let challenge = if is_page {
+        FORM_CHALLENGE
+    } else {
+        tracing::error!("BUG: a 401 without a WWW-Authenticate challenge");
+        BASIC_CHALLENGE
+    };
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+}
+
+/// Logs 5xx causes once, inside the request span, gives every 401 its
+/// challenge, and renders error pages. JSON answers (content type set by the
+/// handler) pass through otherwise untouched.
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
     let mut res = next.run(req).await;
+    ensure_challenge(&mut res);
     let status = res.status();
     if let Some(ErrorCause(cause)) = res.extensions_mut().remove::<ErrorCause>() {
         tracing::error!(error = %chain(cause.as_ref()), %status, "request failed");
@@ -174,42 +211,75 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Which challenge a 401 from an OAuth endpoint carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// Client authentication (token, revocation, introspection).
+    Basic,
+    /// A resource that takes bearer tokens, and one was presented.
+    Bearer,
+    /// A resource that takes bearer tokens, and none was presented.
+    BearerMissing,
+}
+
 /// An OAuth error answered as JSON (RFC 6749 §5.2; RFC 6750 §3 for bearer
 /// token failures). Statuses: 401 for `invalid_client`/`invalid_token`, 403
-/// for `access_denied`, 500 and 503 for server trouble, 400 otherwise. Always `Cache-Control: no-store`.
+/// for `access_denied`, 500 and 503 for server trouble, 400 otherwise. Always
+/// `Cache-Control: no-store`. Every 401 carries a challenge: RFC 6749 §5.2
+/// asks for one when the client used Basic, and RFC 7235 §3.1 for every 401,
+/// so a client that sent only a `client_id` (or nothing) is told to use Basic too.
 #[derive(Debug)]
 pub struct OAuthJsonError {
     error: OAuthError,
-    /// The client tried HTTP Basic: a 401 must name the scheme (RFC 6749 §5.2).
-    basic: bool,
-    /// A bearer token was refused: answer with a `Bearer` challenge (RFC 6750 §3).
-    bearer: bool,
+    scheme: Scheme,
     cause: Option<ErrorCause>,
 }
 
 impl OAuthJsonError {
     /// A protocol error for the token, revocation and introspection endpoints.
-    pub fn new(error: OAuthError, basic: bool) -> Self {
-        Self { error, basic, bearer: false, cause: None }
+    pub fn new(error: OAuthError) -> Self {
+        Self { error, scheme: Scheme::Basic, cause: None }
     }
 
-    /// A protocol error for a resource (userinfo): answered with a Bearer challenge.
+    /// A protocol error for a resource (userinfo): answered with a Bearer
+    /// challenge that names the error (RFC 6750 §3).
     pub fn bearer(error: OAuthError) -> Self {
-        Self { error, basic: false, bearer: true, cause: None }
+        Self { error, scheme: Scheme::Bearer, cause: None }
+    }
+
+    /// A resource request that carried no token at all: the Bearer challenge
+    /// has no error code (RFC 6750 §3.1: "If the request lacks any
+    /// authentication information … SHOULD NOT include an error code").
+    pub fn bearer_missing(error: OAuthError) -> Self {
+        Self { error, scheme: Scheme::BearerMissing, cause: None }
+    }
+
+    /// The `WWW-Authenticate` value for a 401.
+    fn challenge(&self) -> String {
+        // Our descriptions are plain text; keep them valid quoted-strings anyway.
+        let quote = |s: String| s.replace(['"', '\\'], "'");
+        match self.scheme {
+            Scheme::Basic => BASIC_CHALLENGE.to_owned(),
+            Scheme::BearerMissing => format!("Bearer realm=\"{REALM}\""),
+            Scheme::Bearer => format!(
+                "Bearer realm=\"{REALM}\", error=\"{}\", error_description=\"{}\"",
+                self.error.code.as_str(),
+                quote(self.error.wire_description().unwrap_or_default())
+            ),
+        }
     }
 }
 
 impl From<GrantError> for OAuthJsonError {
     fn from(err: GrantError) -> Self {
         match err {
-            GrantError::OAuth(e) => Self::new(e, false),
+            GrantError::OAuth(e) => Self::new(e),
             other => {
                 let unavailable = is_unavailable(&other);
                 let code = if unavailable { ErrorCode::TemporarilyUnavailable } else { ErrorCode::ServerError };
                 Self {
                     error: OAuthError { code, description: None },
-                    basic: false,
-                    bearer: false,
+                    scheme: Scheme::Basic,
                     cause: Some(ErrorCause(Arc::new(other))),
                 }
             }
@@ -231,21 +301,17 @@ impl IntoResponse for OAuthJsonError {
         if let Some(d) = self.error.wire_description() {
             body["error_description"] = serde_json::Value::String(d);
         }
+        // RFC 6750 §3: a resource names its scheme on every refusal (a 400 for
+        // a malformed request too); client authentication only on a 401.
+        let bearer = self.scheme != Scheme::Basic && status.is_client_error();
+        let challenge = (status == StatusCode::UNAUTHORIZED || bearer).then(|| self.challenge());
         let mut res = (status, axum::Json(body)).into_response();
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if self.bearer {
-            let challenge = format!(
-                "Bearer error=\"{}\", error_description=\"{}\"",
-                self.error.code.as_str(),
-                self.error.wire_description().unwrap_or_default()
-            );
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                h.insert(header::WWW_AUTHENTICATE, v);
-            }
-        } else if self.basic && status == StatusCode::UNAUTHORIZED {
-            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"gatehouse\""));
+        if let Some(challenge) = challenge {
+            let value = HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static(BASIC_CHALLENGE));
+            h.insert(header::WWW_AUTHENTICATE, value);
         }
         if let Some(cause) = self.cause {
             res.extensions_mut().insert(cause);

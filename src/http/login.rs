@@ -179,7 +179,8 @@ async fn post_login(
         Err(accounts::Error::InvalidCredentials) => {
             state.metrics.observe_login(LoginOutcome::InvalidCredentials);
             throttle::failed_sign_in(&state, &client.ip).await;
-            // 401 tells scripts the sign-in failed; the page itself is the challenge.
+            // 401 tells scripts the sign-in failed; the error layer adds the
+            // `Form` challenge every 401 needs (RFC 7235 §3.1).
             return Ok(failed(StatusCode::UNAUTHORIZED, BAD_LOGIN));
         }
         Err(accounts::Error::Locked { retry_after, newly }) => {

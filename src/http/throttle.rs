@@ -98,6 +98,32 @@ pub async fn failed_sign_in(state: &AppState, ip: &str) {
     }
 }
 
+/// Before a client authentication: a 429 (OAuth JSON, `Retry-After`) when
+/// failures for this `client_id` or from this address are over their limit
+/// (RFC 6749 §10.10). A database failure lets the request through, like the
+/// other limits.
+pub async fn client_auth_paused(state: &AppState, client_id: Option<&str>, ip: &str) -> Option<Response> {
+    match state.limiter().client_auth_paused(client_id, ip).await {
+        Ok(Verdict::Limited { bucket, retry_after }) => {
+            state.metrics.observe_rate_limited(bucket.as_str());
+            tracing::info!(bucket = bucket.as_str(), retry_after, "client authentication paused");
+            Some(too_many(true, retry_after))
+        }
+        Ok(Verdict::Allowed) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "client authentication throttle check failed; letting the request through");
+            None
+        }
+    }
+}
+
+/// After a failed client authentication: counts it per `client_id` and per address.
+pub async fn failed_client_auth(state: &AppState, client_id: Option<&str>, ip: &str) {
+    if let Err(e) = state.limiter().failed_client_auth(client_id, ip).await {
+        tracing::warn!(error = %e, "counting a failed client authentication failed");
+    }
+}
+
 /// `Retry-After` on a response (the lockout answer on the sign-in page).
 pub fn with_retry_after(mut res: Response, secs: i64) -> Response {
     res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -15,7 +15,7 @@ use crate::http::audit::AuditCtx;
 use crate::http::cors;
 use crate::http::error::OAuthJsonError;
 use crate::http::extract::{ClientInfo, is_urlencoded};
-use crate::http::ip_gate;
+use crate::http::{ip_gate, throttle};
 use crate::oauth::OAuthError;
 use crate::oauth::clients::Credentials;
 use crate::oauth::request::Params;
@@ -43,7 +43,7 @@ pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthErro
 
 /// RFC 6749 §2.3.1: HTTP Basic (id and secret form-urlencoded, then base64)
 /// or `client_id`/`client_secret` in the body, never both.
-pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<(Credentials, bool), OAuthError> {
+pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<Credentials, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -65,31 +65,55 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<(Credentials,
             if params.get("client_id").is_some_and(|c| c != id) {
                 return Err(OAuthError::invalid_request("client_id does not match the Basic credentials"));
             }
-            Ok((Credentials::Secret { client_id: id, secret: SecretString::from(secret) }, true))
+            Ok(Credentials::Secret { client_id: id, secret: SecretString::from(secret) })
         }
         (None, Some(secret)) => {
             let id = params.get("client_id").ok_or_else(|| OAuthError::invalid_request("client_id is missing"))?;
-            Ok((Credentials::Secret { client_id: id.to_owned(), secret: SecretString::from(secret.to_owned()) }, false))
+            Ok(Credentials::Secret { client_id: id.to_owned(), secret: SecretString::from(secret.to_owned()) })
         }
         (None, None) => {
             let id = params
                 .get("client_id")
                 .ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "client authentication is missing"))?;
-            Ok((Credentials::Public { client_id: id.to_owned() }, false))
+            Ok(Credentials::Public { client_id: id.to_owned() })
         }
     }
 }
 
 /// Parses the form and authenticates the client: the common first half of
-/// `/token`, `/revoke` and `/introspect`. A browser page on an origin the
-/// client does not list is refused here, before a code or token is spent.
-async fn authenticated(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(ClientRow, Params), Response> {
-    let params = form_params(headers, body).map_err(|e| OAuthJsonError::new(e, false).into_response())?;
-    let (creds, basic) = credentials(headers, &params).map_err(|e| OAuthJsonError::new(e, false).into_response())?;
+/// `/token`, `/revoke` and `/introspect`, so the three share one throttle.
+/// A browser page on an origin the client does not list is refused here,
+/// before a code or token is spent.
+/// RFC 6749 §10.10: failed authentications count per `client_id` and per
+/// address, and past the limit the request is refused before any secret is
+/// compared. Successes count nothing.
+async fn authenticated(
+    state: &AppState,
+    from: &ClientInfo,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(ClientRow, Params), Response> {
+    let params = form_params(headers, body).map_err(|e| OAuthJsonError::new(e).into_response())?;
+    let creds = credentials(headers, &params);
+    // Malformed Basic credentials name no client we can trust: the address alone counts them.
+    let client_id = creds.as_ref().ok().map(Credentials::client_id).map(str::to_owned);
+    if let Some(paused) = throttle::client_auth_paused(state, client_id.as_deref(), &from.ip).await {
+        return Err(paused);
+    }
+    let failed = async |e: OAuthError| {
+        if e.code == ErrorCode::InvalidClient {
+            throttle::failed_client_auth(state, client_id.as_deref(), &from.ip).await;
+        }
+        OAuthJsonError::new(e).into_response()
+    };
+    let creds = match creds {
+        Ok(creds) => creds,
+        Err(e) => return Err(failed(e).await),
+    };
     match state.clients.authenticate(&creds).await {
         Ok(client) if !cors::allowed_for(headers, &client) => Err(cors::refused()),
         Ok(client) => Ok((client, params)),
-        Err(GrantError::OAuth(e)) => Err(OAuthJsonError::new(e, basic).into_response()),
+        Err(GrantError::OAuth(e)) => Err(failed(e).await),
         Err(other) => Err(OAuthJsonError::from(other).into_response()),
     }
 }
@@ -101,7 +125,7 @@ fn no_store(mut res: Response) -> Response {
 }
 
 async fn post_token(State(state): State<AppState>, from: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
-    let (client, params) = match authenticated(&state, &headers, &body).await {
+    let (client, params) = match authenticated(&state, &from, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
     };
@@ -117,7 +141,7 @@ async fn post_token(State(state): State<AppState>, from: ClientInfo, headers: He
             ErrorCode::UnauthorizedClient,
             "requests from this network are not allowed for this client",
         );
-        return OAuthJsonError::new(e, false).into_response();
+        return OAuthJsonError::new(e).into_response();
     }
     let allowed = |grant: &str| client.grant_types.split(' ').any(|g| g == grant);
     let result = match params.get("grant_type") {
@@ -144,13 +168,19 @@ async fn post_token(State(state): State<AppState>, from: ClientInfo, headers: He
 }
 
 /// RFC 7009 §2: 200 whether or not the token was known.
-async fn post_revoke(State(state): State<AppState>, ctx: AuditCtx, headers: HeaderMap, body: Bytes) -> Response {
-    let (client, params) = match authenticated(&state, &headers, &body).await {
+async fn post_revoke(
+    State(state): State<AppState>,
+    ctx: AuditCtx,
+    from: ClientInfo,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, params) = match authenticated(&state, &from, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
     };
     let Some(token) = params.get("token") else {
-        return OAuthJsonError::new(OAuthError::invalid_request("token is missing"), false).into_response();
+        return OAuthJsonError::new(OAuthError::invalid_request("token is missing")).into_response();
     };
     // The token itself is never logged; the hint says which kind was asked for.
     let hint = params.get("token_type_hint").map(|h| h.chars().take(32).collect::<String>());
@@ -163,17 +193,17 @@ async fn post_revoke(State(state): State<AppState>, ctx: AuditCtx, headers: Head
 }
 
 /// RFC 7662 §2: only confidential clients (resource servers) may ask.
-async fn post_introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (client, params) = match authenticated(&state, &headers, &body).await {
+async fn post_introspect(State(state): State<AppState>, from: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
+    let (client, params) = match authenticated(&state, &from, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
     };
     if client.public {
         let e = OAuthError::new(ErrorCode::InvalidClient, "introspection needs client authentication");
-        return OAuthJsonError::new(e, false).into_response();
+        return OAuthJsonError::new(e).into_response();
     }
     let Some(token) = params.get("token") else {
-        return OAuthJsonError::new(OAuthError::invalid_request("token is missing"), false).into_response();
+        return OAuthJsonError::new(OAuthError::invalid_request("token is missing")).into_response();
     };
     match state.tokens.introspect(token).await {
         Ok(answer) => no_store(axum::Json(answer).into_response()),

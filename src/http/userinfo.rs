@@ -18,8 +18,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/userinfo", get(userinfo).post(userinfo))
 }
 
-/// The bearer token from the Authorization header or (POST) the form body.
-fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<String, OAuthError> {
+/// The bearer token from the Authorization header or (POST) the form body;
+/// `Ok(None)` when the request carries none.
+fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, OAuthError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -29,14 +30,18 @@ fn bearer(headers: &HeaderMap, body: &[u8]) -> Result<String, OAuthError> {
     match (from_header, from_body) {
         // RFC 6750 §2: clients MUST NOT use more than one method.
         (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the token one way only")),
-        (Some(t), None) | (None, Some(t)) if !t.is_empty() => Ok(t),
-        _ => Err(OAuthError::new(ErrorCode::InvalidToken, "a bearer access token is required")),
+        (Some(t), None) | (None, Some(t)) if !t.is_empty() => Ok(Some(t)),
+        _ => Ok(None),
     }
 }
 
 async fn userinfo(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let token = match bearer(&headers, &body) {
-        Ok(t) => t,
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            let e = OAuthError::new(ErrorCode::InvalidToken, "a bearer access token is required");
+            return OAuthJsonError::bearer_missing(e).into_response();
+        }
         Err(e) => return OAuthJsonError::bearer(e).into_response(),
     };
     match state.tokens.userinfo(&token).await {

@@ -345,6 +345,15 @@ pub enum Credentials {
     Public { client_id: String },
 }
 
+impl Credentials {
+    /// The `client_id` the request claims.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Credentials::Secret { client_id, .. } | Credentials::Public { client_id } => client_id,
+        }
+    }
+}
+
 impl Clients {
     /// Authenticates a client. Every failure is the same `invalid_client`, so
     /// nothing tells an unknown id from a wrong secret.
@@ -352,9 +361,7 @@ impl Clients {
         use subtle::ConstantTimeEq;
         let fail =
             || crate::oauth::OAuthError::new(crate::oauth::ErrorCode::InvalidClient, "client authentication failed");
-        let id = match creds {
-            Credentials::Secret { client_id, .. } | Credentials::Public { client_id } => client_id,
-        };
+        let id = creds.client_id();
         let Some(client) = self.store.conn().await?.db().find_client(id).await? else {
             return Err(fail().into());
         };

@@ -1,5 +1,6 @@
 //! Validation of authorization requests: RFC 6749 §4.1.1 and §3.1.2, OIDC
-//! Core §3.1.2.1–§3.1.2.2, RFC 7636 §4.3, RFC 8252 §7.3, RFC 9207.
+//! Core §3.1.2.1–§3.1.2.2, RFC 7636 §4.3, RFC 8252 §7.3, RFC 9207,
+//! RFC 9700 §2.1 and §4.1.3 (exact redirect URI matching).
 //!
 //! Errors come in two kinds (RFC 6749 §4.1.2.1): while the client or the
 //! redirect URI is not established, the user gets an error page and is never
@@ -100,11 +101,19 @@ impl Params {
     }
 }
 
-/// Whether `given` matches a registered redirect URI: byte for byte, except
-/// that a loopback `http` URI may use any port (RFC 8252 §7.3).
-pub fn redirect_uri_matches(registered: &str, given: &str) -> bool {
+/// Whether `given` matches a registered redirect URI: byte for byte
+/// (RFC 9700 §2.1, §4.1.3). The one exception is a public native client
+/// (`native_loopback`): its loopback `http` redirect may use any port, since
+/// the app listens on whatever port the OS gives it (RFC 8252 §7.3). A
+/// confidential client is a server with a fixed address, so its loopback
+/// URIs get no such leeway: any other local program could listen on the
+/// other port and receive the code.
+pub fn redirect_uri_matches(registered: &str, given: &str, native_loopback: bool) -> bool {
     if registered == given {
         return true;
+    }
+    if !native_loopback {
+        return false;
     }
     let (Ok(mut r), Ok(mut g)) = (Url::parse(registered), Url::parse(given)) else { return false };
     let loopback = |u: &Url| {
@@ -136,7 +145,7 @@ pub fn validate(params: &Params, client: Option<&ClientView>) -> Result<Authoriz
     let Some(redirect_uri) = params.get("redirect_uri") else {
         return Err(page(ErrorCode::InvalidRequest, "redirect_uri is missing"));
     };
-    if !client.redirect_uris.iter().any(|r| redirect_uri_matches(r, redirect_uri)) {
+    if !client.redirect_uris.iter().any(|r| redirect_uri_matches(r, redirect_uri, client.public)) {
         return Err(page(ErrorCode::InvalidRequest, "redirect_uri is not registered for this client"));
     }
     // From here on, errors go back to the client.
@@ -360,10 +369,29 @@ mod tests {
     }
 
     #[test]
-    fn loopback_redirects_may_vary_the_port_rfc_8252_7_3() {
-        assert!(redirect_uri_matches("http://127.0.0.1/loop", "http://127.0.0.1:51234/loop"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/loop", "http://127.0.0.1:51234/other"));
-        assert!(!redirect_uri_matches("https://app.example/cb", "https://app.example:8443/cb"));
+    fn public_native_loopback_redirects_may_vary_the_port_rfc_8252_7_3() {
+        assert!(redirect_uri_matches("http://127.0.0.1/loop", "http://127.0.0.1:51234/loop", true));
+        assert!(redirect_uri_matches("http://[::1]:80/loop", "http://[::1]:51234/loop", true));
+        assert!(!redirect_uri_matches("http://127.0.0.1/loop", "http://127.0.0.1:51234/other", true));
+        assert!(!redirect_uri_matches("https://app.example/cb", "https://app.example:8443/cb", true));
+        assert!(
+            !redirect_uri_matches("http://localhost/loop", "http://localhost:51234/loop", true),
+            "IP literals only"
+        );
+    }
+
+    #[test]
+    fn confidential_clients_match_exactly_even_on_loopback_rfc_9700_2_1_and_4_1_3() {
+        assert!(redirect_uri_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:8080/cb", false));
+        assert!(!redirect_uri_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:9090/cb", false));
+        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:9090/cb", false));
+        let mut c = client(false);
+        c.redirect_uris = vec!["http://127.0.0.1:8080/cb".into()];
+        let other_port = params(&[("redirect_uri", "http://127.0.0.1:9090/cb")]);
+        // RFC 6749 §4.1.2.1: a mismatching redirect URI is an error page, never a redirect.
+        assert_eq!(code_of(validate(&other_port, Some(&c))), (ErrorCode::InvalidRequest, false));
+        c.public = true;
+        assert!(validate(&other_port, Some(&c)).is_ok(), "a public native client may vary the port");
     }
 
     #[test]

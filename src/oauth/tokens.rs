@@ -20,6 +20,9 @@ use crate::security::audit::{self, AuditEvent};
 use crate::security::token;
 use crate::store::{self, ClientRow, Db, NewAccess, NewCode, NewRefresh, Store};
 
+mod pending;
+pub use pending::{PENDING_SECS, Parked};
+
 /// Failures of a grant: a protocol error for the client, or an internal one.
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {

@@ -1,6 +1,8 @@
-//! The shared rate limiter (issue 6): per-client-address request buckets and
-//! the failed-sign-in counter behind the progressive delay. Counts live in
-//! the database (one atomic upsert per hit), so every instance agrees.
+//! The shared rate limiter (issue 6): per-client-address request buckets,
+//! the failed-sign-in counter behind the progressive delay, and the
+//! failed-client-authentication counters of the token, revocation and
+//! introspection endpoints (RFC 6749 §10.10; issue 13). Counts live in the
+//! database (one atomic upsert per hit), so every instance agrees.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,11 @@ pub enum Bucket {
     Token,
     /// Failed sign-ins (counted after the fact, checked before sign-in).
     FailedLogins,
+    /// Failed client authentications per `client_id` (counted after the
+    /// fact, checked before authenticating).
+    FailedClientAuthPerClient,
+    /// Failed client authentications per address.
+    FailedClientAuthPerAddress,
 }
 
 impl Bucket {
@@ -31,6 +38,8 @@ impl Bucket {
             Bucket::Forgot => "forgot",
             Bucket::Token => "token",
             Bucket::FailedLogins => "failed_logins",
+            Bucket::FailedClientAuthPerClient => "failed_client_auth_per_client",
+            Bucket::FailedClientAuthPerAddress => "failed_client_auth_per_address",
         }
     }
 
@@ -65,6 +74,8 @@ impl Bucket {
             Bucket::Forgot => c.forgot,
             Bucket::Token => c.token,
             Bucket::FailedLogins => c.failed_logins,
+            Bucket::FailedClientAuthPerClient => c.failed_client_auth_per_client,
+            Bucket::FailedClientAuthPerAddress => c.failed_client_auth_per_address,
         }
     }
 }
@@ -141,6 +152,48 @@ impl Limiter {
             .hit_rate_counter(Bucket::FailedLogins.as_str(), &key, now, limit.per_secs)
             .await?;
         Ok(delay.for_count(hit.hits))
+    }
+
+    /// The counters a client authentication from `ip` for `client_id`
+    /// (`None`: the request named none we could read) is counted under.
+    fn client_auth_keys(client_id: Option<&str>, ip: &str) -> Vec<(Bucket, String)> {
+        let mut keys = vec![(Bucket::FailedClientAuthPerAddress, client_key(ip))];
+        if let Some(id) = client_id {
+            // Bounded: unknown ids count too, so nothing tells them from real ones.
+            keys.push((Bucket::FailedClientAuthPerClient, id.chars().take(128).collect()));
+        }
+        keys
+    }
+
+    /// Whether client authentication for `client_id` from `ip` is paused
+    /// (either counter is at its limit): `Limited` with the seconds left.
+    /// Checked before the secret is compared, and counts nothing.
+    pub async fn client_auth_paused(&self, client_id: Option<&str>, ip: &str) -> store::Result<Verdict> {
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        for (bucket, key) in Self::client_auth_keys(client_id, ip) {
+            let limit = bucket.limit(&self.config);
+            if limit.enabled()
+                && let Some(hit) = conn.db().peek_rate_counter(bucket.as_str(), &key, now).await?
+                && hit.hits >= limit.max
+            {
+                return Ok(Verdict::Limited { bucket, retry_after: (hit.expires_at - now).max(1) });
+            }
+        }
+        Ok(Verdict::Allowed)
+    }
+
+    /// Counts a failed client authentication for `client_id` from `ip`.
+    pub async fn failed_client_auth(&self, client_id: Option<&str>, ip: &str) -> store::Result<()> {
+        let now = self.clock.unix();
+        let mut conn = self.store.conn().await?;
+        for (bucket, key) in Self::client_auth_keys(client_id, ip) {
+            let limit = bucket.limit(&self.config);
+            if limit.enabled() {
+                conn.db().hit_rate_counter(bucket.as_str(), &key, now, limit.per_secs).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Deletes finished windows and stale failure records (the hourly sweep).

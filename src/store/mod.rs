@@ -24,6 +24,7 @@ mod links;
 mod mfa;
 mod outbox;
 mod password_history;
+mod pending;
 mod refresh;
 mod sessions;
 mod settings;
@@ -43,6 +44,8 @@ mod tests_mail;
 #[cfg(test)]
 mod tests_mfa;
 #[cfg(test)]
+mod tests_pending;
+#[cfg(test)]
 mod tests_policy;
 #[cfg(test)]
 mod tests_throttle;
@@ -57,6 +60,7 @@ pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
 pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
+pub use pending::{NewPending, PendingRow};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use throttle::{LockoutRow, RateHit};
