@@ -24,6 +24,7 @@ mod links;
 mod mfa;
 mod outbox;
 mod password_history;
+mod purge;
 mod refresh;
 mod sessions;
 mod settings;
@@ -45,6 +46,8 @@ mod tests_mfa;
 #[cfg(test)]
 mod tests_policy;
 #[cfg(test)]
+mod tests_purge;
+#[cfg(test)]
 mod tests_throttle;
 #[cfg(test)]
 mod tests_upstream;
@@ -57,6 +60,7 @@ pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
 pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
+pub use purge::{JanitorLock, Purge};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use throttle::{LockoutRow, RateHit};

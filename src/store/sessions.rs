@@ -146,11 +146,4 @@ impl Db<'_> {
         )?;
         Ok(done)
     }
-
-    /// Deletes sessions that ended before `before`; returns how many.
-    pub async fn purge_sessions(&mut self, before: i64) -> Result<u64> {
-        let done =
-            exec!(self, sqlx::query("delete from sessions where expires_at < $1 or revoked_at < $1").bind(before))?;
-        Ok(done)
-    }
 }
