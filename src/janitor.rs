@@ -275,3 +275,59 @@ impl Janitor {
         self.store.conn().await?.db().purge(purge, self.retention.batch_size).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    #[test]
+    fn defaults_are_valid_and_nonsense_is_refused() {
+        let tokens = TokensConfig::default();
+        RetentionConfig::default().validate(&tokens).unwrap();
+        let bad = |f: fn(&mut RetentionConfig)| {
+            let mut r = RetentionConfig::default();
+            f(&mut r);
+            r.validate(&tokens).is_err()
+        };
+        assert!(bad(|r| r.batch_size = 0));
+        assert!(bad(|r| r.interval_secs = 0));
+        assert!(bad(|r| r.token_grace_secs = 600), "the hourly link limit counts ended links");
+        assert!(bad(|r| r.sent_mail_secs = 60), "the hourly mail limit counts sent mail");
+        assert!(bad(|r| r.devices_secs = -1));
+        let mut long_tokens = TokensConfig::default();
+        long_tokens.access_token_secs = 2 * 86_400;
+        assert!(RetentionConfig::default().validate(&long_tokens).is_err(), "a replay must outlive its access tokens");
+    }
+
+    #[test]
+    fn the_retention_section_parses_and_refuses_unknown_keys() {
+        use figment::providers::{Format, Toml};
+        let c: crate::config::Config =
+            figment::Figment::new().merge(Toml::string("[retention]\nbatch_size = 50")).extract().unwrap();
+        assert_eq!(c.retention.batch_size, 50);
+        assert_eq!(c.retention.interval_secs, 3600, "absent keys keep their default");
+        let err = figment::Figment::new()
+            .merge(Toml::string("[retention]\nbatch = 50"))
+            .extract::<crate::config::Config>()
+            .unwrap_err();
+        assert!(err.to_string().contains("batch"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_plan_covers_every_purged_table_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::connect(&url, 1, Duration::ZERO).await.unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::at(1_000_000));
+        let metrics = Arc::new(Metrics::default());
+        let janitor =
+            Janitor::new(store, clock, RetentionConfig::default(), LockoutPolicy::default(), dir.path(), metrics.clone());
+        let tables: Vec<&str> = janitor.plan(1_000_000).iter().map(Purge::table).collect();
+        assert_eq!(tables, store::PURGED_TABLES);
+        let text = metrics.render();
+        for table in store::PURGED_TABLES {
+            assert!(text.contains(&format!("gatehouse_janitor_deleted_total{{table=\"{table}\"}} 0")), "{text}");
+        }
+    }
+}

@@ -60,7 +60,7 @@ pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
 pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
-pub use purge::{JanitorLock, Purge};
+pub use purge::{JanitorLock, PURGED_TABLES, Purge};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use throttle::{LockoutRow, RateHit};

@@ -15,6 +15,23 @@ use sqlx::{ConnectOptions, Connection};
 
 use super::{Db, Pool, Result, Store, exec};
 
+/// Every table a [`Purge`] deletes from, in the janitor's order.
+pub const PURGED_TABLES: [&str; 13] = [
+    "authorization_codes",
+    "access_tokens",
+    "refresh_tokens",
+    "mail_links",
+    "upstream_flows",
+    "mfa_challenges",
+    "sessions",
+    "known_devices",
+    "signing_keys",
+    "rate_counters",
+    "lockouts",
+    "outbox",
+    "login_activity",
+];
+
 /// One table's purge, with the cutoffs it needs (unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purge {
@@ -204,6 +221,18 @@ impl Db<'_> {
             )?,
         };
         Ok(n)
+    }
+
+    /// How many rows each of [`PURGED_TABLES`] holds (for operators and tests).
+    pub async fn purged_table_rows(&mut self) -> Result<Vec<(&'static str, i64)>> {
+        let mut counts = Vec::with_capacity(PURGED_TABLES.len());
+        for table in PURGED_TABLES {
+            let sql = format!("select count(*) from {table}");
+            let n: i64 =
+                super::on!(self, |c| sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).fetch_one(c).await)?;
+            counts.push((table, n));
+        }
+        Ok(counts)
     }
 
     /// Retired keys are few (one per rotation): pick a batch, leave out the

@@ -11,6 +11,7 @@ mod cli;
 mod fake_graph;
 mod helpers;
 mod ip_rules;
+mod janitor;
 mod keys;
 mod login;
 mod logout;
