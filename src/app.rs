@@ -13,6 +13,7 @@ use url::Url;
 use crate::accounts::{Accounts, MfaPolicy};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::janitor::Janitor;
 use crate::keys::{Kek, KeyRing, Policy};
 use crate::mail::{Mailer, Outbox};
 use crate::metrics::Metrics;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub ip: IpPolicy,
     /// Upstream identity providers (`[upstream.<id>]`).
     pub upstream: Providers,
+    /// Deletes expired rows (a background worker; tests call `run_once`).
+    pub janitor: Janitor,
 }
 
 impl AppState {
@@ -171,6 +174,15 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let upstream = Providers::from_config(&config.upstream, clock.clone()).context("invalid [upstream] settings")?;
     let tokens =
         Tokens::new(services.store.clone(), services.keys.clone(), clock.clone(), token_settings(&config, &issuer));
+    let metrics = Arc::new(Metrics::new(&services.outbox.metrics));
+    let janitor = Janitor::new(
+        services.store.clone(),
+        clock.clone(),
+        config.retention,
+        config.lockout,
+        &config.keys.import_dir,
+        metrics.clone(),
+    );
     let state = AppState {
         tokens,
         config: Arc::new(config),
@@ -181,10 +193,11 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         csrf: services.csrf,
         keys: services.keys,
         clock,
-        metrics: Arc::new(Metrics::new(&services.outbox.metrics)),
+        metrics,
         outbox: services.outbox,
         ip,
         upstream,
+        janitor,
     };
     Ok(App { state, listener, addr })
 }
@@ -205,7 +218,7 @@ impl App {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let App { state, listener, addr } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = tokio::spawn(session_sweeper(state.clone(), stop_rx.clone()));
+        let janitor = tokio::spawn(state.janitor.clone().run(stop_rx.clone()));
         let key_worker = tokio::spawn(key_keeper(state.keys.clone(), stop_rx.clone()));
         let mail_worker = tokio::spawn(state.outbox.clone().run(stop_rx.clone()));
         if let Some(dir) = state.outbox.mailer().file_dir() {
@@ -230,50 +243,12 @@ impl App {
             res = server => res.context("server error")?,
             () = deadline => tracing::warn!("grace period over; closing remaining connections"),
         }
-        let _ = worker.await;
+        let _ = janitor.await;
         let _ = key_worker.await;
         let _ = mail_worker.await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Hourly: deletes sessions that ended more than a day ago, sent mail
-/// older than a week, and sign-in activity older than 90 days.
-async fn session_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-        }
-        let before = state.clock.unix() - 86_400;
-        // Sign-in challenges (second step) and upstream flows go with the sessions.
-        let purged = async {
-            let mut conn = state.store.conn().await?;
-            let mut db = conn.db();
-            let sessions = db.purge_sessions(before).await?;
-            Ok::<_, crate::store::Error>(
-                sessions + db.purge_challenges(before).await? + db.purge_upstream_flows(before).await?,
-            )
-        }
-        .await;
-        match purged {
-            Ok(n) => tracing::debug!(purged = n, "old sessions deleted"),
-            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
-        }
-        if let Err(e) = state.accounts.purge_activity().await {
-            tracing::warn!(error = %e, "sign-in activity sweep failed");
-        }
-        if let Err(e) = state.limiter().prune(state.config.lockout.forget_after_secs).await {
-            tracing::warn!(error = %e, "rate counter sweep failed");
-        }
-        // Sent mail is kept a week for `gatehouse mail list --all`; dead
-        // letters stay until an operator retries or purges them.
-        match state.outbox.purge(7 * 86_400, false).await {
-            Ok(n) => tracing::debug!(purged = n, "old sent mail deleted"),
-            Err(e) => tracing::warn!(error = %e, "sent mail sweep failed"),
-        }
     }
 }
 

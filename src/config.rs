@@ -39,6 +39,8 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub lockout: crate::security::lockout::LockoutPolicy,
     pub network: NetworkConfig,
+    /// How long ended rows are kept, and how the janitor runs.
+    pub retention: crate::janitor::RetentionConfig,
     /// Upstream identity providers, by id (`[upstream.<id>]`; the id is the
     /// path segment of `/login/{id}`).
     pub upstream: std::collections::BTreeMap<String, UpstreamConfig>,
@@ -334,6 +336,7 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             lockout: crate::security::lockout::LockoutPolicy::default(),
             network: NetworkConfig::default(),
+            retention: crate::janitor::RetentionConfig::default(),
             upstream: Default::default(),
         }
     }
@@ -471,6 +474,7 @@ impl Config {
             bail!("rate_limits.max_failure_delay_ms must be at most half of http.request_timeout_secs");
         }
         self.network.trusted_nets()?;
+        self.retention.validate(&self.tokens)?;
         for id in self.upstream.keys() {
             crate::upstream::check_id(id)?;
         }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod janitor;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

@@ -64,6 +64,12 @@ pub struct Metrics {
     rate_limited: Family<BucketLabels, Counter>,
     lockouts: Counter,
     ip_refusals: Family<ScopeLabels, Counter>,
+    janitor_deleted: Family<TableLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabels {
+    table: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -102,7 +108,9 @@ impl Metrics {
         registry.register("lockouts", "Sign-in subjects locked after too many failures", lockouts.clone());
         let ip_refusals = Family::<ScopeLabels, Counter>::default();
         registry.register("ip_refusals", "Requests refused by IP rules, by scope", ip_refusals.clone());
-        Self { registry, requests, latency, logins, rate_limited, lockouts, ip_refusals }
+        let janitor_deleted = Family::<TableLabels, Counter>::default();
+        registry.register("janitor_deleted", "Expired rows deleted by the janitor, by table", janitor_deleted.clone());
+        Self { registry, requests, latency, logins, rate_limited, lockouts, ip_refusals, janitor_deleted }
     }
 }
 
@@ -133,6 +141,11 @@ impl Metrics {
     /// Records a request refused by an IP rule of `scope` (`global`, `client`, `role`).
     pub fn observe_ip_refusal(&self, scope: &'static str) {
         self.ip_refusals.get_or_create(&ScopeLabels { scope }).inc();
+    }
+
+    /// Records `rows` deleted from `table` by the janitor (0 makes the series appear).
+    pub fn observe_janitor_deleted(&self, table: &'static str, rows: u64) {
+        self.janitor_deleted.get_or_create(&TableLabels { table }).inc_by(rows);
     }
 
     /// The text exposition.

@@ -1,5 +1,6 @@
 //! Login activity: every sign-in attempt on an existing account (time,
-//! address, user agent, outcome, method), kept 90 days and shown to the
+//! address, user agent, outcome, method), kept `retention.activity_secs`
+//! (90 days; the janitor deletes older ones) and shown to the
 //! owner on `/account`. Each attempt also goes to the audit log, in the same
 //! transaction.
 use super::{Accounts, Result, names};
@@ -130,10 +131,5 @@ impl Accounts {
     pub async fn audit(&self, event: &AuditEvent) -> Result<()> {
         audit::record(&self.store, event, self.now()).await?;
         Ok(())
-    }
-
-    /// Deletes sign-in attempts older than [`ACTIVITY_KEEP_SECS`].
-    pub async fn purge_activity(&self) -> Result<u64> {
-        Ok(self.store.conn().await?.db().purge_activity(self.now() - ACTIVITY_KEEP_SECS).await?)
     }
 }

@@ -186,13 +186,7 @@ fn thumbprint(jwk: &Jwk) -> Result<String> {
 /// never signed, is retired to make room). A key that cannot be read stops
 /// start-up: an operator who put it there meant it to be used.
 async fn import_pems(store: &Store, kek: &Kek, dir: &std::path::Path, now: i64) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
-        .collect();
-    paths.sort();
-    for path in paths {
+    for path in pem_paths(dir) {
         let bad = |why: String| Error::Crypto(format!("cannot import {}: {why}", path.display()));
         let pem = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
         let pair = RS256.key_pair_from_pem(&pem).map_err(|e| bad(e.to_string()))?;
@@ -213,6 +207,32 @@ async fn import_pems(store: &Store, kek: &Kek, dir: &std::path::Path, now: i64) 
         tracing::info!(kid = %row.id, path = %path.display(), "imported a signing key as the next key");
     }
     Ok(())
+}
+
+/// The `*.pem` files in `dir`, sorted (none if it cannot be read).
+fn pem_paths(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// The kids of the RSA keys in `dir`: those a start would import if their
+/// rows were gone. The janitor never deletes these, or a PEM left in the
+/// directory would come back as the next key. Unreadable files are skipped
+/// (a start refuses them anyway).
+pub fn import_dir_kids(dir: &std::path::Path) -> Vec<String> {
+    pem_paths(dir)
+        .iter()
+        .filter_map(|path| {
+            let pem = std::fs::read(path).ok()?;
+            let pair = RS256.key_pair_from_pem(&pem).ok()?;
+            thumbprint(&pair.to_jwk_public_key()).ok()
+        })
+        .collect()
 }
 
 /// Makes a new key row in `state`: generated, thumbprinted, sealed.

@@ -195,12 +195,6 @@ impl Limiter {
         }
         Ok(())
     }
-
-    /// Deletes finished windows and stale failure records (the hourly sweep).
-    pub async fn prune(&self, lockout_forget_secs: i64) -> store::Result<u64> {
-        let now = self.clock.unix();
-        self.store.conn().await?.db().prune_throttle(now, now - lockout_forget_secs.max(86_400)).await
-    }
 }
 
 #[cfg(test)]

@@ -132,9 +132,4 @@ impl Db<'_> {
         .fetch_all(c)
         .await)?)
     }
-
-    /// Deletes sign-in attempts older than `before`.
-    pub async fn purge_activity(&mut self, before: i64) -> Result<u64> {
-        Ok(exec!(self, sqlx::query("delete from login_activity where at < $1").bind(before))?)
-    }
 }

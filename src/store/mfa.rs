@@ -295,9 +295,4 @@ impl Db<'_> {
         )?;
         Ok(())
     }
-
-    /// Deletes challenges that ended before `before`.
-    pub async fn purge_challenges(&mut self, before: i64) -> Result<u64> {
-        Ok(exec!(self, sqlx::query("delete from mfa_challenges where expires_at < $1").bind(before))?)
-    }
 }

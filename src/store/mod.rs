@@ -25,6 +25,7 @@ mod mfa;
 mod outbox;
 mod password_history;
 mod pending;
+mod purge;
 mod refresh;
 mod sessions;
 mod settings;
@@ -48,6 +49,8 @@ mod tests_pending;
 #[cfg(test)]
 mod tests_policy;
 #[cfg(test)]
+mod tests_purge;
+#[cfg(test)]
 mod tests_throttle;
 #[cfg(test)]
 mod tests_upstream;
@@ -61,6 +64,7 @@ pub use links::{NewLink, SpentLink};
 pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use pending::{NewPending, PendingRow};
+pub use purge::{JanitorLock, PURGED_TABLES, Purge};
 pub use refresh::{NewRefresh, RefreshRow};
 pub use sessions::{NewSession, SessionRow, SessionWithUser};
 pub use throttle::{LockoutRow, RateHit};

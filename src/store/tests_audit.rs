@@ -166,7 +166,7 @@ async fn login_activity_lists_newest_first_per_user_and_purges_old_rows() {
         let outcomes: Vec<_> = listed.iter().map(|a| (a.at, a.outcome.as_str())).collect();
         assert_eq!(outcomes, [(200, "success"), (100, "wrong_password")]);
         assert_eq!(conn.db().recent_activity(&alice, 1).await.unwrap().len(), 1);
-        assert_eq!(conn.db().purge_activity(150).await.unwrap(), 1);
+        assert_eq!(conn.db().purge(&super::Purge::LoginActivity { before: 150 }, 10).await.unwrap(), 1);
         assert_eq!(conn.db().recent_activity(&alice, 20).await.unwrap().len(), 1);
         assert_eq!(conn.db().recent_activity(&bob, 20).await.unwrap().len(), 1);
     })

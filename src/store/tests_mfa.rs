@@ -67,7 +67,8 @@ async fn a_challenge_ends_after_its_failures_or_its_use() {
         assert_eq!(conn.db().fail_challenge(&id, false, 5, 1_100).await.unwrap(), 5);
         assert!(conn.db().live_challenge("th", "mfa", 1_100).await.unwrap().is_none(), "spent by the fifth failure");
         assert!(!conn.db().spend_challenge(&id, 1_100).await.unwrap());
-        assert_eq!(conn.db().purge_challenges(1_601).await.unwrap(), 1);
+        let purge = super::Purge::MfaChallenges { ended_before: 1_601 };
+        assert_eq!(conn.db().purge(&purge, 10).await.unwrap(), 1);
     })
     .await;
 }

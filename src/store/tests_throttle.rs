@@ -25,7 +25,8 @@ async fn rate_counters_count_in_windows_from_the_first_hit() {
             db.hit_rate_counter("login", "1.2.3.4", 160, 60).await.unwrap(),
             RateHit { hits: 1, expires_at: 220 }
         );
-        assert_eq!(db.prune_throttle(181, 0).await.unwrap(), 2, "the finished token and 5.6.7.8 windows");
+        let purge = super::Purge::RateCounters { now: 181 };
+        assert_eq!(db.purge(&purge, 10).await.unwrap(), 2, "the finished token and 5.6.7.8 windows");
         assert_eq!(db.peek_rate_counter("login", "1.2.3.4", 181).await.unwrap().map(|h| h.hits), Some(1));
     })
     .await;
@@ -60,7 +61,7 @@ async fn failures_lock_once_and_nothing_counts_while_locked() {
         assert!(!db.unlock_subject("user:a", 1300).await.unwrap());
         // Stale, unlocked records are pruned.
         db.count_failure("name:x", 100, 900).await.unwrap();
-        assert_eq!(db.prune_throttle(5000, 101).await.unwrap(), 1);
+        assert_eq!(db.purge(&super::Purge::Lockouts { stale_before: 101 }, 10).await.unwrap(), 1);
         assert_eq!(db.find_lockout("name:x").await.unwrap(), None);
     })
     .await;

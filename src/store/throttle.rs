@@ -135,17 +135,4 @@ impl Db<'_> {
         .fetch_all(c)
         .await)?)
     }
-
-    /// Deletes rate counters whose window ended before `now`, and failure
-    /// records untouched since `stale_before` that are not locked.
-    pub async fn prune_throttle(&mut self, now: i64, stale_before: i64) -> Result<u64> {
-        let a = exec!(self, sqlx::query("delete from rate_counters where expires_at <= $1").bind(now))?;
-        let b = exec!(
-            self,
-            sqlx::query("delete from lockouts where updated_at < $1 and locked_until <= $2")
-                .bind(stale_before)
-                .bind(now)
-        )?;
-        Ok(a + b)
-    }
 }

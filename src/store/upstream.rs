@@ -182,9 +182,4 @@ impl Db<'_> {
         .fetch_optional(c)
         .await)?)
     }
-
-    /// Deletes flows that ended before `before`.
-    pub async fn purge_upstream_flows(&mut self, before: i64) -> Result<u64> {
-        Ok(exec!(self, sqlx::query("delete from upstream_flows where expires_at < $1").bind(before))?)
-    }
 }

@@ -16,6 +16,7 @@ mod deletion;
 mod fake_graph;
 mod helpers;
 mod ip_rules;
+mod janitor;
 mod keys;
 mod login;
 mod logout;
