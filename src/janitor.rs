@@ -296,8 +296,7 @@ mod tests {
         assert!(bad(|r| r.token_grace_secs = 600), "the hourly link limit counts ended links");
         assert!(bad(|r| r.sent_mail_secs = 60), "the hourly mail limit counts sent mail");
         assert!(bad(|r| r.devices_secs = -1));
-        let mut long_tokens = TokensConfig::default();
-        long_tokens.access_token_secs = 2 * 86_400;
+        let long_tokens = TokensConfig { access_token_secs: 2 * 86_400, ..TokensConfig::default() };
         assert!(RetentionConfig::default().validate(&long_tokens).is_err(), "a replay must outlive its access tokens");
     }
 
