@@ -321,8 +321,14 @@ mod tests {
         let store = Store::connect(&url, 1, Duration::ZERO).await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(FixedClock::at(1_000_000));
         let metrics = Arc::new(Metrics::default());
-        let janitor =
-            Janitor::new(store, clock, RetentionConfig::default(), LockoutPolicy::default(), dir.path(), metrics.clone());
+        let janitor = Janitor::new(
+            store,
+            clock,
+            RetentionConfig::default(),
+            LockoutPolicy::default(),
+            dir.path(),
+            metrics.clone(),
+        );
         let tables: Vec<&str> = janitor.plan(1_000_000).iter().map(Purge::table).collect();
         assert_eq!(tables, store::PURGED_TABLES);
         let text = metrics.render();

@@ -182,7 +182,9 @@ impl Db<'_> {
                 .bind(seen_before)
                 .bind(limit)
             )?,
-            Purge::SigningKeys { retired_before, keep } => self.purge_retired_keys(*retired_before, keep, limit).await?,
+            Purge::SigningKeys { retired_before, keep } => {
+                self.purge_retired_keys(*retired_before, keep, limit).await?
+            }
             Purge::RateCounters { now } => exec!(
                 self,
                 sqlx::query(
@@ -205,11 +207,9 @@ impl Db<'_> {
             )?,
             Purge::SentMail { sent_before } => exec!(
                 self,
-                sqlx::query(
-                    "delete from outbox where id in (select id from outbox where sent_at < $1 limit $2)"
-                )
-                .bind(sent_before)
-                .bind(limit)
+                sqlx::query("delete from outbox where id in (select id from outbox where sent_at < $1 limit $2)")
+                    .bind(sent_before)
+                    .bind(limit)
             )?,
             Purge::LoginActivity { before } => exec!(
                 self,
@@ -249,10 +249,8 @@ impl Db<'_> {
         .await)?;
         let mut deleted = 0;
         for id in ids.iter().filter(|id| !keep.contains(id)) {
-            deleted += exec!(
-                self,
-                sqlx::query("delete from signing_keys where id = $1 and state = 'retired'").bind(id)
-            )?;
+            deleted +=
+                exec!(self, sqlx::query("delete from signing_keys where id = $1 and state = 'retired'").bind(id))?;
         }
         Ok(deleted)
     }

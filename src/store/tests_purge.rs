@@ -43,7 +43,9 @@ async fn access_tokens_go_in_batches_of_the_limit_until_a_short_one() {
             .map(|i| (format!("old{i:02}"), 1_000 + i))
             .chain((0..3).map(|i| (format!("live{i}"), 5_000)))
             .map(|(jti, exp)| {
-                format!("insert into access_tokens (jti, client_id, scope, expires_at) values ('{jti}', 'c', '', {exp})")
+                format!(
+                    "insert into access_tokens (jti, client_id, scope, expires_at) values ('{jti}', 'c', '', {exp})"
+                )
             })
             .collect();
         run(store, &rows).await;
@@ -53,8 +55,11 @@ async fn access_tokens_go_in_batches_of_the_limit_until_a_short_one() {
         assert_eq!(batches, [10, 10, 5], "each batch stops at the limit");
         assert_eq!(ids(store, "access_tokens", "jti").await, ["live0", "live1", "live2"]);
         // At its expiry second a token is dead already (live_access wants expires_at > now).
-        run(store, &["insert into access_tokens (jti, client_id, scope, expires_at) values ('edge', 'c', '', 4999)".into()])
-            .await;
+        run(
+            store,
+            &["insert into access_tokens (jti, client_id, scope, expires_at) values ('edge', 'c', '', 4999)".into()],
+        )
+        .await;
         assert_eq!(purge_all(store, &Purge::AccessTokens { now: 5_000 }, 10).await, [1]);
     })
     .await;

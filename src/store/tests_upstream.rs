@@ -51,7 +51,11 @@ async fn a_flow_is_taken_once_by_its_own_browser_before_it_expires() {
         let taken = db.take_upstream_flow("start", "state-hash", "browser-a", Some("corp"), 1_001).await.unwrap();
         assert_eq!(taken.unwrap().next, "/authorize?x=1");
         assert!(db.take_upstream_flow("start", "state-hash", "browser-a", None, 1_001).await.unwrap().is_none());
-        assert_eq!(db.purge(&super::Purge::UpstreamFlows { ended_before: 2_000 }, 10).await.unwrap(), 0, "a taken flow is gone already");
+        assert_eq!(
+            db.purge(&super::Purge::UpstreamFlows { ended_before: 2_000 }, 10).await.unwrap(),
+            0,
+            "a taken flow is gone already"
+        );
     })
     .await;
 }
