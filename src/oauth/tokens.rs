@@ -222,18 +222,7 @@ impl Tokens {
             Ok(()) => self.code_tokens(&mut tx.db(), client, &row).await,
             Err(e) => Err(e),
         };
-        match issued {
-            Ok(tokens) => {
-                tx.commit().await?;
-                Ok(tokens)
-            }
-            Err(GrantError::OAuth(e)) => {
-                tx.commit().await?;
-                Err(e.into())
-            }
-            // Rolled back: nothing was issued, and the code may be tried again.
-            Err(other) => Err(other),
-        }
+        settle(tx, issued).await
     }
 
     /// The tokens for a spent, checked code, inside its transaction.
@@ -368,18 +357,7 @@ impl Tokens {
         };
         tx.db().lock_user(&found.user_id).await?;
         let outcome = self.refresh_locked(&mut tx.db(), client, &hash, scope).await;
-        match outcome {
-            Ok(tokens) => {
-                tx.commit().await?;
-                Ok(tokens)
-            }
-            // Refusals commit: the token stays spent and a revoked family stays revoked.
-            Err(GrantError::OAuth(e)) => {
-                tx.commit().await?;
-                Err(e.into())
-            }
-            Err(other) => Err(other),
-        }
+        settle(tx, outcome).await
     }
 
     async fn refresh_locked(
@@ -667,6 +645,24 @@ impl Tokens {
         };
         let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default().to_owned();
         Ok(UserInfo { client_id, claims: profile_claims(&user, &scopes) })
+    }
+}
+
+/// Ends a grant's transaction: commits on success and on a protocol refusal
+/// (a spent code or token stays spent, a replay's revocations hold), rolls
+/// back on an internal failure (nothing was issued; the code or token may be
+/// tried again).
+async fn settle(tx: store::Tx, outcome: Result<TokenResponse, GrantError>) -> Result<TokenResponse, GrantError> {
+    match outcome {
+        Ok(tokens) => {
+            tx.commit().await?;
+            Ok(tokens)
+        }
+        Err(GrantError::OAuth(e)) => {
+            tx.commit().await?;
+            Err(e.into())
+        }
+        Err(other) => Err(other),
     }
 }
 
