@@ -100,7 +100,8 @@ impl Services {
             mfa,
         )
         .context("invalid password hashing settings")?
-        .with_lockout(config.lockout);
+        .with_lockout(config.lockout)
+        .with_limiter(crate::security::limiter::Limiter::new(store.clone(), clock.clone(), config.rate_limits));
         let policy = Policy {
             rotate_after: config.keys.rotate_after_secs,
             publish_ahead: config.keys.publish_ahead_secs,
@@ -221,6 +222,7 @@ impl App {
         let janitor = tokio::spawn(state.janitor.clone().run(stop_rx.clone()));
         let key_worker = tokio::spawn(key_keeper(state.keys.clone(), stop_rx.clone()));
         let mail_worker = tokio::spawn(state.outbox.clone().run(stop_rx.clone()));
+        let notice_worker = tokio::spawn(state.accounts.clone().run_notices(stop_rx.clone()));
         if let Some(dir) = state.outbox.mailer().file_dir() {
             tracing::info!(dir = %dir.display(), "mail is written to files (set GATEHOUSE_MAIL__SMTP_URL to send it)");
         }
@@ -246,6 +248,7 @@ impl App {
         let _ = janitor.await;
         let _ = key_worker.await;
         let _ = mail_worker.await;
+        let _ = notice_worker.await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

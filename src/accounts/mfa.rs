@@ -262,6 +262,7 @@ impl Accounts {
             let user = conn.db().find_user(&ch.user_id).await?;
             drop(conn);
             let locked = matches!(self.sign_in_failed(&subject, user.as_ref()).await?, Error::Locked { .. });
+            self.after_wrong_code(&ch, failures).await?;
             return Ok(if locked || failures >= MAX_FAILURES {
                 CodeCheck::Over { user_id: ch.user_id }
             } else {
@@ -443,11 +444,9 @@ impl Accounts {
 
     /// Turns two-step sign-in off: removes every factor and recovery code and
     /// mails the owner (with a "this wasn't me" link).
-    pub async fn disable_mfa(&self, user_id: &str, password: &SecretString) -> Result<()> {
+    pub async fn disable_mfa(&self, user_id: &str, password: &SecretString, from: &super::Confirming) -> Result<()> {
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
-        if !self.passwords.verify(password, user.password_hash.as_deref()).await?.ok {
-            return Err(Error::field("mfa_password", "The password is not correct."));
-        }
+        self.confirm_password(&user, password, "mfa_password", from).await?;
         let roles = self.roles(user_id).await?;
         if self.mfa.required_for(&roles) {
             return Err(Error::field(

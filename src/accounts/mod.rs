@@ -18,8 +18,10 @@ pub mod devices;
 mod lifecycle;
 mod lockout;
 pub mod mfa;
+mod mfa_notice;
 pub mod names;
 mod policy;
+mod reauth;
 pub mod recovery;
 mod sessions;
 pub mod upstream;
@@ -27,6 +29,7 @@ pub mod upstream;
 pub use activity::{SignInAttempt, SignInOutcome};
 pub use devices::SignInOrigin;
 pub use names::{Email, Username};
+pub use reauth::Confirming;
 pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
 
@@ -125,6 +128,8 @@ pub struct Accounts {
     kek: Arc<Kek>,
     mfa: MfaPolicy,
     lockout: crate::security::lockout::LockoutPolicy,
+    /// The per-address failure counter (see `reauth.rs`).
+    limiter: Option<crate::security::limiter::Limiter>,
 }
 
 /// Two-step sign-in settings the services need.
@@ -156,7 +161,8 @@ impl Accounts {
     ) -> Result<Self, password::Error> {
         let policy = policy::PolicySettings::new(password);
         let lockout = Default::default();
-        Ok(Self { store, passwords: Passwords::new(password)?, clock, session, policy, outbox, kek, mfa, lockout })
+        let passwords = Passwords::new(password)?;
+        Ok(Self { store, passwords, clock, session, policy, outbox, kek, mfa, lockout, limiter: None })
     }
 
     fn now(&self) -> i64 {
@@ -318,9 +324,7 @@ impl Accounts {
         event: &AuditEvent,
     ) -> Result<Option<StartedSession>> {
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
-        if !self.passwords.verify(current, user.password_hash.as_deref()).await?.ok {
-            return Err(Error::field("current_password", "The current password is not correct."));
-        }
+        self.confirm_password(&user, current, "current_password", &Confirming::of(event)).await?;
         self.check_new_password_for("new_password", new, &user)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
             return Err(Error::field("new_password_confirm", "The passwords do not match."));
@@ -337,7 +341,6 @@ impl Accounts {
             Some(old) => self.rotate_session(&mut tx.db(), user_id, old).await?,
             None => None,
         };
-        tx.db().void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
         audit::append(&mut tx.db(), event, now).await?;
         tx.commit().await?;
@@ -378,6 +381,7 @@ impl Accounts {
         if blocked {
             tx.db().revoke_user_sessions(user_id, None, now).await?;
             tx.db().revoke_user_tokens(user_id, now).await?;
+            self.void_account_links(&mut tx.db(), user_id).await?;
         }
         audit::append(&mut tx.db(), event, now).await?;
         tx.commit().await?;

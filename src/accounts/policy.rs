@@ -13,7 +13,7 @@
 //! with the new password, so every other sign-in step still applies.
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Accounts, Error, Purpose, Result};
+use super::{Accounts, Error, Result};
 use crate::config::PasswordConfig;
 use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::security::policy::{Account, Policy};
@@ -86,14 +86,16 @@ impl Accounts {
     }
 
     /// Sets the new hash and moves the old one into the history (keeping the
-    /// `history - 1` newest earlier hashes).
+    /// `history - 1` newest earlier hashes). Every outstanding reset,
+    /// confirmation and email-change link of the account dies with the old
+    /// password, whichever way it was changed.
     pub(super) async fn store_new_password(&self, db: &mut Db<'_>, user: &UserRow, hash: &str, now: i64) -> Result<()> {
         let keep = i64::from(self.policy.history.saturating_sub(1));
         if let Some(old) = user.password_hash.as_deref() {
             db.push_password_history(&user.id, old, keep, now).await?;
         }
         db.set_password_hash(&user.id, hash, now).await?;
-        Ok(())
+        self.void_account_links(db, &user.id).await
     }
 
     /// Whether the user's password is older than `password.max_age_days`
@@ -151,11 +153,10 @@ impl Accounts {
         current: &SecretString,
         new: &SecretString,
         confirm: Option<&SecretString>,
+        from: &super::Confirming,
     ) -> Result<()> {
         let Some(user) = self.expired_ticket_user(ticket).await? else { return Err(Error::BadLink) };
-        if !self.passwords.verify(current, user.password_hash.as_deref()).await?.ok {
-            return Err(Error::field("current_password", "The current password is not correct."));
-        }
+        self.confirm_password(&user, current, "current_password", from).await?;
         self.check_new_password_for("new_password", new, &user)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
             return Err(Error::field("new_password_confirm", "The passwords do not match."));
@@ -168,7 +169,6 @@ impl Accounts {
         tx.db().lock_user(&user.id).await?;
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().revoke_user_refresh(&user.id, now).await?;
-        tx.db().void_links(&user.id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
         let event = AuditEvent::new(&user.id, AuditAction::PasswordChanged, &user.id)
             .with_detail(serde_json::json!({ "expired": true }));

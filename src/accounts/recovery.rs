@@ -62,6 +62,12 @@ impl Purpose {
     }
 }
 
+/// The links that act on the account as it was when they were sent: each
+/// dies when the password or the address changes, or the account is blocked
+/// (OWASP Forgot Password Cheat Sheet; ASVS 5 V6.4). Undo and "this wasn't
+/// me" links stay: they are the owner's way back after such a change.
+const STALE_AFTER_CHANGE: [&str; 3] = ["reset", "confirm", "email_change"];
+
 /// Per account and purpose: at most this many mailed links an hour...
 const LINKS_PER_HOUR: i64 = 3;
 /// ...and none sooner than this after the previous one.
@@ -98,6 +104,16 @@ impl Accounts {
             .map_err(|_| Error::field("link", "The issuer is not a valid URL."))?;
         url.query_pairs_mut().append_pair("token", &secret);
         Ok(url.into())
+    }
+
+    /// Voids the user's reset, confirmation and email-change links (see
+    /// [`STALE_AFTER_CHANGE`]), inside the change's transaction.
+    pub(super) async fn void_account_links(&self, db: &mut Db<'_>, user_id: &str) -> Result<()> {
+        let ended = db.void_links_of(user_id, &STALE_AFTER_CHANGE, self.now()).await?;
+        if ended > 0 {
+            tracing::info!(user_id, ended, "outstanding mailed links voided by an account change");
+        }
+        Ok(())
     }
 
     /// Whether the user may be sent another link for `purpose` now. Takes the
@@ -220,8 +236,6 @@ impl Accounts {
         tx.db().lock_user(&user.id).await?;
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().revoke_user_tokens(&user.id, now).await?;
-        // An email change someone else started must not survive the reset.
-        tx.db().void_links(&user.id, Purpose::EmailChange.as_str(), now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
         // The lock mails point here: a reset by the mailed link ends locks.
         self.clear_locks(&mut tx.db(), &user.id).await?;
@@ -253,6 +267,7 @@ impl Accounts {
         password: &SecretString,
         new_email: &str,
         recent: bool,
+        from: &super::Confirming,
     ) -> Result<()> {
         let email = names::Email::parse(new_email).map_err(|m| Error::field("new_email", m))?;
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
@@ -261,10 +276,7 @@ impl Accounts {
                 return Err(Error::field("email_password", "Sign in again first, then change the address."));
             }
             None => {}
-            Some(_) if !self.passwords.verify(password, user.password_hash.as_deref()).await?.ok => {
-                return Err(Error::field("email_password", "The current password is not correct."));
-            }
-            Some(_) => {}
+            Some(_) => self.confirm_password(&user, password, "email_password", from).await?,
         }
         if names::login_key(&user.email) == email.key {
             return Err(Error::field("new_email", "That is already your address."));
@@ -311,7 +323,6 @@ impl Accounts {
     pub async fn undo_email_change(&self, secret: &str) -> Result<()> {
         let mut tx = self.store.begin().await?;
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailUndo).await?;
-        tx.db().void_links(&user_id, Purpose::EmailChange.as_str(), self.now()).await?;
         self.lock_out_and_reset(&mut tx.db(), &user_id, "email_undo").await?;
         let event = AuditEvent::new(&user_id, AuditAction::EmailChanged, &user_id)
             .with_detail(serde_json::json!({ "via": "undo link" }));
@@ -338,7 +349,9 @@ impl Accounts {
         }
         match db.set_email(&spent.user_id, &email.display, &email.key, true, now).await {
             Err(crate::store::Error::Conflict(_)) => taken,
-            other => other.map(|()| spent.user_id).map_err(Error::from),
+            Err(other) => Err(other.into()),
+            // Links sent to the old address must not outlive it.
+            Ok(()) => self.void_account_links(db, &spent.user_id).await.map(|()| spent.user_id),
         }
     }
 
@@ -368,7 +381,7 @@ impl Accounts {
         let event = AuditEvent::new(user_id, AuditAction::SessionRevoked, user_id)
             .with_detail(serde_json::json!({ "sessions": "all", "ended": ended, "reason": reason }));
         audit::append(db, &event, now).await?;
-        db.void_links(user_id, Purpose::EmailChange.as_str(), now).await?;
+        self.void_account_links(db, user_id).await?;
         let user = db.find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         self.queue_reset(db, &user).await
     }

@@ -288,10 +288,13 @@ struct EmailForm {
 async fn post_email(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<EmailForm>,
 ) -> Result<Response, HtmlError> {
     let recent = state.accounts.recently_authenticated(&user);
-    match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email, recent).await {
+    let from = ctx.confirming();
+    match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email, recent, &from).await
+    {
         Ok(()) => Ok(Redirect::to("/account?notice=email").into_response()),
         Err(err) => with_errors(&state, &user, &csrf, err, Typed::Email(&form.new_email)).await,
     }

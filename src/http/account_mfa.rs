@@ -207,9 +207,10 @@ struct DisableForm {
 async fn post_disable(
     State(state): State<AppState>,
     Recent(user): Recent,
+    ctx: crate::http::audit::AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<DisableForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.disable_mfa(&user.user_id, &form.mfa_password).await {
+    match state.accounts.disable_mfa(&user.user_id, &form.mfa_password, &ctx.confirming()).await {
         Ok(()) => Ok(Redirect::to("/account/mfa?done=off").into_response()),
         Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
         Err(other) => Err(other.into()),

@@ -31,6 +31,11 @@ impl FromRequestParts<AppState> for AuditCtx {
 }
 
 impl AuditCtx {
+    /// This request as the origin of a password confirmation.
+    pub fn confirming(&self) -> accounts::Confirming {
+        accounts::Confirming { ip: self.ip.clone(), request_id: self.request_id.clone() }
+    }
+
     /// An event carrying this request's address and id.
     pub fn event(&self, actor: &str, action: AuditAction, target: &str) -> AuditEvent {
         let mut event = AuditEvent::new(actor, action, target);

@@ -42,12 +42,14 @@ pub struct HtmlError {
     status: StatusCode,
     message: Cow<'static, str>,
     cause: Option<ErrorCause>,
+    /// Seconds for `Retry-After` (a 429).
+    retry_after: Option<i64>,
 }
 
 impl HtmlError {
     /// An error with a status and a user-facing message.
     pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, message: message.into(), cause: None }
+        Self { status, message: message.into(), cause: None, retry_after: None }
     }
 
     /// 400 with a message.
@@ -73,7 +75,7 @@ impl HtmlError {
         } else {
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.")
         };
-        Self { status, message: message.into(), cause: Some(ErrorCause(Arc::new(cause))) }
+        Self { status, message: message.into(), cause: Some(ErrorCause(Arc::new(cause))), retry_after: None }
     }
 }
 
@@ -97,6 +99,15 @@ impl From<accounts::Error> for HtmlError {
                 Self::forbidden("You are not allowed to do that.")
             }
             accounts::Error::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Some fields are not valid."),
+            // Too many wrong passwords in a confirmation form locked the account.
+            accounts::Error::Locked { retry_after, .. } => {
+                let minutes = (retry_after + 59) / 60;
+                let message = format!(
+                    "Too many wrong passwords. The account is locked for {minutes} minute{}; please try again later.",
+                    if minutes == 1 { "" } else { "s" }
+                );
+                Self { retry_after: Some(retry_after.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, message) }
+            }
             other => Self::internal(other),
         }
     }
@@ -108,6 +119,9 @@ impl IntoResponse for HtmlError {
         res.extensions_mut().insert(ErrorPage { message: self.message });
         if let Some(cause) = self.cause {
             res.extensions_mut().insert(cause);
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

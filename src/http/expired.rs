@@ -80,13 +80,20 @@ struct ExpiredForm {
 async fn post_expired(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    ctx: crate::http::audit::AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<ExpiredForm>,
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref());
     let ticket = cookies::get(&headers, cookies::EXPIRED).unwrap_or_default();
     let renewed = state
         .accounts
-        .renew_expired_password(ticket, &form.current_password, &form.new_password, form.new_password_confirm.as_ref())
+        .renew_expired_password(
+            ticket,
+            &form.current_password,
+            &form.new_password,
+            form.new_password_confirm.as_ref(),
+            &ctx.confirming(),
+        )
         .await;
     match renewed {
         Ok(()) => {

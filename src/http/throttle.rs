@@ -91,11 +91,7 @@ pub fn too_many(json: bool, retry_after: i64) -> Response {
 /// client address and holds the answer for the growing delay. One line in
 /// each handler that checks a secret.
 pub async fn failed_sign_in(state: &AppState, ip: &str) {
-    match state.limiter().failed_sign_in(ip).await {
-        Ok(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "counting a failed sign-in failed"),
-    }
+    state.limiter().hold_failed_sign_in(ip).await;
 }
 
 /// Before a client authentication: a 429 (OAuth JSON, `Retry-After`) when

@@ -32,6 +32,9 @@ pub enum Mail {
     TwoFactorOff { name: String, when: String, not_me: String },
     /// Too many wrong passwords: sign-in is locked until `until` (one per lock).
     AccountLocked { name: String, until: String, reset: String, codes: bool },
+    /// A right password followed by wrong second-step codes, or by a second
+    /// step left unfinished (`abandoned`): someone may know the password.
+    SecondStepFailed { name: String, when: String, abandoned: bool, not_me: String },
 }
 
 /// The parts of a message, ready for the templates.
@@ -89,6 +92,7 @@ impl Mail {
             Mail::TwoFactorOn { .. } => "two_factor_on",
             Mail::TwoFactorOff { .. } => "two_factor_off",
             Mail::AccountLocked { .. } => "account_locked",
+            Mail::SecondStepFailed { .. } => "second_step_failed",
         }
     }
 
@@ -108,6 +112,7 @@ impl Mail {
             Mail::TwoFactorOn { .. } => "Two-step sign-in was turned on",
             Mail::TwoFactorOff { .. } => "Two-step sign-in was turned off",
             Mail::AccountLocked { .. } => "Sign-in to your account is paused",
+            Mail::SecondStepFailed { .. } => "Someone may know your password",
         }
     }
 
@@ -204,6 +209,21 @@ impl Mail {
                 details: vec![("Time", when.clone())],
                 closing: Some(p("If this was you, there is nothing else to do.")),
             },
+            Mail::SecondStepFailed { name, when, abandoned, not_me } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    p(if *abandoned {
+                        "Someone signed in to your account with the right password, then did not finish the second step."
+                    } else {
+                        "Someone signed in to your account with the right password, then entered wrong second-step codes."
+                    }),
+                    p("Your second factor stopped them. If this wasn't you, someone knows your password: choose the \
+                       button below to sign out everywhere and set a new one."),
+                ],
+                action: act("This wasn't me", not_me),
+                details: vec![("Time", when.clone())],
+                closing: Some(p("If this was you, there is nothing else to do.")),
+            },
             Mail::TwoFactorOff { name, when, not_me } => Content {
                 greeting: hello(name),
                 paragraphs: vec![p(
@@ -294,6 +314,8 @@ mod tests {
             Mail::TwoFactorOn { name: "a".into(), method: "m".into(), when: "t".into(), not_me: l() },
             Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l(), codes: false },
             Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l(), codes: true },
+            Mail::SecondStepFailed { name: "a".into(), when: "t".into(), abandoned: false, not_me: l() },
+            Mail::SecondStepFailed { name: "a".into(), when: "t".into(), abandoned: true, not_me: l() },
         ];
         for mail in all {
             let r = mail.render("https://sso.example").unwrap();

@@ -58,11 +58,13 @@ pub enum AuditAction {
     UserDeleted,
     ClientUpdated,
     ClientSecretRotated,
+    /// A wrong password in a "confirm your password" form.
+    ReauthFailed,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -89,6 +91,7 @@ impl AuditAction {
         Self::UserDeleted,
         Self::ClientUpdated,
         Self::ClientSecretRotated,
+        Self::ReauthFailed,
     ];
 
     /// The stored name; never change one that has been released.
@@ -120,6 +123,7 @@ impl AuditAction {
             Self::UserDeleted => "user_deleted",
             Self::ClientUpdated => "client_updated",
             Self::ClientSecretRotated => "client_secret_rotated",
+            Self::ReauthFailed => "reauth_failed",
         }
     }
 

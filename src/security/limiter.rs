@@ -48,6 +48,8 @@ impl Bucket {
         Some(match path {
             // The expired-password form checks a password too.
             "/login" | "/password/expired" | "/login/link" => Bucket::Login,
+            // Password confirmations inside a session (ASVS 5 V6.3.1).
+            "/account/password" | "/account/email" | "/account/mfa/disable" => Bucket::Login,
             "/login/mfa" | "/login/mfa/email" | "/login/mfa/setup" => Bucket::Mfa,
             "/register" => Bucket::Register,
             "/password/forgot" => Bucket::Forgot,
@@ -129,6 +131,17 @@ impl Limiter {
         } else {
             Verdict::Allowed
         })
+    }
+
+    /// Counts a failed sign-in (or password confirmation) from `ip` and holds
+    /// the caller for the growing delay. A counting failure is logged and
+    /// lets the answer go out.
+    pub async fn hold_failed_sign_in(&self, ip: &str) {
+        match self.failed_sign_in(ip).await {
+            Ok(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "counting a failed sign-in failed"),
+        }
     }
 
     /// Counts a failed sign-in from `ip`; returns how long to hold its answer.

@@ -2,12 +2,19 @@
 //! Hashing runs on the blocking pool so it never stalls the async workers.
 //! Verification of an unknown user runs against a dummy hash, so a wrong
 //! username costs as much time as a wrong password (no user enumeration).
+//!
+//! Passwords are hashed in Unicode NFKC form (NIST SP 800-63B §5.1.1.2), so a
+//! fullwidth or decomposed spelling of the same password matches. Hashes made
+//! before that (of the bytes as typed) still verify: when the normalized form
+//! fails and differs from what was typed, the typed bytes are tried too, and a
+//! match asks for a rehash, which stores the normalized form from then on.
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization as _;
 
 use crate::config::PasswordConfig;
 
@@ -64,7 +71,7 @@ impl Passwords {
     pub async fn hash(&self, password: &SecretString) -> Result<String, Error> {
         let params = self.params.clone();
         let password = password.clone();
-        self.blocking(move || hash_with(&params, password.expose_secret().as_bytes())).await?
+        self.blocking(move || hash_with(&params, normalize(password.expose_secret()).as_bytes())).await?
     }
 
     /// Verifies `password` against `stored`; `None` (unknown user, or no
@@ -78,13 +85,25 @@ impl Passwords {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Verified { ok: false, needs_rehash: false };
             };
-            let ok = argon2(&params).verify_password(password.expose_secret().as_bytes(), &parsed).is_ok();
-            let needs_rehash = Params::try_from(&parsed).map(|p| !same_params(&p, &params)).unwrap_or(true)
+            let typed = password.expose_secret();
+            let normal = normalize(typed);
+            let hasher = argon2(&params);
+            let mut ok = hasher.verify_password(normal.as_bytes(), &parsed).is_ok();
+            // A hash made before normalization, of a password typed in another form.
+            let legacy = !ok && normal != typed && hasher.verify_password(typed.as_bytes(), &parsed).is_ok();
+            ok |= legacy;
+            let needs_rehash = legacy
+                || Params::try_from(&parsed).map(|p| !same_params(&p, &params)).unwrap_or(true)
                 || parsed.algorithm.as_str() != "argon2id";
             Verified { ok: ok && known, needs_rehash: ok && known && needs_rehash }
         })
         .await
     }
+}
+
+/// The form a password is hashed in: NFKC (NIST SP 800-63B §5.1.1.2).
+pub fn normalize(password: &str) -> String {
+    password.nfkc().collect()
 }
 
 fn argon2(params: &Params) -> Argon2<'static> {
@@ -149,5 +168,33 @@ mod tests {
         let hash = old.hash(&pw).await.unwrap();
         let new = Passwords::new(&PasswordConfig { argon2_memory_kib: 128, ..cheap() }).unwrap();
         assert_eq!(new.verify(&pw, Some(&hash)).await.unwrap(), Verified { ok: true, needs_rehash: true });
+    }
+
+    #[tokio::test]
+    async fn other_unicode_forms_of_a_password_match_nist_800_63b_5_1_1_2() {
+        let p = Passwords::new(&cheap()).unwrap();
+        // "Ｐäss wörd": typed once composed, then decomposed, then fullwidth.
+        let composed = SecretString::from("P\u{e4}ss w\u{f6}rd 2026");
+        let hash = p.hash(&composed).await.unwrap();
+        let decomposed = SecretString::from("Pa\u{308}ss wo\u{308}rd 2026");
+        let fullwidth = SecretString::from("\u{ff30}\u{e4}ss w\u{f6}rd \u{ff12}\u{ff10}\u{ff12}\u{ff16}");
+        for form in [&composed, &decomposed, &fullwidth] {
+            assert_eq!(p.verify(form, Some(&hash)).await.unwrap(), Verified { ok: true, needs_rehash: false });
+        }
+        assert!(!p.verify(&SecretString::from("Pass word 2026"), Some(&hash)).await.unwrap().ok);
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_before_normalization_verifies_and_asks_for_a_rehash_nist_800_63b_5_1_1_2() {
+        let p = Passwords::new(&cheap()).unwrap();
+        let typed = "\u{ff50}\u{ff41}\u{ff53}\u{ff53} fullwidth phrase";
+        let legacy = hash_with(&p.params, typed.as_bytes()).unwrap();
+        let pw = SecretString::from(typed);
+        assert_eq!(p.verify(&pw, Some(&legacy)).await.unwrap(), Verified { ok: true, needs_rehash: true });
+        let upgraded = p.hash(&pw).await.unwrap();
+        assert_eq!(p.verify(&pw, Some(&upgraded)).await.unwrap(), Verified { ok: true, needs_rehash: false });
+        let ascii = SecretString::from("pass fullwidth phrase");
+        assert!(p.verify(&ascii, Some(&upgraded)).await.unwrap().ok, "the normalized form now matches too");
+        assert!(!p.verify(&ascii, Some(&legacy)).await.unwrap().ok, "but never matched the old hash");
     }
 }

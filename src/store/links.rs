@@ -86,6 +86,16 @@ impl Db<'_> {
         )?)
     }
 
+    /// Ends every live link of the user whose purpose is in `purposes` (an
+    /// account change makes them stale: OWASP Forgot Password Cheat Sheet).
+    pub async fn void_links_of(&mut self, user_id: &str, purposes: &[&str], now: i64) -> Result<u64> {
+        let mut ended = 0;
+        for purpose in purposes {
+            ended += self.void_links(user_id, purpose, now).await?;
+        }
+        Ok(ended)
+    }
+
     /// Links made for the user and `purpose` since `since` (a send-rate limit).
     pub async fn count_links_since(&mut self, user_id: &str, purpose: &str, since: i64) -> Result<i64> {
         Ok(on!(self, |c| sqlx::query_scalar(

@@ -295,4 +295,42 @@ impl Db<'_> {
         )?;
         Ok(())
     }
+
+    /// Claims a challenge's one notice (see `accounts/mfa_notice.rs`): true
+    /// for exactly one caller, on any instance.
+    pub async fn claim_challenge_notice(&mut self, id: &str, now: i64) -> Result<bool> {
+        let done = exec!(
+            self,
+            sqlx::query("update mfa_challenges set notified_at = $1 where id = $2 and notified_at is null")
+                .bind(now)
+                .bind(id)
+        )?;
+        Ok(done == 1)
+    }
+
+    /// Second steps that followed a right password and were abandoned: the
+    /// challenge expired unused after `since`, nobody was told yet, and the
+    /// user has not signed in since it began. Oldest first, at most `limit`.
+    pub async fn abandoned_challenges(&mut self, since: i64, now: i64, limit: i64) -> Result<Vec<AbandonedChallenge>> {
+        Ok(on!(self, |c| sqlx::query_as::<_, AbandonedChallenge>(
+            "select c.id, c.user_id, c.created_at from mfa_challenges c \
+             where c.purpose = 'mfa' and c.first_factor = 'pwd' and c.used_at is null and c.notified_at is null \
+             and c.expires_at <= $2 and c.expires_at > $1 \
+             and not exists (select 1 from sessions s where s.user_id = c.user_id and s.created_at >= c.created_at) \
+             order by c.expires_at limit $3"
+        )
+        .bind(since)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+}
+
+/// A second step left unfinished.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AbandonedChallenge {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
 }

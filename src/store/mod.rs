@@ -61,7 +61,7 @@ pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use ip_rules::{IpRuleRow, NewIpRule};
 pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
-pub use mfa::{ChallengeRow, MfaRow, NewChallenge};
+pub use mfa::{AbandonedChallenge, ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
 pub use pending::{NewPending, PendingRow};
 pub use purge::{JanitorLock, PURGED_TABLES, Purge};

@@ -4,6 +4,7 @@
 // A failed unwrap is a failed test here; the production lints don't apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod account;
+mod account_review;
 mod admin;
 mod audit;
 mod browser;
