@@ -15,6 +15,7 @@ mod cors_browser;
 mod deletion;
 mod fake_graph;
 mod helpers;
+mod introspection;
 mod ip_rules;
 mod janitor;
 mod keys;
