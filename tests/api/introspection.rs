@@ -149,3 +149,33 @@ async fn introspection_times_are_integers_for_both_token_kinds_rfc_7662_2_2() {
         assert!(answer["nbf"].as_i64() <= answer["iat"].as_i64(), "{kind}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn a_resource_server_marked_by_the_cli_sees_tokens_for_its_audience_until_unmarked_rfc_7662_4() {
+    use crate::deletion::{fails, ok};
+    let app = spawn_app_with(|c| c.tokens.audience = Some(API.into())).await;
+    let (_, access, _) = rp_tokens(&app).await;
+    let create = ["client", "create", "--client-id", "api", "--name", "API", "--redirect-uri", REDIRECT];
+    let bad: Vec<&str> = create.iter().copied().chain(["--resource-server", "has space"]).collect();
+    assert!(fails(&app, &bad, "").contains("resource server audience \"has space\""));
+    assert!(app.state.clients.find("api").await.unwrap().is_none(), "nothing half made");
+    let args: Vec<&str> = create.iter().copied().chain(["--resource-server", API]).collect();
+    let out = ok(&app, &args, "");
+    assert!(out.contains(&format!("resource server for: {API}")), "{out}");
+    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
+    assert!(ok(&app, &["client", "show", "api"], "").contains(&format!("resource_server_for:       {API}")));
+    assert!(active(&introspect(&app, "api", &secret, &access).await));
+
+    // `--resource-server ""` clears the list, and the token is not api's to see.
+    let out = ok(&app, &["client", "update", "api", "--resource-server", ""], "");
+    assert!(out.lines().any(|l| l.trim_end() == "resource_server_for:"), "{out}");
+    assert!(!active(&introspect(&app, "api", &secret, &access).await));
+    // So does `--no-resource-server`; a plain update keeps the list.
+    ok(&app, &["client", "update", "api", "--resource-server", API, "--resource-server", "https://b.example"], "");
+    ok(&app, &["client", "update", "api", "--name", "Still API"], "");
+    let row = app.state.clients.find("api").await.unwrap().unwrap();
+    assert_eq!(row.resource_audience_list().unwrap(), [API, "https://b.example"]);
+    assert!(active(&introspect(&app, "api", &secret, &access).await));
+    ok(&app, &["client", "update", "api", "--no-resource-server"], "");
+    assert!(!active(&introspect(&app, "api", &secret, &access).await));
+}

@@ -10,6 +10,7 @@ mod browser;
 mod challenges;
 mod cli;
 mod client_auth_throttle;
+mod client_registration;
 mod cors;
 mod cors_browser;
 mod deletion;
