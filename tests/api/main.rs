@@ -11,6 +11,7 @@ mod challenges;
 mod cli;
 mod client_auth_throttle;
 mod client_registration;
+mod code_errors;
 mod cors;
 mod cors_browser;
 mod deletion;
