@@ -1,7 +1,6 @@
-//! Introspection is scoped to who asks (RFC 7662 §4: the server "MUST
-//! determine whether or not the token can be used at the protected resource
-//! making the introspection call"; RFC 6749 §10.4: refresh tokens go only to
-//! their client). A refresh token is shown to its own client only; an access
+//! Introspection is scoped to who asks (RFC 7662 §2.2 and §4: a resource
+//! that may not introspect a token is told it is inactive; RFC 6749 §10.4:
+//! refresh tokens stay between the server and their client). A refresh token is shown to its own client only; an access
 //! token to its own client, or to a client marked as a resource server for
 //! one of its audiences (`client create/update --resource-server`). Anything
 //! else is `{"active":false}`, exactly as for an unknown token. And the time

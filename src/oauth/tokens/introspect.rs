@@ -1,9 +1,10 @@
 //! Token introspection (RFC 7662), scoped to who asks.
 //!
-//! RFC 7662 §4: the server must decide whether the caller may learn about a
-//! token, and answer `{"active": false}` when it may not, exactly as for an
-//! unknown token, so that nothing tells "not yours" from "no such token"
-//! (which would otherwise confirm a stolen token, RFC 6749 §10.4). Who may ask:
+//! RFC 7662 §2.2 and §4: the server decides whether the calling resource
+//! may learn about a token, and when it may not answers `{"active": false}`,
+//! exactly as for an unknown token, so that nothing tells "not yours" from
+//! "no such token" (which would confirm a stolen token; RFC 6749 §10.4 keeps
+//! refresh tokens between the server and their client). Who may ask:
 //!
 //! ```text
 //! refresh token  ── its own client only
