@@ -406,10 +406,10 @@ fn check_client_id(id: &str) -> Result<(), Error> {
 
 /// RFC 6749 §3.1.2: absolute URI, no fragment. We also require https, except
 /// for loopback http (RFC 8252 §7.3) and private-use schemes (RFC 8252 §7.1).
-/// Redirect URIs are matched exactly (RFC 9700 §2.1), so a wildcard in the
-/// host or path, or user information (RFC 9700 §4.1.3: a way to make a URI
-/// that looks like one host and goes to another), could only ever be a
-/// mistake or a trap: both are refused here, for every way of registering.
+/// Redirect URIs are matched exactly (RFC 9700 §2.1 and §4.1.3), so a
+/// wildcard in the host or path can only be a mistake, and user information
+/// only a trap (`https://app.example@evil.example/cb` reads like one host and
+/// names another): both are refused here, for every way of registering.
 fn check_redirect_uri(raw: &str) -> Result<(), Error> {
     let bad = |why: &str| Error::Invalid(format!("redirect URI {raw:?} {why}"));
     // Before the query: the scheme, authority and path (a `*` in a query
@@ -426,7 +426,7 @@ fn check_redirect_uri(raw: &str) -> Result<(), Error> {
     // authority as written too.
     let authority = before_query.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or(rest));
     if !url.username().is_empty() || url.password().is_some() || authority.is_some_and(|a| a.contains('@')) {
-        return Err(bad("must not contain user information (RFC 9700 §4.1.3)"));
+        return Err(bad("must not contain user information; redirect URIs are matched exactly (RFC 9700 §4.1.3)"));
     }
     match url.scheme() {
         "https" => Ok(()),
@@ -615,6 +615,7 @@ mod tests {
             ("https://user:pw@app.example/cb", "user information"),
             ("https://user@app.example/cb", "user information"),
             ("https://@app.example/cb", "user information"),
+            ("https://app.example@evil.example/cb", "user information"),
             ("http://me@127.0.0.1/cb", "user information"),
             ("https://app.example/cb#", "fragment"),
             ("https://app.example/cb#x", "fragment"),
