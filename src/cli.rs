@@ -183,6 +183,13 @@ pub struct ClientUpdate {
     /// Browser origins allowed to call /token, /userinfo and /revoke (CORS; repeatable).
     #[arg(long = "web-origin")]
     web_origins: Vec<String>,
+    /// Replace the audiences this client is a resource server for (repeatable;
+    /// `--resource-server ""` clears them).
+    #[arg(long = "resource-server", value_name = "AUDIENCE", conflicts_with = "no_resource_server")]
+    resource_servers: Vec<String>,
+    /// The client is a resource server for no audience any more.
+    #[arg(long)]
+    no_resource_server: bool,
     /// Skip the consent page (`--skip-consent false` asks for consent again).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     skip_consent: Option<bool>,
@@ -217,6 +224,11 @@ pub struct ClientCreate {
     /// one uses its redirect URIs' origins.
     #[arg(long = "web-origin", value_name = "ORIGIN")]
     web_origins: Vec<String>,
+    /// An audience (an access token's `aud`, e.g. the issuer) this client is a
+    /// resource server for: it may introspect other clients' access tokens
+    /// issued for it (RFC 7662 §4); repeatable.
+    #[arg(long = "resource-server", value_name = "AUDIENCE")]
+    resource_servers: Vec<String>,
 }
 
 /// Runs the parsed command line.
@@ -421,6 +433,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 secret,
                 skip_consent: c.skip_consent,
                 web_origins: c.web_origins,
+                resource_audiences: given_audiences(c.resource_servers),
             };
             let registered = clients.register_as(spec, &event).await?;
             let kind = if registered.client.public { "public" } else { "confidential" };
@@ -428,6 +441,10 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
             let origins = crate::oauth::clients::web_origins(&registered.client)?;
             if !origins.is_empty() {
                 println!("web origins: {}", origins.join(" "));
+            }
+            let audiences = registered.client.resource_audience_list()?;
+            if !audiences.is_empty() {
+                println!("resource server for: {}", audiences.join(" "));
             }
             print_secret(registered.generated_secret);
         }
@@ -457,6 +474,12 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 scope: u.scope,
                 skip_consent: u.skip_consent,
                 web_origins: non_empty(u.web_origins),
+                // Given at all (even as `""`), the list is replaced.
+                resource_audiences: if u.no_resource_server || !u.resource_servers.is_empty() {
+                    Some(given_audiences(u.resource_servers))
+                } else {
+                    None
+                },
             };
             let event = audit::cli_event(AuditAction::ClientUpdated, &u.client_id);
             let c = clients.update(&u.client_id, changes, &event).await?;
@@ -482,6 +505,11 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `--resource-server` values, with `""` (which means "none") left out.
+fn given_audiences(given: Vec<String>) -> Vec<String> {
+    given.into_iter().filter(|a| !a.is_empty()).collect()
+}
+
 fn print_secret(secret: Option<SecretString>) {
     if let Some(secret) = secret {
         println!("client_secret: {}", secret.expose_secret());
@@ -499,6 +527,7 @@ fn show_client(c: &crate::store::ClientRow) -> anyhow::Result<()> {
     println!("scope:                     {}", c.scope);
     println!("skip_consent:              {}", c.skip_consent);
     println!("web_origins:               {}", crate::oauth::clients::web_origins(c)?.join(" "));
+    println!("resource_server_for:       {}", c.resource_audience_list()?.join(" "));
     println!("created:                   {}", crate::accounts::devices::format_time(c.created_at));
     Ok(())
 }

@@ -238,7 +238,8 @@ enum Scheme {
 
 /// An OAuth error answered as JSON (RFC 6749 §5.2; RFC 6750 §3 for bearer
 /// token failures). Statuses: 401 for `invalid_client`/`invalid_token`, 403
-/// for `access_denied`, 500 and 503 for server trouble, 400 otherwise. Always
+/// for `access_denied` and `insufficient_scope` (RFC 6750 §3.1), 500 and 503
+/// for server trouble, 400 otherwise. Always
 /// `Cache-Control: no-store`. Every 401 carries a challenge: RFC 6749 §5.2
 /// asks for one when the client used Basic, and RFC 7235 §3.1 for every 401,
 /// so a client that sent only a `client_id` (or nothing) is told to use Basic too.
@@ -307,6 +308,8 @@ impl IntoResponse for OAuthJsonError {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             // A browser origin the client does not list (http::cors).
             ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+            // RFC 6750 §3.1: a valid token without the scope the resource needs.
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,

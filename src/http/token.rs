@@ -192,7 +192,8 @@ async fn post_revoke(
     }
 }
 
-/// RFC 7662 §2: only confidential clients (resource servers) may ask.
+/// RFC 7662 §2: only confidential clients may ask; what each may learn is
+/// the service's rule (§4: its own tokens, or those for an audience it serves).
 async fn post_introspect(State(state): State<AppState>, from: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
     let (client, params) = match authenticated(&state, &from, &headers, &body).await {
         Ok(ok) => ok,
@@ -205,7 +206,7 @@ async fn post_introspect(State(state): State<AppState>, from: ClientInfo, header
     let Some(token) = params.get("token") else {
         return OAuthJsonError::new(OAuthError::invalid_request("token is missing")).into_response();
     };
-    match state.tokens.introspect(token).await {
+    match state.tokens.introspect(&client, token).await {
         Ok(answer) => no_store(axum::Json(answer).into_response()),
         Err(e) => OAuthJsonError::from(e).into_response(),
     }

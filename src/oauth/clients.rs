@@ -1,6 +1,10 @@
 //! Client (relying party) registration rules: RFC 6749 §2 (client types and
 //! identifiers), §3.1.2 (redirection endpoint), RFC 8252 §7 (native apps),
 //! and the web origins (RFC 6454) a browser app may call us from (CORS).
+//! Redirect URIs are compared exactly (RFC 9700 §2.1), so registration
+//! refuses what could never match exactly: wildcards and user information.
+//! A client may be a resource server for some token audiences, which lets it
+//! introspect other clients' access tokens for them (RFC 7662 §4).
 //! Secrets are 256-bit random values, so a SHA-256 hash is enough to store
 //! them (no password stretching needed for high-entropy secrets).
 use std::collections::HashSet;
@@ -53,6 +57,9 @@ pub struct ClientSpec {
     /// Origins (`scheme://host[:port]`) a browser app calls the token,
     /// userinfo and revocation endpoints from; see [`check_web_origin`].
     pub web_origins: Vec<String>,
+    /// Audiences (`aud`) this client is a resource server for: it may
+    /// introspect access tokens issued for them (RFC 7662 §4).
+    pub resource_audiences: Vec<String>,
 }
 
 /// A registered client, and the generated secret when one was made (shown once).
@@ -71,6 +78,8 @@ pub struct ClientChanges {
     pub scope: Option<String>,
     pub skip_consent: Option<bool>,
     pub web_origins: Option<Vec<String>>,
+    /// `Some(vec![])` clears the list.
+    pub resource_audiences: Option<Vec<String>>,
 }
 
 /// How long the set of all clients' web origins (for CORS preflights) is
@@ -156,6 +165,7 @@ impl Clients {
         let checked =
             Checked::new(&spec.redirect_uris, &spec.post_logout_redirect_uris, &spec.grant_types, spec.public)?;
         let web_origins = check_web_origins(&spec.web_origins)?;
+        let resource_audiences = check_resource_audiences(&spec.resource_audiences)?;
         let scope = scope(spec.scope.as_deref().unwrap_or(DEFAULT_SCOPE))?;
         let (secret_hash, generated_secret) = match (spec.public, spec.secret) {
             (true, Some(_)) => return Err(Error::Invalid("a --public client has no secret".into())),
@@ -179,6 +189,7 @@ impl Clients {
             skip_consent: spec.skip_consent,
             now: self.clock.unix(),
             web_origins: &web_origins,
+            resource_audiences: &resource_audiences,
         };
         let mut tx = self.store.begin().await?;
         match tx.db().insert_client(&new).await {
@@ -227,6 +238,10 @@ impl Clients {
             Some(o) => check_web_origins(&o)?,
             None => old.web_origin_list()?,
         };
+        let resource_audiences = match changes.resource_audiences {
+            Some(a) => check_resource_audiences(&a)?,
+            None => old.resource_audience_list()?,
+        };
         let new = NewClient {
             id: &old.id,
             client_id,
@@ -240,6 +255,7 @@ impl Clients {
             skip_consent: changes.skip_consent.unwrap_or(old.skip_consent),
             now: self.clock.unix(),
             web_origins: &web_origins,
+            resource_audiences: &resource_audiences,
         };
         if !tx.db().update_client(&new).await? {
             return Err(Error::Unknown(client_id.to_owned()));
@@ -390,11 +406,27 @@ fn check_client_id(id: &str) -> Result<(), Error> {
 
 /// RFC 6749 §3.1.2: absolute URI, no fragment. We also require https, except
 /// for loopback http (RFC 8252 §7.3) and private-use schemes (RFC 8252 §7.1).
+/// Redirect URIs are matched exactly (RFC 9700 §2.1 and §4.1.3), so a
+/// wildcard in the host or path can only be a mistake, and user information
+/// only a trap (`https://app.example@evil.example/cb` reads like one host and
+/// names another): both are refused here, for every way of registering.
 fn check_redirect_uri(raw: &str) -> Result<(), Error> {
     let bad = |why: &str| Error::Invalid(format!("redirect URI {raw:?} {why}"));
+    // Before the query: the scheme, authority and path (a `*` in a query
+    // value is data, matched exactly like the rest).
+    let before_query = raw.split(['?', '#']).next().unwrap_or(raw);
+    if before_query.contains('*') {
+        return Err(bad("must not contain a wildcard; redirect URIs are matched exactly (RFC 9700 §2.1)"));
+    }
     let url = Url::parse(raw).map_err(|_| bad("is not an absolute URI"))?;
     if url.fragment().is_some() {
         return Err(bad("must not contain a fragment (RFC 6749 §3.1.2)"));
+    }
+    // The parser drops an empty user info (`https://@host/`), so look at the
+    // authority as written too.
+    let authority = before_query.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or(rest));
+    if !url.username().is_empty() || url.password().is_some() || authority.is_some_and(|a| a.contains('@')) {
+        return Err(bad("must not contain user information; redirect URIs are matched exactly (RFC 9700 §4.1.3)"));
     }
     match url.scheme() {
         "https" => Ok(()),
@@ -448,6 +480,27 @@ pub fn check_web_origin(raw: &str) -> Result<String, Error> {
         _ => return Err(bad("must use https, or http on loopback")),
     }
     Ok(url.origin().ascii_serialization())
+}
+
+/// Longest audience accepted.
+const MAX_AUDIENCE_LEN: usize = 255;
+
+/// Checks the audiences a client is a resource server for: each one a
+/// non-empty string of visible ASCII without spaces (the form of our `aud`
+/// values: the issuer, `tokens.audience`, resource URIs), repeats dropped.
+pub fn check_resource_audiences(raw: &[String]) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for aud in raw {
+        if aud.is_empty() || aud.len() > MAX_AUDIENCE_LEN || !aud.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::Invalid(format!(
+                "resource server audience {aud:?} must be 1 to {MAX_AUDIENCE_LEN} visible ASCII characters without spaces"
+            )));
+        }
+        if !out.contains(aud) {
+            out.push(aud.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Checks each listed origin and drops repeats.
@@ -549,6 +602,39 @@ mod tests {
     }
 
     #[test]
+    fn redirect_uris_that_can_never_match_exactly_are_refused_rfc_9700_2_1_and_4_1_3() {
+        // A `*` in a query value is data, compared exactly like the rest.
+        check_redirect_uri("https://app.example/cb?x=*").unwrap();
+        for (bad, why) in [
+            ("https://*.example/cb", "wildcard"),
+            ("https://app.example/*", "wildcard"),
+            ("https://app.example/c*b", "wildcard"),
+            ("https://app.*/cb", "wildcard"),
+            ("http://127.0.0.1:*/cb", "wildcard"),
+            ("com.example.app:/*", "wildcard"),
+            ("https://user:pw@app.example/cb", "user information"),
+            ("https://user@app.example/cb", "user information"),
+            ("https://@app.example/cb", "user information"),
+            ("https://app.example@evil.example/cb", "user information"),
+            ("http://me@127.0.0.1/cb", "user information"),
+            ("https://app.example/cb#", "fragment"),
+            ("https://app.example/cb#x", "fragment"),
+        ] {
+            let err = check_redirect_uri(bad).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains(&format!("{bad:?}")), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn resource_audiences_are_visible_ascii_and_deduplicated() {
+        let list = check_resource_audiences(&["https://api.example".into(), "https://api.example".into()]).unwrap();
+        assert_eq!(list, ["https://api.example"]);
+        for bad in ["", "has space", "tab\t", "é", &"a".repeat(256)] {
+            assert!(check_resource_audiences(&[bad.to_owned()]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn grants_default_and_refuse_unknown_or_public_client_credentials() {
         assert_eq!(grant_types(&[], false).unwrap(), "authorization_code refresh_token");
         assert!(grant_types(&["implicit".into()], false).is_err());
@@ -606,6 +692,7 @@ mod tests {
             skip_consent: false,
             created_at: 0,
             web_origins: serde_json::to_string(origins).unwrap(),
+            resource_audiences: "[]".into(),
         }
     }
 

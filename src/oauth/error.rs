@@ -17,6 +17,8 @@ pub enum ErrorCode {
     ServerError,
     TemporarilyUnavailable,
     InvalidToken,
+    /// RFC 6750 §3.1: the token is valid but lacks a scope the resource needs.
+    InsufficientScope,
     UnsupportedTokenType,
     LoginRequired,
     ConsentRequired,
@@ -40,6 +42,7 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",

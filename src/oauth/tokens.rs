@@ -2,7 +2,7 @@
 //! client credentials (§4.4), JWT access tokens in the RFC 9068 profile, ID
 //! tokens (OIDC Core §2, §3.1.3.6), and userinfo (OIDC Core §5.3).
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +20,7 @@ use crate::security::audit::{self, AuditEvent};
 use crate::security::token;
 use crate::store::{self, ClientRow, Db, NewAccess, NewCode, NewRefresh, Store};
 
+mod introspect;
 mod pending;
 pub use pending::{PENDING_SECS, Parked};
 
@@ -36,6 +37,18 @@ pub enum GrantError {
 
 fn invalid_grant(why: &'static str) -> GrantError {
     GrantError::OAuth(OAuthError::new(ErrorCode::InvalidGrant, why))
+}
+
+/// The one description of every refused code redemption (RFC 6749 §5.2
+/// `invalid_grant`). Which check failed stays in the log: telling a caller
+/// "issued to another client" or "verifier does not match" would confirm a
+/// stolen code, or say how close a guess came.
+pub const CODE_REFUSED: &str = "the authorization code is invalid, expired, or was issued for another request";
+
+/// A refused code redemption: logged with its `reason` (never in the body).
+fn code_refused(reason: &'static str, client_id: &str) -> GrantError {
+    tracing::info!(reason, client_id, "authorization code refused");
+    invalid_grant(CODE_REFUSED)
 }
 
 fn invalid_token(why: &'static str) -> GrantError {
@@ -113,10 +126,6 @@ pub struct Tokens {
     keys: KeyRing,
     clock: Arc<dyn Clock>,
     settings: Arc<TokenSettings>,
-}
-
-fn system_time(unix: i64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0))
 }
 
 /// The `acr` (OIDC Core §2) for a sign-in's `amr`: `"2"` with a second
@@ -207,7 +216,7 @@ impl Tokens {
         let hash = token::hash_secret(code);
         let mut tx = self.store.begin().await?;
         let Some(found) = tx.db().find_code(&hash).await? else {
-            return Err(invalid_grant("code is invalid, expired or already used"));
+            return Err(code_refused("unknown code", &client.client_id));
         };
         // The user's row lock before the code's, in the order revocations take them.
         tx.db().lock_user(&found.user_id).await?;
@@ -216,7 +225,7 @@ impl Tokens {
                 + tx.db().revoke_families_of_code(&found.id, now).await?;
             tx.commit().await?;
             tracing::warn!(client_id = %found.client_id, revoked, "authorization code replayed; its tokens are revoked");
-            return Err(invalid_grant("code is invalid, expired or already used"));
+            return Err(code_refused("code already used", &client.client_id));
         };
         let issued = match check_code(&row, client, redirect_uri, verifier, now) {
             Ok(()) => self.code_tokens(&mut tx.db(), client, &row).await,
@@ -235,7 +244,7 @@ impl Tokens {
         let now = self.clock.unix();
         let user = db.find_user(&row.user_id).await?;
         let Some(user) = user.filter(|u| !u.blocked) else {
-            return Err(invalid_grant("the user can no longer sign in"));
+            return Err(code_refused("the user can no longer sign in", &client.client_id));
         };
         let grant = Grant {
             user: &user,
@@ -448,51 +457,6 @@ impl Tokens {
         Ok(())
     }
 
-    /// RFC 7662 §2.2: what a token is, if it is active; `{"active": false}`
-    /// for anything revoked, expired, unknown or malformed.
-    pub async fn introspect(&self, presented: &str) -> Result<Value, GrantError> {
-        let now = self.clock.unix();
-        let inactive = json!({ "active": false });
-        // Our refresh tokens are base64url without dots; a JWT has two.
-        let looks_like_jwt = presented.bytes().filter(|b| *b == b'.').count() == 2;
-        if !looks_like_jwt
-            && let Some(row) = self.store.conn().await?.db().find_refresh(&token::hash_secret(presented)).await?
-        {
-            let mut live = row.used_at.is_none()
-                && row.revoked_at.is_none()
-                && row.expires_at > now
-                && row.family_expires_at > now;
-            if live && !row.offline {
-                let idle_after = now - self.settings.session_idle_secs;
-                live = match row.session_id.as_deref() {
-                    Some(sid) => self.store.conn().await?.db().session_is_live(sid, now, idle_after).await?,
-                    None => false,
-                };
-            }
-            if !live {
-                return Ok(inactive);
-            }
-            return Ok(json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "client_id": row.client_id,
-                "sub": row.user_id,
-                "scope": row.scope,
-                "exp": row.expires_at,
-                "iss": self.settings.issuer,
-            }));
-        }
-        match self.check_access_token(presented).await {
-            Ok(mut claims) => {
-                claims.insert("active".into(), json!(true));
-                claims.insert("token_type".into(), json!("Bearer"));
-                Ok(Value::Object(claims))
-            }
-            Err(GrantError::OAuth(_)) => Ok(inactive),
-            Err(other) => Err(other),
-        }
-    }
-
     /// RFC 6749 §4.4: a token for the client itself.
     pub async fn client_credentials(
         &self,
@@ -544,8 +508,9 @@ impl Tokens {
         p.set_issuer(&self.settings.issuer);
         p.set_subject(user_id.unwrap_or(client_id));
         p.set_audience(vec![self.settings.audience.clone()]);
-        p.set_issued_at(&system_time(now));
-        p.set_expires_at(&system_time(exp));
+        // NumericDate as integers (RFC 7519 §2), not josekit's float seconds.
+        set(&mut p, "iat", json!(now));
+        set(&mut p, "exp", json!(exp));
         p.set_jwt_id(&jti);
         set(&mut p, "client_id", json!(client_id));
         set(&mut p, "scope", json!(scope));
@@ -577,8 +542,8 @@ impl Tokens {
         p.set_issuer(&self.settings.issuer);
         p.set_subject(user_id);
         p.set_audience(vec![client_id.to_owned()]);
-        p.set_issued_at(&system_time(now));
-        p.set_expires_at(&system_time(now + self.settings.id_secs));
+        set(&mut p, "iat", json!(now));
+        set(&mut p, "exp", json!(now + self.settings.id_secs));
         set(&mut p, "azp", json!(client_id));
         for (k, v) in claims {
             set(&mut p, &k, v);
@@ -630,12 +595,17 @@ impl Tokens {
 
     /// OIDC Core §5.3: claims about the user, as the token's scopes allow,
     /// and the client the token was issued to (whose web origins CORS checks).
+    /// A live token without `openid` is `insufficient_scope` (RFC 6750 §3.1:
+    /// the token is good, it just does not reach this resource); a dead one
+    /// is `invalid_token` whatever its scope.
     pub async fn userinfo(&self, bearer: &str) -> Result<UserInfo, GrantError> {
         let claims = self.access_token_claims(bearer)?;
         let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
         let scopes: Vec<&str> = scope.split(' ').collect();
         if !scopes.contains(&"openid") {
-            return Err(OAuthError::new(ErrorCode::InvalidToken, "the access token was not issued for openid").into());
+            self.check_access_token(bearer).await?;
+            let why = "the access token was not issued for the openid scope";
+            return Err(OAuthError::new(ErrorCode::InsufficientScope, why).into());
         }
         // One query checks revocation, expiry and the user together (the hot path).
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
@@ -666,7 +636,8 @@ async fn settle(tx: store::Tx, outcome: Result<TokenResponse, GrantError>) -> Re
     }
 }
 
-/// The checks on a spent code (RFC 6749 §4.1.3, RFC 7636 §4.6).
+/// The checks on a spent code (RFC 6749 §4.1.3, RFC 7636 §4.6). Every
+/// failure answers [`CODE_REFUSED`]; the reason goes to the log only.
 fn check_code(
     row: &store::CodeRow,
     client: &ClientRow,
@@ -674,20 +645,22 @@ fn check_code(
     verifier: Option<&str>,
     now: i64,
 ) -> Result<(), GrantError> {
+    let refused = |reason| Err(code_refused(reason, &client.client_id));
     if row.client_id != client.client_id {
-        return Err(invalid_grant("code was issued to another client"));
+        return refused("code was issued to another client");
     }
     if row.expires_at <= now {
-        return Err(invalid_grant("code is invalid, expired or already used"));
+        return refused("code expired");
     }
     // RFC 6749 §4.1.3: redirect_uri must be identical to the one authorized.
     if redirect_uri != Some(row.redirect_uri.as_str()) {
-        return Err(invalid_grant("redirect_uri does not match the authorization request"));
+        return refused("redirect_uri does not match the authorization request");
     }
     match (&row.code_challenge, verifier) {
         (Some(challenge), Some(v)) if Challenge::from_stored(challenge.clone()).verify(v) => Ok(()),
-        (Some(_), _) => Err(invalid_grant("code_verifier does not match the code_challenge")),
-        (None, Some(_)) => Err(invalid_grant("code_verifier sent but no code_challenge was")),
+        (Some(_), Some(_)) => refused("code_verifier does not match the code_challenge"),
+        (Some(_), None) => refused("code_verifier is missing"),
+        (None, Some(_)) => refused("code_verifier sent but no code_challenge was"),
         (None, None) => Ok(()),
     }
 }

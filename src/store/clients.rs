@@ -20,6 +20,8 @@ pub struct ClientRow {
     pub created_at: i64,
     /// Listed web origins (JSON array), for CORS.
     pub web_origins: String,
+    /// Audiences this client is a resource server for (JSON array), for introspection.
+    pub resource_audiences: String,
 }
 
 impl ClientRow {
@@ -38,6 +40,11 @@ impl ClientRow {
     pub fn web_origin_list(&self) -> Result<Vec<String>> {
         serde_json::from_str(&self.web_origins).map_err(|e| Error::Corrupt(e.to_string()))
     }
+
+    /// Audiences (`aud` values) this client is a resource server for.
+    pub fn resource_audience_list(&self) -> Result<Vec<String>> {
+        serde_json::from_str(&self.resource_audiences).map_err(|e| Error::Corrupt(e.to_string()))
+    }
 }
 
 /// Columns for a new client.
@@ -55,10 +62,12 @@ pub struct NewClient<'a> {
     pub now: i64,
     /// Web origins, already validated.
     pub web_origins: &'a [String],
+    /// Resource-server audiences, already validated.
+    pub resource_audiences: &'a [String],
 }
 
 const CLIENT_COLUMNS: &str = "id, client_id, name, secret_hash, public, redirect_uris, \
-    post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins";
+    post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins, resource_audiences";
 
 impl Db<'_> {
     /// Inserts a client; a taken client_id is `Error::Conflict`.
@@ -66,12 +75,13 @@ impl Db<'_> {
         let redirects = serde_json::to_string(n.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let origins = serde_json::to_string(n.web_origins).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let audiences = serde_json::to_string(n.resource_audiences).map_err(|e| Error::Corrupt(e.to_string()))?;
         exec!(
             self,
             sqlx::query(
                 "insert into clients (id, client_id, name, secret_hash, public, redirect_uris, \
-             post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins, \
+             resource_audiences) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             )
             .bind(n.id)
             .bind(n.client_id)
@@ -85,6 +95,7 @@ impl Db<'_> {
             .bind(n.skip_consent)
             .bind(n.now)
             .bind(&origins)
+            .bind(&audiences)
         )?;
         Ok(())
     }
@@ -110,11 +121,13 @@ impl Db<'_> {
         let redirects = serde_json::to_string(n.redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let origins = serde_json::to_string(n.web_origins).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let audiences = serde_json::to_string(n.resource_audiences).map_err(|e| Error::Corrupt(e.to_string()))?;
         let done = exec!(
             self,
             sqlx::query(
                 "update clients set name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
-                 grant_types = $4, scope = $5, skip_consent = $6, web_origins = $8 where client_id = $7"
+                 grant_types = $4, scope = $5, skip_consent = $6, web_origins = $8, \
+                 resource_audiences = $9 where client_id = $7"
             )
             .bind(n.name)
             .bind(&redirects)
@@ -124,6 +137,7 @@ impl Db<'_> {
             .bind(n.skip_consent)
             .bind(n.client_id)
             .bind(&origins)
+            .bind(&audiences)
         )?;
         Ok(done == 1)
     }

@@ -16,6 +16,8 @@ pub struct RefreshRow {
     pub scope: String,
     pub auth_time: i64,
     pub amr: String,
+    /// When this token was issued (unix seconds).
+    pub created_at: i64,
     pub expires_at: i64,
     pub family_expires_at: i64,
     pub used_at: Option<i64>,
@@ -42,8 +44,8 @@ pub struct NewRefresh<'a> {
     pub offline: bool,
 }
 
-const REFRESH_COLUMNS: &str = "id, family_id, client_id, user_id, session_id, scope, auth_time, amr, expires_at, \
-    family_expires_at, used_at, revoked_at, offline";
+const REFRESH_COLUMNS: &str = "id, family_id, client_id, user_id, session_id, scope, auth_time, amr, created_at, \
+    expires_at, family_expires_at, used_at, revoked_at, offline";
 
 impl Db<'_> {
     /// Stores a refresh token.

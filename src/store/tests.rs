@@ -129,6 +129,7 @@ fn client<'a>(id: &'a str, client_id: &'a str, redirects: &'a [String], logouts:
         skip_consent: true,
         now: 3_000,
         web_origins: &[],
+        resource_audiences: &[],
     }
 }
 
@@ -529,11 +530,13 @@ async fn client_uri_lists_round_trip() {
         let (public_id, quiet_id) = (new_id(), new_id());
         let mut conn = store.conn().await.unwrap();
         let origins = vec!["https://app.example".to_owned(), "http://127.0.0.1:8080".to_owned()];
+        let audiences = vec!["https://api.example".to_owned()];
         let public = NewClient {
             secret_hash: None,
             public: true,
             skip_consent: false,
             web_origins: &origins,
+            resource_audiences: &audiences,
             ..client(&public_id, "spa", &redirects, &logouts)
         };
         conn.db().insert_client(&public).await.unwrap();
@@ -546,6 +549,8 @@ async fn client_uri_lists_round_trip() {
         assert_eq!(spa.post_logout_uri_list().unwrap(), logouts);
         assert_eq!(spa.web_origin_list().unwrap(), origins);
         assert!(quiet.web_origin_list().unwrap().is_empty(), "migration 0012 defaults to no listed origins");
+        assert_eq!(spa.resource_audience_list().unwrap(), audiences);
+        assert!(quiet.resource_audience_list().unwrap().is_empty(), "migration 0015 defaults to none");
         assert_eq!((spa.public, spa.secret_hash.is_none(), spa.skip_consent), (true, true, false));
         assert!(quiet.redirect_uri_list().unwrap().is_empty());
         assert!(quiet.post_logout_uri_list().unwrap().is_empty());

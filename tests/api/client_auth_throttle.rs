@@ -82,6 +82,33 @@ async fn twenty_failures_from_one_address_pause_it_across_client_ids_rfc_6749_10
 }
 
 #[tokio::test]
+async fn failures_at_introspection_and_revocation_alone_pause_them_rfc_7662_4_rfc_7009_5() {
+    // RFC 7662 §4: the introspection endpoint MUST be protected against
+    // token scanning; RFC 7009 §5 names guessing tokens at the revocation
+    // endpoint too. Failures at each endpoint count by themselves, not only
+    // those at /token.
+    let app = behind_proxy().await;
+    let secret = register(&app, "rp", true).await;
+    for (path, client) in [("/introspect", "rp"), ("/revoke", "other")] {
+        let right = if client == "rp" { secret.clone() } else { register(&app, client, true).await };
+        for i in 0..20 {
+            let res = post_from(&app, path, &format!("198.51.100.{i}"), client, "wrong").await;
+            assert_eq!(res.status(), 401, "{path}: failure {i}");
+        }
+        // The right secret from a fresh address: paused at that endpoint, and at /token.
+        assert_paused(post_from(&app, path, "203.0.113.10", client, &right).await, "60").await;
+        assert_paused(post_from(&app, "/token", "203.0.113.11", client, &right).await, "60").await;
+    }
+    // Per address too: 20 failures at /introspect from one address, then any client from there.
+    for i in 0..20 {
+        let res = post_from(&app, "/introspect", "192.0.2.9", &format!("scan-{i}"), "wrong").await;
+        assert_eq!(res.status(), 401, "scan {i}");
+    }
+    register(&app, "third", true).await;
+    assert_paused(post_from(&app, "/revoke", "192.0.2.9", "third", "any").await, "60").await;
+}
+
+#[tokio::test]
 async fn a_client_id_without_a_secret_counts_as_a_failure_too() {
     let app = behind_proxy().await;
     let secret = register(&app, "rp", true).await;

@@ -31,14 +31,15 @@ fn cli(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
+/// Runs a command that must succeed against `app`'s database; returns stdout.
+pub fn ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
     let out = cli(app, args, stdin);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// A command that must fail with one line on stderr; returns it.
-fn fails(app: &TestApp, args: &[&str], stdin: &str) -> String {
+pub fn fails(app: &TestApp, args: &[&str], stdin: &str) -> String {
     let out = cli(app, args, stdin);
     assert!(!out.status.success(), "{args:?} should fail");
     let err = String::from_utf8(out.stderr).unwrap();
