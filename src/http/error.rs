@@ -97,6 +97,11 @@ impl From<accounts::Error> for HtmlError {
                 Self::forbidden("You are not allowed to do that.")
             }
             accounts::Error::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Some fields are not valid."),
+            // Issue 14: there is always an administrator.
+            accounts::Error::LastAdmin => Self::new(
+                StatusCode::CONFLICT,
+                "That is the last administrator. Give another user the admin role first.",
+            ),
             other => Self::internal(other),
         }
     }

@@ -172,6 +172,11 @@ async fn post_login(
         };
         (status, page).into_response()
     };
+    if let Some(user_id) = ip_gate::refused_before_password(&state, &form.username, &form.password, client.addr).await?
+    {
+        audit::known_user_attempt(&state, &client, &headers, &user_id, SignInOutcome::Denied, "password").await;
+        return Err(ip_gate::refused_account_page());
+    }
     let checked = state.accounts.authenticate(&form.username, &form.password).await;
     audit::sign_in_attempt(&state, &ctx, &form.username, &checked).await;
     let user = match checked {
