@@ -208,6 +208,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
                 "Send this form as application/x-www-form-urlencoded.",
             ));
         }
+        if !same_origin(req.headers(), &state.issuer) {
+            return Err(HtmlError::forbidden(
+                "This form did not come from this site. Go back, reload the page and try again.",
+            ));
+        }
         let (mut parts, body) = req.into_parts();
         let session = session_id(&mut parts, state).await?;
         let cookie = csrf_cookie(&parts.headers, state).map(str::to_owned);
@@ -229,6 +234,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         let form = serde_urlencoded::from_bytes(&body)
             .map_err(|_| HtmlError::bad_request("The form is missing fields or has malformed ones."))?;
         Ok(Self { form, csrf: PageCsrf::for_cookie(state, &cookie, &session) })
+    }
+}
+
+/// The second layer beside the CSRF token (OWASP CSRF Prevention Cheat
+/// Sheet, "Verifying Origin with standard headers"): a form post whose
+/// `Origin` is not the issuer's origin is refused (`null` included). Without
+/// `Origin`, `Sec-Fetch-Site` decides: only `same-origin` and `none` (typed
+/// or bookmarked) pass; `same-site` is refused too, since a sibling subdomain
+/// is not this origin. With neither header (non-browser clients) the request
+/// passes and the token alone holds. Only the form pages use this: `/token`,
+/// `/introspect` and `/revoke` are called cross-origin by browser apps.
+fn same_origin(headers: &axum::http::HeaderMap, issuer: &str) -> bool {
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or_default().trim().to_ascii_lowercase());
+    if let Some(origin) = text(header::ORIGIN) {
+        let ours = url::Url::parse(issuer).map(|u| u.origin());
+        let theirs = url::Url::parse(&origin).map(|u| u.origin());
+        return match (ours, theirs) {
+            (Ok(ours), Ok(theirs)) => ours.is_tuple() && ours == theirs,
+            _ => false,
+        };
+    }
+    match text(axum::http::HeaderName::from_static("sec-fetch-site")) {
+        Some(site) => site == "same-origin" || site == "none",
+        None => true,
     }
 }
 
@@ -257,7 +286,29 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, same_origin};
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn with(name: &'static str, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn form_posts_must_come_from_the_issuers_origin_owasp_csrf_cheat_sheet() {
+        let issuer = "https://id.example/";
+        assert!(same_origin(&HeaderMap::new(), issuer), "no browser headers: the token alone holds");
+        assert!(same_origin(&with("origin", "https://id.example"), issuer));
+        assert!(same_origin(&with("origin", "https://ID.example:443"), issuer));
+        for foreign in ["https://evil.example", "null", "http://id.example", "https://a.id.example", "x"] {
+            assert!(!same_origin(&with("origin", foreign), issuer), "{foreign}");
+        }
+        assert!(same_origin(&with("sec-fetch-site", "same-origin"), issuer));
+        assert!(same_origin(&with("sec-fetch-site", "none"), issuer));
+        assert!(!same_origin(&with("sec-fetch-site", "cross-site"), issuer));
+        assert!(!same_origin(&with("sec-fetch-site", "same-site"), issuer));
+    }
 
     #[test]
     fn next_must_be_a_local_path() {
