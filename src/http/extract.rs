@@ -26,7 +26,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         if let Some(cached) = parts.extensions.get::<MaybeUser>() {
             return Ok(cached.clone());
         }
-        let user = match cookies::get(&parts.headers, cookies::SESSION) {
+        let user = match cookies::get(&parts.headers, cookies::session_name(state.secure_cookies())) {
             Some(token) => state.accounts.resolve_session(token).await?,
             None => None,
         };
