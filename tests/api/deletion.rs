@@ -12,7 +12,7 @@ use crate::oidc::register;
 use crate::revocation::{Issued, issue, refresh};
 
 /// Runs the binary on the app's database and data directory (its key-encryption key).
-fn cli(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn cli(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     let url = match &app.config.database.url {
         Some(url) => url.expose_secret().to_owned(),
         None => app.config.database_url(),
@@ -31,14 +31,14 @@ fn cli(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
+pub(crate) fn ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
     let out = cli(app, args, stdin);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// A command that must fail with one line on stderr; returns it.
-fn fails(app: &TestApp, args: &[&str], stdin: &str) -> String {
+pub(crate) fn fails(app: &TestApp, args: &[&str], stdin: &str) -> String {
     let out = cli(app, args, stdin);
     assert!(!out.status.success(), "{args:?} should fail");
     let err = String::from_utf8(out.stderr).unwrap();

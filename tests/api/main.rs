@@ -33,6 +33,7 @@ mod refresh;
 mod register;
 mod release;
 mod revocation;
+mod sessions;
 mod smtp;
 mod throttle;
 mod token_proxy;
