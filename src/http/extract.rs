@@ -239,25 +239,29 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
 
 /// The second layer beside the CSRF token (OWASP CSRF Prevention Cheat
 /// Sheet, "Verifying Origin with standard headers"): a form post whose
-/// `Origin` is not the issuer's origin is refused (`null` included). Without
-/// `Origin`, `Sec-Fetch-Site` decides: only `same-origin` and `none` (typed
-/// or bookmarked) pass; `same-site` is refused too, since a sibling subdomain
-/// is not this origin. With neither header (non-browser clients) the request
+/// `Origin` is not the issuer's origin is refused. Without `Origin`,
+/// `Sec-Fetch-Site` decides: only `same-origin` and `none` (typed or
+/// bookmarked) pass; `same-site` is refused too, since a sibling subdomain is
+/// not this origin. With neither header (non-browser clients) the request
 /// passes and the token alone holds. Only the form pages use this: `/token`,
 /// `/introspect` and `/revoke` are called cross-origin by browser apps.
+///
+/// `Origin: null` is foreign unless `Sec-Fetch-Site` says `same-origin`: our
+/// `Referrer-Policy: no-referrer` makes browsers send `null` even for our own
+/// forms (Fetch, "append a request `Origin` header"), together with
+/// `Sec-Fetch-Site: same-origin`; sandboxed frames and `data:` pages send
+/// `null` with `cross-site`.
 fn same_origin(headers: &axum::http::HeaderMap, issuer: &str) -> bool {
     let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or_default().trim().to_ascii_lowercase());
-    if let Some(origin) = text(header::ORIGIN) {
-        let ours = url::Url::parse(issuer).map(|u| u.origin());
-        let theirs = url::Url::parse(&origin).map(|u| u.origin());
-        return match (ours, theirs) {
-            (Ok(ours), Ok(theirs)) => ours.is_tuple() && ours == theirs,
-            _ => false,
-        };
-    }
-    match text(axum::http::HeaderName::from_static("sec-fetch-site")) {
-        Some(site) => site == "same-origin" || site == "none",
-        None => true,
+    let site = text(axum::http::HeaderName::from_static("sec-fetch-site"));
+    match text(header::ORIGIN) {
+        Some(origin) if origin == "null" => site.as_deref() == Some("same-origin"),
+        Some(origin) => {
+            let ours = url::Url::parse(issuer).map(|u| u.origin());
+            let theirs = url::Url::parse(&origin).map(|u| u.origin());
+            matches!((ours, theirs), (Ok(ours), Ok(theirs)) if ours.is_tuple() && ours == theirs)
+        }
+        None => site.is_none_or(|site| site == "same-origin" || site == "none"),
     }
 }
 
@@ -308,6 +312,15 @@ mod tests {
         assert!(same_origin(&with("sec-fetch-site", "none"), issuer));
         assert!(!same_origin(&with("sec-fetch-site", "cross-site"), issuer));
         assert!(!same_origin(&with("sec-fetch-site", "same-site"), issuer));
+        let mut ours_with_no_referrer = with("origin", "null");
+        ours_with_no_referrer.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&ours_with_no_referrer, issuer), "our own form under Referrer-Policy: no-referrer");
+        let mut sandboxed = with("origin", "null");
+        sandboxed.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin(&sandboxed, issuer));
+        let mut evil = with("origin", "https://evil.example");
+        evil.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(!same_origin(&evil, issuer), "a foreign Origin wins over anything else");
     }
 
     #[test]
