@@ -5,8 +5,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
-use axum::http::{StatusCode, header};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use secrecy::SecretString;
@@ -188,7 +188,13 @@ async fn renewed(state: &AppState, user: &CurrentUser, page: Response) -> Result
         return Ok(page);
     };
     let secure = state.secure_cookies();
-    let cookie = cookies::set(cookies::session_name(state.secure_cookies()), &session.token, "Lax", secure, Some(session.max_age_secs));
+    let cookie = cookies::set(
+        cookies::session_name(state.secure_cookies()),
+        &session.token,
+        "Lax",
+        secure,
+        Some(session.max_age_secs),
+    );
     Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), page).into_response())
 }
 

@@ -228,7 +228,13 @@ async fn post_login(
 /// Sends a sign-in on to its second step (`/login/mfa`) with the
 /// challenge cookie, whatever proved the first.
 pub(super) fn to_second_step(state: &AppState, token: &str, next: Option<&str>) -> Response {
-    let cookie = cookies::set(cookies::mfa_name(state.secure_cookies()), token, "Lax", state.secure_cookies(), Some(mfa::CHALLENGE_SECS));
+    let cookie = cookies::set(
+        cookies::mfa_name(state.secure_cookies()),
+        token,
+        "Lax",
+        state.secure_cookies(),
+        Some(mfa::CHALLENGE_SECS),
+    );
     let to = path_with_query("/login/mfa", &[("next", next.unwrap_or_default())]);
     (AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response()
 }
@@ -267,7 +273,13 @@ pub(super) async fn finish_sign_in(
     if used_password && state.accounts.password_expired(&user).await? {
         let ticket = state.accounts.expired_ticket(&user).await?;
         let secure = state.secure_cookies();
-        let cookie = cookies::set(cookies::expired_name(state.secure_cookies()), &ticket, "Lax", secure, Some(mfa::CHALLENGE_SECS));
+        let cookie = cookies::set(
+            cookies::expired_name(state.secure_cookies()),
+            &ticket,
+            "Lax",
+            secure,
+            Some(mfa::CHALLENGE_SECS),
+        );
         let page = crate::http::expired::expired_page(state, csrf.to_owned(), &user.username, next.map(str::to_owned));
         return Ok(Some((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response()));
     }
@@ -287,12 +299,23 @@ pub(super) async fn finish_sign_in(
     tracing::info!(user_id = %user.id, amr = proof.amr, "signed in");
     audit::sign_in_completed(state, client, headers, &user.id, proof.amr).await;
     let secure = state.secure_cookies();
-    let device_cookie = cookies::get(headers, cookies::device_name(state.secure_cookies())).filter(|d| d.len() <= 64).map(str::to_owned);
+    let device_cookie = cookies::get(headers, cookies::device_name(state.secure_cookies()))
+        .filter(|d| d.len() <= 64)
+        .map(str::to_owned);
     let (device, new_device) = match device_cookie {
         Some(d) => (d, None),
         None => {
             let d = token::new_secret();
-            (d.clone(), Some(cookies::set(cookies::device_name(state.secure_cookies()), &d, "Lax", secure, Some(cookies::DEVICE_MAX_AGE))))
+            (
+                d.clone(),
+                Some(cookies::set(
+                    cookies::device_name(state.secure_cookies()),
+                    &d,
+                    "Lax",
+                    secure,
+                    Some(cookies::DEVICE_MAX_AGE),
+                )),
+            )
         }
     };
     let ip = client.ip.parse().ok();
@@ -301,10 +324,19 @@ pub(super) async fn finish_sign_in(
     if let Err(e) = state.accounts.note_sign_in(&user, origin).await {
         tracing::error!(user_id = %user.id, error = %e, "recording the sign-in device failed");
     }
-    let cookie = cookies::set(cookies::session_name(state.secure_cookies()), &session.token, "Lax", secure, Some(session.max_age_secs));
+    let cookie = cookies::set(
+        cookies::session_name(state.secure_cookies()),
+        &session.token,
+        "Lax",
+        secure,
+        Some(session.max_age_secs),
+    );
     Ok(Some(
         (
-            AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, cookies::clear(cookies::mfa_name(state.secure_cookies()), secure))]),
+            AppendHeaders([
+                (header::SET_COOKIE, cookie),
+                (header::SET_COOKIE, cookies::clear(cookies::mfa_name(state.secure_cookies()), secure)),
+            ]),
             AppendHeaders(new_device.map(|c| (header::SET_COOKIE, c))),
             PageCsrf::rotate(state, &session.id),
             Redirect::to(next.unwrap_or("/account")),
@@ -504,8 +536,13 @@ async fn post_logout(
 /// Sets the cookie of a new session (with a CSRF cookie bound to it) and
 /// redirects; for a session that replaces the browser's current one.
 pub fn session_started(state: &AppState, session: &accounts::StartedSession, to: Redirect) -> Response {
-    let cookie =
-        cookies::set(cookies::session_name(state.secure_cookies()), &session.token, "Lax", state.secure_cookies(), Some(session.max_age_secs));
+    let cookie = cookies::set(
+        cookies::session_name(state.secure_cookies()),
+        &session.token,
+        "Lax",
+        state.secure_cookies(),
+        Some(session.max_age_secs),
+    );
     (AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), to).into_response()
 }
 
