@@ -188,13 +188,7 @@ async fn renewed(state: &AppState, user: &CurrentUser, page: Response) -> Result
         return Ok(page);
     };
     let secure = state.secure_cookies();
-    let cookie = cookies::set(
-        cookies::session_name(state.secure_cookies()),
-        &session.token,
-        "Lax",
-        secure,
-        Some(session.max_age_secs),
-    );
+    let cookie = cookies::set(cookies::session_name(secure), &session.token, "Lax", secure, Some(session.max_age_secs));
     Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), page).into_response())
 }
 

@@ -188,11 +188,14 @@ struct RolesForm {
 async fn post_roles(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ctx: AuditCtx,
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<RolesForm>,
 ) -> Result<Response, HtmlError> {
     let roles: Vec<String> = if form.admin == "yes" { vec!["admin".into()] } else { Vec::new() };
     let now = state.accounts.set_roles(&id, &roles).await?;
+    let event = ctx.event(&admin.user_id, AuditAction::RoleChanged, &id);
+    audit::record(&state, event.with_detail(serde_json::json!({ "roles": now }))).await;
     tracing::info!(admin = %admin.user_id, user_id = %id, roles = ?now, "roles changed by admin");
     Ok(Redirect::to(&back_to(&BlockForm { back: form.back })).into_response())
 }

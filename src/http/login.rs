@@ -273,13 +273,7 @@ pub(super) async fn finish_sign_in(
     if used_password && state.accounts.password_expired(&user).await? {
         let ticket = state.accounts.expired_ticket(&user).await?;
         let secure = state.secure_cookies();
-        let cookie = cookies::set(
-            cookies::expired_name(state.secure_cookies()),
-            &ticket,
-            "Lax",
-            secure,
-            Some(mfa::CHALLENGE_SECS),
-        );
+        let cookie = cookies::set(cookies::expired_name(secure), &ticket, "Lax", secure, Some(mfa::CHALLENGE_SECS));
         let page = crate::http::expired::expired_page(state, csrf.to_owned(), &user.username, next.map(str::to_owned));
         return Ok(Some((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response()));
     }
@@ -299,22 +293,15 @@ pub(super) async fn finish_sign_in(
     tracing::info!(user_id = %user.id, amr = proof.amr, "signed in");
     audit::sign_in_completed(state, client, headers, &user.id, proof.amr).await;
     let secure = state.secure_cookies();
-    let device_cookie = cookies::get(headers, cookies::device_name(state.secure_cookies()))
-        .filter(|d| d.len() <= 64)
-        .map(str::to_owned);
+    let device_cookie =
+        cookies::get(headers, cookies::device_name(secure)).filter(|d| d.len() <= 64).map(str::to_owned);
     let (device, new_device) = match device_cookie {
         Some(d) => (d, None),
         None => {
             let d = token::new_secret();
             (
                 d.clone(),
-                Some(cookies::set(
-                    cookies::device_name(state.secure_cookies()),
-                    &d,
-                    "Lax",
-                    secure,
-                    Some(cookies::DEVICE_MAX_AGE),
-                )),
+                Some(cookies::set(cookies::device_name(secure), &d, "Lax", secure, Some(cookies::DEVICE_MAX_AGE))),
             )
         }
     };
@@ -324,18 +311,12 @@ pub(super) async fn finish_sign_in(
     if let Err(e) = state.accounts.note_sign_in(&user, origin).await {
         tracing::error!(user_id = %user.id, error = %e, "recording the sign-in device failed");
     }
-    let cookie = cookies::set(
-        cookies::session_name(state.secure_cookies()),
-        &session.token,
-        "Lax",
-        secure,
-        Some(session.max_age_secs),
-    );
+    let cookie = cookies::set(cookies::session_name(secure), &session.token, "Lax", secure, Some(session.max_age_secs));
     Ok(Some(
         (
             AppendHeaders([
                 (header::SET_COOKIE, cookie),
-                (header::SET_COOKIE, cookies::clear(cookies::mfa_name(state.secure_cookies()), secure)),
+                (header::SET_COOKIE, cookies::clear(cookies::mfa_name(secure), secure)),
             ]),
             AppendHeaders(new_device.map(|c| (header::SET_COOKIE, c))),
             PageCsrf::rotate(state, &session.id),
