@@ -315,6 +315,9 @@ pub struct HttpConfig {
     pub header_limit_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// `Strict-Transport-Security: max-age` sent on every response when the
+    /// issuer is https (RFC 6797 §6.1); 0 sends none.
+    pub hsts_max_age_secs: u64,
 }
 
 impl Default for Config {
@@ -395,6 +398,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 64 * 1024,
             header_limit_bytes: 16 * 1024,
             shutdown_grace_secs: 20,
+            hsts_max_age_secs: 31_536_000,
         }
     }
 }

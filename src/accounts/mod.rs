@@ -21,6 +21,7 @@ pub mod mfa;
 mod mfa_notice;
 pub mod names;
 mod policy;
+mod privilege;
 mod reauth;
 pub mod recovery;
 mod sessions;
@@ -371,10 +372,17 @@ impl Accounts {
     }
 
     /// Blocks or unblocks an account. Blocking ends all its sessions and
-    /// tokens at once, in the same transaction as `event`.
+    /// tokens at once, in the same transaction as `event`. The last
+    /// unblocked administrator cannot be blocked (`Error::LastAdmin`).
     pub async fn set_blocked(&self, user_id: &str, blocked: bool, event: &AuditEvent) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        // Issue 14, "there is always an admin": under the lock every change
+        // that could remove an admin takes, so two cannot both pass the check.
+        tx.db().lock_admins().await?;
+        if blocked && self.would_leave_no_admin(&mut tx.db(), user_id).await? {
+            return Err(Error::LastAdmin);
+        }
         if !tx.db().set_user_blocked(user_id, blocked, now).await? {
             return Err(Error::UnknownUser);
         }
@@ -389,7 +397,11 @@ impl Accounts {
         Ok(())
     }
 
-    /// Replaces the user's roles; `user` is always kept.
+    /// Replaces the user's roles; `user` is always kept. The last unblocked
+    /// administrator cannot lose `admin` (`Error::LastAdmin`). A change ends
+    /// every session of the user, so no live cookie carries a privilege it
+    /// was not signed in with (OWASP Session Management Cheat Sheet: renew
+    /// the session after any privilege level change).
     pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> Result<Vec<String>> {
         let mut wanted: Vec<&str> = vec!["user"];
         for role in roles {
@@ -400,13 +412,25 @@ impl Accounts {
                 wanted.push(known);
             }
         }
+        let now = self.now();
         let mut tx = self.store.begin().await?;
+        tx.db().lock_admins().await?;
         if tx.db().find_user(user_id).await?.is_none() {
             return Err(Error::UnknownUser);
         }
-        tx.db().set_user_roles(user_id, &wanted).await?;
-        tx.commit().await?;
+        if !wanted.contains(&"admin") && self.would_leave_no_admin(&mut tx.db(), user_id).await? {
+            return Err(Error::LastAdmin);
+        }
+        let mut before = tx.db().user_roles(user_id).await?;
+        before.sort_unstable();
         wanted.sort_unstable();
+        if before.iter().map(String::as_str).ne(wanted.iter().copied()) {
+            tx.db().lock_user(user_id).await?;
+            tx.db().set_user_roles(user_id, &wanted).await?;
+            let ended = tx.db().revoke_user_sessions(user_id, None, now).await?;
+            tracing::info!(user_id, sessions_ended = ended, "roles changed; sessions ended");
+        }
+        tx.commit().await?;
         Ok(wanted.into_iter().map(str::to_owned).collect())
     }
 

@@ -5,15 +5,16 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::{self, CurrentUser, FieldError};
 use crate::app::AppState;
+use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::mfa::{CodesPage, SetupPage};
@@ -153,7 +154,7 @@ async fn post_totp_confirm(
     CsrfForm { form, csrf }: CsrfForm<CodeForm>,
 ) -> Result<Response, HtmlError> {
     match state.accounts.confirm_totp(&user.user_id, &form.code, Some(&user.session_id)).await {
-        Ok(codes) => Ok(codes_page(&user, codes)),
+        Ok(codes) => renewed(&state, &user, codes_page(&user, codes)).await,
         Err(accounts::Error::Invalid(errors)) => {
             let message = field_error(&errors, "code").map(str::to_owned);
             match state.accounts.pending_totp(&user.user_id, &user.username).await? {
@@ -170,10 +171,25 @@ async fn post_email(
     Recent(user): Recent,
     CsrfForm { csrf, .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.enable_email_mfa(&user.user_id, Some(&user.session_id)).await {
-        Ok(None) => Ok(Redirect::to("/account/mfa?done=email").into_response()),
-        other => show_codes(&state, &user, csrf, other.map(Option::unwrap_or_default)).await,
-    }
+    let done = match state.accounts.enable_email_mfa(&user.user_id, Some(&user.session_id)).await {
+        Ok(None) => Redirect::to("/account/mfa?done=email").into_response(),
+        Ok(Some(codes)) => codes_page(&user, codes),
+        other => return show_codes(&state, &user, csrf, other.map(Option::unwrap_or_default)).await,
+    };
+    renewed(&state, &user, done).await
+}
+
+/// A factor was added: the browser goes on under a new session id (OWASP
+/// Session Management Cheat Sheet: renew the session ID after any privilege
+/// level change; ASVS V7), with its cookie and a CSRF cookie bound to it.
+/// The old id is dead.
+async fn renewed(state: &AppState, user: &CurrentUser, page: Response) -> Result<Response, HtmlError> {
+    let Some(session) = state.accounts.renew_session(&user.user_id, &user.session_id).await? else {
+        return Ok(page);
+    };
+    let secure = state.secure_cookies();
+    let cookie = cookies::set(cookies::session_name(secure), &session.token, "Lax", secure, Some(session.max_age_secs));
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), page).into_response())
 }
 
 /// The new recovery codes, or the settings page with the reason there are none.

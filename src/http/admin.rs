@@ -1,5 +1,5 @@
 //! The admin console (minimal for now): the user list with search, paging,
-//! and block/unblock. Every handler takes [`Admin`], so access control cannot
+//! block/unblock and the admin role. Every handler takes [`Admin`], so access control cannot
 //! be forgotten on a new route.
 use askama::Template;
 use askama_web::WebTemplate;
@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/unblock", post(post_unblock))
         .route("/admin/users/{id}/unlock", post(post_unlock))
         .route("/admin/users/{id}/sign-out", post(post_sign_out))
+        .route("/admin/users/{id}/roles", post(post_roles))
 }
 
 struct UserView {
@@ -172,4 +173,29 @@ async fn post_unlock(
     }
     tracing::info!(admin = %admin.user_id, user_id = %id, "user unlocked by admin");
     Ok(Redirect::to(&back_to(&form)).into_response())
+}
+
+#[derive(Deserialize)]
+struct RolesForm {
+    /// `yes` gives the admin role, anything else takes it away.
+    #[serde(default)]
+    admin: String,
+    back: Option<String>,
+}
+
+/// Gives or takes the admin role. The service ends the user's sessions and
+/// refuses to take the role from the last administrator (409).
+async fn post_roles(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: AuditCtx,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<RolesForm>,
+) -> Result<Response, HtmlError> {
+    let roles: Vec<String> = if form.admin == "yes" { vec!["admin".into()] } else { Vec::new() };
+    let now = state.accounts.set_roles(&id, &roles).await?;
+    let event = ctx.event(&admin.user_id, AuditAction::RoleChanged, &id);
+    audit::record(&state, event.with_detail(serde_json::json!({ "roles": now }))).await;
+    tracing::info!(admin = %admin.user_id, user_id = %id, roles = ?now, "roles changed by admin");
+    Ok(Redirect::to(&back_to(&BlockForm { back: form.back })).into_response())
 }

@@ -2,32 +2,48 @@
 //! base64url, so no escaping is needed).
 use axum::http::{HeaderMap, HeaderValue, header};
 
+/// With an https issuer every cookie takes the `__Host-` prefix (RFC 6265bis
+/// §4.1.3.2): the browser then accepts it only with `Secure`, `Path=/` and no
+/// `Domain`, which [`set`] always writes, so no subdomain can plant or shadow
+/// it. On http (development, tests) names stay plain.
+fn host(secure: bool, plain: &'static str, prefixed: &'static str) -> &'static str {
+    if secure { prefixed } else { plain }
+}
+
 /// The session cookie (INTERFACE.md: HttpOnly, SameSite=Lax, Path=/, Secure on https).
-pub const SESSION: &str = "gh_session";
+pub fn session_name(secure: bool) -> &'static str {
+    host(secure, "gh_session", "__Host-gh_session")
+}
 /// A random id per browser, so a sign-in from a new device can be noticed.
-pub const DEVICE: &str = "gh_device";
+pub fn device_name(secure: bool) -> &'static str {
+    host(secure, "gh_device", "__Host-gh_device")
+}
 /// The device cookie lasts a year.
 pub const DEVICE_MAX_AGE: i64 = 365 * 86_400;
 /// A sign-in waiting for its second factor (lives as long as the challenge).
-pub const MFA: &str = "gh_mfa";
+pub fn mfa_name(secure: bool) -> &'static str {
+    host(secure, "gh_mfa", "__Host-gh_mfa")
+}
 /// A complete sign-in whose password has expired: the ticket for the
 /// change-password form (lives as long as a challenge).
-pub const EXPIRED: &str = "gh_expired";
+pub fn expired_name(secure: bool) -> &'static str {
+    host(secure, "gh_expired", "__Host-gh_expired")
+}
 /// Binds upstream sign-in flows to this browser (see `http/upstream.rs`).
 /// Like the CSRF cookie it takes the `__Host-` prefix on https, so a
 /// subdomain cannot plant a binding of its own in the browser.
 pub fn upstream_name(secure: bool) -> &'static str {
-    if secure { "__Host-gh_upstream" } else { "gh_upstream" }
+    host(secure, "gh_upstream", "__Host-gh_upstream")
 }
 
 /// An upstream identity waiting for its link to be confirmed (`__Host-` on https).
 pub fn link_name(secure: bool) -> &'static str {
-    if secure { "__Host-gh_link" } else { "gh_link" }
+    host(secure, "gh_link", "__Host-gh_link")
 }
 /// The CSRF cookie (STYLE.md §6: SameSite=Strict). On https it takes the
 /// `__Host-` prefix, so no subdomain can set or shadow it.
 pub fn csrf_name(secure: bool) -> &'static str {
-    if secure { "__Host-gh_csrf" } else { "gh_csrf" }
+    host(secure, "gh_csrf", "__Host-gh_csrf")
 }
 
 /// The value of cookie `name` in the request, if present and non-empty.
@@ -68,13 +84,14 @@ mod tests {
     fn finds_a_cookie_among_many() {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("a=1; gh_session=abc; b=2"));
-        assert_eq!(get(&h, SESSION), Some("abc"));
+        assert_eq!(get(&h, session_name(false)), Some("abc"));
+        assert_eq!(get(&h, session_name(true)), None, "on https only the prefixed name counts");
         assert_eq!(get(&h, csrf_name(false)), None);
     }
 
     #[test]
     fn set_cookie_has_the_interface_attributes() {
-        let v = set(SESSION, "x", "Lax", true, Some(60));
-        assert_eq!(v, "gh_session=x; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60");
+        let v = set(session_name(true), "x", "Lax", true, Some(60));
+        assert_eq!(v, "__Host-gh_session=x; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60");
     }
 }

@@ -108,6 +108,11 @@ impl From<accounts::Error> for HtmlError {
                 );
                 Self { retry_after: Some(retry_after.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, message) }
             }
+            // Issue 14: there is always an administrator.
+            accounts::Error::LastAdmin => Self::new(
+                StatusCode::CONFLICT,
+                "That is the last administrator. Give another user the admin role first.",
+            ),
             other => Self::internal(other),
         }
     }

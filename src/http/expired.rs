@@ -84,7 +84,7 @@ async fn post_expired(
     CsrfForm { form, csrf }: CsrfForm<ExpiredForm>,
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref());
-    let ticket = cookies::get(&headers, cookies::EXPIRED).unwrap_or_default();
+    let ticket = cookies::get(&headers, cookies::expired_name(state.secure_cookies())).unwrap_or_default();
     let renewed = state
         .accounts
         .renew_expired_password(
@@ -99,7 +99,7 @@ async fn post_expired(
         Ok(()) => {
             let mut query = vec![("reset", "1")];
             query.extend(next.as_deref().map(|n| ("next", n)));
-            let clear = cookies::clear(cookies::EXPIRED, state.secure_cookies());
+            let clear = cookies::clear(cookies::expired_name(state.secure_cookies()), state.secure_cookies());
             Ok((AppendHeaders([(header::SET_COOKIE, clear)]), Redirect::to(&path_with_query("/login", &query)))
                 .into_response())
         }

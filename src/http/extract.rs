@@ -26,7 +26,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         if let Some(cached) = parts.extensions.get::<MaybeUser>() {
             return Ok(cached.clone());
         }
-        let user = match cookies::get(&parts.headers, cookies::SESSION) {
+        let user = match cookies::get(&parts.headers, cookies::session_name(state.secure_cookies())) {
             Some(token) => state.accounts.resolve_session(token).await?,
             None => None,
         };
@@ -208,6 +208,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
                 "Send this form as application/x-www-form-urlencoded.",
             ));
         }
+        if !same_origin(req.headers(), &state.issuer) {
+            return Err(HtmlError::forbidden(
+                "This form did not come from this site. Go back, reload the page and try again.",
+            ));
+        }
         let (mut parts, body) = req.into_parts();
         let session = session_id(&mut parts, state).await?;
         let cookie = csrf_cookie(&parts.headers, state).map(str::to_owned);
@@ -229,6 +234,34 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         let form = serde_urlencoded::from_bytes(&body)
             .map_err(|_| HtmlError::bad_request("The form is missing fields or has malformed ones."))?;
         Ok(Self { form, csrf: PageCsrf::for_cookie(state, &cookie, &session) })
+    }
+}
+
+/// The second layer beside the CSRF token (OWASP CSRF Prevention Cheat
+/// Sheet, "Verifying Origin with standard headers"): a form post whose
+/// `Origin` is not the issuer's origin is refused. Without `Origin`,
+/// `Sec-Fetch-Site` decides: only `same-origin` and `none` (typed or
+/// bookmarked) pass; `same-site` is refused too, since a sibling subdomain is
+/// not this origin. With neither header (non-browser clients) the request
+/// passes and the token alone holds. Only the form pages use this: `/token`,
+/// `/introspect` and `/revoke` are called cross-origin by browser apps.
+///
+/// `Origin: null` is foreign unless `Sec-Fetch-Site` says `same-origin`: our
+/// `Referrer-Policy: no-referrer` makes browsers send `null` even for our own
+/// forms (Fetch, "append a request `Origin` header"), together with
+/// `Sec-Fetch-Site: same-origin`; sandboxed frames and `data:` pages send
+/// `null` with `cross-site`.
+fn same_origin(headers: &axum::http::HeaderMap, issuer: &str) -> bool {
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or_default().trim().to_ascii_lowercase());
+    let site = text(axum::http::HeaderName::from_static("sec-fetch-site"));
+    match text(header::ORIGIN) {
+        Some(origin) if origin == "null" => site.as_deref() == Some("same-origin"),
+        Some(origin) => {
+            let ours = url::Url::parse(issuer).map(|u| u.origin());
+            let theirs = url::Url::parse(&origin).map(|u| u.origin());
+            matches!((ours, theirs), (Ok(ours), Ok(theirs)) if ours.is_tuple() && ours == theirs)
+        }
+        None => site.is_none_or(|site| site == "same-origin" || site == "none"),
     }
 }
 
@@ -257,7 +290,38 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, same_origin};
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn with(name: &'static str, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn form_posts_must_come_from_the_issuers_origin_owasp_csrf_cheat_sheet() {
+        let issuer = "https://id.example/";
+        assert!(same_origin(&HeaderMap::new(), issuer), "no browser headers: the token alone holds");
+        assert!(same_origin(&with("origin", "https://id.example"), issuer));
+        assert!(same_origin(&with("origin", "https://ID.example:443"), issuer));
+        for foreign in ["https://evil.example", "null", "http://id.example", "https://a.id.example", "x"] {
+            assert!(!same_origin(&with("origin", foreign), issuer), "{foreign}");
+        }
+        assert!(same_origin(&with("sec-fetch-site", "same-origin"), issuer));
+        assert!(same_origin(&with("sec-fetch-site", "none"), issuer));
+        assert!(!same_origin(&with("sec-fetch-site", "cross-site"), issuer));
+        assert!(!same_origin(&with("sec-fetch-site", "same-site"), issuer));
+        let mut ours_with_no_referrer = with("origin", "null");
+        ours_with_no_referrer.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&ours_with_no_referrer, issuer), "our own form under Referrer-Policy: no-referrer");
+        let mut sandboxed = with("origin", "null");
+        sandboxed.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin(&sandboxed, issuer));
+        let mut evil = with("origin", "https://evil.example");
+        evil.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(!same_origin(&evil, issuer), "a foreign Origin wins over anything else");
+    }
 
     #[test]
     fn next_must_be_a_local_path() {

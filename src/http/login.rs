@@ -172,6 +172,11 @@ async fn post_login(
         };
         (status, page).into_response()
     };
+    if let Some(user_id) = ip_gate::refused_before_password(&state, &form.username, &form.password, client.addr).await?
+    {
+        audit::known_user_attempt(&state, &client, &headers, &user_id, SignInOutcome::Denied, "password").await;
+        return Err(ip_gate::refused_account_page());
+    }
     let checked = state.accounts.authenticate(&form.username, &form.password).await;
     audit::sign_in_attempt(&state, &ctx, &form.username, &checked).await;
     let user = match checked {
@@ -223,7 +228,13 @@ async fn post_login(
 /// Sends a sign-in on to its second step (`/login/mfa`) with the
 /// challenge cookie, whatever proved the first.
 pub(super) fn to_second_step(state: &AppState, token: &str, next: Option<&str>) -> Response {
-    let cookie = cookies::set(cookies::MFA, token, "Lax", state.secure_cookies(), Some(mfa::CHALLENGE_SECS));
+    let cookie = cookies::set(
+        cookies::mfa_name(state.secure_cookies()),
+        token,
+        "Lax",
+        state.secure_cookies(),
+        Some(mfa::CHALLENGE_SECS),
+    );
     let to = path_with_query("/login/mfa", &[("next", next.unwrap_or_default())]);
     (AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&to)).into_response()
 }
@@ -262,7 +273,7 @@ pub(super) async fn finish_sign_in(
     if used_password && state.accounts.password_expired(&user).await? {
         let ticket = state.accounts.expired_ticket(&user).await?;
         let secure = state.secure_cookies();
-        let cookie = cookies::set(cookies::EXPIRED, &ticket, "Lax", secure, Some(mfa::CHALLENGE_SECS));
+        let cookie = cookies::set(cookies::expired_name(secure), &ticket, "Lax", secure, Some(mfa::CHALLENGE_SECS));
         let page = crate::http::expired::expired_page(state, csrf.to_owned(), &user.username, next.map(str::to_owned));
         return Ok(Some((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response()));
     }
@@ -282,12 +293,16 @@ pub(super) async fn finish_sign_in(
     tracing::info!(user_id = %user.id, amr = proof.amr, "signed in");
     audit::sign_in_completed(state, client, headers, &user.id, proof.amr).await;
     let secure = state.secure_cookies();
-    let device_cookie = cookies::get(headers, cookies::DEVICE).filter(|d| d.len() <= 64).map(str::to_owned);
+    let device_cookie =
+        cookies::get(headers, cookies::device_name(secure)).filter(|d| d.len() <= 64).map(str::to_owned);
     let (device, new_device) = match device_cookie {
         Some(d) => (d, None),
         None => {
             let d = token::new_secret();
-            (d.clone(), Some(cookies::set(cookies::DEVICE, &d, "Lax", secure, Some(cookies::DEVICE_MAX_AGE))))
+            (
+                d.clone(),
+                Some(cookies::set(cookies::device_name(secure), &d, "Lax", secure, Some(cookies::DEVICE_MAX_AGE))),
+            )
         }
     };
     let ip = client.ip.parse().ok();
@@ -296,10 +311,13 @@ pub(super) async fn finish_sign_in(
     if let Err(e) = state.accounts.note_sign_in(&user, origin).await {
         tracing::error!(user_id = %user.id, error = %e, "recording the sign-in device failed");
     }
-    let cookie = cookies::set(cookies::SESSION, &session.token, "Lax", secure, Some(session.max_age_secs));
+    let cookie = cookies::set(cookies::session_name(secure), &session.token, "Lax", secure, Some(session.max_age_secs));
     Ok(Some(
         (
-            AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, cookies::clear(cookies::MFA, secure))]),
+            AppendHeaders([
+                (header::SET_COOKIE, cookie),
+                (header::SET_COOKIE, cookies::clear(cookies::mfa_name(secure), secure)),
+            ]),
             AppendHeaders(new_device.map(|c| (header::SET_COOKIE, c))),
             PageCsrf::rotate(state, &session.id),
             Redirect::to(next.unwrap_or("/account")),
@@ -499,19 +517,24 @@ async fn post_logout(
 /// Sets the cookie of a new session (with a CSRF cookie bound to it) and
 /// redirects; for a session that replaces the browser's current one.
 pub fn session_started(state: &AppState, session: &accounts::StartedSession, to: Redirect) -> Response {
-    let cookie =
-        cookies::set(cookies::SESSION, &session.token, "Lax", state.secure_cookies(), Some(session.max_age_secs));
+    let cookie = cookies::set(
+        cookies::session_name(state.secure_cookies()),
+        &session.token,
+        "Lax",
+        state.secure_cookies(),
+        Some(session.max_age_secs),
+    );
     (AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), to).into_response()
 }
 
 /// Clears the session cookie, rotates the CSRF cookie, and redirects.
 pub fn signed_out(state: &AppState, to: &str) -> Response {
-    let clear = cookies::set(cookies::SESSION, "", "Lax", state.secure_cookies(), Some(0));
+    let clear = cookies::set(cookies::session_name(state.secure_cookies()), "", "Lax", state.secure_cookies(), Some(0));
     (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), Redirect::to(to)).into_response()
 }
 
 /// Like [`signed_out`], but shows `page` instead of redirecting.
 pub fn signed_out_page(state: &AppState, page: MessagePage) -> Response {
-    let clear = cookies::set(cookies::SESSION, "", "Lax", state.secure_cookies(), Some(0));
+    let clear = cookies::set(cookies::session_name(state.secure_cookies()), "", "Lax", state.secure_cookies(), Some(0));
     (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), page).into_response()
 }

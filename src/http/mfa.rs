@@ -89,7 +89,7 @@ async fn get_mfa(
     Query(q): Query<NextQuery>,
 ) -> Result<Response, HtmlError> {
     let next = safe_next(q.next.as_deref());
-    let token = cookies::get(&headers, cookies::MFA).unwrap_or_default();
+    let token = cookies::get(&headers, cookies::mfa_name(state.secure_cookies())).unwrap_or_default();
     let Some((ch, status)) = state.accounts.challenge(token).await? else {
         return Ok(start_again(next.as_deref(), "expired"));
     };
@@ -162,7 +162,7 @@ async fn post_mfa(
     CsrfForm { form, csrf }: CsrfForm<CodeForm>,
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref());
-    let token = cookies::get(&headers, cookies::MFA).unwrap_or_default();
+    let token = cookies::get(&headers, cookies::mfa_name(state.secure_cookies())).unwrap_or_default();
     let (method, code) = match Method::parse(&form.method) {
         Some(Method::Totp) => (Method::Totp, &form.code),
         Some(Method::Email) => (Method::Email, &form.email_code),
@@ -220,7 +220,7 @@ async fn post_email_code(
     CsrfForm { form, .. }: CsrfForm<NextForm>,
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref()).unwrap_or_default();
-    let token = cookies::get(&headers, cookies::MFA).unwrap_or_default();
+    let token = cookies::get(&headers, cookies::mfa_name(state.secure_cookies())).unwrap_or_default();
     if state.accounts.send_email_code(token).await? {
         return Ok(Redirect::to(&path_with_query("/login/mfa", &[("next", &next), ("sent", "1")])).into_response());
     }
@@ -244,7 +244,7 @@ async fn post_setup(
     CsrfForm { form, csrf }: CsrfForm<SetupForm>,
 ) -> Result<Response, HtmlError> {
     let next = safe_next(form.next.as_deref());
-    let token = cookies::get(&headers, cookies::MFA).unwrap_or_default();
+    let token = cookies::get(&headers, cookies::mfa_name(state.secure_cookies())).unwrap_or_default();
     let SetUp { user_id, credential, codes, amr } = match state.accounts.setup_in_challenge(token, &form.code).await {
         Ok(Some(done)) => done,
         Ok(None) => return Ok(start_again(next.as_deref(), "expired")),

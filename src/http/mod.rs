@@ -102,6 +102,14 @@ pub fn router(state: AppState) -> Router {
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
+    // RFC 6797 §6.1: on an https issuer every response says to use https
+    // only (browsers ignore it over http, so a plain deployment sends none).
+    if state.secure_cookies() && http.hsts_max_age_secs > 0 {
+        let hsts = HeaderValue::from_str(&format!("max-age={}", http.hsts_max_age_secs));
+        if let Ok(value) = hsts {
+            app = app.layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, value));
+        }
+    }
     app.layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
         let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

@@ -203,13 +203,18 @@ impl Db<'_> {
         Ok(done == 1)
     }
 
-    /// How many users other than `except` hold `role`.
+    /// How many unblocked users other than `except` hold `role`.
     pub async fn count_role_holders(&mut self, role: &str, except: &str) -> Result<i64> {
-        Ok(on!(self, |c| sqlx::query_scalar("select count(*) from user_roles where role = $1 and user_id <> $2")
-            .bind(role)
-            .bind(except)
-            .fetch_one(c)
-            .await)?)
+        // A blocked holder cannot use the role, so it does not count.
+        Ok(on!(self, |c| sqlx::query_scalar(
+            "select count(*) from user_roles r join users u on u.id = r.user_id \
+             where r.role = $1 and r.user_id <> $2 and u.blocked = $3"
+        )
+        .bind(role)
+        .bind(except)
+        .bind(false)
+        .fetch_one(c)
+        .await)?)
     }
 
     /// Serializes changes that could leave no administrator, for the rest of

@@ -59,6 +59,11 @@ async fn user_commands_create_list_show_block_and_set_roles() {
         "a long enough password\n",
     );
     assert!(out.contains("created user Zoe"));
+    // Another admin, so Zoe is not the last one (she cannot be demoted or blocked then).
+    env.ok(
+        &["user", "create", "--username", "Root", "--email", "root@example.com", "--role", "admin", "--password-stdin"],
+        "a long enough password\n",
+    );
     let list = env.ok(&["user", "list"], "");
     assert!(list.contains("Zoe") && list.contains("zoe@example.com") && list.contains("active"));
     let show = env.ok(&["user", "show", "ZOE"], "");

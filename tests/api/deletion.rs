@@ -12,7 +12,7 @@ use crate::oidc::register;
 use crate::revocation::{Issued, issue, refresh};
 
 /// Runs the binary on the app's database and data directory (its key-encryption key).
-fn cli(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn cli(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     let url = match &app.config.database.url {
         Some(url) => url.expose_secret().to_owned(),
         None => app.config.database_url(),

@@ -169,3 +169,51 @@ async fn role_rules_refuse_sign_in_and_requests_of_existing_sessions() {
     assert_eq!(app.login(&app.browser(), "uma", PASSWORD).await.status(), 303);
     assert!(refusals(&app, "role"));
 }
+
+/// A sign-in from 203.0.113.5 (behind the trusted proxy) with a fixed request
+/// id, so two answers can be compared byte for byte.
+async fn outside_login(app: &TestApp, username: &str, password: &str) -> (u16, String) {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.5"));
+    headers.insert("x-request-id", HeaderValue::from_static("same-request-id"));
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let res = app.login(&browser, username, password).await;
+    assert!(set_cookie(&res, "gh_session").is_none(), "no session from outside");
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn role_rules_answer_alike_for_right_and_wrong_passwords_and_lock_nothing_issue_14_item_3() {
+    let app = spawn_app_with(|c| c.network.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    app.create_user("root", &["admin"]).await;
+    rule(&app, Action::Allow, "10.0.0.0/8", Scope::Role("admin".into())).await;
+
+    let right = outside_login(&app, "root", PASSWORD).await;
+    let wrong = outside_login(&app, "root", "not the password at all").await;
+    assert_eq!(right.0, 403, "{}", right.1);
+    assert_eq!(right, wrong, "status and body say nothing about the password");
+    assert!(right.1.contains("not allowed for this account"));
+    assert!(refusals(&app, "role"), "still counted as a role refusal");
+
+    // The password was never checked, so guesses from outside are no
+    // password failures: they cannot lock the admin out of the office.
+    for _ in 0..12 {
+        assert_eq!(outside_login(&app, "root", "guess").await.0, 403);
+    }
+    let office = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(HeaderMap::from_iter([(
+            reqwest::header::HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_static("10.1.2.3"),
+        )]))
+        .build()
+        .unwrap();
+    assert_eq!(app.login(&office, "root", PASSWORD).await.status(), 303, "not locked");
+    assert_eq!(app.login(&app.browser(), "nobody", "x").await.status(), 401, "unknown names answer as before");
+}

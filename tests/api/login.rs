@@ -37,7 +37,7 @@ async fn session_cookie_is_secure_when_the_issuer_is_https() {
     let app = crate::helpers::spawn_app_with(|c| c.issuer = Some("https://id.example".parse().unwrap())).await;
     app.create_user("dora", &[]).await;
     let res = app.login(&app.browser(), "dora", PASSWORD).await;
-    assert!(set_cookie(&res, "gh_session").unwrap().contains("; Secure"));
+    assert!(set_cookie(&res, "__Host-gh_session").unwrap().contains("; Secure"));
     let csrf = set_cookie(&res, "__Host-gh_csrf").expect("__Host- prefixed CSRF cookie on https");
     assert!(csrf.contains("; Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"));
 }

@@ -37,6 +37,7 @@ mod refresh;
 mod register;
 mod release;
 mod revocation;
+mod sessions;
 mod smtp;
 mod throttle;
 mod token_proxy;

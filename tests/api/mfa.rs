@@ -28,7 +28,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
 }
 
 /// The TOTP key shown on a setup page.
-fn shown_secret(html: &str) -> Vec<u8> {
+pub(crate) fn shown_secret(html: &str) -> Vec<u8> {
     let start = html.find("<code class=\"secret\">").expect("secret on the page") + "<code class=\"secret\">".len();
     let end = html[start..].find("</code>").unwrap();
     base32_decode(&html[start..start + end])
