@@ -112,6 +112,15 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
+/// The management listener's application: health and `/metrics` only.
+pub fn management_router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
+    health::management_router()
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .with_state(state)
+}
+
 /// A client's `x-request-id` is kept for correlation only if it is short and
 /// plain, so it cannot forge log fields or bloat error pages; otherwise a
 /// fresh one is made.
