@@ -420,9 +420,7 @@ impl Default for HttpConfig {
             max_connections_per_address: 256,
             max_connections: 10_000,
             management_listen: None,
-            metrics_allow: vec![
-                "127.0.0.0/8".into(), "::1/128".into()
-            ],
+            metrics_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }
     }
 }

@@ -230,7 +230,6 @@ async fn serve_connection(
     }
 }
 
-
 /// Resolves once the shutdown flag is set (or its sender is gone). The
 /// borrow `wait_for` returns is dropped here, so callers stay `Send`.
 async fn stopped(rx: &mut watch::Receiver<bool>) {
