@@ -799,6 +799,30 @@ mod tests {
     }
 
     #[test]
+    fn http_connection_limits_parse_and_refuse_settings_that_switch_them_off() {
+        let toml = "[http]\nheader_read_timeout_secs = 5\nmanagement_listen = \"127.0.0.1:9090\"\nmetrics_allow = [\"10.0.0.0/8\"]";
+        let c: Config = Figment::new().merge(Toml::string(toml)).extract().unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.http.header_read_timeout_secs, 5);
+        assert_eq!(c.http.management_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(c.http.metrics_nets().unwrap().len(), 1);
+        let d = HttpConfig::default();
+        assert_eq!((d.header_read_timeout_secs, d.keep_alive_idle_secs, d.max_connections_per_address), (10, 60, 256));
+        assert_eq!(d.metrics_allow, ["127.0.0.0/8", "::1/128"], "loopback only by default");
+        for tweak in [
+            (|h: &mut HttpConfig| h.header_read_timeout_secs = 0) as fn(&mut HttpConfig),
+            |h| h.keep_alive_idle_secs = 0,
+            |h| h.max_connections_per_address = 0,
+            |h| h.max_connections = 10,
+            |h| h.metrics_allow = vec!["not a network".into()],
+        ] {
+            let mut bad = Config::default();
+            tweak(&mut bad.http);
+            assert!(bad.validate().is_err(), "{:?}", bad.http);
+        }
+    }
+
+    #[test]
     fn database_secret_is_redacted_in_debug() {
         let c = Config {
             database: DatabaseConfig {
