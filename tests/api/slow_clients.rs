@@ -129,3 +129,28 @@ async fn per_address_cap_refuses_the_next_connection_while_another_address_gets_
     assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
     assert!(!closed_within(&mut held[4], Duration::from_millis(100)).await, "the five stay open");
 }
+
+#[tokio::test]
+async fn a_request_in_flight_at_shutdown_still_gets_its_answer() {
+    let app = crate::helpers::spawn_app().await;
+    let to = server_addr(&app);
+    let mut s = TcpStream::connect(to).await.unwrap();
+    let body = b"username=sam&password=x";
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body[..5]).await.unwrap();
+    // Let the server read the head: the request is now in flight.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stopping.is_finished(), "shutdown waits for the request in flight");
+    s.write_all(&body[5..]).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+    assert!(answer.starts_with(b"HTTP/1.1 "), "{}", String::from_utf8_lossy(&answer));
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.unwrap().unwrap();
+    assert!(TcpStream::connect(to).await.is_err(), "no longer accepting");
+}
