@@ -132,3 +132,19 @@ async fn crlf_in_admin_block_form_is_refused_before_the_block_cwe_93() {
     }
     assert!(blocked(&app, "sam").await, "unblock was refused before acting");
 }
+
+#[tokio::test]
+async fn nul_in_a_session_cookie_or_bearer_header_never_reaches_the_store_cwe_158() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    for header in ["Cookie: gh_session=abc\0def", "Authorization: Bearer abc\0def"] {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let req = format!("GET /account HTTP/1.1\r\nHost: x\r\n{header}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer).await;
+        // hyper refuses a header with a NUL before the app sees it.
+        assert!(answer.starts_with(b"HTTP/1.1 400"), "{header:?}: {}", String::from_utf8_lossy(&answer));
+    }
+}
