@@ -159,6 +159,8 @@ pub struct App {
     state: AppState,
     listener: TcpListener,
     addr: SocketAddr,
+    /// `[http] management_listen`: `/metrics` and health only.
+    management: Option<(TcpListener, SocketAddr)>,
 }
 
 /// Opens everything and binds the listener. Port 0 picks a free port; the
@@ -167,6 +169,14 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let management = match config.http.management_listen {
+        Some(at) => {
+            let l = TcpListener::bind(at).await.with_context(|| format!("cannot listen on {at} (management)"))?;
+            let bound = l.local_addr()?;
+            Some((l, bound))
+        }
+        None => None,
+    };
     let issuer: Arc<str> = config.issuer_for(addr).as_str().trim_end_matches('/').into();
     let retry = Duration::from_secs(config.database.connect_retry_secs);
     let services = Services::open(&config, clock.clone(), retry, &issuer).await?;
@@ -200,13 +210,18 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         upstream,
         janitor,
     };
-    Ok(App { state, listener, addr })
+    Ok(App { state, listener, addr, management })
 }
 
 impl App {
     /// The bound address.
     pub fn address(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound management address, when `[http] management_listen` is set.
+    pub fn management_address(&self) -> Option<SocketAddr> {
+        self.management.as_ref().map(|(_, a)| *a)
     }
 
     /// The shared state (tests use its store for fixtures and assertions).
@@ -217,7 +232,7 @@ impl App {
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight
     /// requests finish (up to the grace period) and stops background work.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let App { state, listener, addr } = self;
+        let App { state, listener, addr, management } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let janitor = tokio::spawn(state.janitor.clone().run(stop_rx.clone()));
         let key_worker = tokio::spawn(key_keeper(state.keys.clone(), stop_rx.clone()));
@@ -228,15 +243,21 @@ impl App {
         }
         tracing::info!(%addr, issuer = %state.issuer, "listening");
         let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
+        let limits = crate::server::Limits::from_config(&state.config.http);
         let store = state.store.clone();
+        let manager = management.map(|(listener, at)| {
+            tracing::info!(addr = %at, "management listener (metrics, health)");
+            let router = crate::http::management_router(state.clone());
+            tokio::spawn(crate::server::serve(listener, router, limits, stop_rx.clone()))
+        });
         let router = crate::http::router(state);
-        let mut stopped = stop_rx;
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: draining in-flight requests");
-                let _ = stop_tx.send(true);
-            });
+        let mut stopped = stop_rx.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stop_tx.send(true);
+        });
+        let server = crate::server::serve(listener, router, limits, stop_rx);
         let deadline = async move {
             let _ = stopped.wait_for(|s| *s).await;
             tokio::time::sleep(grace).await;
@@ -244,6 +265,9 @@ impl App {
         tokio::select! {
             res = server => res.context("server error")?,
             () = deadline => tracing::warn!("grace period over; closing remaining connections"),
+        }
+        if let Some(m) = manager {
+            m.abort();
         }
         let _ = janitor.await;
         let _ = key_worker.await;

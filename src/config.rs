@@ -318,6 +318,26 @@ pub struct HttpConfig {
     /// `Strict-Transport-Security: max-age` sent on every response when the
     /// issuer is https (RFC 6797 §6.1); 0 sends none.
     pub hsts_max_age_secs: u64,
+    /// Seconds a client has to send a request's whole header block (CWE-400:
+    /// slow or half-sent requests are closed instead of holding a socket).
+    /// It also bounds an idle keep-alive wait, since hyper starts it as soon
+    /// as it waits for the next request head.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may sit with no request in flight.
+    pub keep_alive_idle_secs: u64,
+    /// Open connections one client address (the TCP peer) may hold; more are
+    /// closed at once on accept.
+    pub max_connections_per_address: usize,
+    /// Open connections in all (keep it under the file descriptor limit);
+    /// more are closed at once on accept.
+    pub max_connections: usize,
+    /// A second listener for `/metrics` and the health endpoints (like
+    /// Keycloak's management interface); unset: none.
+    pub management_listen: Option<SocketAddr>,
+    /// Networks whose clients may read `/metrics` on the public listener;
+    /// others get 404. The client is the TCP peer, or the forwarded address
+    /// when the peer is a trusted proxy.
+    pub metrics_allow: Vec<String>,
 }
 
 impl Default for Config {
@@ -399,7 +419,38 @@ impl Default for HttpConfig {
             header_limit_bytes: 16 * 1024,
             shutdown_grace_secs: 20,
             hsts_max_age_secs: 31_536_000,
+            header_read_timeout_secs: 10,
+            keep_alive_idle_secs: 60,
+            max_connections_per_address: 256,
+            max_connections: 10_000,
+            management_listen: None,
+            metrics_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }
+    }
+}
+
+impl HttpConfig {
+    /// Limits that would switch a defence off, or refuse every client.
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.header_read_timeout_secs == 0 || self.keep_alive_idle_secs == 0 {
+            bail!("http.header_read_timeout_secs and http.keep_alive_idle_secs must be positive");
+        }
+        if self.max_connections_per_address == 0 || self.max_connections == 0 {
+            bail!("http.max_connections_per_address and http.max_connections must be positive");
+        }
+        if self.max_connections_per_address > self.max_connections {
+            bail!("http.max_connections_per_address must be at most http.max_connections");
+        }
+        self.metrics_nets()?;
+        Ok(())
+    }
+
+    /// `metrics_allow` parsed.
+    pub fn metrics_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.metrics_allow
+            .iter()
+            .map(|p| crate::security::ip_rules::parse_net(p).map_err(|e| anyhow::anyhow!("http.metrics_allow: {e}")))
+            .collect()
     }
 }
 
@@ -449,6 +500,7 @@ impl Config {
                 "password.min_score must be 0 to 4, password.history at most 100, password.max_age_days at most 36500"
             );
         }
+        self.http.validate()?;
         let k = &self.keys;
         if k.rotate_after_secs <= 0 || k.publish_ahead_secs <= 0 || k.retain_secs <= 0 {
             bail!("keys.rotate_after_secs, keys.publish_ahead_secs and keys.retain_secs must be positive");
@@ -748,6 +800,30 @@ mod tests {
         let mut bad = Config::default();
         bad.rate_limits.forgot = Limit { max: 3, per_secs: 0 };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn http_connection_limits_parse_and_refuse_settings_that_switch_them_off() {
+        let toml = "[http]\nheader_read_timeout_secs = 5\nmanagement_listen = \"127.0.0.1:9090\"\nmetrics_allow = [\"10.0.0.0/8\"]";
+        let c: Config = Figment::new().merge(Toml::string(toml)).extract().unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.http.header_read_timeout_secs, 5);
+        assert_eq!(c.http.management_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(c.http.metrics_nets().unwrap().len(), 1);
+        let d = HttpConfig::default();
+        assert_eq!((d.header_read_timeout_secs, d.keep_alive_idle_secs, d.max_connections_per_address), (10, 60, 256));
+        assert_eq!(d.metrics_allow, ["127.0.0.0/8", "::1/128"], "loopback only by default");
+        for tweak in [
+            (|h: &mut HttpConfig| h.header_read_timeout_secs = 0) as fn(&mut HttpConfig),
+            |h| h.keep_alive_idle_secs = 0,
+            |h| h.max_connections_per_address = 0,
+            |h| h.max_connections = 10,
+            |h| h.metrics_allow = vec!["not a network".into()],
+        ] {
+            let mut bad = Config::default();
+            tweak(&mut bad.http);
+            assert!(bad.validate().is_err(), "{:?}", bad.http);
+        }
     }
 
     #[test]

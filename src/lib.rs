@@ -11,6 +11,7 @@ pub mod mail;
 pub mod metrics;
 pub mod oauth;
 pub mod security;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod upstream;

@@ -110,13 +110,20 @@ struct BlockForm {
     back: Option<String>,
 }
 
-fn back_to(form: &BlockForm) -> String {
-    // Only back into the user list, whatever the form says.
-    form.back
+/// Where to go after the action: only back into the user list, whatever the
+/// form says. Checked before the action runs: a CR or LF (CWE-93) or another
+/// control character cannot go into a `Location` header, and refusing it
+/// after the change would leave the change made behind a 500.
+fn back_to(form: &BlockForm) -> Result<String, HtmlError> {
+    if form.back.as_deref().is_some_and(|b| b.chars().any(char::is_control)) {
+        return Err(HtmlError::bad_request("The form contains a line break or control character."));
+    }
+    Ok(form
+        .back
         .as_deref()
         .filter(|b| b.starts_with("/admin/users") && !b.contains('\\'))
         .unwrap_or("/admin/users")
-        .to_owned()
+        .to_owned())
 }
 
 async fn post_block(
@@ -126,12 +133,13 @@ async fn post_block(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
+    let back = back_to(&form)?;
     if id == admin.user_id {
         return Err(HtmlError::bad_request("You cannot block your own account."));
     }
     state.accounts.set_blocked(&id, true, &ctx.event(&admin.user_id, AuditAction::UserBlocked, &id)).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user blocked by admin");
-    Ok(Redirect::to(&back_to(&form)).into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 async fn post_unblock(
@@ -141,9 +149,10 @@ async fn post_unblock(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
+    let back = back_to(&form)?;
     state.accounts.set_blocked(&id, false, &ctx.event(&admin.user_id, AuditAction::UserUnblocked, &id)).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user unblocked by admin");
-    Ok(Redirect::to(&back_to(&form)).into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// An administrator's "sign out user": every session and token of the user.
@@ -154,10 +163,11 @@ async fn post_sign_out(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
+    let back = back_to(&form)?;
     let event = ctx.event(&admin.user_id, AuditAction::SessionRevoked, &id);
     state.accounts.sign_out_everywhere(&id, &event).await?;
     tracing::info!(admin = %admin.user_id, user_id = %id, "user signed out everywhere by admin");
-    Ok(Redirect::to(&back_to(&form)).into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// Ends a sign-in lock (issue 6) before its time runs out.
@@ -168,11 +178,12 @@ async fn post_unlock(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
+    let back = back_to(&form)?;
     if state.accounts.unlock(&id).await? {
         audit::record(&state, ctx.event(&admin.user_id, AuditAction::AccountUnlocked, &id)).await;
     }
     tracing::info!(admin = %admin.user_id, user_id = %id, "user unlocked by admin");
-    Ok(Redirect::to(&back_to(&form)).into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 #[derive(Deserialize)]
@@ -192,10 +203,12 @@ async fn post_roles(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<RolesForm>,
 ) -> Result<Response, HtmlError> {
+    // Validated before the change is made (CWE-93).
+    let back = back_to(&BlockForm { back: form.back })?;
     let roles: Vec<String> = if form.admin == "yes" { vec!["admin".into()] } else { Vec::new() };
     let now = state.accounts.set_roles(&id, &roles).await?;
     let event = ctx.event(&admin.user_id, AuditAction::RoleChanged, &id);
     audit::record(&state, event.with_detail(serde_json::json!({ "roles": now }))).await;
     tracing::info!(admin = %admin.user_id, user_id = %id, roles = ?now, "roles changed by admin");
-    Ok(Redirect::to(&back_to(&BlockForm { back: form.back })).into_response())
+    Ok(Redirect::to(&back).into_response())
 }

@@ -1,5 +1,10 @@
 //! `/health/live`, `/health/ready` and `/metrics`.
-use axum::extract::State;
+//!
+//! On the public listener `/metrics` answers only to `[http] metrics_allow`
+//! (loopback by default) and is a plain 404 to anyone else, as if it were not
+//! there; the management listener (`[http] management_listen`, like
+//! Keycloak's management interface) serves it to whoever reaches that port.
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -10,6 +15,14 @@ use crate::app::AppState;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health/live", get(get_live))
+        .route("/health/ready", get(get_ready))
+        .route("/metrics", get(get_public_metrics))
+}
+
+/// Routes of the management listener: health and metrics, no pages.
+pub fn management_router() -> Router<AppState> {
     Router::new()
         .route("/health/live", get(get_live))
         .route("/health/ready", get(get_ready))
@@ -30,6 +43,20 @@ async fn get_ready(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" })))
         }
     }
+}
+
+/// `/metrics` on the public listener: only for allowed client networks.
+async fn get_public_metrics(State(state): State<AppState>, req: Request) -> axum::response::Response {
+    let (mut parts, _) = req.into_parts();
+    let ip = super::ip_gate::client_ip_of(&mut parts, &state.ip);
+    let allowed = match (ip, state.config.http.metrics_nets()) {
+        (Some(ip), Ok(nets)) => nets.iter().any(|n| n.contains(&ip)),
+        _ => false,
+    };
+    if !allowed {
+        return super::error::HtmlError::not_found().into_response();
+    }
+    get_metrics(State(state)).await.into_response()
 }
 
 async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {

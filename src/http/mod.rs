@@ -1,7 +1,7 @@
 //! All axum code. Each area has its own file with a `router()`; this module
 //! merges them and adds the cross-cutting layers (outermost first):
 //! request-id hygiene → request id → trace → security headers → error pages →
-//! panic catcher → header limit → timeout → body limit → metrics → global IP
+//! panic catcher → header limit → timeout → body limit → NUL guard → metrics → global IP
 //! rules → rate limits → CORS → routes.
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,7 @@ pub mod health;
 pub mod ip_gate;
 pub mod login;
 pub mod mfa;
+pub mod nul_guard;
 pub mod pages;
 pub mod recovery;
 pub mod throttle;
@@ -73,7 +74,9 @@ pub fn router(state: AppState) -> Router {
             ip_gate::Gate { ip: state.ip.clone(), metrics: state.metrics.clone() },
             ip_gate::global_gate,
         ))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), track_metrics));
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), track_metrics))
+        // Inside the body limit, so the buffered form is bounded by it.
+        .layer(middleware::from_fn_with_state(http.body_limit_bytes, nul_guard::refuse_nul));
     // No `form-action`: browsers apply it to the redirects that follow a form
     // post, and sign-in and consent end in a redirect to the client's origin.
     let security_headers = [
@@ -118,6 +121,15 @@ pub fn router(state: AppState) -> Router {
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
     .layer(middleware::from_fn(drop_odd_request_ids))
     .with_state(state)
+}
+
+/// The management listener's application: health and `/metrics` only.
+pub fn management_router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
+    health::management_router()
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .with_state(state)
 }
 
 /// A client's `x-request-id` is kept for correlation only if it is short and

@@ -62,6 +62,10 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<Credentials, 
                     .unwrap_or_default()
             };
             let (id, secret) = (unescape(id), unescape(secret));
+            // CWE-158: the same refusal the NUL guard gives form fields.
+            if id.contains('\0') {
+                return Err(bad());
+            }
             if params.get("client_id").is_some_and(|c| c != id) {
                 return Err(OAuthError::invalid_request("client_id does not match the Basic credentials"));
             }

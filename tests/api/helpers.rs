@@ -37,6 +37,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub base: String,
+    /// `http://` + the management listener's address, when configured.
+    pub management_base: Option<String>,
     pub clock: FixedClock,
     pub state: AppState,
     pub config: Config,
@@ -102,6 +104,7 @@ pub async fn spawn_with_config(
     let clock = FixedClock::at(real_now());
     let app = app::build(config.clone(), Arc::new(clock.clone())).await.unwrap();
     let addr = app.address();
+    let management_base = app.management_address().map(|a| format!("http://{a}"));
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(async move {
@@ -109,6 +112,7 @@ pub async fn spawn_with_config(
     }));
     TestApp {
         base: format!("http://{addr}"),
+        management_base,
         clock,
         state,
         config,

@@ -194,3 +194,50 @@ async fn a_server_error_shows_a_generic_page_without_details() {
         assert!(!body.contains(leak), "body leaks {leak:?}");
     }
 }
+
+// Keycloak's management interface: metrics on their own port, and on the
+// public one only for the networks allowed (issue 14 item 14).
+#[tokio::test]
+async fn metrics_from_a_network_outside_metrics_allow_get_404_keycloak_management_interface() {
+    let app = crate::helpers::spawn_app_with(|c| c.http.metrics_allow = vec!["10.0.0.0/8".into()]).await;
+    let res = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(!res.text().await.unwrap().contains("gatehouse_http_requests_total"));
+    assert_eq!(reqwest::get(app.url("/health/live")).await.unwrap().status(), 200, "health stays public");
+    assert_eq!(reqwest::get(app.url("/health/ready")).await.unwrap().status(), 200, "health stays public");
+}
+
+#[tokio::test]
+async fn metrics_answer_loopback_by_default_keycloak_management_interface() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("# EOF"));
+}
+
+#[tokio::test]
+async fn metrics_forwarded_for_an_outside_client_by_a_trusted_proxy_get_404_keycloak_management_interface() {
+    let app = crate::helpers::spawn_app_with(|c| c.network.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let client = reqwest::Client::new();
+    let res = client.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(res.status(), 404, "the proxy's client is outside");
+    let res = client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the proxy host itself is loopback");
+}
+
+#[tokio::test]
+async fn management_listen_serves_metrics_and_health_keycloak_management_interface() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.http.management_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.http.metrics_allow = vec![];
+    })
+    .await;
+    let mgmt = app.management_base.clone().expect("management listener bound");
+    assert_ne!(mgmt, app.base);
+    let res = reqwest::get(format!("{mgmt}/metrics")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("# EOF"));
+    assert_eq!(reqwest::get(format!("{mgmt}/health/ready")).await.unwrap().status(), 200);
+    assert_eq!(reqwest::get(format!("{mgmt}/login")).await.unwrap().status(), 404, "no pages there");
+    assert_eq!(reqwest::get(app.url("/metrics")).await.unwrap().status(), 404, "public one refuses");
+}

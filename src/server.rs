@@ -1,0 +1,237 @@
+//! The accept loop (CWE-400, slow clients cannot starve the server).
+//!
+//! `axum::serve` reads request headers without a deadline, so a few thousand
+//! half-sent requests hold every file descriptor. This loop serves HTTP/1.1
+//! with hyper directly and adds:
+//! - a header read timeout (hyper's, driven by a tokio timer): a request head
+//!   not complete in time closes the connection;
+//! - an idle keep-alive timeout: a connection with no request in flight for
+//!   that long is shut down;
+//! - a cap on open connections per client address (the TCP peer) and in all.
+//!   Over a cap the new socket is closed at once, without a response: writing
+//!   a 503 would spend a task on a peer that may never read it, and the cap is
+//!   only reached by clients that already hold hundreds of sockets.
+//!
+//! Shutdown: stop accepting, ask every connection to finish its request in
+//! flight and close (graceful), and return when all are gone.
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::connect_info::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+/// Connection limits and timeouts (from `[http]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub keep_alive_idle: Duration,
+    pub per_address: usize,
+    pub total: usize,
+}
+
+impl Limits {
+    /// The limits `[http]` configures.
+    pub fn from_config(http: &crate::config::HttpConfig) -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(http.header_read_timeout_secs),
+            keep_alive_idle: Duration::from_secs(http.keep_alive_idle_secs),
+            per_address: http.max_connections_per_address,
+            total: http.max_connections,
+        }
+    }
+}
+
+/// Open connections, per client address and in all.
+#[derive(Default)]
+struct Counts {
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    total: AtomicUsize,
+}
+
+/// One admitted connection; dropping it gives its places back.
+struct Slot {
+    counts: Arc<Counts>,
+    ip: IpAddr,
+}
+
+impl Counts {
+    /// A slot for a connection from `ip`, or `None` over either cap.
+    fn admit(self: &Arc<Self>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
+        let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        if self.total.load(Ordering::Relaxed) >= limits.total {
+            return None;
+        }
+        let n = map.entry(ip).or_insert(0);
+        if *n >= limits.per_address {
+            return None;
+        }
+        *n += 1;
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Some(Slot { counts: self.clone(), ip })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.counts.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+        self.counts.total.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Requests in flight on one connection and when the last one ended.
+struct Activity {
+    in_flight: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl Activity {
+    fn touch(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// When the connection counts as idle too long, if nothing is in flight.
+    fn idle_deadline(&self, idle: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(*self.last.lock().unwrap_or_else(|p| p.into_inner()) + idle)
+    }
+}
+
+/// Ends the in-flight count of one request when its response is produced
+/// (or the request is dropped).
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+/// Each request carries `ConnectInfo<SocketAddr>` of its TCP peer.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let counts = Arc::new(Counts::default());
+    // Every connection task holds a receiver; `closed()` tells when all ended.
+    let (conn_tx, conn_rx) = watch::channel(false);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut shutdown) => break,
+        };
+        let ip = crate::security::client_ip::canonical(peer.ip());
+        let Some(slot) = counts.admit(ip, &limits) else {
+            drop(stream);
+            continue;
+        };
+        let router = router.clone();
+        let stop = conn_rx.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, peer, router, limits, stop).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = conn_tx.send(true);
+    drop(conn_rx);
+    conn_tx.closed().await;
+    Ok(())
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let activity = Arc::new(Activity { in_flight: AtomicUsize::new(0), last: Mutex::new(Instant::now()) });
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            activity.in_flight.fetch_add(1, Ordering::AcqRel);
+            let guard = InFlight(activity.clone());
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let router = router.clone();
+            async move {
+                let res = router.oneshot(req.map(axum::body::Body::new)).await;
+                drop(guard);
+                Ok::<_, Infallible>(match res {
+                    Ok(res) => res,
+                    Err(never) => match never {},
+                })
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        let idle_at = activity.idle_deadline(limits.keep_alive_idle);
+        // With a request in flight the end is unknown: look again in a second.
+        let idle = async {
+            match idle_at {
+                _ if closing => std::future::pending().await,
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        };
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = stopped(&mut stop), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = idle => {
+                if activity.idle_deadline(limits.keep_alive_idle).is_some_and(|at| at <= Instant::now()) {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once the shutdown flag is set (or its sender is gone). The
+/// borrow `wait_for` returns is dropped here, so callers stay `Send`.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
