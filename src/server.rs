@@ -8,16 +8,20 @@
 //! - an idle keep-alive timeout: a connection with no request in flight for
 //!   that long is shut down;
 //! - a cap on open connections per client address (the TCP peer) and in all.
-//!   Over a cap the new socket is closed at once, without a response: writing
-//!   a 503 would spend a task on a peer that may never read it, and the cap is
-//!   only reached by clients that already hold hundreds of sockets.
+//!   When an address is at its cap, its oldest connection with no request in
+//!   flight (a half-sent head, an idle keep-alive) is closed to make room, so
+//!   idle sockets buy an attacker nothing and a real request from the same
+//!   address (many users behind one NAT, a local proxy, a health probe) still
+//!   gets in. Only when every connection of the address is busy, or the total
+//!   cap is reached, is the new socket closed at once, without a response:
+//!   writing a 503 would spend a task on a peer that may never read it.
 //!
 //! Shutdown: stop accepting, ask every connection to finish its request in
 //! flight and close (graceful), and return when all are gone.
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +30,7 @@ use axum::extract::connect_info::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -51,42 +55,60 @@ impl Limits {
     }
 }
 
-/// Open connections, per client address and in all.
+/// One open connection: what it is doing, and the signal that closes it to
+/// make room for a newer one from the same address.
+struct Conn {
+    activity: Activity,
+    evict: Notify,
+}
+
+/// Open connections, per client address (oldest first) and in all.
 #[derive(Default)]
 struct Counts {
-    per_address: Mutex<HashMap<IpAddr, usize>>,
+    per_address: Mutex<HashMap<IpAddr, Vec<(u64, Arc<Conn>)>>>,
     total: AtomicUsize,
+    next_id: AtomicU64,
 }
 
 /// One admitted connection; dropping it gives its places back.
 struct Slot {
     counts: Arc<Counts>,
     ip: IpAddr,
+    id: u64,
+    conn: Arc<Conn>,
 }
 
 impl Counts {
-    /// A slot for a connection from `ip`, or `None` over either cap.
+    /// A slot for a connection from `ip`: at the address's cap, its oldest
+    /// idle connection is told to close and gives up its place; `None` when
+    /// none is idle, or over the total cap.
     fn admit(self: &Arc<Self>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
         let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
         if self.total.load(Ordering::Relaxed) >= limits.total {
             return None;
         }
-        let n = map.entry(ip).or_insert(0);
-        if *n >= limits.per_address {
-            return None;
+        let list = map.entry(ip).or_default();
+        if list.len() >= limits.per_address {
+            let idle = list.iter().position(|(_, c)| c.activity.in_flight.load(Ordering::Acquire) == 0)?;
+            let (_, oldest) = list.remove(idle);
+            oldest.evict.notify_one();
         }
-        *n += 1;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let activity = Activity { in_flight: AtomicUsize::new(0), last: Mutex::new(Instant::now()) };
+        let conn = Arc::new(Conn { activity, evict: Notify::new() });
+        list.push((id, conn.clone()));
         self.total.fetch_add(1, Ordering::Relaxed);
-        Some(Slot { counts: self.clone(), ip })
+        Some(Slot { counts: self.clone(), ip, id, conn })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut map = self.counts.per_address.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(list) = map.get_mut(&self.ip) {
+            // An evicted connection already gave its place to a newer one.
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
                 map.remove(&self.ip);
             }
         }
@@ -116,12 +138,12 @@ impl Activity {
 
 /// Ends the in-flight count of one request when its response is produced
 /// (or the request is dropped).
-struct InFlight(Arc<Activity>);
+struct InFlight(Arc<Conn>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.activity.touch();
+        self.0.activity.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -157,7 +179,7 @@ pub async fn serve(
         let router = router.clone();
         let stop = conn_rx.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer, router, limits, stop).await;
+            serve_connection(stream, peer, router, limits, stop, slot.conn.clone()).await;
             drop(slot);
         });
     }
@@ -174,14 +196,14 @@ async fn serve_connection(
     router: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
+    state: Arc<Conn>,
 ) {
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity { in_flight: AtomicUsize::new(0), last: Mutex::new(Instant::now()) });
     let service = {
-        let activity = activity.clone();
+        let state = state.clone();
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            activity.in_flight.fetch_add(1, Ordering::AcqRel);
-            let guard = InFlight(activity.clone());
+            state.activity.in_flight.fetch_add(1, Ordering::AcqRel);
+            let guard = InFlight(state.clone());
             req.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();
             async move {
@@ -200,7 +222,7 @@ async fn serve_connection(
     tokio::pin!(conn);
     let mut closing = false;
     loop {
-        let idle_at = activity.idle_deadline(limits.keep_alive_idle);
+        let idle_at = state.activity.idle_deadline(limits.keep_alive_idle);
         // With a request in flight the end is unknown: look again in a second.
         let idle = async {
             match idle_at {
@@ -220,8 +242,10 @@ async fn serve_connection(
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
+            // A newer connection from this address took this one's place.
+            () = state.evict.notified() => return,
             () = idle => {
-                if activity.idle_deadline(limits.keep_alive_idle).is_some_and(|at| at <= Instant::now()) {
+                if state.activity.idle_deadline(limits.keep_alive_idle).is_some_and(|at| at <= Instant::now()) {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }

@@ -79,6 +79,33 @@ async fn health_and_sign_in_answer_while_thousands_of_half_sent_requests_are_ope
 }
 
 #[tokio::test]
+async fn with_defaults_one_address_holding_thousands_of_half_sent_requests_still_gets_answers_cwe_400() {
+    // The default limits; every connection from 127.0.0.1, like the answers.
+    let app = spawn_app_with(|_| {}).await;
+    app.create_user("sue", &[]).await;
+    let to = server_addr(&app);
+    let count = 2_000.min(open_file_limit().saturating_sub(500) / 2);
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut s = TcpStream::connect(to).await.unwrap();
+        s.write_all(HALF_SENT).await.unwrap();
+        idle.push(s);
+    }
+    let live = reqwest::get(app.url("/health/live")).await.unwrap();
+    assert_eq!(live.status(), 200);
+    let res = app.login(&app.browser(), "sue", PASSWORD).await;
+    assert_eq!(res.status(), 303, "sign-in keeps working");
+    // Most of the half-sent ones were closed to make room: at most the cap is open.
+    let mut open = 0;
+    for s in idle.iter_mut().rev().take(300) {
+        if !closed_within(s, Duration::from_millis(5)).await {
+            open += 1;
+        }
+    }
+    assert!(open <= 256, "{open} of the newest 300 still open");
+}
+
+#[tokio::test]
 async fn half_sent_request_is_closed_after_the_header_read_timeout_cwe_400() {
     let app = spawn_app_with(|c| c.http.header_read_timeout_secs = 1).await;
     let mut s = TcpStream::connect(server_addr(&app)).await.unwrap();
@@ -104,7 +131,7 @@ async fn idle_keep_alive_connection_is_closed_after_keep_alive_idle_secs_cwe_400
 }
 
 #[tokio::test]
-async fn per_address_cap_refuses_the_next_connection_while_another_address_gets_in_cwe_400() {
+async fn at_the_per_address_cap_the_oldest_idle_connection_makes_room_cwe_400() {
     let app = spawn_app_with(|c| {
         c.http.max_connections_per_address = 5;
         c.http.header_read_timeout_secs = 60;
@@ -118,16 +145,45 @@ async fn per_address_cap_refuses_the_next_connection_while_another_address_gets_
         s.write_all(HALF_SENT).await.unwrap();
         held.push(s);
     }
-    // The server accepts in order, so the sixth comes after the five.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A sixth from the same address (another user behind the same NAT) is
+    // served; the oldest half-sent one gave up its place.
     let mut sixth = connect_from(crowd, to).await;
-    assert!(closed_within(&mut sixth, Duration::from_secs(5)).await, "the sixth from one address got in");
+    sixth.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    sixth.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(closed_within(&mut held[0], Duration::from_secs(5)).await, "the oldest idle one was closed");
+    assert!(!closed_within(&mut held[4], Duration::from_millis(100)).await, "the others stay open");
+}
 
-    let mut other = connect_from(Ipv4Addr::new(127, 0, 0, 3), to).await;
+#[tokio::test]
+async fn at_the_per_address_cap_with_every_connection_busy_the_next_is_refused_cwe_400() {
+    let app = spawn_app_with(|c| {
+        c.http.max_connections_per_address = 3;
+        c.http.request_timeout_secs = 60;
+    })
+    .await;
+    let to = server_addr(&app);
+    let crowd = Ipv4Addr::new(127, 0, 0, 5);
+    // Three requests in flight: heads sent, bodies still coming.
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect_from(crowd, to).await;
+        let head = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nuser";
+        s.write_all(head.as_bytes()).await.unwrap();
+        busy.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fourth = connect_from(crowd, to).await;
+    assert!(closed_within(&mut fourth, Duration::from_secs(5)).await, "no idle connection to make room");
+    // Another address still gets in.
+    let mut other = connect_from(Ipv4Addr::new(127, 0, 0, 6), to).await;
     other.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
     let mut answer = Vec::new();
     other.read_to_end(&mut answer).await.unwrap();
     assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
-    assert!(!closed_within(&mut held[4], Duration::from_millis(100)).await, "the five stay open");
+    assert!(!closed_within(&mut busy[0], Duration::from_millis(100)).await, "busy connections are kept");
 }
 
 #[tokio::test]
