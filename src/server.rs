@@ -62,10 +62,13 @@ struct Conn {
     evict: Notify,
 }
 
-/// Open connections, per client address (oldest first) and in all.
+/// An address's open connections, oldest first, by id.
+type Open = Vec<(u64, Arc<Conn>)>;
+
+/// Open connections, per client address and in all.
 #[derive(Default)]
 struct Counts {
-    per_address: Mutex<HashMap<IpAddr, Vec<(u64, Arc<Conn>)>>>,
+    per_address: Mutex<HashMap<IpAddr, Open>>,
     total: AtomicUsize,
     next_id: AtomicU64,
 }

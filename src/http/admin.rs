@@ -39,6 +39,8 @@ struct UserView {
     /// Locked after too many failed sign-ins (issue 6).
     locked: bool,
     is_self: bool,
+    /// Holds the `admin` role (one button gives or takes it).
+    admin: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -80,11 +82,18 @@ async fn get_users(
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
     let (rows, total) = state.accounts.search(&q, page, PER_PAGE).await?;
     let locked = state.accounts.locked_user_ids().await?;
+    let mut admins = std::collections::HashSet::new();
+    for u in &rows {
+        if state.accounts.roles(&u.id).await?.iter().any(|r| r == "admin") {
+            admins.insert(u.id.clone());
+        }
+    }
     let users = rows
         .into_iter()
         .map(|u| UserView {
             is_self: u.id == admin.user_id,
             locked: locked.contains(&u.id),
+            admin: admins.contains(&u.id),
             created: display_time(u.created_at),
             id: u.id,
             username: u.username,

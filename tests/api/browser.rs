@@ -256,3 +256,33 @@ async fn a_browser_completes_sign_in_and_consent_and_lands_on_the_relying_party(
     assert!(pairs.iter().any(|(k, _)| k == "code"));
     assert!(pairs.contains(&("state".into(), "st 1".into())));
 }
+
+/// Issue 14 in a real browser: the console's form posts pass the Origin /
+/// Sec-Fetch-Site check (Chromium sends `Origin: null` under our
+/// `no-referrer` policy, with `Sec-Fetch-Site: same-origin`), a block works,
+/// and taking the role from the last administrator is a 409 page.
+#[tokio::test]
+async fn a_browser_admin_blocks_a_user_and_cannot_remove_the_last_admin() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    app.create_user("root", &["admin"]).await;
+    app.create_user("mallory", &[]).await;
+    driver.goto(&app.url("/login")).await;
+    driver.type_into("#username", "root").await;
+    driver.type_into("#password", crate::helpers::PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for("this browser").await;
+
+    driver.goto(&app.url("/admin/users")).await;
+    driver.wait_for("mallory").await;
+    driver.screenshot("admin-users").await;
+    driver.click("button[aria-label=\"Block mallory\"]").await;
+    driver.wait_for("Unblock").await;
+    assert!(app.state.accounts.find("mallory").await.unwrap().blocked, "the block went through");
+
+    driver.click("button[aria-label=\"Take the admin role from root\"]").await;
+    driver.wait_for("last administrator").await;
+    driver.screenshot("admin-last-admin").await;
+    let roles = app.state.accounts.roles(&app.state.accounts.find("root").await.unwrap().id).await.unwrap();
+    assert!(roles.contains(&"admin".to_owned()), "{roles:?}");
+}
