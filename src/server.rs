@@ -44,15 +44,52 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The limits `[http]` configures.
+    /// The limits `[http]` configures. The total never exceeds the process's
+    /// open-file limit less [`RESERVED_FDS`], so `accept` does not start
+    /// failing (and health stop answering) before the cap is reached.
     pub fn from_config(http: &crate::config::HttpConfig) -> Self {
+        let mut total = http.max_connections;
+        if let Some(files) = open_file_limit() {
+            let room = files.saturating_sub(RESERVED_FDS).max(1);
+            if room < total {
+                tracing::warn!(
+                    configured = total,
+                    open_file_limit = files,
+                    "http.max_connections lowered to fit the open-file limit (raise `ulimit -n`)"
+                );
+                total = room;
+            }
+        }
         Self {
             header_read_timeout: Duration::from_secs(http.header_read_timeout_secs),
             keep_alive_idle: Duration::from_secs(http.keep_alive_idle_secs),
             per_address: http.max_connections_per_address,
-            total: http.max_connections,
+            total,
         }
     }
+}
+
+/// Descriptors kept for everything but client connections: the database
+/// pool, SMTP, key and mail files, the management listener.
+const RESERVED_FDS: usize = 256;
+
+/// The soft limit on open files (Linux `/proc/self/limits`; `None` elsewhere
+/// or when unlimited).
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Tells the oldest connection of `list` with no request in flight to close,
+/// and takes it off the list; false when every one is busy.
+fn evict_oldest_idle(list: &mut Open) -> bool {
+    let Some(idle) = list.iter().position(|(_, c)| c.activity.in_flight.load(Ordering::Acquire) == 0) else {
+        return false;
+    };
+    let (_, oldest) = list.remove(idle);
+    oldest.evict.notify_one();
+    true
 }
 
 /// One open connection: what it is doing, and the signal that closes it to
@@ -82,20 +119,25 @@ struct Slot {
 }
 
 impl Counts {
-    /// A slot for a connection from `ip`: at the address's cap, its oldest
-    /// idle connection is told to close and gives up its place; `None` when
-    /// none is idle, or over the total cap.
+    /// A slot for a connection from `ip`. At the address's cap its own oldest
+    /// idle connection makes room; at the total cap, the oldest idle one of
+    /// the address holding the most. `None` when no such connection is idle.
     fn admit(self: &Arc<Self>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
         let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
-        if self.total.load(Ordering::Relaxed) >= limits.total {
-            return None;
+        let at_total = self.total.load(Ordering::Relaxed) >= limits.total;
+        let at_address = map.get(&ip).is_some_and(|l| l.len() >= limits.per_address);
+        if at_address {
+            if !evict_oldest_idle(map.get_mut(&ip)?) {
+                return None;
+            }
+        } else if at_total {
+            let mut lists: Vec<&mut Open> = map.values_mut().collect();
+            lists.sort_by_key(|l| std::cmp::Reverse(l.len()));
+            if !lists.into_iter().any(evict_oldest_idle) {
+                return None;
+            }
         }
         let list = map.entry(ip).or_default();
-        if list.len() >= limits.per_address {
-            let idle = list.iter().position(|(_, c)| c.activity.in_flight.load(Ordering::Acquire) == 0)?;
-            let (_, oldest) = list.remove(idle);
-            oldest.evict.notify_one();
-        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let activity = Activity { in_flight: AtomicUsize::new(0), last: Mutex::new(Instant::now()) };
         let conn = Arc::new(Conn { activity, evict: Notify::new() });

@@ -218,6 +218,10 @@ impl Accounts {
                 None => return Err(Error::BadLink),
             }
         };
+        // A block voids reset links; none made since may open the account.
+        if owner.blocked {
+            return Err(Error::BadLink);
+        }
         self.check_new_password_for("password", new, &owner)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
             return Err(Error::field("password_confirm", "The passwords do not match."));
@@ -383,6 +387,10 @@ impl Accounts {
         audit::append(db, &event, now).await?;
         self.void_account_links(db, user_id).await?;
         let user = db.find_user(user_id).await?.ok_or(Error::UnknownUser)?;
+        // A blocked account gets no reset link: an administrator lifts the block first.
+        if user.blocked {
+            return Ok(());
+        }
         self.queue_reset(db, &user).await
     }
 }

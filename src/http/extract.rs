@@ -257,9 +257,15 @@ fn same_origin(headers: &axum::http::HeaderMap, issuer: &str) -> bool {
     match text(header::ORIGIN) {
         Some(origin) if origin == "null" => site.as_deref() == Some("same-origin"),
         Some(origin) => {
-            let ours = url::Url::parse(issuer).map(|u| u.origin());
-            let theirs = url::Url::parse(&origin).map(|u| u.origin());
-            matches!((ours, theirs), (Ok(ours), Ok(theirs)) if ours.is_tuple() && ours == theirs)
+            let Ok(issuer) = url::Url::parse(issuer) else { return false };
+            let Ok(theirs) = url::Url::parse(&origin).map(|u| u.origin()) else { return false };
+            // The issuer's origin, or the one the browser reached us at (the
+            // issuer's scheme with this request's Host: `localhost` for an
+            // issuer on `127.0.0.1`). A forged request carries our Host and
+            // the attacker's Origin, so the two never match for it.
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            let reached = host.and_then(|h| url::Url::parse(&format!("{}://{h}", issuer.scheme())).ok());
+            theirs.is_tuple() && (theirs == issuer.origin() || reached.is_some_and(|r| r.origin() == theirs))
         }
         None => site.is_none_or(|site| site == "same-origin" || site == "none"),
     }
@@ -321,6 +327,20 @@ mod tests {
         let mut evil = with("origin", "https://evil.example");
         evil.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
         assert!(!same_origin(&evil, issuer), "a foreign Origin wins over anything else");
+    }
+
+    #[test]
+    fn the_origin_the_browser_reached_us_at_counts_as_ours_owasp_csrf_cheat_sheet() {
+        let issuer = "http://127.0.0.1:8080";
+        let mut local = with("origin", "http://localhost:8080");
+        local.insert("host", HeaderValue::from_static("localhost:8080"));
+        assert!(same_origin(&local, issuer), "issuer on 127.0.0.1, page opened as localhost");
+        let mut forged = with("origin", "http://evil.example");
+        forged.insert("host", HeaderValue::from_static("localhost:8080"));
+        assert!(!same_origin(&forged, issuer));
+        let mut other_port = with("origin", "http://localhost:9999");
+        other_port.insert("host", HeaderValue::from_static("localhost:8080"));
+        assert!(!same_origin(&other_port, issuer), "another port is another origin");
     }
 
     #[test]

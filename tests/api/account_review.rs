@@ -114,6 +114,21 @@ async fn a_reset_link_dies_with_its_account_owasp_forgot_password_cheat_sheet() 
     assert_eq!(status_of(&app, &reset).await, 410);
 }
 
+#[tokio::test]
+async fn a_not_me_link_used_after_a_block_mails_no_reset_link_asvs_5_v6_4() {
+    let app = spawn_app().await;
+    let browser = app.signed_in("gil", &[]).await;
+    assert_eq!(change_password(&app, &browser, PASSWORD).await.status(), 303);
+    let notice = app.mail.wait_for("gil@example.com", "Your password was changed").await;
+    let id = app.state.accounts.find("gil").await.unwrap().id;
+    app.state.accounts.set_blocked(&id, true, &test_event()).await.unwrap();
+    let res = app.follow_link(&app.browser(), &link(&notice, &app.url("/account/not-me?"))).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let resets = app.mail.received().iter().filter(|m| m.subject.contains("Reset your password")).count();
+    assert_eq!(resets, 0, "a blocked account is not reopened by a mailed link");
+}
+
 // ---- Item 2: re-authentication is throttled ----------------------------
 
 #[tokio::test]

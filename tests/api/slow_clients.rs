@@ -187,6 +187,36 @@ async fn at_the_per_address_cap_with_every_connection_busy_the_next_is_refused_c
 }
 
 #[tokio::test]
+async fn at_the_total_cap_the_busiest_addresss_oldest_idle_connection_makes_room_cwe_400() {
+    let app = spawn_app_with(|c| {
+        c.http.max_connections = 6;
+        c.http.header_read_timeout_secs = 60;
+    })
+    .await;
+    let to = server_addr(&app);
+    let mut heavy = Vec::new();
+    for _ in 0..4 {
+        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 7), to).await;
+        s.write_all(HALF_SENT).await.unwrap();
+        heavy.push(s);
+    }
+    let mut light = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 8), to).await;
+        s.write_all(HALF_SENT).await.unwrap();
+        light.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut probe = connect_from(Ipv4Addr::new(127, 0, 0, 9), to).await;
+    probe.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    probe.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(closed_within(&mut heavy[0], Duration::from_secs(5)).await, "the busiest address paid");
+    assert!(!closed_within(&mut light[0], Duration::from_millis(100)).await, "the lighter one did not");
+}
+
+#[tokio::test]
 async fn a_request_in_flight_at_shutdown_still_gets_its_answer() {
     let app = crate::helpers::spawn_app().await;
     let to = server_addr(&app);
