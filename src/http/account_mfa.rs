@@ -5,16 +5,15 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::{self, CurrentUser, FieldError};
 use crate::app::AppState;
-use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::mfa::{CodesPage, SetupPage};
@@ -184,12 +183,10 @@ async fn post_email(
 /// level change; ASVS V7), with its cookie and a CSRF cookie bound to it.
 /// The old id is dead.
 async fn renewed(state: &AppState, user: &CurrentUser, page: Response) -> Result<Response, HtmlError> {
-    let Some(session) = state.accounts.renew_session(&user.user_id, &user.session_id).await? else {
-        return Ok(page);
-    };
-    let secure = state.secure_cookies();
-    let cookie = cookies::set(cookies::session_name(secure), &session.token, "Lax", secure, Some(session.max_age_secs));
-    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), page).into_response())
+    Ok(match state.accounts.renew_session(&user.user_id, &user.session_id).await? {
+        Some(session) => crate::http::login::session_started(state, &session, page),
+        None => page,
+    })
 }
 
 /// The new recovery codes, or the settings page with the reason there are none.

@@ -311,7 +311,7 @@ pub(super) async fn finish_sign_in(
     if let Err(e) = state.accounts.note_sign_in(&user, origin).await {
         tracing::error!(user_id = %user.id, error = %e, "recording the sign-in device failed");
     }
-    let cookie = cookies::set(cookies::session_name(secure), &session.token, "Lax", secure, Some(session.max_age_secs));
+    let cookie = session_cookie(state, &session.token, session.max_age_secs);
     Ok(Some(
         (
             AppendHeaders([
@@ -514,27 +514,28 @@ async fn post_logout(
     Ok(signed_out(&state, &target))
 }
 
+/// The `Set-Cookie` value of a session cookie: `token` for `max_age`
+/// seconds, or (empty, 0) to clear it.
+fn session_cookie(state: &AppState, token: &str, max_age: i64) -> axum::http::HeaderValue {
+    let secure = state.secure_cookies();
+    cookies::set(cookies::session_name(secure), token, "Lax", secure, Some(max_age))
+}
+
 /// Sets the cookie of a new session (with a CSRF cookie bound to it) and
-/// redirects; for a session that replaces the browser's current one.
-pub fn session_started(state: &AppState, session: &accounts::StartedSession, to: Redirect) -> Response {
-    let cookie = cookies::set(
-        cookies::session_name(state.secure_cookies()),
-        &session.token,
-        "Lax",
-        state.secure_cookies(),
-        Some(session.max_age_secs),
-    );
-    (AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), to).into_response()
+/// answers `then` (a redirect or a page); for a session that replaces the
+/// browser's current one.
+pub fn session_started(state: &AppState, session: &accounts::StartedSession, then: impl IntoResponse) -> Response {
+    let cookie = session_cookie(state, &session.token, session.max_age_secs);
+    (AppendHeaders([(header::SET_COOKIE, cookie)]), PageCsrf::rotate(state, &session.id), then).into_response()
 }
 
 /// Clears the session cookie, rotates the CSRF cookie, and redirects.
 pub fn signed_out(state: &AppState, to: &str) -> Response {
-    let clear = cookies::set(cookies::session_name(state.secure_cookies()), "", "Lax", state.secure_cookies(), Some(0));
-    (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), Redirect::to(to)).into_response()
+    signed_out_page(state, Redirect::to(to))
 }
 
-/// Like [`signed_out`], but shows `page` instead of redirecting.
-pub fn signed_out_page(state: &AppState, page: MessagePage) -> Response {
-    let clear = cookies::set(cookies::session_name(state.secure_cookies()), "", "Lax", state.secure_cookies(), Some(0));
-    (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), page).into_response()
+/// Like [`signed_out`], but answers `then` (a page) instead of redirecting.
+pub fn signed_out_page(state: &AppState, then: impl IntoResponse) -> Response {
+    let clear = session_cookie(state, "", 0);
+    (AppendHeaders([(header::SET_COOKIE, clear)]), PageCsrf::rotate(state, ""), then).into_response()
 }
