@@ -371,6 +371,11 @@ impl Accounts {
         Ok(self.store.conn().await?.db().user_roles(user_id).await?)
     }
 
+    /// The ids of the users holding `role` (one query, for lists).
+    pub async fn role_holders(&self, role: &str) -> Result<std::collections::HashSet<String>> {
+        Ok(self.store.conn().await?.db().role_holders(role).await?.into_iter().collect())
+    }
+
     /// Blocks or unblocks an account. Blocking ends all its sessions and
     /// tokens at once, in the same transaction as `event`. The last
     /// unblocked administrator cannot be blocked (`Error::LastAdmin`).

@@ -66,7 +66,7 @@ impl Purpose {
 /// dies when the password or the address changes, or the account is blocked
 /// (OWASP Forgot Password Cheat Sheet; ASVS 5 V6.4). Undo and "this wasn't
 /// me" links stay: they are the owner's way back after such a change.
-const STALE_AFTER_CHANGE: [&str; 3] = ["reset", "confirm", "email_change"];
+const STALE_AFTER_CHANGE: [Purpose; 3] = [Purpose::Reset, Purpose::Confirm, Purpose::EmailChange];
 
 /// Per account and purpose: at most this many mailed links an hour...
 const LINKS_PER_HOUR: i64 = 3;
@@ -109,7 +109,7 @@ impl Accounts {
     /// Voids the user's reset, confirmation and email-change links (see
     /// [`STALE_AFTER_CHANGE`]), inside the change's transaction.
     pub(super) async fn void_account_links(&self, db: &mut Db<'_>, user_id: &str) -> Result<()> {
-        let ended = db.void_links_of(user_id, &STALE_AFTER_CHANGE, self.now()).await?;
+        let ended = db.void_links_of(user_id, &STALE_AFTER_CHANGE.map(Purpose::as_str), self.now()).await?;
         if ended > 0 {
             tracing::info!(user_id, ended, "outstanding mailed links voided by an account change");
         }

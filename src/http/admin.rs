@@ -82,12 +82,7 @@ async fn get_users(
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
     let (rows, total) = state.accounts.search(&q, page, PER_PAGE).await?;
     let locked = state.accounts.locked_user_ids().await?;
-    let mut admins = std::collections::HashSet::new();
-    for u in &rows {
-        if state.accounts.roles(&u.id).await?.iter().any(|r| r == "admin") {
-            admins.insert(u.id.clone());
-        }
-    }
+    let admins = state.accounts.role_holders("admin").await?;
     let users = rows
         .into_iter()
         .map(|u| UserView {

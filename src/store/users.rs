@@ -177,6 +177,14 @@ impl Db<'_> {
             .await)?)
     }
 
+    /// The ids of every user holding `role`.
+    pub async fn role_holders(&mut self, role: &str) -> Result<Vec<String>> {
+        Ok(on!(self, |c| sqlx::query_scalar("select user_id from user_roles where role = $1")
+            .bind(role)
+            .fetch_all(c)
+            .await)?)
+    }
+
     /// Replaces the user's roles with `roles`.
     pub async fn set_user_roles(&mut self, user_id: &str, roles: &[&str]) -> Result<()> {
         exec!(self, sqlx::query("delete from user_roles where user_id = $1").bind(user_id))?;
