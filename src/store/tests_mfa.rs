@@ -72,3 +72,35 @@ async fn a_challenge_ends_after_its_failures_or_its_use() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_challenges_notice_is_claimed_once_and_abandoned_ones_are_found_until_then() {
+    each_backend(async |store| {
+        let user = add_user(store, "nell").await;
+        let mut conn = store.conn().await.unwrap();
+        let (abandoned, upstream) = (new_id(), new_id());
+        for (id, hash, first_factor) in [(&abandoned, "ta", "pwd"), (&upstream, "tu", "fed")] {
+            let ch = NewChallenge {
+                first_factor,
+                id,
+                purpose: "mfa",
+                token_hash: hash,
+                user_id: &user,
+                credential: None,
+                now: 1_000,
+                expires_at: 1_600,
+            };
+            conn.db().insert_challenge(&ch).await.unwrap();
+        }
+        assert!(conn.db().abandoned_challenges(0, 1_599, 10).await.unwrap().is_empty(), "not expired yet");
+        let found = conn.db().abandoned_challenges(0, 1_700, 10).await.unwrap();
+        let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, [abandoned.as_str()], "only a step that followed a password");
+        assert!(conn.db().abandoned_challenges(1_600, 1_700, 10).await.unwrap().is_empty(), "older than the lookback");
+        // Two instances claiming the same notice: one wins.
+        assert!(conn.db().claim_challenge_notice(&abandoned, 1_700).await.unwrap());
+        assert!(!conn.db().claim_challenge_notice(&abandoned, 1_701).await.unwrap());
+        assert!(conn.db().abandoned_challenges(0, 1_800, 10).await.unwrap().is_empty(), "told once");
+    })
+    .await;
+}

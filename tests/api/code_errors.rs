@@ -7,37 +7,25 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, test_event};
-use crate::oidc::{REDIRECT, authorize_as, code_for, param, register};
+use crate::oidc::{REDIRECT, authorize_as, authorize_url, code_for, param, register};
 
 const REFUSED: &str = "the authorization code is invalid, expired, or was issued for another request";
 
 /// Redeems `code` as client `id`, at `redirect`, with `verifier`; returns (status, body).
 async fn redeem_as(
     app: &TestApp,
-    (id, secret): (&str, &str),
+    client: (&str, &str),
     code: &str,
     redirect: &str,
     verifier: Option<&str>,
 ) -> (u16, Value) {
-    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect)];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
-    let res =
-        reqwest::Client::new().post(app.url("/token")).basic_auth(id, Some(secret)).form(&form).send().await.unwrap();
+    let res = crate::oidc::redeem_as(app, client, code, redirect, verifier).await;
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
 /// A code for `rp` without PKCE (a confidential client may leave it out).
 async fn code_without_pkce(app: &TestApp, browser: &reqwest::Client) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", "rp")
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid")
-        .append_pair("state", "s");
-    param(&authorize_as(app, browser, url.as_str()).await, "code").unwrap()
+    param(&authorize_as(app, browser, &authorize_url(app, "openid", None)).await, "code").unwrap()
 }
 
 #[tokio::test]

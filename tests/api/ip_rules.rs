@@ -2,7 +2,7 @@
 //! trusted proxies (`Forwarded`, RFC 7239; `X-Forwarded-For`). The test client
 //! connects from 127.0.0.1; rules are fixtures added through the service.
 use gatehouse::security::ip_rules::{Action, Scope};
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::helpers::{PASSWORD, TestApp, location, set_cookie, spawn_app, spawn_app_with};
 use crate::oidc::{REDIRECT, code_for, error_code, redeem, register};
@@ -62,14 +62,7 @@ async fn a_deny_applies_to_the_client_behind_a_trusted_proxy_via_x_forwarded_for
     assert_eq!(get_with(&app, "/login", Some(("x-forwarded-for", "203.0.113.9, not-an-ip"))).await, 200);
 
     // The resolved address is what the session list records.
-    let mut headers = HeaderMap::new();
-    headers.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.7"));
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .default_headers(headers)
-        .build()
-        .unwrap();
+    let browser = browser_with(&[("x-forwarded-for", "198.51.100.7")]);
     app.create_user("pia", &[]).await;
     assert_eq!(app.login(&browser, "pia", PASSWORD).await.status(), 303);
     let page = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
@@ -170,18 +163,21 @@ async fn role_rules_refuse_sign_in_and_requests_of_existing_sessions() {
     assert!(refusals(&app, "role"));
 }
 
-/// A sign-in from 203.0.113.5 (behind the trusted proxy) with a fixed request
-/// id, so two answers can be compared byte for byte.
-async fn outside_login(app: &TestApp, username: &str, password: &str) -> (u16, String) {
-    let mut headers = HeaderMap::new();
-    headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.5"));
-    headers.insert("x-request-id", HeaderValue::from_static("same-request-id"));
-    let browser = reqwest::Client::builder()
+/// A browser (cookies, no redirects) that sends `headers` with every request.
+fn browser_with(headers: &[(&'static str, &'static str)]) -> reqwest::Client {
+    let headers = headers.iter().map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v))).collect();
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .default_headers(headers)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A sign-in from 203.0.113.5 (behind the trusted proxy) with a fixed request
+/// id, so two answers can be compared byte for byte.
+async fn outside_login(app: &TestApp, username: &str, password: &str) -> (u16, String) {
+    let browser = browser_with(&[("x-forwarded-for", "203.0.113.5"), ("x-request-id", "same-request-id")]);
     let res = app.login(&browser, username, password).await;
     assert!(set_cookie(&res, "gh_session").is_none(), "no session from outside");
     (res.status().as_u16(), res.text().await.unwrap())
@@ -205,15 +201,7 @@ async fn role_rules_answer_alike_for_right_and_wrong_passwords_and_lock_nothing_
     for _ in 0..12 {
         assert_eq!(outside_login(&app, "root", "guess").await.0, 403);
     }
-    let office = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .default_headers(HeaderMap::from_iter([(
-            reqwest::header::HeaderName::from_static("x-forwarded-for"),
-            HeaderValue::from_static("10.1.2.3"),
-        )]))
-        .build()
-        .unwrap();
+    let office = browser_with(&[("x-forwarded-for", "10.1.2.3")]);
     assert_eq!(app.login(&office, "root", PASSWORD).await.status(), 303, "not locked");
     assert_eq!(app.login(&app.browser(), "nobody", "x").await.status(), 401, "unknown names answer as before");
 }

@@ -148,28 +148,45 @@ pub async fn code_for(app: &TestApp, browser: &reqwest::Client) -> (String, Stri
     code_with_scope(app, browser, "openid email").await
 }
 
-/// A code for `rp` with `scope`; returns (code, verifier).
-pub async fn code_with_scope(app: &TestApp, browser: &reqwest::Client, scope: &str) -> (String, String) {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+/// An authorization URL for `rp` with `scope`, and a PKCE S256 challenge if given.
+pub fn authorize_url(app: &TestApp, scope: &str, challenge: Option<&str>) -> String {
     let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", "rp")
         .append_pair("redirect_uri", REDIRECT)
         .append_pair("scope", scope)
-        .append_pair("state", "s")
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", "S256");
-    let back = authorize_as(app, browser, url.as_str()).await;
+        .append_pair("state", "s");
+    if let Some(c) = challenge {
+        url.query_pairs_mut().append_pair("code_challenge", c).append_pair("code_challenge_method", "S256");
+    }
+    url.into()
+}
+
+/// A code for `rp` with `scope`; returns (code, verifier).
+pub async fn code_with_scope(app: &TestApp, browser: &reqwest::Client, scope: &str) -> (String, String) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let back = authorize_as(app, browser, &authorize_url(app, scope, Some(challenge.as_str()))).await;
     (param(&back, "code").unwrap(), verifier.secret().clone())
 }
 
 pub async fn redeem(app: &TestApp, secret: &str, code: &str, verifier: Option<&str>) -> reqwest::Response {
-    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT)];
+    redeem_as(app, ("rp", secret), code, REDIRECT, verifier).await
+}
+
+/// Redeems `code` as client `(id, secret)` at `redirect`, with `verifier` if given.
+pub async fn redeem_as(
+    app: &TestApp,
+    (id, secret): (&str, &str),
+    code: &str,
+    redirect: &str,
+    verifier: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect)];
     if let Some(v) = verifier {
         form.push(("code_verifier", v));
     }
-    reqwest::Client::new().post(app.url("/token")).basic_auth("rp", Some(secret)).form(&form).send().await.unwrap()
+    reqwest::Client::new().post(app.url("/token")).basic_auth(id, Some(secret)).form(&form).send().await.unwrap()
 }
 
 pub async fn error_code(res: reqwest::Response) -> String {
