@@ -325,11 +325,12 @@ pub struct HttpConfig {
     pub header_read_timeout_secs: u64,
     /// Seconds a keep-alive connection may sit with no request in flight.
     pub keep_alive_idle_secs: u64,
-    /// Open connections one client address (the TCP peer) may hold; more are
-    /// closed at once on accept.
+    /// Open connections one client address (the TCP peer) may hold; a new
+    /// one closes the address's oldest idle connection, or is closed at once
+    /// when none is idle (see `server.rs`).
     pub max_connections_per_address: usize,
-    /// Open connections in all (keep it under the file descriptor limit);
-    /// more are closed at once on accept.
+    /// Open connections in all (lowered to fit the open-file limit); a new one
+    /// closes the busiest address's oldest idle connection, or is closed at once.
     pub max_connections: usize,
     /// A second listener for `/metrics` and the health endpoints (like
     /// Keycloak's management interface); unset: none.

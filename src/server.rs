@@ -12,9 +12,10 @@
 //!   flight (a half-sent head, an idle keep-alive) is closed to make room, so
 //!   idle sockets buy an attacker nothing and a real request from the same
 //!   address (many users behind one NAT, a local proxy, a health probe) still
-//!   gets in. Only when every connection of the address is busy, or the total
-//!   cap is reached, is the new socket closed at once, without a response:
-//!   writing a 503 would spend a task on a peer that may never read it.
+//!   gets in. At the total cap the address holding the most connections
+//!   gives up its oldest idle one. Only when no such connection is idle is
+//!   the new socket closed at once, without a response: writing a 503 would
+//!   spend a task on a peer that may never read it.
 //!
 //! Shutdown: stop accepting, ask every connection to finish its request in
 //! flight and close (graceful), and return when all are gone.
