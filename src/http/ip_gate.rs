@@ -67,7 +67,7 @@ pub fn refused_account_page() -> HtmlError {
 }
 
 /// Endpoints that answer JSON (OAuth/OIDC machinery): refused with JSON.
-fn is_json_endpoint(path: &str) -> bool {
+pub(crate) fn is_json_endpoint(path: &str) -> bool {
     matches!(path, "/token" | "/revoke" | "/introspect" | "/userinfo" | "/jwks.json")
         || path.starts_with("/.well-known/")
 }

@@ -52,10 +52,10 @@ pub async fn refuse_nul(State(limit): State<usize>, req: Request, next: Next) ->
 }
 
 /// A 400 in the surface of the endpoint: OAuth JSON on the endpoints clients
-/// call, an HTML page elsewhere.
+/// call (the same list the IP gate answers in JSON), an HTML page elsewhere.
 fn refusal(path: &str) -> Response {
     const WHY: &str = "a parameter contains a NUL character";
-    if matches!(path, "/token" | "/revoke" | "/introspect") {
+    if super::ip_gate::is_json_endpoint(path) {
         OAuthJsonError::new(OAuthError::invalid_request(WHY)).into_response()
     } else {
         HtmlError::bad_request("The request contains a character that is not allowed (NUL).").into_response()

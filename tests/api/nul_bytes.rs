@@ -71,6 +71,9 @@ async fn nul_in_introspect_and_revoke_tokens_is_invalid_request_cwe_158_owasp_in
         let res = http.post(app.url(path)).form(&form).send().await.unwrap();
         assert_oauth_invalid_request(res, path).await;
     }
+    // A JSON endpoint read with GET answers in JSON too.
+    let res = http.get(app.url("/userinfo?access_token=a%00b")).send().await.unwrap();
+    assert_oauth_invalid_request(res, "/userinfo").await;
 }
 
 #[tokio::test]
