@@ -21,6 +21,26 @@ async fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
     socket.connect(to).await.unwrap()
 }
 
+/// `n` connections from `from`, each with `head` sent and nothing more.
+async fn open_from(from: Ipv4Addr, to: SocketAddr, n: usize, head: &[u8]) -> Vec<TcpStream> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = connect_from(from, to).await;
+        s.write_all(head).await.unwrap();
+        held.push(s);
+    }
+    held
+}
+
+/// `/health/live` over a new connection from `from` answers 200.
+async fn assert_live_from(from: Ipv4Addr, to: SocketAddr) {
+    let mut s = connect_from(from, to).await;
+    s.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+}
+
 /// Whether the server closed the connection within `wait` (EOF or reset).
 async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     let mut buf = [0u8; 1024];
@@ -139,20 +159,11 @@ async fn at_the_per_address_cap_the_oldest_idle_connection_makes_room_cwe_400() 
     .await;
     let to = server_addr(&app);
     let crowd = Ipv4Addr::new(127, 0, 0, 2);
-    let mut held = Vec::new();
-    for _ in 0..5 {
-        let mut s = connect_from(crowd, to).await;
-        s.write_all(HALF_SENT).await.unwrap();
-        held.push(s);
-    }
+    let mut held = open_from(crowd, to, 5, HALF_SENT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     // A sixth from the same address (another user behind the same NAT) is
     // served; the oldest half-sent one gave up its place.
-    let mut sixth = connect_from(crowd, to).await;
-    sixth.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut answer = Vec::new();
-    sixth.read_to_end(&mut answer).await.unwrap();
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert_live_from(crowd, to).await;
     assert!(closed_within(&mut held[0], Duration::from_secs(5)).await, "the oldest idle one was closed");
     assert!(!closed_within(&mut held[4], Duration::from_millis(100)).await, "the others stay open");
 }
@@ -167,22 +178,13 @@ async fn at_the_per_address_cap_with_every_connection_busy_the_next_is_refused_c
     let to = server_addr(&app);
     let crowd = Ipv4Addr::new(127, 0, 0, 5);
     // Three requests in flight: heads sent, bodies still coming.
-    let mut busy = Vec::new();
-    for _ in 0..3 {
-        let mut s = connect_from(crowd, to).await;
-        let head = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nuser";
-        s.write_all(head.as_bytes()).await.unwrap();
-        busy.push(s);
-    }
+    let head = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nuser";
+    let mut busy = open_from(crowd, to, 3, head.as_bytes()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut fourth = connect_from(crowd, to).await;
     assert!(closed_within(&mut fourth, Duration::from_secs(5)).await, "no idle connection to make room");
     // Another address still gets in.
-    let mut other = connect_from(Ipv4Addr::new(127, 0, 0, 6), to).await;
-    other.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut answer = Vec::new();
-    other.read_to_end(&mut answer).await.unwrap();
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert_live_from(Ipv4Addr::new(127, 0, 0, 6), to).await;
     assert!(!closed_within(&mut busy[0], Duration::from_millis(100)).await, "busy connections are kept");
 }
 
@@ -194,24 +196,10 @@ async fn at_the_total_cap_the_busiest_addresss_oldest_idle_connection_makes_room
     })
     .await;
     let to = server_addr(&app);
-    let mut heavy = Vec::new();
-    for _ in 0..4 {
-        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 7), to).await;
-        s.write_all(HALF_SENT).await.unwrap();
-        heavy.push(s);
-    }
-    let mut light = Vec::new();
-    for _ in 0..2 {
-        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 8), to).await;
-        s.write_all(HALF_SENT).await.unwrap();
-        light.push(s);
-    }
+    let mut heavy = open_from(Ipv4Addr::new(127, 0, 0, 7), to, 4, HALF_SENT).await;
+    let mut light = open_from(Ipv4Addr::new(127, 0, 0, 8), to, 2, HALF_SENT).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut probe = connect_from(Ipv4Addr::new(127, 0, 0, 9), to).await;
-    probe.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut answer = Vec::new();
-    probe.read_to_end(&mut answer).await.unwrap();
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert_live_from(Ipv4Addr::new(127, 0, 0, 9), to).await;
     assert!(closed_within(&mut heavy[0], Duration::from_secs(5)).await, "the busiest address paid");
     assert!(!closed_within(&mut light[0], Duration::from_millis(100)).await, "the lighter one did not");
 }
