@@ -38,13 +38,18 @@ impl ClientRow {
     /// Listed web origins (only those written down; see `oauth::clients::web_origins`
     /// for the ones that count).
     pub fn web_origin_list(&self) -> Result<Vec<String>> {
-        serde_json::from_str(&self.web_origins).map_err(|e| Error::Corrupt(e.to_string()))
+        json_list(&self.web_origins)
     }
 
     /// Audiences (`aud` values) this client is a resource server for.
     pub fn resource_audience_list(&self) -> Result<Vec<String>> {
-        serde_json::from_str(&self.resource_audiences).map_err(|e| Error::Corrupt(e.to_string()))
+        json_list(&self.resource_audiences)
     }
+}
+
+/// A list column stored as a JSON array of strings.
+fn json_list(column: &str) -> Result<Vec<String>> {
+    serde_json::from_str(column).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
 /// Columns for a new client.
