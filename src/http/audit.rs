@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use crate::accounts::{self, SignInAttempt, SignInOutcome};
 use crate::app::AppState;
 use crate::http::extract::ClientInfo;
-use crate::security::audit::{AuditAction, AuditEvent};
+use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::store::UserRow;
 
 /// Who is asking and under which request id.
@@ -36,12 +36,20 @@ impl AuditCtx {
         accounts::Confirming { ip: self.ip.clone(), request_id: self.request_id.clone() }
     }
 
-    /// An event carrying this request's address and id.
+    /// This request as the services' audit context, acting as `actor`
+    /// ("" while nobody is signed in).
+    pub fn context(&self, actor: &str) -> audit::Context {
+        audit::Context {
+            actor: actor.to_owned(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// An event carrying this request's address, user agent and id.
     pub fn event(&self, actor: &str, action: AuditAction, target: &str) -> AuditEvent {
-        let mut event = AuditEvent::new(actor, action, target);
-        event.ip.clone_from(&self.ip);
-        event.request_id.clone_from(&self.request_id);
-        event
+        self.context(actor).event(action, target)
     }
 }
 

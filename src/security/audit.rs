@@ -7,12 +7,14 @@
 //! chain:
 //!
 //! ```text
-//!   hash(n) = SHA-256( prev_hash(n) ‖ id ‖ at ‖ actor ‖ target ‖ action ‖ ip ‖ request_id ‖ detail )
+//!   hash(n) = SHA-256( prev_hash(n) ‖ id ‖ at ‖ actor ‖ target ‖ action ‖ ip ‖ request_id ‖ detail [‖ user_agent] )
 //!   prev_hash(n) = hash(n-1),  prev_hash(1) = 64 × "0"
 //! ```
 //!
 //! where every field is encoded as its byte length (u64, big endian)
-//! followed by its UTF-8 bytes, so no two rows encode alike. The one-row
+//! followed by its UTF-8 bytes, so no two rows encode alike. `user_agent`
+//! is hashed on every row written since migration 0017 (older rows have
+//! none, and keep their original hash). The one-row
 //! `audit_head` (last sequence number and hash) is updated first in every
 //! append's transaction: its row lock serializes appends across instances on
 //! PostgreSQL (SQLite's `BEGIN IMMEDIATE` already does). [`verify`] walks the
@@ -156,6 +158,8 @@ pub struct AuditEvent {
     pub ip: String,
     /// The `x-request-id` of the request ("" outside HTTP).
     pub request_id: String,
+    /// The request's `User-Agent` ("" outside HTTP).
+    pub user_agent: String,
     /// A small JSON object; never a secret.
     pub detail: serde_json::Value,
 }
@@ -169,6 +173,7 @@ impl AuditEvent {
             action,
             ip: String::new(),
             request_id: String::new(),
+            user_agent: String::new(),
             detail: serde_json::Value::Object(serde_json::Map::new()),
         }
     }
@@ -177,6 +182,51 @@ impl AuditEvent {
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
         self.detail = detail;
         self
+    }
+}
+
+/// Who is acting and from where: the small value every mutating service
+/// call takes, so that the service (never http or the CLI) writes the audit
+/// event inside the change's own transaction. http builds one per request
+/// (`http::audit::AuditCtx`), the CLI uses [`Context::cli`], background work
+/// [`Context::system`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// A user id, a client id, [`ACTOR_CLI`] or [`ACTOR_SYSTEM`]; "" while
+    /// nobody is signed in (the service then names the account it acts on).
+    pub actor: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub request_id: String,
+}
+
+impl Context {
+    /// A command run with the `gatehouse` binary.
+    pub fn cli() -> Self {
+        Self { actor: ACTOR_CLI.to_owned(), ..Self::default() }
+    }
+
+    /// Background work (the janitor, key rotation).
+    pub fn system() -> Self {
+        Self { actor: ACTOR_SYSTEM.to_owned(), ..Self::default() }
+    }
+
+    /// The same request, acting as `actor` (for example once the password
+    /// named the account).
+    pub fn acting_as(&self, actor: impl Into<String>) -> Self {
+        Self { actor: actor.into(), ..self.clone() }
+    }
+
+    /// An event by this context's actor (or `target` when there is none yet).
+    pub fn event(&self, action: AuditAction, target: impl Into<String>) -> AuditEvent {
+        let target = target.into();
+        let actor = if self.actor.is_empty() { target.clone() } else { self.actor.clone() };
+        AuditEvent {
+            ip: self.ip.clone(),
+            request_id: self.request_id.clone(),
+            user_agent: self.user_agent.clone(),
+            ..AuditEvent::new(actor, action, target)
+        }
     }
 }
 
@@ -198,7 +248,8 @@ pub fn row_hash(r: &AuditRow) -> String {
         r.request_id.as_str(),
         r.detail.as_str(),
     ];
-    for field in fields {
+    // Rows from before migration 0017 have no user agent and keep their hash.
+    for field in fields.into_iter().chain(r.user_agent.as_deref()) {
         h.update((field.len() as u64).to_be_bytes());
         h.update(field.as_bytes());
     }
@@ -217,6 +268,7 @@ pub async fn append(db: &mut Db<'_>, event: &AuditEvent, now: i64) -> store::Res
         action: event.action.as_str().to_owned(),
         ip: bounded(&event.ip),
         request_id: bounded(&event.request_id),
+        user_agent: Some(bounded(&event.user_agent)),
         detail: event.detail.to_string(),
         prev_hash: head.hash,
         hash: String::new(),
@@ -303,6 +355,7 @@ mod tests {
             action: "user_blocked".into(),
             ip: String::new(),
             request_id: String::new(),
+            user_agent: Some(String::new()),
             detail: "{}".into(),
             prev_hash: GENESIS.into(),
             hash: String::new(),
@@ -335,5 +388,23 @@ mod tests {
         let mut later = row();
         later.at += 1;
         assert_ne!(row_hash(&later), base);
+        let mut browser = row();
+        browser.user_agent = Some("curl/8".into());
+        assert_ne!(row_hash(&browser), base);
+        // A row from before migration 0017 (no user agent at all) is not the
+        // same row as one with an empty user agent.
+        let mut old = row();
+        old.user_agent = None;
+        assert_ne!(row_hash(&old), base);
+    }
+
+    #[test]
+    fn a_context_event_names_the_target_when_nobody_is_signed_in() {
+        let ctx = Context { ip: "192.0.2.1".into(), user_agent: "ua".into(), request_id: "r1".into(), ..Context::default() };
+        let e = ctx.event(AuditAction::SignIn, "u1");
+        assert_eq!((e.actor.as_str(), e.target.as_str(), e.ip.as_str(), e.user_agent.as_str()), ("u1", "u1", "192.0.2.1", "ua"));
+        let e = ctx.acting_as("admin").event(AuditAction::UserBlocked, "u1");
+        assert_eq!((e.actor.as_str(), e.request_id.as_str()), ("admin", "r1"));
+        assert_eq!(Context::cli().event(AuditAction::UserBlocked, "u1").actor, ACTOR_CLI);
     }
 }

@@ -13,6 +13,8 @@ pub struct AuditRow {
     pub action: String,
     pub ip: String,
     pub request_id: String,
+    /// `None` only on rows written before migration 0017.
+    pub user_agent: Option<String>,
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
@@ -54,8 +56,8 @@ impl Db<'_> {
         exec!(
             self,
             sqlx::query(
-                "insert into audit_log (id, at, actor, target, action, ip, request_id, detail, prev_hash, hash) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                "insert into audit_log (id, at, actor, target, action, ip, request_id, detail, prev_hash, hash, user_agent) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             )
             .bind(r.id)
             .bind(r.at)
@@ -67,6 +69,7 @@ impl Db<'_> {
             .bind(&r.detail)
             .bind(&r.prev_hash)
             .bind(&r.hash)
+            .bind(&r.user_agent)
         )?;
         exec!(self, sqlx::query("update audit_head set hash = $1 where id = 1 and seq = $2").bind(&r.hash).bind(r.id))?;
         Ok(())
@@ -82,7 +85,7 @@ impl Db<'_> {
     /// Up to `limit` audit rows after `after_id`, oldest first.
     pub async fn audit_after(&mut self, after_id: i64, limit: i64) -> Result<Vec<AuditRow>> {
         Ok(on!(self, |c| sqlx::query_as::<_, AuditRow>(
-            "select id, at, actor, target, action, ip, request_id, detail, prev_hash, hash \
+            "select id, at, actor, target, action, ip, request_id, user_agent, detail, prev_hash, hash \
              from audit_log where id > $1 order by id limit $2"
         )
         .bind(after_id)
@@ -94,7 +97,7 @@ impl Db<'_> {
     /// The newest `limit` audit rows, newest first.
     pub async fn audit_latest(&mut self, limit: i64) -> Result<Vec<AuditRow>> {
         Ok(on!(self, |c| sqlx::query_as::<_, AuditRow>(
-            "select id, at, actor, target, action, ip, request_id, detail, prev_hash, hash \
+            "select id, at, actor, target, action, ip, request_id, user_agent, detail, prev_hash, hash \
              from audit_log order by id desc limit $1"
         )
         .bind(limit)

@@ -98,8 +98,8 @@ async fn audit_verify_names_a_row_forged_past_the_head() {
         exec!(
             &mut conn.db(),
             sqlx::query(
-                "insert into audit_log (id, at, actor, target, action, ip, request_id, detail, prev_hash, hash) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                "insert into audit_log (id, at, actor, target, action, ip, request_id, detail, prev_hash, hash, user_agent) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             )
             .bind(forged.id)
             .bind(forged.at)
@@ -111,6 +111,7 @@ async fn audit_verify_names_a_row_forged_past_the_head() {
             .bind(&forged.detail)
             .bind(&forged.prev_hash)
             .bind(&forged.hash)
+            .bind(&forged.user_agent)
         )
         .unwrap();
         drop(conn);
