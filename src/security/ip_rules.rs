@@ -108,13 +108,7 @@ pub enum RuleError {
 /// bare address is a one-address range; host bits are cleared
 /// (`192.0.2.7/24` is `192.0.2.0/24`), and IPv4-mapped IPv6 becomes IPv4.
 pub fn parse_net(s: &str) -> Result<IpNet, RuleError> {
-    let s = s.trim();
-    let bad = || RuleError::BadNet(s.chars().take(64).collect());
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip.to_canonical()));
-    }
-    let net: IpNet = s.parse().map_err(|_| bad())?;
-    Ok(net.trunc())
+    crate::config::parse_net(s).map_err(|e| RuleError::BadNet(e.0))
 }
 
 /// One rule.

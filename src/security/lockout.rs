@@ -13,27 +13,7 @@
 //! locked nothing is counted and the password is not checked.
 use std::time::Duration;
 
-/// Lockout settings (seconds); the `[lockout]` config section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LockoutPolicy {
-    /// Failures in one window that lock the subject; 0 turns lockout off.
-    pub max_failures: i64,
-    /// The window starts at the first failure.
-    pub window_secs: i64,
-    /// The first lock's length.
-    pub base_delay_secs: i64,
-    /// No lock is longer.
-    pub max_delay_secs: i64,
-    /// A level this long past its last lock starts again from the first delay.
-    pub forget_after_secs: i64,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        Self { max_failures: 5, window_secs: 900, base_delay_secs: 60, max_delay_secs: 3600, forget_after_secs: 86_400 }
-    }
-}
+pub use crate::config::LockoutPolicy;
 
 /// A subject's counters, as the store returns them after a failure was counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,19 +55,9 @@ pub enum Error {
 }
 
 /// Ids become a path segment: `/login/{id}`. These are taken by our own pages.
-const RESERVED: &[&str] = &["mfa", "link"];
-
-/// Checks a provider id: 1–32 of `a-z`, `0-9`, `-`, `_`, not a reserved word.
+/// Checks a provider id (the rule lives in `config`, which reads the ids).
 pub fn check_id(id: &str) -> Result<(), Error> {
-    let ok = !id.is_empty()
-        && id.len() <= 32
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !RESERVED.contains(&id);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Config(format!("upstream id {id:?}: use 1-32 of a-z 0-9 - _, not mfa or link")))
-    }
+    crate::config::check_upstream_id(id).map_err(|e| Error::Config(e.to_string()))
 }
 
 /// What the browser is sent to, and what must be kept until the callback.

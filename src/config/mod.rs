@@ -1,7 +1,8 @@
 //! Configuration: compiled defaults, then `gatehouse.toml`, then `GATEHOUSE_*`
 //! environment variables (nested keys joined by `__`), as INTERFACE.md fixes.
 //! Any key can also be given as `GATEHOUSE_<KEY>_FILE=/path` (Docker/K8s secrets).
-//! Only this module reads the environment.
+//! Only this module reads the environment. It is a leaf: it imports nothing
+//! from the rest of the crate (the modules that apply a section import it).
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
+
+mod policies;
+
+pub use policies::{LockoutPolicy, RetentionConfig};
 
 const ENV_PREFIX: &str = "GATEHOUSE_";
 
@@ -37,10 +42,10 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub mfa: MfaConfig,
     pub rate_limits: RateLimitsConfig,
-    pub lockout: crate::security::lockout::LockoutPolicy,
+    pub lockout: LockoutPolicy,
     pub network: NetworkConfig,
     /// How long ended rows are kept, and how the janitor runs.
-    pub retention: crate::janitor::RetentionConfig,
+    pub retention: RetentionConfig,
     /// Upstream identity providers, by id (`[upstream.<id>]`; the id is the
     /// path segment of `/login/{id}`).
     pub upstream: std::collections::BTreeMap<String, UpstreamConfig>,
@@ -133,11 +138,41 @@ impl NetworkConfig {
     pub fn trusted_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
         self.trusted_proxies
             .iter()
-            .map(|p| {
-                crate::security::ip_rules::parse_net(p).map_err(|e| anyhow::anyhow!("network.trusted_proxies: {e}"))
-            })
+            .map(|p| parse_net(p).map_err(|e| anyhow::anyhow!("network.trusted_proxies: {e}")))
             .collect()
     }
+}
+
+/// Parses an address or network (`192.0.2.1`, `10.0.0.0/8`, `::1`): an
+/// address is its own one-host network (IPv4-mapped IPv6 as IPv4); host bits
+/// of a network are cleared. The IP rules use the same parser.
+pub fn parse_net(s: &str) -> Result<ipnet::IpNet, BadNet> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(ipnet::IpNet::from(ip.to_canonical()));
+    }
+    let net: ipnet::IpNet = s.parse().map_err(|_| BadNet(s.chars().take(64).collect()))?;
+    Ok(net.trunc())
+}
+
+/// Not an address or network (the input, cut to 64 characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IP address or network")]
+pub struct BadNet(pub String);
+
+/// Upstream ids that would collide with fixed `/login/...` paths.
+const RESERVED_UPSTREAM_IDS: &[&str] = &["mfa", "link"];
+
+/// Checks a provider id: 1–32 of `a-z`, `0-9`, `-`, `_`, not a reserved word.
+pub fn check_upstream_id(id: &str) -> anyhow::Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !RESERVED_UPSTREAM_IDS.contains(&id);
+    if !ok {
+        bail!("upstream id {id:?}: use 1-32 of a-z 0-9 - _, not mfa or link");
+    }
+    Ok(())
 }
 
 /// Token and code lifetimes.
@@ -358,9 +393,9 @@ impl Default for Config {
             tokens: TokensConfig::default(),
             mfa: MfaConfig::default(),
             rate_limits: RateLimitsConfig::default(),
-            lockout: crate::security::lockout::LockoutPolicy::default(),
+            lockout: LockoutPolicy::default(),
             network: NetworkConfig::default(),
-            retention: crate::janitor::RetentionConfig::default(),
+            retention: RetentionConfig::default(),
             upstream: Default::default(),
         }
     }
@@ -450,7 +485,7 @@ impl HttpConfig {
     pub fn metrics_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
         self.metrics_allow
             .iter()
-            .map(|p| crate::security::ip_rules::parse_net(p).map_err(|e| anyhow::anyhow!("http.metrics_allow: {e}")))
+            .map(|p| parse_net(p).map_err(|e| anyhow::anyhow!("http.metrics_allow: {e}")))
             .collect()
     }
 }
@@ -533,7 +568,7 @@ impl Config {
         self.network.trusted_nets()?;
         self.retention.validate(&self.tokens)?;
         for id in self.upstream.keys() {
-            crate::upstream::check_id(id)?;
+            check_upstream_id(id)?;
         }
         if self.database.max_connections == 0 {
             bail!("database.max_connections must be at least 1");
@@ -658,7 +693,7 @@ impl Default for RateLimitsConfig {
 }
 
 impl RateLimitsConfig {
-    fn validate(&self, lockout: &crate::security::lockout::LockoutPolicy) -> anyhow::Result<()> {
+    fn validate(&self, lockout: &LockoutPolicy) -> anyhow::Result<()> {
         let buckets = [
             self.login,
             self.mfa,
