@@ -22,6 +22,7 @@ mod introspection;
 mod ip_rules;
 mod janitor;
 mod keys;
+mod layers;
 mod login;
 mod logout;
 mod mail;
