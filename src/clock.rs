@@ -1,5 +1,7 @@
 //! The only place that reads the wall clock. Everything time-dependent takes a
 //! `now` from a [`Clock`], so tests can pin and advance time instead of sleeping.
+//!
+//! A leaf: imports nothing from the crate.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -1,5 +1,7 @@
 //! Prometheus metrics, held per app (no global recorder, so parallel test apps
 //! don't share counters). Rendered in the text exposition format at `/metrics`.
+//!
+//! Must not import: `accounts`, `oauth`, `http` (it only counts).
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -3,6 +3,9 @@
 //! part encrypted by the [`kek::Kek`], rotated on the [`schedule`], and
 //! published as a JWKS document (RFC 7517) that holds public keys only.
 //! Keys are parsed once per change, not per request.
+//!
+//! Owns: key generation, encryption at rest, rotation, JWKS.
+//! Must not import: `accounts`, `oauth`, `http`, `cli`, axum.
 use std::sync::{Arc, RwLock};
 
 use base64::Engine;

@@ -9,6 +9,9 @@
 //! Like the rust-lang registry app, an https (production) issuer refuses to
 //! start without SMTP unless the file backend is chosen explicitly
 //! (`config::validate`).
+//!
+//! Owns: the outbox rows' life (queue, lease, send, retry), mail texts,
+//! transports. Must not import: `accounts`, `oauth`, `http`, `cli`, axum.
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,6 +2,10 @@
 //! policy and its breached-password list, random tokens, CSRF tokens,
 //! brute-force arithmetic and the shared rate limiter, client addresses behind
 //! proxies, IP rules, TOTP, and the tamper-evident audit log.
+//!
+//! Owns: the primitives and their arithmetic, and the audit log's chain and
+//! its [`audit::Context`]. Must not import: `accounts`, `oauth`, `http`,
+//! `cli`, `mail`, axum.
 pub mod audit;
 pub mod breached;
 pub mod client_ip;

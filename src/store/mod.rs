@@ -7,6 +7,10 @@
 //! Usage: `store.conn().await?.db().find_user(..)` for one statement, or
 //! `let mut tx = store.begin().await?; tx.db().…; tx.commit().await?` when
 //! several writes must land together.
+//!
+//! Owns: every SQL statement, the row types and the migrations' runner.
+//! Must not import: anything but `config`, `clock` and its own files; row
+//! types stop at the services (`accounts`, `oauth`, ...), never reach `http`.
 use std::str::FromStr;
 use std::time::Duration;
 

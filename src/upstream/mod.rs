@@ -18,6 +18,9 @@
 //! Per kind defaults and secrets are resolved once at startup (settings.rs).
 //! `oidc`, `oauth2` and `twitter` may run without a secret (a public client):
 //! PKCE then binds the code to the flow. Google and Facebook need one.
+//!
+//! Owns: the upstream protocol (start, callback, claims).
+//! Must not import: `store`, `accounts`, `oauth`, `http`, `cli`, axum.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
