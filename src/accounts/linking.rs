@@ -65,9 +65,13 @@ pub enum LinkConfirm {
     /// Not proved since the offer: sign in first.
     Prove,
     /// Linked; go to `next` (as stored; check before use).
-    Linked { next: String },
+    Linked {
+        next: String,
+    },
     /// The identity belongs to another account meanwhile.
-    AlreadyLinked { provider: String },
+    AlreadyLinked {
+        provider: String,
+    },
 }
 
 fn corrupt(e: serde_json::Error) -> Error {

@@ -1,4 +1,6 @@
 //! Sign-up, sign-in and sign-out pages: `/register`, `/login`, `/logout`.
+//! The sign-in itself is `accounts::sign_in`'s and its answer
+//! `http::signed_in`'s; this file extracts and renders. Names no store row.
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -184,18 +186,24 @@ async fn post_register(
             Ok(Redirect::to(&path_with_query("/login", &query)).into_response())
         }
         Err(accounts::Error::Invalid(errors)) => {
-            let page = RegisterPage {
-                nav: Nav::anonymous(),
-                csrf: csrf.token,
-                // Kept so the user can fix them; bounded so a huge input is not echoed back.
-                username: form.username.chars().take(64).collect(),
-                email: form.email.chars().take(accounts::names::EMAIL_MAX).collect(),
-                next: next.unwrap_or_default(),
-                errors,
-            };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, form.again(csrf.token, next, errors)).into_response())
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+impl RegisterForm {
+    /// The form again with its errors, keeping what was typed so the user can
+    /// fix it (bounded, so a huge input is not echoed back).
+    fn again(&self, csrf: String, next: Option<String>, errors: Vec<FieldError>) -> RegisterPage {
+        RegisterPage {
+            nav: Nav::anonymous(),
+            csrf,
+            username: self.username.chars().take(64).collect(),
+            email: self.email.chars().take(accounts::names::EMAIL_MAX).collect(),
+            next: next.unwrap_or_default(),
+            errors,
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 //! Shared page furniture: the navigation data every template gets, the
+//! message page several areas show ([`MessagePage`]), the
 //! stylesheet (embedded in the binary and cache-busted by a content hash), and
 //! display helpers. Assets are compiled in rather than served from a folder
 //! (STYLE.md suggests ServeDir) so that the binary is all an operator deploys.

@@ -7,6 +7,9 @@
 //! Every flow is a database row bound to this browser by the `gh_upstream`
 //! cookie and looked up by the hash of its `state` (RFC 6749 §10.12), so a
 //! callback opened in another browser, replayed, or forged finds nothing.
+//! The flows, their payloads and the linking rules are `accounts::linking`'s
+//! and the sign-in `accounts::sign_in`'s; this file talks to the provider
+//! (`crate::upstream`), and stores no JSON and names no store row.
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -66,7 +69,8 @@ async fn begin(
     let start = provider.start(&callback_url(state, provider)?).await.map_err(|e| provider_error(provider, e))?;
     let secure = state.secure_cookies();
     let browser = cookies::get(headers, cookies::upstream_name(secure));
-    let browser = state.accounts.start_upstream_flow(provider.id(), &start.pending, browser, next, link_user_id).await?;
+    let browser =
+        state.accounts.start_upstream_flow(provider.id(), &start.pending, browser, next, link_user_id).await?;
     let cookie = cookies::set(cookies::upstream_name(secure), &browser, "Lax", secure, Some(FLOW_SECS));
     Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(start.url.as_str())).into_response())
 }
@@ -126,7 +130,8 @@ async fn get_callback(
     };
     let identity = identity(&state, provider, &q, &flow.pending).await?;
     let ctx = request.going_to(safe_next(Some(&flow.next)));
-    let proof = UpstreamProof { identity, provider: provider.id().to_owned(), browser, link_user_id: flow.link_user_id };
+    let proof =
+        UpstreamProof { identity, provider: provider.id().to_owned(), browser, link_user_id: flow.link_user_id };
     let next = state.accounts.sign_in(Proof::Upstream(proof), &ctx).await;
     signed_in::respond(&state, &ctx, &csrf.token, Asked::Upstream { provider }, next)
 }

@@ -135,14 +135,23 @@ pub enum Refusal {
     WrongPassword,
     /// Too many failures: paused for `retry_after` seconds (`newly`: this
     /// attempt locked it).
-    Locked { retry_after: i64, newly: bool },
+    Locked {
+        retry_after: i64,
+        newly: bool,
+    },
     Blocked,
     /// Right password, address not confirmed yet.
     Unconfirmed,
     /// A role of the account may not be used from this network.
-    Network { role: String },
+    Network {
+        role: String,
+    },
     /// A wrong code; the challenge goes on with these methods.
-    WrongCode { tries_left: i64, totp: bool, email: bool },
+    WrongCode {
+        tries_left: i64,
+        totp: bool,
+        email: bool,
+    },
     /// Too many wrong codes: this challenge is over.
     CodesOver,
     /// No live challenge or ticket (expired, spent, or none).
@@ -150,7 +159,10 @@ pub enum Refusal {
     /// Invalid form input (the expired-password form).
     Invalid(Vec<FieldError>),
     /// A wrong first authenticator code; the set-up page is shown again.
-    SetupCode { message: Option<String>, enrolment: super::mfa::Enrolment },
+    SetupCode {
+        message: Option<String>,
+        enrolment: super::mfa::Enrolment,
+    },
     /// The password changed or the account was blocked since it was proved.
     Changed,
     /// The link was asked for by an account that is no longer signed in here.
@@ -176,9 +188,7 @@ impl Accounts {
     pub async fn sign_in(&self, proof: Proof, ctx: &SignInCtx) -> Result<Next> {
         match proof {
             Proof::Password { login, password } => self.with_password(&login, &password, ctx).await,
-            Proof::SecondFactor { challenge, method, code } => {
-                self.with_code(&challenge, method, &code, ctx).await
-            }
+            Proof::SecondFactor { challenge, method, code } => self.with_code(&challenge, method, &code, ctx).await,
             Proof::NewFactor { challenge, code } => self.with_new_factor(&challenge, &code, ctx).await,
             Proof::Upstream(proof) => self.with_upstream(proof, ctx).await,
             Proof::ExpiredPassword { ticket, current, new, confirm } => {

@@ -19,7 +19,9 @@ impl Accounts {
         let (outcome, refusal) = match self.authenticate(login, password).await {
             Ok(user) => return self.after_first_factor(user, FirstFactor::Password, ctx).await,
             Err(Error::InvalidCredentials) => (SignInOutcome::WrongPassword, Refusal::WrongPassword),
-            Err(Error::Locked { retry_after, newly }) => (SignInOutcome::Locked, Refusal::Locked { retry_after, newly }),
+            Err(Error::Locked { retry_after, newly }) => {
+                (SignInOutcome::Locked, Refusal::Locked { retry_after, newly })
+            }
             Err(Error::Blocked) => (SignInOutcome::Blocked, Refusal::Blocked),
             Err(Error::Unconfirmed) => (SignInOutcome::Unconfirmed, Refusal::Unconfirmed),
             Err(other) => return Err(other),

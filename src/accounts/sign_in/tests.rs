@@ -58,8 +58,14 @@ async fn worlds(settings: Settings) -> Vec<World> {
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let kek = Arc::new(Kek::new([9; 32]));
         let mailer = Mailer::memory("gatehouse@example.com").expect("mailer");
-        let outbox =
-            Outbox::new(store.clone(), kek.clone(), mailer, shared.clone(), MailConfig::default(), "https://sso.example");
+        let outbox = Outbox::new(
+            store.clone(),
+            kek.clone(),
+            mailer,
+            shared.clone(),
+            MailConfig::default(),
+            "https://sso.example",
+        );
         let password = PasswordConfig {
             argon2_memory_kib: 256,
             argon2_iterations: 1,

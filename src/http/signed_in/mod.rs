@@ -12,29 +12,21 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 
-use crate::accounts::sign_in::{LinkOffer, Next, Refusal, SignInCtx, SignedIn};
+use crate::accounts::sign_in::{LinkOffer, Next, SignInCtx, SignedIn};
 use crate::accounts::{self, StartedSession, mfa};
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, MaybeUser, PageCsrf};
-use crate::http::ip_gate;
 use crate::http::pages::{Nav, path_with_query};
-use crate::http::throttle;
 use crate::metrics::LoginOutcome;
-use crate::security::ip_rules::Scope;
 use crate::upstream::Provider;
 
+mod refused;
 pub mod templates;
 
-use templates::{ChallengePage, CodesPage, ExpiredPage, LinkPage, login_again, prove_url, unconfirmed};
-
-const BAD_LOGIN: &str = "The username or password is not correct.";
-/// For a blocked account, however it signs in.
-pub const BLOCKED: &str = "This account is blocked. Contact your administrator.";
-/// The same for every name, known or not (issue 6: lockout says nothing about existence).
-const LOCKED: &str = "Too many failed attempts. Signing in with this name is paused for a while; try again later or reset your password.";
+use templates::{CodesPage, ExpiredPage, LinkPage, prove_url};
 
 /// The request as the sign-in service sees it, and its cookies.
 pub struct SignInRequest {
@@ -129,7 +121,7 @@ pub fn respond(
         }
         Next::LinkOffer(offer) => link_offer(state, ctx, csrf, offer),
         Next::Linked => Redirect::to("/account?notice=linked").into_response(),
-        Next::Refused(refusal) => return refused(state, ctx, csrf, asked, refusal),
+        Next::Refused(refusal) => return refused::page(state, ctx, csrf, asked, refusal),
     })
 }
 
@@ -137,8 +129,9 @@ pub fn respond(
 /// cookie, and the redirect (or the recovery codes after a new factor).
 fn session(state: &AppState, ctx: &SignInCtx, done: SignedIn, asked: &Asked<'_>) -> Response {
     let secure = state.secure_cookies();
-    let device =
-        done.new_device.map(|d| cookies::set(cookies::device_name(secure), &d, "Lax", secure, Some(cookies::DEVICE_MAX_AGE)));
+    let device = done
+        .new_device
+        .map(|d| cookies::set(cookies::device_name(secure), &d, "Lax", secure, Some(cookies::DEVICE_MAX_AGE)));
     let parts = (
         AppendHeaders([
             (header::SET_COOKIE, session_cookie(state, &done.session.token, done.session.max_age_secs)),
@@ -157,86 +150,6 @@ fn session(state: &AppState, ctx: &SignInCtx, done: SignedIn, asked: &Asked<'_>)
     }
 }
 
-/// The refusal's page for the step that asked.
-fn refused(
-    state: &AppState,
-    ctx: &SignInCtx,
-    csrf: &str,
-    asked: Asked<'_>,
-    refusal: Refusal,
-) -> Result<Response, HtmlError> {
-    let next = ctx.next.as_deref();
-    Ok(match (asked, refusal) {
-        (_, Refusal::Network { role }) => {
-            ip_gate::note_refusal(&state.metrics, &Scope::Role(role), ctx.addr);
-            return Err(ip_gate::refused_account_page());
-        }
-        (Asked::Password { login }, Refusal::Unconfirmed) => {
-            state.metrics.observe_login(LoginOutcome::Unconfirmed);
-            unconfirmed(csrf, login)
-        }
-        (Asked::Password { login }, refusal) => {
-            let (outcome, status, message) = match &refusal {
-                Refusal::Locked { .. } => (Some(LoginOutcome::Locked), StatusCode::TOO_MANY_REQUESTS, LOCKED),
-                Refusal::Blocked => (Some(LoginOutcome::Blocked), StatusCode::FORBIDDEN, BLOCKED),
-                Refusal::WrongPassword => (Some(LoginOutcome::InvalidCredentials), StatusCode::UNAUTHORIZED, BAD_LOGIN),
-                // 401 tells scripts the sign-in failed; the error layer adds the
-                // `Form` challenge every 401 needs (RFC 7235 §3.1). Also for a
-                // password changed (or an account blocked) while it was checked.
-                _ => (None, StatusCode::UNAUTHORIZED, BAD_LOGIN),
-            };
-            outcome.into_iter().for_each(|o| state.metrics.observe_login(o));
-            let page = (status, login_again(state, csrf, login, next, message)).into_response();
-            match refusal {
-                Refusal::Locked { retry_after, newly } => {
-                    if newly {
-                        state.metrics.observe_lockout();
-                    }
-                    throttle::with_retry_after(page, retry_after)
-                }
-                _ => page,
-            }
-        }
-        (Asked::Code, Refusal::WrongCode { tries_left, totp, email }) => {
-            state.metrics.observe_login(LoginOutcome::InvalidCredentials);
-            let error = Some(format!("That code is not right. {tries_left} tries left."));
-            let page = ChallengePage {
-                nav: Nav::anonymous(),
-                csrf: csrf.to_owned(),
-                next: next.unwrap_or_default().to_owned(),
-                totp,
-                email,
-                notice: None,
-                error,
-            };
-            (StatusCode::UNAUTHORIZED, page).into_response()
-        }
-        (Asked::Code, Refusal::CodesOver) => {
-            state.metrics.observe_login(LoginOutcome::InvalidCredentials);
-            start_again(next, "failed")
-        }
-        (Asked::NewFactor, Refusal::SetupCode { message, enrolment }) => {
-            let next = next.unwrap_or_default().to_owned();
-            templates::setup_in_sign_in(csrf, next, enrolment, message).into_response()
-        }
-        (Asked::Upstream { .. }, Refusal::Locked { retry_after, .. }) => {
-            let page = HtmlError::new(StatusCode::TOO_MANY_REQUESTS, "Too many wrong codes lately. Try again later.");
-            throttle::with_retry_after(page.into_response(), retry_after)
-        }
-        (Asked::Upstream { .. }, Refusal::NotSameAccount) => {
-            return Err(HtmlError::bad_request(
-                "You are no longer signed in as the account that asked for this link.",
-            ));
-        }
-        (Asked::Upstream { .. }, _) => return Err(HtmlError::forbidden(BLOCKED)),
-        (Asked::Expired { username }, Refusal::Invalid(errors)) => {
-            let page = ExpiredPage::new(state, csrf, username, next, errors);
-            (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
-        }
-        (Asked::Code | Asked::NewFactor | Asked::Expired { .. }, _) => start_again(next, "expired"),
-    })
-}
-
 /// The identity's address belongs to an account: the offer page, and the
 /// cookie naming the waiting link.
 fn link_offer(state: &AppState, ctx: &SignInCtx, csrf: &str, offer: LinkOffer) -> Response {
@@ -251,7 +164,8 @@ fn link_offer(state: &AppState, ctx: &SignInCtx, csrf: &str, offer: LinkOffer) -
         username: None,
         back: "/login".into(),
     };
-    let cookie = cookies::set(cookies::link_name(secure), &offer.key, "Lax", secure, Some(accounts::upstream::FLOW_SECS));
+    let cookie =
+        cookies::set(cookies::link_name(secure), &offer.key, "Lax", secure, Some(accounts::upstream::FLOW_SECS));
     (AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response()
 }
 

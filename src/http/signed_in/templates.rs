@@ -44,7 +44,13 @@ pub fn provider_links(state: &AppState, next: Option<&str>) -> Vec<(String, Stri
 }
 
 /// The sign-in form again, with `message`, keeping what was typed.
-pub fn login_again(state: &AppState, csrf: &str, username: &str, next: Option<&str>, message: &'static str) -> LoginPage {
+pub fn login_again(
+    state: &AppState,
+    csrf: &str,
+    username: &str,
+    next: Option<&str>,
+    message: &'static str,
+) -> LoginPage {
     LoginPage {
         nav: Nav::anonymous(),
         csrf: csrf.to_owned(),
@@ -148,7 +154,10 @@ impl ExpiredPage {
             csrf: csrf.to_owned(),
             username: username.chars().take(accounts::names::EMAIL_MAX).collect(),
             next: next.unwrap_or_default().to_owned(),
-            hint: format!("At least {} characters, not one of your recent passwords.", state.config.password.min_length),
+            hint: format!(
+                "At least {} characters, not one of your recent passwords.",
+                state.config.password.min_length
+            ),
             errors,
         }
     }
