@@ -123,6 +123,13 @@ pub struct Enrolment {
     pub qr_svg: String,
 }
 
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is in all three fields.
+        f.debug_struct("Enrolment").finish_non_exhaustive()
+    }
+}
+
 /// What a password sign-in needs next.
 pub enum NextStep {
     /// No second factor: start the session.

@@ -169,12 +169,6 @@ pub enum Refusal {
     NotSameAccount,
 }
 
-impl std::fmt::Debug for super::mfa::Enrolment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Enrolment").finish_non_exhaustive()
-    }
-}
-
 impl Accounts {
     /// The IP rules that decide which roles may sign in from where (the
     /// server always sets them; without them no role is refused).
