@@ -199,7 +199,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         config: Arc::new(config),
         issuer,
         store: services.store,
-        accounts: services.accounts,
+        accounts: services.accounts.with_ip_policy(ip.clone()),
         clients: services.clients,
         csrf: services.csrf,
         keys: services.keys,

@@ -6,14 +6,14 @@
 //! are stored hashed.
 use std::net::IpAddr;
 
-use time::OffsetDateTime;
-use time::macros::format_description;
-
 use super::recovery::{Purpose, greeting_name};
 use super::{Accounts, Result};
 use crate::mail::Mail;
 use crate::security::token;
 use crate::store::UserRow;
+
+/// Kept here for the pages and the CLI that show times.
+pub use super::wording::format_time;
 
 /// Where a sign-in came from.
 #[derive(Debug, Clone, Copy)]
@@ -70,12 +70,6 @@ pub fn coarse_agent(ua: &str) -> String {
     }
 }
 
-/// Unix seconds as "2026-11-23 10:36 UTC" ("-" if out of range).
-pub fn format_time(unix: i64) -> String {
-    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_else(|| "-".into())
-}
-
 impl Accounts {
     /// Records a successful sign-in's device and network, and queues a notice
     /// when both are new for a user who has signed in before.
@@ -130,10 +124,5 @@ mod tests {
         assert_eq!(coarse_agent(edge), "Edge on Windows");
         assert_eq!(coarse_agent("curl/8.0"), "curl");
         assert_eq!(coarse_agent("Wget/1.21"), "Unknown device");
-    }
-
-    #[test]
-    fn times_are_formatted_in_utc_to_the_minute() {
-        assert_eq!(format_time(1_767_225_600), "2026-01-01 00:00 UTC");
     }
 }

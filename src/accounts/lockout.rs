@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use crate::security::audit::{self, ACTOR_SYSTEM, AuditAction, AuditEvent};
 
 use super::{Accounts, Error, Result, recovery::greeting_name};
-use crate::accounts::devices::format_time;
+use crate::accounts::wording::format_time;
 use crate::mail::Mail;
 use crate::security::lockout::{Failures, LockoutPolicy};
 use crate::security::token::hash_secret;

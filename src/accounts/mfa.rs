@@ -123,6 +123,13 @@ pub struct Enrolment {
     pub qr_svg: String,
 }
 
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is in all three fields.
+        f.debug_struct("Enrolment").finish_non_exhaustive()
+    }
+}
+
 /// What a password sign-in needs next.
 pub enum NextStep {
     /// No second factor: start the session.
@@ -468,7 +475,7 @@ impl Accounts {
         let mail = Mail::TwoFactorOn {
             name: greeting_name(user),
             method: what.to_owned(),
-            when: super::devices::format_time(now),
+            when: super::wording::format_time(now),
             not_me,
         };
         self.outbox.enqueue(db, &user.email, &mail).await?;
@@ -489,7 +496,7 @@ impl Accounts {
         tx.db().clear_mfa(&user.id).await?;
         audit::append(&mut tx.db(), &AuditEvent::new(actor, AuditAction::MfaDisabled, user.id.as_str()), now).await?;
         let not_me = self.new_link(&mut tx.db(), &user.id, Purpose::NotMe, "").await?;
-        let when = super::devices::format_time(now);
+        let when = super::wording::format_time(now);
         self.outbox
             .enqueue(&mut tx.db(), &user.email, &Mail::TwoFactorOff { name: greeting_name(user), when, not_me })
             .await?;

@@ -66,7 +66,7 @@ impl Accounts {
             return Ok(false);
         };
         let not_me = self.new_link(&mut tx.db(), user_id, Purpose::NotMe, "").await?;
-        let when = super::devices::format_time(now);
+        let when = super::wording::format_time(now);
         let mail = Mail::SecondStepFailed { name: greeting_name(&user), when, abandoned, not_me };
         self.outbox.enqueue(&mut tx.db(), &user.email, &mail).await?;
         tx.commit().await?;

@@ -16,6 +16,7 @@ use crate::store::{self, NewUser, Store, UserRow};
 pub mod activity;
 pub mod devices;
 mod lifecycle;
+pub mod linking;
 mod lockout;
 pub mod mfa;
 mod mfa_notice;
@@ -25,7 +26,9 @@ mod privilege;
 mod reauth;
 pub mod recovery;
 mod sessions;
+pub mod sign_in;
 pub mod upstream;
+mod wording;
 
 pub use activity::{SignInAttempt, SignInOutcome};
 pub use devices::SignInOrigin;
@@ -131,6 +134,8 @@ pub struct Accounts {
     lockout: crate::security::lockout::LockoutPolicy,
     /// The per-address failure counter (see `reauth.rs`).
     limiter: Option<crate::security::limiter::Limiter>,
+    /// The IP rules for roles at sign-in (see `sign_in`).
+    ip: Option<crate::security::ip_policy::IpPolicy>,
 }
 
 /// Two-step sign-in settings the services need.
@@ -163,7 +168,7 @@ impl Accounts {
         let policy = policy::PolicySettings::new(password);
         let lockout = Default::default();
         let passwords = Passwords::new(password)?;
-        Ok(Self { store, passwords, clock, session, policy, outbox, kek, mfa, lockout, limiter: None })
+        Ok(Self { store, passwords, clock, session, policy, outbox, kek, mfa, lockout, limiter: None, ip: None })
     }
 
     fn now(&self) -> i64 {

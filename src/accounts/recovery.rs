@@ -254,7 +254,7 @@ impl Accounts {
     /// "Your password was changed", with a "this wasn't me" link.
     pub(super) async fn queue_password_notice(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
         let not_me = self.new_link(db, &user.id, Purpose::NotMe, "").await?;
-        let when = super::devices::format_time(self.now());
+        let when = super::wording::format_time(self.now());
         self.outbox
             .enqueue(db, &user.email, &Mail::PasswordChanged { name: greeting_name(user), when, not_me })
             .await?;

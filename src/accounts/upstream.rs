@@ -5,7 +5,7 @@
 //! An upstream identity is never joined to an existing account by its email
 //! address, verified or not: a provider (or whoever controls an account
 //! there) could claim any address. Joining takes a sign-in to the local
-//! account and a confirmation; see `http/upstream.rs`.
+//! account and a confirmation; see `linking.rs`.
 use crate::security::audit::{self, AuditAction, AuditEvent};
 use crate::security::token;
 use crate::store::{self, FlowRow, IdentityRow, NewFlow, NewUser, UserRow};
@@ -20,7 +20,7 @@ pub const FLOW_SECS: i64 = 600;
 
 /// A flow's kind (`upstream_flows.purpose`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowKind {
+pub(super) enum FlowKind {
     /// Sent to the provider; the key is the `state` parameter.
     Start,
     /// A verified identity waiting for its link to be confirmed.
@@ -37,7 +37,7 @@ impl FlowKind {
 }
 
 /// A new flow.
-pub struct FlowStart<'a> {
+pub(super) struct FlowStart<'a> {
     pub kind: FlowKind,
     /// The `state` parameter, or a fresh token for a link.
     pub key: &'a str,
@@ -222,7 +222,7 @@ impl Accounts {
 
     /// Stores a flow until its callback or confirmation (hashes only for
     /// the state and the browser cookie).
-    pub async fn begin_upstream_flow(&self, f: &FlowStart<'_>) -> Result<()> {
+    pub(super) async fn begin_upstream_flow(&self, f: &FlowStart<'_>) -> Result<()> {
         let now = self.now();
         self.store
             .conn()
@@ -246,7 +246,7 @@ impl Accounts {
 
     /// Takes a live flow (once) that this browser started; `provider`, when
     /// given, must match too.
-    pub async fn take_upstream_flow(
+    pub(super) async fn take_upstream_flow(
         &self,
         kind: FlowKind,
         key: &str,
@@ -259,7 +259,7 @@ impl Accounts {
     }
 
     /// Reads a live flow without taking it.
-    pub async fn peek_upstream_flow(&self, kind: FlowKind, key: &str, browser: &str) -> Result<Option<FlowRow>> {
+    pub(super) async fn peek_upstream_flow(&self, kind: FlowKind, key: &str, browser: &str) -> Result<Option<FlowRow>> {
         let Some((key, browser)) = flow_hashes(key, browser) else { return Ok(None) };
         Ok(self.store.conn().await?.db().peek_upstream_flow(kind.as_str(), &key, &browser, self.now()).await?)
     }

@@ -1,15 +1,15 @@
 //! Request context for the audit log: the [`AuditCtx`] extractor (client
-//! address, user agent and `x-request-id`), and small helpers that record
-//! events for handlers. Recording is best effort once the change itself has
-//! committed: a failure is logged at error level, never shown to the user.
+//! address, user agent and `x-request-id`), and [`record`] for handlers.
+//! Recording is best effort once the change itself has committed: a failure
+//! is logged at error level, never shown to the user. Sign-in attempts are
+//! recorded by `accounts::sign_in` itself.
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::accounts::{self, SignInAttempt, SignInOutcome};
+use crate::accounts;
 use crate::app::AppState;
 use crate::http::extract::ClientInfo;
 use crate::security::audit::{self, AuditAction, AuditEvent};
-use crate::store::UserRow;
 
 /// Who is asking and under which request id.
 #[derive(Debug, Clone)]
@@ -57,81 +57,5 @@ impl AuditCtx {
 pub async fn record(state: &AppState, event: AuditEvent) {
     if let Err(e) = state.accounts.audit(&event).await {
         tracing::error!(error = %e, action = %event.action, "writing the audit log failed");
-    }
-}
-
-/// Records a failed password check at `/login` (activity and audit).
-pub async fn sign_in_attempt(state: &AppState, ctx: &AuditCtx, login: &str, result: &accounts::Result<UserRow>) {
-    let (outcome, user_id) = match result {
-        // A right password is not a sign-in yet (a second step may follow):
-        // `sign_in_completed` records it once the session exists.
-        Ok(_) => return,
-        Err(accounts::Error::InvalidCredentials) => (SignInOutcome::WrongPassword, None),
-        Err(accounts::Error::Locked { .. }) => (SignInOutcome::Locked, None),
-        Err(accounts::Error::Blocked) => (SignInOutcome::Blocked, None),
-        Err(accounts::Error::Unconfirmed) => (SignInOutcome::Unconfirmed, None),
-        Err(_) => return,
-    };
-    let attempt = SignInAttempt {
-        login,
-        user_id,
-        outcome,
-        method: "password",
-        ip: &ctx.ip,
-        user_agent: &ctx.user_agent,
-        request_id: &ctx.request_id,
-    };
-    if let Err(e) = state.accounts.record_sign_in(&attempt).await {
-        tracing::error!(error = %e, "recording the sign-in attempt failed");
-    }
-}
-
-/// The activity method for an `amr` value (OIDC `amr`, RFC 8176).
-pub fn method_of(amr: &str) -> &'static str {
-    match amr {
-        "pwd" => "password",
-        "fed" => "federated",
-        a if a.starts_with("fed") && a.contains("otp") => "federated+totp",
-        a if a.starts_with("fed") && a.contains("email") => "federated+email",
-        a if a.contains("otp") => "password+totp",
-        a if a.contains("email") => "password+email",
-        a if a.contains("rec") => "recovery_code",
-        _ => "other",
-    }
-}
-
-/// Records a completed sign-in (a session was started) with how it was proved.
-pub async fn sign_in_completed(
-    state: &AppState,
-    client: &ClientInfo,
-    headers: &axum::http::HeaderMap,
-    user_id: &str,
-    amr: &str,
-) {
-    known_user_attempt(state, client, headers, user_id, SignInOutcome::Success, method_of(amr)).await;
-}
-
-/// Records a sign-in attempt of a known account that got past the password
-/// (a wrong second-factor code, a refusal by an IP rule, or success).
-pub async fn known_user_attempt(
-    state: &AppState,
-    client: &ClientInfo,
-    headers: &axum::http::HeaderMap,
-    user_id: &str,
-    outcome: SignInOutcome,
-    method: &str,
-) {
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let attempt = SignInAttempt {
-        login: "",
-        user_id: Some(user_id),
-        outcome,
-        method,
-        ip: &client.ip,
-        user_agent: &client.user_agent,
-        request_id,
-    };
-    if let Err(e) = state.accounts.record_sign_in(&attempt).await {
-        tracing::error!(error = %e, "recording the sign-in failed");
     }
 }

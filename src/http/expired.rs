@@ -1,63 +1,27 @@
 //! The expired-password step of sign-in (`password.max_age_days`): a right
-//! password that is too old shows [`expired_page`] instead of signing in.
-//! It is shown only at the end of a complete sign-in (password and any
-//! second step), with a `gh_expired` ticket cookie; the form asks for the
-//! current password again and a new one; no secret goes into a URL. After a valid change the
-//! browser goes to `/login?reset=1` with the same `next`, to sign in with the
-//! new password.
-use askama::Template;
-use askama_web::WebTemplate;
+//! password that is too old shows the expired-password page instead of
+//! signing in. It is shown only at the end of a complete sign-in (password
+//! and any second step), with a `gh_expired` ticket cookie; the form asks for
+//! the current password again and a new one; no secret goes into a URL.
+//! After a valid change the browser goes to `/login?reset=1` with the same
+//! `next`, to sign in with the new password. The step is
+//! `accounts::sign_in`'s, the answers `http::signed_in`'s.
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::{self, FieldError};
+use crate::accounts::sign_in::Proof;
 use crate::app::AppState;
-use crate::http::cookies;
 use crate::http::error::HtmlError;
-use crate::http::extract::{CsrfForm, empty_secret, field_error, safe_next};
-use crate::http::pages::{Nav, path_with_query};
+use crate::http::extract::{CsrfForm, empty_secret, safe_next};
+use crate::http::signed_in::{self, Asked, SignInRequest};
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
     Router::new().route("/password/expired", get(get_expired).post(post_expired))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "password_expired.html")]
-struct ExpiredPage {
-    nav: Nav,
-    csrf: String,
-    username: String,
-    next: String,
-    hint: String,
-    errors: Vec<FieldError>,
-}
-
-impl ExpiredPage {
-    fn error_for(&self, field: &str) -> Option<&str> {
-        field_error(&self.errors, field)
-    }
-}
-
-/// The "your password has expired" page, answered to a right but expired password.
-pub fn expired_page(state: &AppState, csrf: String, username: &str, next: Option<String>) -> Response {
-    page(state, csrf, username, next, Vec::new()).into_response()
-}
-
-fn page(state: &AppState, csrf: String, username: &str, next: Option<String>, errors: Vec<FieldError>) -> ExpiredPage {
-    ExpiredPage {
-        nav: Nav::anonymous(),
-        csrf,
-        username: username.chars().take(accounts::names::EMAIL_MAX).collect(),
-        next: next.unwrap_or_default(),
-        hint: format!("At least {} characters, not one of your recent passwords.", state.config.password.min_length),
-        errors,
-    }
 }
 
 /// Only reached through the sign-in form; a direct visit starts there.
@@ -79,40 +43,17 @@ struct ExpiredForm {
 
 async fn post_expired(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    ctx: crate::http::audit::AuditCtx,
+    request: SignInRequest,
     CsrfForm { form, csrf }: CsrfForm<ExpiredForm>,
 ) -> Result<Response, HtmlError> {
-    let next = safe_next(form.next.as_deref());
-    let ticket = cookies::get(&headers, cookies::expired_name(state.secure_cookies())).unwrap_or_default();
-    let renewed = state
-        .accounts
-        .renew_expired_password(
-            ticket,
-            &form.current_password,
-            &form.new_password,
-            form.new_password_confirm.as_ref(),
-            &ctx.confirming(),
-        )
-        .await;
-    match renewed {
-        Ok(()) => {
-            let mut query = vec![("reset", "1")];
-            query.extend(next.as_deref().map(|n| ("next", n)));
-            let clear = cookies::clear(cookies::expired_name(state.secure_cookies()), state.secure_cookies());
-            Ok((AppendHeaders([(header::SET_COOKIE, clear)]), Redirect::to(&path_with_query("/login", &query)))
-                .into_response())
-        }
-        // No live ticket: the form outlived its sign-in (or never had one).
-        Err(accounts::Error::BadLink) => {
-            let mut query = vec![("mfa", "expired")];
-            query.extend(next.as_deref().map(|n| ("next", n)));
-            Ok(Redirect::to(&path_with_query("/login", &query)).into_response())
-        }
-        Err(accounts::Error::Invalid(errors)) => {
-            let page = page(&state, csrf.token, &form.username, next, errors);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
+    let ticket = request.ticket();
+    let ctx = request.going_to(safe_next(form.next.as_deref()));
+    let proof = Proof::ExpiredPassword {
+        ticket,
+        current: form.current_password,
+        new: form.new_password,
+        confirm: form.new_password_confirm,
+    };
+    let next = state.accounts.sign_in(proof, &ctx).await;
+    signed_in::respond(&state, &ctx, &csrf.token, Asked::Expired { username: &form.username }, next)
 }

@@ -133,26 +133,3 @@ pub async fn client_allowed(state: &AppState, client_id: &str, ip: Option<IpAddr
     note_refusal(&state.metrics, &scope, ip);
     false
 }
-
-/// Issue 14, item 3: role IP rules are decided from the account a sign-in
-/// names, before its password is checked. When the account's roles are
-/// refused from `ip`, the answer is the same whether the password is right
-/// or wrong: the password is never checked (so the attempt is not a password
-/// failure and cannot lock the account), and a dummy hash is spent so the
-/// refusal takes as long as a check. Returns the refused account's id.
-pub async fn refused_before_password(
-    state: &AppState,
-    login: &str,
-    password: &secrecy::SecretString,
-    ip: Option<IpAddr>,
-) -> Result<Option<String>, crate::accounts::Error> {
-    if state.ip.rules().await.is_empty() {
-        return Ok(None);
-    }
-    let Some((user_id, roles)) = state.accounts.roles_for_login(login).await? else { return Ok(None) };
-    if roles_allowed(state, &roles, ip).await {
-        return Ok(None);
-    }
-    state.accounts.spend_password_check(password).await?;
-    Ok(Some(user_id))
-}

@@ -37,6 +37,7 @@ pub mod mfa;
 pub mod nul_guard;
 pub mod pages;
 pub mod recovery;
+pub mod signed_in;
 pub mod throttle;
 pub mod token;
 pub mod upstream;

@@ -1,7 +1,10 @@
 //! Shared page furniture: the navigation data every template gets, the
+//! message page several areas show ([`MessagePage`]), the
 //! stylesheet (embedded in the binary and cache-busted by a content hash), and
 //! display helpers. Assets are compiled in rather than served from a folder
 //! (STYLE.md suggests ServeDir) so that the binary is all an operator deploys.
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
@@ -91,6 +94,25 @@ async fn get_stylesheet() -> impl IntoResponse {
         ],
         STYLESHEET,
     )
+}
+
+/// A page of a few sentences, optionally with the resend form or a link.
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub nav: Nav,
+    pub csrf: String,
+    pub title: &'static str,
+    pub paragraphs: Vec<&'static str>,
+    pub resend_login: Option<String>,
+    pub link: Option<(&'static str, &'static str)>,
+}
+
+impl MessagePage {
+    /// A page with `paragraphs` and an optional link.
+    pub fn new(title: &'static str, paragraphs: Vec<&'static str>, link: Option<(&'static str, &'static str)>) -> Self {
+        Self { nav: Nav::anonymous(), csrf: String::new(), title, paragraphs, resend_login: None, link }
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::accounts::{self, FieldError, Purpose};
 use crate::app::AppState;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error};
-use crate::http::pages::Nav;
+use crate::http::pages::{MessagePage, Nav};
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -41,25 +41,6 @@ struct LinkPage {
     button: &'static str,
     action: &'static str,
     token: String,
-}
-
-/// A page of a few sentences, optionally with the resend form or a link.
-#[derive(Template, WebTemplate)]
-#[template(path = "message.html")]
-pub struct MessagePage {
-    pub nav: Nav,
-    pub csrf: String,
-    pub title: &'static str,
-    pub paragraphs: Vec<&'static str>,
-    pub resend_login: Option<String>,
-    pub link: Option<(&'static str, &'static str)>,
-}
-
-impl MessagePage {
-    /// A page with `paragraphs` and an optional link.
-    pub fn new(title: &'static str, paragraphs: Vec<&'static str>, link: Option<(&'static str, &'static str)>) -> Self {
-        Self { nav: Nav::anonymous(), csrf: String::new(), title, paragraphs, resend_login: None, link }
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -335,7 +316,7 @@ async fn post_email_undo(
     CsrfForm { form, .. }: CsrfForm<TokenForm>,
 ) -> Result<Response, HtmlError> {
     after_link(state.accounts.undo_email_change(&form.token).await, || {
-        super::login::signed_out_page(
+        super::signed_in::signed_out_page(
             &state,
             MessagePage::new(
                 "Email address restored",
@@ -362,7 +343,7 @@ async fn post_not_me(
     CsrfForm { form, .. }: CsrfForm<TokenForm>,
 ) -> Result<Response, HtmlError> {
     after_link(state.accounts.not_me(&form.token).await, || {
-        super::login::signed_out_page(
+        super::signed_in::signed_out_page(
             &state,
             MessagePage::new(
                 "Your account is secured",

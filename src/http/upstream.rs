@@ -7,30 +7,30 @@
 //! Every flow is a database row bound to this browser by the `gh_upstream`
 //! cookie and looked up by the hash of its `state` (RFC 6749 §10.12), so a
 //! callback opened in another browser, replayed, or forged finds nothing.
-use askama::Template;
-use askama_web::WebTemplate;
+//! The flows, their payloads and the linking rules are `accounts::linking`'s
+//! and the sign-in `accounts::sign_in`'s; this file talks to the provider
+//! (`crate::upstream`), and stores no JSON and names no store row.
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::accounts::mfa::{FirstFactor, NextStep};
-use crate::accounts::upstream::{FLOW_SECS, FlowKind, FlowStart, UpstreamUser};
-use crate::accounts::{self, CurrentUser};
+use crate::accounts;
+use crate::accounts::linking::{LinkConfirm, LinkView};
+use crate::accounts::sign_in::{Proof, UpstreamProof};
+use crate::accounts::upstream::FLOW_SECS;
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
-use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, SignedIn, safe_next};
-use crate::http::login::{BLOCKED, Proof, finish_sign_in, to_second_step};
-use crate::http::pages::{Nav, path_with_query, reauthenticate};
-use crate::http::throttle;
+use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, SignedIn, safe_next};
+use crate::http::pages::{Nav, reauthenticate};
+use crate::http::signed_in::templates::{LinkPage, prove_url};
+use crate::http::signed_in::{self, Asked, SignInRequest, already_linked};
 use crate::security::audit::AuditAction;
-use crate::security::token;
-use crate::upstream::{self, Identity, Provider};
+use crate::upstream::{self, Identity, Pending, Provider};
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -40,13 +40,6 @@ pub fn router() -> Router<AppState> {
         .route("/login/{provider}/callback", get(get_callback))
         .route("/account/upstream/{provider}/link", post(post_account_link))
         .route("/account/upstream/{provider}/unlink", post(post_account_unlink))
-}
-
-/// Where the user proves a local account before a link (OIDC-style
-/// `prompt=login`: a session already open does not count), the address
-/// filled in.
-fn prove_url(email: &str) -> String {
-    path_with_query("/login", &[("prompt", "login"), ("next", "/login/link"), ("login_hint", email)])
 }
 
 #[derive(Deserialize, Default)]
@@ -65,7 +58,7 @@ async fn get_start(
     begin(&state, &headers, provider, &next, None).await
 }
 
-/// Sends the browser to the provider, keeping the flow's secrets here.
+/// Sends the browser to the provider; the flow's secrets stay with the service.
 async fn begin(
     state: &AppState,
     headers: &HeaderMap,
@@ -74,30 +67,11 @@ async fn begin(
     link_user_id: Option<&str>,
 ) -> Result<Response, HtmlError> {
     let start = provider.start(&callback_url(state, provider)?).await.map_err(|e| provider_error(provider, e))?;
-    let secret = serde_json::to_string(&start.pending).map_err(HtmlError::internal)?;
-    // One binding per browser, so flows started in two tabs both work.
-    let browser = match cookies::get(headers, cookies::upstream_name(state.secure_cookies())).filter(|b| b.len() <= 64)
-    {
-        Some(b) => b.to_owned(),
-        None => token::new_secret(),
-    };
-    let flow = FlowStart {
-        kind: FlowKind::Start,
-        key: &start.pending.state,
-        browser: &browser,
-        provider: provider.id(),
-        secret: &secret,
-        next,
-        link_user_id,
-    };
-    state.accounts.begin_upstream_flow(&flow).await?;
-    let cookie = cookies::set(
-        cookies::upstream_name(state.secure_cookies()),
-        &browser,
-        "Lax",
-        state.secure_cookies(),
-        Some(FLOW_SECS),
-    );
+    let secure = state.secure_cookies();
+    let browser = cookies::get(headers, cookies::upstream_name(secure));
+    let browser =
+        state.accounts.start_upstream_flow(provider.id(), &start.pending, browser, next, link_user_id).await?;
+    let cookie = cookies::set(cookies::upstream_name(secure), &browser, "Lax", secure, Some(FLOW_SECS));
     Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(start.url.as_str())).into_response())
 }
 
@@ -138,44 +112,37 @@ struct CallbackQuery {
     iss: Option<String>,
 }
 
-/// Everything a callback needs besides the query: who is here already,
-/// from where, and the cookies.
-struct Visit {
-    previous: Option<CurrentUser>,
-    client: ClientInfo,
-    ctx: AuditCtx,
-    headers: HeaderMap,
-    csrf: PageCsrf,
-}
-
-impl FromRequestParts<AppState> for Visit {
-    type Rejection = HtmlError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let MaybeUser(previous) = MaybeUser::from_request_parts(parts, state).await?;
-        let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
-        let Ok(ctx) = AuditCtx::from_request_parts(parts, state).await;
-        let csrf = PageCsrf::from_request_parts(parts, state).await?;
-        Ok(Self { previous, client, ctx, headers: parts.headers.clone(), csrf })
-    }
-}
-
 async fn get_callback(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<CallbackQuery>,
-    visit: Visit,
+    request: SignInRequest,
+    csrf: PageCsrf,
 ) -> Result<Response, HtmlError> {
     let provider = state.upstream.get(&id).ok_or_else(HtmlError::not_found)?;
-    let browser = cookies::get(&visit.headers, cookies::upstream_name(state.secure_cookies())).unwrap_or_default();
+    let browser = request.browser();
     let key = q.state.as_deref().unwrap_or_default();
-    let Some(flow) = state.accounts.take_upstream_flow(FlowKind::Start, key, browser, Some(provider.id())).await?
-    else {
+    let Some(flow) = state.accounts.returned_upstream_flow(key, &browser, provider.id()).await? else {
         return Err(HtmlError::bad_request(format!(
             "This sign-in with {} is not valid any more: it expired, was already used, or was started in another browser. Start again from the sign-in page.",
             provider.display_name()
         )));
     };
+    let identity = identity(&state, provider, &q, &flow.pending).await?;
+    let ctx = request.going_to(safe_next(Some(&flow.next)));
+    let proof =
+        UpstreamProof { identity, provider: provider.id().to_owned(), browser, link_user_id: flow.link_user_id };
+    let next = state.accounts.sign_in(Proof::Upstream(proof), &ctx).await;
+    signed_in::respond(&state, &ctx, &csrf.token, Asked::Upstream { provider }, next)
+}
+
+/// The identity the provider vouches for, from its answer at the callback.
+async fn identity(
+    state: &AppState,
+    provider: &Provider,
+    q: &CallbackQuery,
+    pending: &Pending,
+) -> Result<Identity, HtmlError> {
     provider.check_response_issuer(q.iss.as_deref()).await.map_err(|e| provider_error(provider, e))?;
     if let Some(error) = q.error.as_deref() {
         return Err(refused_upstream(provider, error, q.error_description.as_deref()));
@@ -185,15 +152,7 @@ async fn get_callback(
             "The provider sent no authorization code. Start again from the sign-in page.",
         ));
     };
-    let pending: upstream::Pending = serde_json::from_str(&flow.secret).map_err(HtmlError::internal)?;
-    let identity = provider
-        .finish(&callback_url(&state, provider)?, code, &pending)
-        .await
-        .map_err(|e| provider_error(provider, e))?;
-    match flow.link_user_id {
-        Some(user_id) => link_from_account(&state, provider, &identity, &user_id, visit).await,
-        None => sign_in(&state, provider, identity, &flow.next, visit).await,
-    }
+    provider.finish(&callback_url(state, provider)?, code, pending).await.map_err(|e| provider_error(provider, e))
 }
 
 /// The provider answered with an error (RFC 6749 §4.1.2.1), such as the
@@ -210,158 +169,16 @@ fn refused_upstream(provider: &Provider, error: &str, description: Option<&str>)
     HtmlError::bad_request(message)
 }
 
-/// A signed-in user adds a link from `/account`.
-async fn link_from_account(
-    state: &AppState,
-    provider: &Provider,
-    identity: &Identity,
-    user_id: &str,
-    visit: Visit,
-) -> Result<Response, HtmlError> {
-    if visit.previous.as_ref().is_none_or(|u| u.user_id != user_id) {
-        return Err(HtmlError::bad_request("You are no longer signed in as the account that asked for this link."));
-    }
-    let event = visit.ctx.event(user_id, AuditAction::UpstreamLinked, user_id);
-    match state.accounts.link_upstream(user_id, identity, event).await {
-        Ok(()) => Ok(Redirect::to("/account?notice=linked").into_response()),
-        Err(accounts::Error::AlreadyLinked) => Err(already_linked(provider.display_name())),
-        Err(other) => Err(other.into()),
-    }
-}
-
-fn already_linked(provider_name: &str) -> HtmlError {
-    HtmlError::new(
-        StatusCode::CONFLICT,
-        format!("This {provider_name} account is already linked to another gatehouse account. Unlink it there first."),
-    )
-}
-
 /// A provider's button name, or its id if it is no longer configured.
 fn provider_name(state: &AppState, id: &str) -> String {
     state.upstream.get(id).map_or_else(|| id.to_owned(), |p| p.display_name().to_owned())
 }
 
-/// Signs in the identity's account (after its second step, if it has one),
-/// creating it for a new identity; an address that belongs to an account
-/// leads to the link page instead.
-async fn sign_in(
-    state: &AppState,
-    provider: &Provider,
-    identity: Identity,
-    next: &str,
-    visit: Visit,
-) -> Result<Response, HtmlError> {
-    let event = visit.ctx.event("", AuditAction::UpstreamLinked, "");
-    let user = match state.accounts.upstream_user(&identity, event).await {
-        Ok(UpstreamUser::Known(user)) => user,
-        Ok(UpstreamUser::Taken) => return offer_link(state, provider, &identity, next, &visit).await,
-        Err(accounts::Error::Blocked) => {
-            return Err(HtmlError::forbidden(BLOCKED));
-        }
-        Err(other) => return Err(other.into()),
-    };
-    let next = safe_next(Some(next));
-    match state.accounts.begin_second_step(&user, FirstFactor::Upstream).await {
-        Err(accounts::Error::Locked { retry_after, .. }) => {
-            let page = HtmlError::new(StatusCode::TOO_MANY_REQUESTS, "Too many wrong codes lately. Try again later.");
-            return Ok(throttle::with_retry_after(page.into_response(), retry_after));
-        }
-        Err(other) => return Err(other.into()),
-        Ok(NextStep::Done) => {}
-        Ok(NextStep::Challenge { token }) => return Ok(to_second_step(state, &token, next.as_deref())),
-    }
-    let proof = Proof { user, credential: None, amr: FirstFactor::Upstream.as_str() };
-    let Visit { previous, client, headers, csrf, .. } = visit;
-    match finish_sign_in(state, previous, &client, &headers, proof, next.as_deref(), &csrf.token).await? {
-        Some(done) => Ok(done),
-        None => Err(HtmlError::forbidden(BLOCKED)),
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "upstream_link.html")]
-struct LinkPage {
-    nav: Nav,
-    csrf: String,
-    provider: String,
-    /// The upstream account's address ("" if none).
-    email: String,
-    /// Set on the confirmation page: the local account to link to.
-    username: Option<String>,
-    /// Where "sign in to link" goes (the offer page).
-    prove: String,
-    /// Where "not now" goes.
-    back: String,
-}
-
-/// The identity's address belongs to an account: nothing is linked and no
-/// session starts. The identity waits (bound to this browser) for the
-/// owner to sign in and confirm.
-async fn offer_link(
-    state: &AppState,
-    provider: &Provider,
-    identity: &Identity,
-    next: &str,
-    visit: &Visit,
-) -> Result<Response, HtmlError> {
-    let browser = cookies::get(&visit.headers, cookies::upstream_name(state.secure_cookies())).unwrap_or_default();
-    let key = token::new_secret();
-    let waiting = Waiting {
-        identity: identity.clone(),
-        session: visit.previous.as_ref().map(|u| u.session_id.clone()).unwrap_or_default(),
-    };
-    let secret = serde_json::to_string(&waiting).map_err(HtmlError::internal)?;
-    let flow = FlowStart {
-        kind: FlowKind::Link,
-        key: &key,
-        browser,
-        provider: provider.id(),
-        secret: &secret,
-        next,
-        link_user_id: None,
-    };
-    state.accounts.begin_upstream_flow(&flow).await?;
-    let email = identity.email.clone().unwrap_or_default();
-    let prove = prove_url(&email);
-    let page = LinkPage {
-        nav: Nav::new(visit.previous.as_ref()),
-        csrf: visit.csrf.token.clone(),
-        provider: provider.display_name().to_owned(),
-        email,
-        username: None,
-        prove,
-        back: "/login".into(),
-    };
-    let cookie =
-        cookies::set(cookies::link_name(state.secure_cookies()), &key, "Lax", state.secure_cookies(), Some(FLOW_SECS));
-    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), page).into_response())
-}
-
-/// A link waiting for its confirmation.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Waiting {
-    identity: Identity,
-    /// The session the browser had when the link was offered ("" if none):
-    /// it does not count as proof.
-    session: String,
-}
-
-/// The pending link behind this browser's cookies.
-async fn pending_link(
-    state: &AppState,
-    headers: &HeaderMap,
-    take: bool,
-) -> Result<Option<(crate::store::FlowRow, Waiting)>, HtmlError> {
-    let key = cookies::get(headers, cookies::link_name(state.secure_cookies())).unwrap_or_default();
-    let browser = cookies::get(headers, cookies::upstream_name(state.secure_cookies())).unwrap_or_default();
-    let flow = if take {
-        state.accounts.take_upstream_flow(FlowKind::Link, key, browser, None).await?
-    } else {
-        state.accounts.peek_upstream_flow(FlowKind::Link, key, browser).await?
-    };
-    let Some(flow) = flow else { return Ok(None) };
-    let waiting: Waiting = serde_json::from_str(&flow.secret).map_err(HtmlError::internal)?;
-    Ok(Some((flow, waiting)))
+/// The cookies naming the waiting link and the browser.
+fn link_cookies<'h>(state: &AppState, headers: &'h HeaderMap) -> (&'h str, &'h str) {
+    let secure = state.secure_cookies();
+    let key = cookies::get(headers, cookies::link_name(secure)).unwrap_or_default();
+    (key, cookies::get(headers, cookies::upstream_name(secure)).unwrap_or_default())
 }
 
 fn no_pending_link() -> HtmlError {
@@ -370,35 +187,26 @@ fn no_pending_link() -> HtmlError {
     )
 }
 
-/// Only a sign-in made after the link was offered proves the account: an
-/// older session might be someone else's at a shared computer. Every
-/// sign-in starts a new session, so the session the browser had at the
-/// offer never counts, even within the same second.
-fn proved(user: &CurrentUser, flow: &crate::store::FlowRow, waiting: &Waiting) -> bool {
-    user.auth_time >= flow.created_at && user.session_id != waiting.session
-}
-
 async fn get_link(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     headers: HeaderMap,
     csrf: PageCsrf,
 ) -> Result<Response, HtmlError> {
-    let Some((flow, waiting)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
-    let identity = &waiting.identity;
-    let Some(user) = user.filter(|u| proved(u, &flow, &waiting)) else {
-        let email = identity.email.clone().unwrap_or_default();
-        return Ok(Redirect::to(&prove_url(&email)).into_response());
+    let (key, browser) = link_cookies(&state, &headers);
+    let (provider, email, next) = match state.accounts.waiting_link(key, browser, user.as_ref()).await? {
+        LinkView::Missing => return Err(no_pending_link()),
+        LinkView::Prove { email } => return Ok(Redirect::to(&prove_url(&email)).into_response()),
+        LinkView::Confirm { provider, email, next } => (provider, email, next),
     };
-    let name = provider_name(&state, &flow.provider);
     let page = LinkPage {
-        nav: Nav::new(Some(&user)),
+        nav: Nav::new(user.as_ref()),
         csrf: csrf.token.clone(),
-        provider: name,
-        email: identity.email.clone().unwrap_or_default(),
-        username: Some(user.username.clone()),
+        provider: provider_name(&state, &provider),
+        email,
+        username: user.map(|u| u.username),
         prove: String::new(),
-        back: safe_next(Some(&flow.next)).unwrap_or_else(|| "/account".into()),
+        back: safe_next(Some(&next)).unwrap_or_else(|| "/account".into()),
     };
     Ok((csrf, page).into_response())
 }
@@ -413,21 +221,14 @@ async fn post_link(
     headers: HeaderMap,
     CsrfForm { .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    let Some((flow, waiting)) = pending_link(&state, &headers, false).await? else { return Err(no_pending_link()) };
-    let Some(user) = user.filter(|u| proved(u, &flow, &waiting)) else {
-        return Ok(Redirect::to(&prove_url("")).into_response());
+    let (key, browser) = link_cookies(&state, &headers);
+    let next = match state.accounts.confirm_link(key, browser, user.as_ref(), &ctx.context("")).await? {
+        LinkConfirm::Missing => return Err(no_pending_link()),
+        LinkConfirm::Prove => return Ok(Redirect::to(&prove_url("")).into_response()),
+        LinkConfirm::AlreadyLinked { provider } => return Err(already_linked(&provider_name(&state, &provider))),
+        LinkConfirm::Linked { next } => next,
     };
-    // Taken now: a second confirmation finds nothing.
-    let Some((flow, Waiting { identity, .. })) = pending_link(&state, &headers, true).await? else {
-        return Err(no_pending_link());
-    };
-    let event = ctx.event(&user.user_id, AuditAction::UpstreamLinked, &user.user_id);
-    match state.accounts.link_upstream(&user.user_id, &identity, event).await {
-        Ok(()) => {}
-        Err(accounts::Error::AlreadyLinked) => return Err(already_linked(&provider_name(&state, &flow.provider))),
-        Err(other) => return Err(other.into()),
-    }
-    let to = safe_next(Some(&flow.next)).unwrap_or_else(|| "/account?notice=linked".into());
+    let to = safe_next(Some(&next)).unwrap_or_else(|| "/account?notice=linked".into());
     let clear = cookies::clear(cookies::link_name(state.secure_cookies()), state.secure_cookies());
     Ok((AppendHeaders([(header::SET_COOKIE, clear)]), Redirect::to(&to)).into_response())
 }
