@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 
 use crate::accounts::{self, Registration};
 use crate::app::{self, Services};
@@ -298,6 +297,7 @@ fn describe(err: accounts::Error) -> anyhow::Error {
             anyhow::anyhow!("{}", text.join("; "))
         }
         accounts::Error::UnknownUser => anyhow::anyhow!("no such user"),
+        accounts::Error::OwnAccount => anyhow::anyhow!("you cannot block your own account"),
         accounts::Error::LastAdmin => {
             anyhow::anyhow!("that is the last administrator; give another user the admin role first")
         }
@@ -313,11 +313,13 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
     };
     let services = open(config).await?;
     let accounts = &services.accounts;
+    // Every change below is audited by its service, with actor `cli`.
+    let cli_ctx = crate::security::audit::Context::cli();
     match cmd {
         UserCommand::Create { username, email, roles, .. } => {
             let password = password.context("no password")?;
             let id = accounts
-                .register(&Registration {
+                .register(&cli_ctx, &Registration {
                     username: &username,
                     email: &email,
                     password: &password,
@@ -355,39 +357,27 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Block { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            accounts
-                .set_blocked(&u.id, true, &audit::cli_event(AuditAction::UserBlocked, &u.id))
-                .await
-                .map_err(describe)?;
+            accounts.block(&cli_ctx, &u.id).await.map_err(describe)?;
             println!("blocked {}; their sessions have ended", u.username);
         }
         UserCommand::Unblock { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            accounts
-                .set_blocked(&u.id, false, &audit::cli_event(AuditAction::UserUnblocked, &u.id))
-                .await
-                .map_err(describe)?;
+            accounts.unblock(&cli_ctx, &u.id).await.map_err(describe)?;
             println!("unblocked {}", u.username);
         }
         UserCommand::ResetMfa { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            accounts.reset_mfa(&u.id).await.map_err(describe)?;
+            accounts.reset_mfa(&cli_ctx, &u.id).await.map_err(describe)?;
             println!("two-step sign-in removed for {}", u.username);
         }
         UserCommand::Unlock { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            let was_locked = accounts.unlock(&u.id).await.map_err(describe)?;
+            let was_locked = accounts.unlock(&cli_ctx, &u.id).await.map_err(describe)?;
             println!("unlocked {}{}", u.username, if was_locked { "" } else { " (it was not locked)" });
-            if was_locked {
-                audit::record(&services, AuditAction::AccountUnlocked, &u.id, json!({})).await?;
-            }
         }
         UserCommand::SignOut { user } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            let ended = accounts
-                .sign_out_everywhere(&u.id, &audit::cli_event(AuditAction::SessionRevoked, &u.id))
-                .await
-                .map_err(describe)?;
+            let ended = accounts.sign_out_user(&cli_ctx, &u.id).await.map_err(describe)?;
             println!("signed out {} everywhere: {ended} sessions ended, every token revoked", u.username);
         }
         UserCommand::Delete { user, yes } => {
@@ -395,13 +385,12 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             if !yes {
                 confirm(&format!("Delete user {} ({}) and everything they own?", u.username, u.email))?;
             }
-            accounts.delete_user(&u.id, audit::cli_event(AuditAction::UserDeleted, &u.id)).await.map_err(describe)?;
+            accounts.delete_user(&u.id, &cli_ctx).await.map_err(describe)?;
             println!("deleted user {} ({})", u.username, u.id);
         }
         UserCommand::SetRoles { user, roles } => {
             let u = accounts.find(&user).await.map_err(describe)?;
-            let roles = accounts.set_roles(&u.id, &roles).await.map_err(describe)?;
-            audit::record(&services, AuditAction::RoleChanged, &u.id, json!({ "roles": roles })).await?;
+            let roles = accounts.set_roles(&cli_ctx, &u.id, &roles).await.map_err(describe)?;
             println!("{} now has roles: {}", u.username, roles.join(" "));
         }
     }

@@ -17,7 +17,6 @@ use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::login::signed_out;
 use crate::http::pages::{Nav, device_name, display_time};
-use crate::security::audit::AuditAction;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -233,9 +232,10 @@ struct ProfileForm {
 async fn post_profile(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<ProfileForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.set_display_name(&user.user_id, &form.display_name).await {
+    match state.accounts.set_display_name(&ctx.context(&user.user_id), &user.user_id, &form.display_name).await {
         Ok(()) => Ok(Redirect::to("/account?notice=profile").into_response()),
         Err(err) => with_errors(&state, &user, &csrf, err, Typed::DisplayName(&form.display_name)).await,
     }
@@ -264,7 +264,7 @@ async fn post_password(
             &form.new_password,
             form.new_password_confirm.as_ref(),
             Some(&user.session_id),
-            &ctx.event(&user.user_id, AuditAction::PasswordChanged, &user.user_id),
+            &ctx.context(&user.user_id),
         )
         .await;
     match changed {
@@ -292,7 +292,7 @@ async fn post_email(
     CsrfForm { form, csrf }: CsrfForm<EmailForm>,
 ) -> Result<Response, HtmlError> {
     let recent = state.accounts.recently_authenticated(&user);
-    let from = ctx.confirming();
+    let from = ctx.context(&user.user_id);
     match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email, recent, &from).await
     {
         Ok(()) => Ok(Redirect::to("/account?notice=email").into_response()),
@@ -310,9 +310,7 @@ async fn post_revoke_session(
     Path(id): Path<String>,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
-    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
-    let event = event.with_detail(serde_json::json!({ "session": id }));
-    if !state.accounts.end_session(&user.user_id, &id, &event).await? {
+    if !state.accounts.revoke_session(&ctx.context(&user.user_id), &user.user_id, &id).await? {
         return Err(HtmlError::not_found());
     }
     if id == user.session_id {
@@ -327,7 +325,6 @@ async fn post_revoke_all(
     ctx: AuditCtx,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
-    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
-    state.accounts.sign_out_everywhere(&user.user_id, &event).await?;
+    state.accounts.sign_out_everywhere(&user.user_id, &ctx.context(&user.user_id)).await?;
     Ok(signed_out(&state, "/login?signed_out=1"))
 }

@@ -10,11 +10,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::http::audit::{self, AuditCtx};
+use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{Admin, CsrfForm, PageCsrf};
 use crate::http::pages::{Nav, display_time, path_with_query};
-use crate::security::audit::AuditAction;
 
 const PER_PAGE: i64 = 25;
 
@@ -138,11 +137,7 @@ async fn post_block(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    if id == admin.user_id {
-        return Err(HtmlError::bad_request("You cannot block your own account."));
-    }
-    state.accounts.set_blocked(&id, true, &ctx.event(&admin.user_id, AuditAction::UserBlocked, &id)).await?;
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user blocked by admin");
+    state.accounts.block(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -154,8 +149,7 @@ async fn post_unblock(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    state.accounts.set_blocked(&id, false, &ctx.event(&admin.user_id, AuditAction::UserUnblocked, &id)).await?;
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user unblocked by admin");
+    state.accounts.unblock(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -168,9 +162,7 @@ async fn post_sign_out(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    let event = ctx.event(&admin.user_id, AuditAction::SessionRevoked, &id);
-    state.accounts.sign_out_everywhere(&id, &event).await?;
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user signed out everywhere by admin");
+    state.accounts.sign_out_user(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -183,10 +175,7 @@ async fn post_unlock(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    if state.accounts.unlock(&id).await? {
-        audit::record(&state, ctx.event(&admin.user_id, AuditAction::AccountUnlocked, &id)).await;
-    }
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user unlocked by admin");
+    state.accounts.unlock(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -210,9 +199,6 @@ async fn post_roles(
     // Validated before the change is made (CWE-93).
     let back = back_to(&BlockForm { back: form.back })?;
     let roles: Vec<String> = if form.admin == "yes" { vec!["admin".into()] } else { Vec::new() };
-    let now = state.accounts.set_roles(&id, &roles).await?;
-    let event = ctx.event(&admin.user_id, AuditAction::RoleChanged, &id);
-    audit::record(&state, event.with_detail(serde_json::json!({ "roles": now }))).await;
-    tracing::info!(admin = %admin.user_id, user_id = %id, roles = ?now, "roles changed by admin");
+    state.accounts.set_roles(&ctx.context(&admin.user_id), &id, &roles).await?;
     Ok(Redirect::to(&back).into_response())
 }
