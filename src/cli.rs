@@ -319,14 +319,17 @@ async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Create { username, email, roles, .. } => {
             let password = password.context("no password")?;
             let id = accounts
-                .register(&cli_ctx, &Registration {
-                    username: &username,
-                    email: &email,
-                    password: &password,
-                    password_confirm: None,
-                    email_verified: true,
-                    roles: &roles,
-                })
+                .register(
+                    &cli_ctx,
+                    &Registration {
+                        username: &username,
+                        email: &email,
+                        password: &password,
+                        password_confirm: None,
+                        email_verified: true,
+                        roles: &roles,
+                    },
+                )
                 .await
                 .map_err(describe)?
                 .unwrap_or_default(); // operators get the conflict as an error, never `None`

@@ -60,7 +60,8 @@ impl Accounts {
         tx.db().lock_user(user_id).await?;
         let ended = tx.db().revoke_user_sessions(user_id, None, now).await?;
         tx.db().revoke_user_tokens(user_id, now).await?;
-        let event = ctx.event(AuditAction::SessionRevoked, user_id).with_detail(json!({ "sessions": "all", "ended": ended }));
+        let event =
+            ctx.event(AuditAction::SessionRevoked, user_id).with_detail(json!({ "sessions": "all", "ended": ended }));
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         tracing::info!(user_id, ended, "signed out everywhere");
@@ -106,8 +107,9 @@ impl Accounts {
         if !tx.db().delete_user(user_id, &locks).await? {
             return Err(Error::UnknownUser);
         }
-        let event =
-            ctx.event(AuditAction::UserDeleted, user_id).with_detail(json!({ "username": user.username, "email": user.email }));
+        let event = ctx
+            .event(AuditAction::UserDeleted, user_id)
+            .with_detail(json!({ "username": user.username, "email": user.email }));
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         tracing::info!(user_id, "account deleted");

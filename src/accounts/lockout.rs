@@ -88,8 +88,8 @@ impl Accounts {
             .acting_as(ACTOR_SYSTEM)
             .event(AuditAction::AccountLocked, user.map(|u| u.id.as_str()).unwrap_or(""))
             .with_detail(
-            serde_json::json!({ "until": lock.until, "level": lock.level, "subject": subject.split(':').next() }),
-        );
+                serde_json::json!({ "until": lock.until, "level": lock.level, "subject": subject.split(':').next() }),
+            );
         audit::append(&mut tx.db(), &event, now).await?;
         let mailed = match user.filter(|u| u.email_verified) {
             Some(u) => {

@@ -170,9 +170,8 @@ impl Accounts {
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().revoke_user_refresh(&user.id, now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
-        let event = from
-            .event(AuditAction::PasswordChanged, &user.id)
-            .with_detail(serde_json::json!({ "expired": true }));
+        let event =
+            from.event(AuditAction::PasswordChanged, &user.id).with_detail(serde_json::json!({ "expired": true }));
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         self.outbox.kick();

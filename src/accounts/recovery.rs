@@ -334,7 +334,8 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailUndo).await?;
         self.lock_out_and_reset(ctx, &mut tx.db(), &user_id, "email_undo").await?;
-        let event = ctx.event(AuditAction::EmailChanged, &user_id).with_detail(serde_json::json!({ "via": "undo link" }));
+        let event =
+            ctx.event(AuditAction::EmailChanged, &user_id).with_detail(serde_json::json!({ "via": "undo link" }));
         audit::append(&mut tx.db(), &event, self.now()).await?;
         tx.commit().await?;
         self.outbox.kick();

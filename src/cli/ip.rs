@@ -79,7 +79,8 @@ async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Resul
         (None, Some(r)) => Scope::Role(r),
         (None, None) => Scope::Global,
     };
-    let rule = match policy.add(&Context::cli(), action, &args.cidr, &scope, args.note.trim(), SystemClock.unix()).await {
+    let rule = match policy.add(&Context::cli(), action, &args.cidr, &scope, args.note.trim(), SystemClock.unix()).await
+    {
         Ok(rule) => rule,
         Err(ip_policy::Error::Rule(e)) => bail!("{e}"),
         Err(e) => return Err(e.into()),

@@ -291,7 +291,11 @@ async fn post_reset(
     ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<ResetForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.reset_password(&ctx.context(""), &form.token, &form.password, form.password_confirm.as_ref()).await {
+    match state
+        .accounts
+        .reset_password(&ctx.context(""), &form.token, &form.password, form.password_confirm.as_ref())
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/login?reset=1").into_response()),
         Err(accounts::Error::BadLink) => Ok(dead_link()),
         Err(accounts::Error::Invalid(errors)) => {

@@ -417,9 +417,13 @@ mod tests {
 
     #[test]
     fn a_context_event_names_the_target_when_nobody_is_signed_in() {
-        let ctx = Context { ip: "192.0.2.1".into(), user_agent: "ua".into(), request_id: "r1".into(), ..Context::default() };
+        let ctx =
+            Context { ip: "192.0.2.1".into(), user_agent: "ua".into(), request_id: "r1".into(), ..Context::default() };
         let e = ctx.event(AuditAction::SignIn, "u1");
-        assert_eq!((e.actor.as_str(), e.target.as_str(), e.ip.as_str(), e.user_agent.as_str()), ("u1", "u1", "192.0.2.1", "ua"));
+        assert_eq!(
+            (e.actor.as_str(), e.target.as_str(), e.ip.as_str(), e.user_agent.as_str()),
+            ("u1", "u1", "192.0.2.1", "ua")
+        );
         let e = ctx.acting_as("admin").event(AuditAction::UserBlocked, "u1");
         assert_eq!((e.actor.as_str(), e.request_id.as_str()), ("admin", "r1"));
         assert_eq!(Context::cli().event(AuditAction::UserBlocked, "u1").actor, ACTOR_CLI);

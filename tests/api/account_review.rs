@@ -218,14 +218,17 @@ async fn forty_quick_guesses_at_a_confirmation_form_do_not_all_get_answered_asvs
 async fn register_with(app: &TestApp, username: &str, password: &str) -> String {
     app.state
         .accounts
-        .register(&test_ctx(), &gatehouse::accounts::Registration {
-            username,
-            email: &format!("{username}@example.com"),
-            password: &SecretString::from(password),
-            password_confirm: None,
-            email_verified: true,
-            roles: &[],
-        })
+        .register(
+            &test_ctx(),
+            &gatehouse::accounts::Registration {
+                username,
+                email: &format!("{username}@example.com"),
+                password: &SecretString::from(password),
+                password_confirm: None,
+                email_verified: true,
+                roles: &[],
+            },
+        )
         .await
         .unwrap()
         .unwrap()

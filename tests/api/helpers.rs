@@ -198,14 +198,17 @@ impl TestApp {
         let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
         self.state
             .accounts
-            .register(&test_ctx(), &Registration {
-                username,
-                email: &format!("{username}@example.com"),
-                password: &SecretString::from(PASSWORD),
-                password_confirm: None,
-                email_verified: true,
-                roles: &roles,
-            })
+            .register(
+                &test_ctx(),
+                &Registration {
+                    username,
+                    email: &format!("{username}@example.com"),
+                    password: &SecretString::from(PASSWORD),
+                    password_confirm: None,
+                    email_verified: true,
+                    roles: &roles,
+                },
+            )
             .await
             .unwrap()
             .unwrap()
