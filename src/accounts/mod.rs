@@ -27,6 +27,7 @@ mod reauth;
 pub mod recovery;
 mod sessions;
 pub mod upstream;
+mod user;
 
 pub use activity::{SignInAttempt, SignInOutcome};
 pub use admin::AdminAccess;
@@ -35,6 +36,7 @@ pub use names::{Email, Username};
 pub use reauth::Confirming;
 pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
+pub use user::{ListedUser, User, UserList, bounded_query};
 
 /// The roles gatehouse knows. Every account has `user`.
 pub const ROLES: [&str; 2] = ["admin", "user"];

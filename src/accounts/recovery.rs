@@ -126,8 +126,12 @@ impl Accounts {
             && db.count_links_since(user_id, p, now - 3_600).await? < LINKS_PER_HOUR)
     }
 
-    /// Whether a link can still be used (its page shows a button that spends it).
+    /// Whether a link can still be used (its page shows a button that spends
+    /// it). An empty or overlong secret is no link (and costs no query).
     pub async fn link_is_live(&self, secret: &str, purpose: Purpose) -> Result<bool> {
+        if secret.is_empty() || secret.len() > 128 {
+            return Ok(false);
+        }
         let hash = token::hash_secret(secret);
         Ok(self.store.conn().await?.db().link_is_live(&hash, purpose.as_str(), self.now()).await?)
     }

@@ -115,7 +115,7 @@ async fn account_page(
     notice: Option<&'static str>,
     errors: Vec<FieldError>,
 ) -> Result<AccountPage, HtmlError> {
-    let row = state.accounts.find(&user.user_id).await?;
+    let row = state.accounts.user(&user.user_id).await?;
     let sessions = state
         .accounts
         .sessions(&user.user_id)
@@ -159,7 +159,7 @@ async fn account_page(
         new_email: String::new(),
         mfa_on: state.accounts.mfa_status(&user.user_id, &user.roles).await?.enabled(),
         upstream: upstream_views(state, &user.user_id).await?,
-        has_password: row.password_hash.is_some(),
+        has_password: row.has_password,
     })
 }
 

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::accounts;
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
@@ -40,6 +41,21 @@ struct UserView {
     is_self: bool,
     /// Holds the `admin` role (one button gives or takes it).
     admin: bool,
+}
+
+impl From<accounts::ListedUser> for UserView {
+    fn from(l: accounts::ListedUser) -> Self {
+        Self {
+            created: display_time(l.user.created_at),
+            id: l.user.id,
+            username: l.user.username,
+            email: l.user.email,
+            blocked: l.user.blocked,
+            locked: l.locked,
+            is_self: l.is_viewer,
+            admin: l.admin,
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -77,33 +93,17 @@ async fn get_users(
     csrf: PageCsrf,
     Query(query): Query<UsersQuery>,
 ) -> Result<Response, HtmlError> {
-    let q: String = query.q.trim().chars().take(100).collect();
-    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (rows, total) = state.accounts.search(&q, page, PER_PAGE).await?;
-    let locked = state.accounts.locked_user_ids().await?;
-    let admins = state.accounts.role_holders("admin").await?;
-    let users = rows
-        .into_iter()
-        .map(|u| UserView {
-            is_self: u.id == admin.user_id,
-            locked: locked.contains(&u.id),
-            admin: admins.contains(&u.id),
-            created: display_time(u.created_at),
-            id: u.id,
-            username: u.username,
-            email: u.email,
-            blocked: u.blocked,
-        })
-        .collect();
+    let list = state.accounts.list_users(&query.q, query.page.unwrap_or(1), PER_PAGE, &admin.user_id).await?;
+    let q = accounts::bounded_query(&query.q);
     let page_view = UsersPage {
         nav: Nav::new(Some(&admin)),
         csrf: csrf.token.clone(),
-        prev_page: (page > 1).then(|| page_link(&q, page - 1)),
-        next_page: (page * PER_PAGE < total).then(|| page_link(&q, page + 1)),
+        prev_page: (list.page > 1).then(|| page_link(&q, list.page - 1)),
+        next_page: list.has_next.then(|| page_link(&q, list.page + 1)),
         query: q,
-        users,
-        total,
-        page,
+        users: list.users.into_iter().map(UserView::from).collect(),
+        total: list.total,
+        page: list.page,
     };
     Ok((csrf, page_view).into_response())
 }
