@@ -36,7 +36,7 @@ pub use names::{Email, Username};
 pub use reauth::Confirming;
 pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
-pub use user::{ListedUser, User, UserList, bounded_query};
+pub use user::{Attempt, ListedUser, Overview, User, UserList, bounded_query};
 
 /// The roles gatehouse knows. Every account has `user`.
 pub const ROLES: [&str; 2] = ["admin", "user"];

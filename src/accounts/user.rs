@@ -4,8 +4,8 @@
 //! console shows (locked, administrator, the viewer's own account).
 //!
 //! Must not import axum or `http`.
-use super::{Accounts, Result};
-use crate::store::UserRow;
+use super::{Accounts, CurrentUser, Result, SessionInfo, SignInOutcome};
+use crate::store::{ActivityRow, UserRow};
 
 /// One account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,41 @@ impl From<UserRow> for User {
     }
 }
 
+/// One sign-in attempt on the account, as its owner sees it.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: i64,
+    /// Words for the outcome ("Signed in", "Wrong password" …).
+    pub outcome: &'static str,
+    pub method: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl From<ActivityRow> for Attempt {
+    fn from(a: ActivityRow) -> Self {
+        Self {
+            at: a.at,
+            outcome: SignInOutcome::describe(&a.outcome),
+            method: a.method,
+            ip: a.ip,
+            user_agent: a.user_agent,
+        }
+    }
+}
+
+/// What the signed-in user's own page shows, in one call.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub user: User,
+    /// Live sessions, with `current` marking the one asking.
+    pub sessions: Vec<(SessionInfo, bool)>,
+    /// The newest sign-in attempts, newest first.
+    pub activity: Vec<Attempt>,
+    /// Two-step sign-in is on.
+    pub mfa_on: bool,
+}
+
 /// A user in the console's list.
 #[derive(Debug, Clone)]
 pub struct ListedUser {
@@ -64,6 +99,20 @@ impl Accounts {
     pub async fn user(&self, user_id: &str) -> Result<User> {
         let row = self.store.conn().await?.db().find_user(user_id).await?;
         row.map(User::from).ok_or(super::Error::UnknownUser)
+    }
+
+    /// The account page's facts for the signed-in `who`.
+    pub async fn overview(&self, who: &CurrentUser) -> Result<Overview> {
+        let user = self.user(&who.user_id).await?;
+        let sessions = self.sessions(&who.user_id).await?;
+        let sessions = sessions.into_iter().map(|s| {
+            let current = s.id == who.session_id;
+            (s, current)
+        });
+        let sessions = sessions.collect();
+        let activity = self.recent_activity(&who.user_id).await?.into_iter().map(Attempt::from).collect();
+        let mfa_on = self.mfa_status(&who.user_id, &who.roles).await?.enabled();
+        Ok(Overview { user, sessions, activity, mfa_on })
     }
 
     /// Page `page` (clamped to 1…1 000 000) of the users matching `query`

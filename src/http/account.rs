@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::{self, CurrentUser, FieldError, SignInOutcome};
+use crate::accounts::{self, CurrentUser, FieldError};
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
@@ -108,6 +108,31 @@ impl AccountPage {
     }
 }
 
+impl SessionView {
+    fn new(s: accounts::SessionInfo, current: bool) -> Self {
+        Self {
+            current,
+            device: device_name(&s.user_agent),
+            ip: s.ip,
+            created: display_time(s.created_at),
+            last_seen: display_time(s.last_seen_at),
+            id: s.id,
+        }
+    }
+}
+
+impl From<accounts::Attempt> for ActivityView {
+    fn from(a: accounts::Attempt) -> Self {
+        Self {
+            when: display_time(a.at),
+            outcome: a.outcome,
+            method: a.method,
+            device: device_name(&a.user_agent),
+            ip: a.ip,
+        }
+    }
+}
+
 async fn account_page(
     state: &AppState,
     user: &CurrentUser,
@@ -115,51 +140,24 @@ async fn account_page(
     notice: Option<&'static str>,
     errors: Vec<FieldError>,
 ) -> Result<AccountPage, HtmlError> {
-    let row = state.accounts.user(&user.user_id).await?;
-    let sessions = state
-        .accounts
-        .sessions(&user.user_id)
-        .await?
-        .into_iter()
-        .map(|s| SessionView {
-            current: s.id == user.session_id,
-            device: device_name(&s.user_agent),
-            ip: s.ip,
-            created: display_time(s.created_at),
-            last_seen: display_time(s.last_seen_at),
-            id: s.id,
-        })
-        .collect();
-    let activity = state
-        .accounts
-        .recent_activity(&user.user_id)
-        .await?
-        .into_iter()
-        .map(|a| ActivityView {
-            when: display_time(a.at),
-            outcome: SignInOutcome::describe(&a.outcome),
-            method: a.method,
-            device: device_name(&a.user_agent),
-            ip: a.ip,
-        })
-        .collect();
+    let o = state.accounts.overview(user).await?;
     Ok(AccountPage {
         nav: Nav::new(Some(user)),
         csrf: csrf.token.clone(),
-        username: row.username,
-        email: row.email,
-        email_verified: row.email_verified,
-        display_name: row.display_name,
         roles: user.roles.join(", "),
-        member_since: display_time(row.created_at),
-        sessions,
-        activity,
+        member_since: display_time(o.user.created_at),
+        has_password: o.user.has_password,
+        username: o.user.username,
+        email: o.user.email,
+        email_verified: o.user.email_verified,
+        display_name: o.user.display_name,
+        sessions: o.sessions.into_iter().map(|(s, current)| SessionView::new(s, current)).collect(),
+        activity: o.activity.into_iter().map(ActivityView::from).collect(),
         notice,
         errors,
         new_email: String::new(),
-        mfa_on: state.accounts.mfa_status(&user.user_id, &user.roles).await?.enabled(),
+        mfa_on: o.mfa_on,
         upstream: upstream_views(state, &user.user_id).await?,
-        has_password: row.has_password,
     })
 }
 
