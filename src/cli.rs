@@ -7,9 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 
-use crate::accounts::{self, Registration};
 use crate::app::{self, Services};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
@@ -20,7 +18,9 @@ use crate::store::Store;
 mod audit;
 mod health;
 mod ip;
+mod user;
 pub use audit::AuditCommand;
+pub use user::UserCommand;
 
 /// gatehouse: an OAuth 2.0 / OpenID Connect authorization server.
 #[derive(Debug, Parser)]
@@ -89,53 +89,6 @@ pub enum KeysCommand {
     List,
     /// Rotate now: the published next key starts signing, a new next key is made.
     Rotate,
-}
-
-/// `gatehouse user …`
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user (email counted as verified); the password is read from stdin.
-    Create {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        email: String,
-        /// Extra role (repeatable); `user` is always given.
-        #[arg(long = "role")]
-        roles: Vec<String>,
-        /// Read the password from one line of standard input.
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-    /// List users.
-    List,
-    /// Show one user (by username, email or id).
-    Show { user: String },
-    /// Block a user and end their sessions.
-    Block { user: String },
-    /// Unblock a user.
-    Unblock { user: String },
-    /// Remove a user's second factors and recovery codes (a lost phone):
-    /// their next sign-in needs only the password (or sets 2FA up again if
-    /// their role requires it).
-    ResetMfa { user: String },
-    /// End a user's sign-in lock (after too many failed passwords) now.
-    Unlock { user: String },
-    /// Replace a user's roles (`user` is always kept).
-    SetRoles {
-        user: String,
-        #[arg(required = true)]
-        roles: Vec<String>,
-    },
-    /// End every session of a user and revoke all their tokens.
-    SignOut { user: String },
-    /// Delete a user and everything they own (the audit log keeps its events).
-    Delete {
-        user: String,
-        /// Do not ask for confirmation (needed without a terminal).
-        #[arg(long)]
-        yes: bool,
-    },
 }
 
 /// `gatehouse client …`
@@ -243,7 +196,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => app::run(config).await,
         Command::Migrate => migrate(&config).await,
-        Command::User(cmd) => user(&config, cmd).await,
+        Command::User(cmd) => user::run(&config, cmd).await,
         Command::Client(cmd) => client(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd).await,
         Command::Mail(cmd) => mail(&config, cmd).await,
@@ -263,7 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn open(config: &Config) -> anyhow::Result<Services> {
+pub(super) async fn open(config: &Config) -> anyhow::Result<Services> {
     if config.database.url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
@@ -281,7 +234,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_stdin_line(what: &str) -> anyhow::Result<SecretString> {
+pub(super) fn read_stdin_line(what: &str) -> anyhow::Result<SecretString> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).with_context(|| format!("cannot read the {what} from stdin"))?;
     let line = line.trim_end_matches(['\r', '\n']).to_owned();
@@ -289,124 +242,6 @@ fn read_stdin_line(what: &str) -> anyhow::Result<SecretString> {
         bail!("no {what} on stdin");
     }
     Ok(SecretString::from(line))
-}
-
-fn describe(err: accounts::Error) -> anyhow::Error {
-    match err {
-        accounts::Error::Invalid(errors) => {
-            let text: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-            anyhow::anyhow!("{}", text.join("; "))
-        }
-        accounts::Error::UnknownUser => anyhow::anyhow!("no such user"),
-        accounts::Error::LastAdmin => {
-            anyhow::anyhow!("that is the last administrator; give another user the admin role first")
-        }
-        other => anyhow::Error::new(other),
-    }
-}
-
-async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
-    // Read the password before touching the database, so bad input writes nothing.
-    let password = match &cmd {
-        UserCommand::Create { .. } => Some(read_stdin_line("password")?),
-        _ => None,
-    };
-    let services = open(config).await?;
-    let accounts = &services.accounts;
-    match cmd {
-        UserCommand::Create { username, email, roles, .. } => {
-            let password = password.context("no password")?;
-            let id = accounts
-                .register(&Registration {
-                    username: &username,
-                    email: &email,
-                    password: &password,
-                    password_confirm: None,
-                    email_verified: true,
-                    roles: &roles,
-                })
-                .await
-                .map_err(describe)?
-                .unwrap_or_default(); // operators get the conflict as an error, never `None`
-            println!("created user {username} ({id})");
-        }
-        UserCommand::List => {
-            let (users, _) = accounts.search("", 1, i64::MAX).await.map_err(describe)?;
-            println!("{:<36}  {:<24}  {:<32}  STATE", "ID", "USERNAME", "EMAIL");
-            for u in users {
-                let state = if u.blocked { "blocked" } else { "active" };
-                println!("{:<36}  {:<24}  {:<32}  {}", u.id, u.username, u.email, state);
-            }
-        }
-        UserCommand::Show { user } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            let roles = accounts.roles(&u.id).await.map_err(describe)?;
-            println!("id:             {}", u.id);
-            println!("username:       {}", u.username);
-            println!("email:          {} ({})", u.email, if u.email_verified { "verified" } else { "unverified" });
-            println!("display name:   {}", u.display_name);
-            println!("roles:          {}", roles.join(" "));
-            println!("state:          {}", if u.blocked { "blocked" } else { "active" });
-            let locked = accounts.locked_for(&u.id).await.map_err(describe)?;
-            if locked > 0 {
-                println!("sign-in locked: {locked} more seconds (`gatehouse user unlock` ends it)");
-            }
-            println!("created:        {}", crate::accounts::devices::format_time(u.created_at));
-        }
-        UserCommand::Block { user } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            accounts
-                .set_blocked(&u.id, true, &audit::cli_event(AuditAction::UserBlocked, &u.id))
-                .await
-                .map_err(describe)?;
-            println!("blocked {}; their sessions have ended", u.username);
-        }
-        UserCommand::Unblock { user } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            accounts
-                .set_blocked(&u.id, false, &audit::cli_event(AuditAction::UserUnblocked, &u.id))
-                .await
-                .map_err(describe)?;
-            println!("unblocked {}", u.username);
-        }
-        UserCommand::ResetMfa { user } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            accounts.reset_mfa(&u.id).await.map_err(describe)?;
-            println!("two-step sign-in removed for {}", u.username);
-        }
-        UserCommand::Unlock { user } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            let was_locked = accounts.unlock(&u.id).await.map_err(describe)?;
-            println!("unlocked {}{}", u.username, if was_locked { "" } else { " (it was not locked)" });
-            if was_locked {
-                audit::record(&services, AuditAction::AccountUnlocked, &u.id, json!({})).await?;
-            }
-        }
-        UserCommand::SignOut { user } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            let ended = accounts
-                .sign_out_everywhere(&u.id, &audit::cli_event(AuditAction::SessionRevoked, &u.id))
-                .await
-                .map_err(describe)?;
-            println!("signed out {} everywhere: {ended} sessions ended, every token revoked", u.username);
-        }
-        UserCommand::Delete { user, yes } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            if !yes {
-                confirm(&format!("Delete user {} ({}) and everything they own?", u.username, u.email))?;
-            }
-            accounts.delete_user(&u.id, audit::cli_event(AuditAction::UserDeleted, &u.id)).await.map_err(describe)?;
-            println!("deleted user {} ({})", u.username, u.id);
-        }
-        UserCommand::SetRoles { user, roles } => {
-            let u = accounts.find(&user).await.map_err(describe)?;
-            let roles = accounts.set_roles(&u.id, &roles).await.map_err(describe)?;
-            audit::record(&services, AuditAction::RoleChanged, &u.id, json!({ "roles": roles })).await?;
-            println!("{} now has roles: {}", u.username, roles.join(" "));
-        }
-    }
-    close(services.store).await;
-    Ok(())
 }
 
 async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
@@ -532,22 +367,6 @@ fn show_client(c: &crate::store::ClientRow) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Asks on the terminal; refuses without one (a script must say `--yes`).
-fn confirm(question: &str) -> anyhow::Result<()> {
-    use std::io::{IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        bail!("not confirmed: no terminal to ask on; add --yes");
-    }
-    print!("{question} Type yes to confirm: ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if answer.trim() != "yes" {
-        bail!("not confirmed; nothing was deleted");
-    }
-    Ok(())
-}
-
 async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let services = open(config).await?;
     if matches!(cmd, KeysCommand::Rotate) {
@@ -568,7 +387,7 @@ async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn close(store: Store) {
+pub(super) async fn close(store: Store) {
     store.close().await;
 }
 

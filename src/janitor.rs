@@ -127,6 +127,8 @@ impl Janitor {
             Purge::Lockouts { stale_before },
             Purge::SentMail { sent_before: now - r.sent_mail_secs },
             Purge::LoginActivity { before: now - r.activity_secs },
+            // A day is long past any instance still flushing its counts.
+            Purge::IpDenials { minute_before: (now - 86_400).div_euclid(60) },
         ]
     }
 

@@ -115,6 +115,7 @@ impl Accounts {
             "method": a.method,
         }));
         event.ip = a.ip.to_owned();
+        event.user_agent = a.user_agent.to_owned();
         event.request_id = a.request_id.to_owned();
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
@@ -124,12 +125,5 @@ impl Accounts {
     /// The user's most recent sign-in attempts, newest first.
     pub async fn recent_activity(&self, user_id: &str) -> Result<Vec<ActivityRow>> {
         Ok(self.store.conn().await?.db().recent_activity(user_id, ACTIVITY_SHOWN).await?)
-    }
-
-    /// Appends an audit event in a transaction of its own (for changes
-    /// already committed by a service that does not take an event).
-    pub async fn audit(&self, event: &AuditEvent) -> Result<()> {
-        audit::record(&self.store, event, self.now()).await?;
-        Ok(())
     }
 }

@@ -18,7 +18,7 @@
 //! revoked too, or the revocation commits first and the refresh is refused.
 use serde_json::json;
 
-use crate::security::audit::{self, AuditEvent};
+use crate::security::audit::{self, AuditAction, AuditEvent, Context};
 use crate::security::token;
 use crate::store::UserRow;
 
@@ -40,10 +40,18 @@ impl Accounts {
         Ok(true)
     }
 
+    /// The user ends one of their own sessions from `/account` (audited as
+    /// `session_revoked`, naming the session). False if it was not live.
+    pub async fn revoke_session(&self, ctx: &Context, user_id: &str, session_id: &str) -> Result<bool> {
+        let event = ctx.event(AuditAction::SessionRevoked, user_id).with_detail(json!({ "session": session_id }));
+        self.end_session(user_id, session_id, &event).await
+    }
+
     /// "Sign out everywhere" and an administrator's "sign out user": every
     /// session ends, and every access and refresh token of the user, for every
     /// client, stops working at once. Returns how many sessions ended.
-    pub async fn sign_out_everywhere(&self, user_id: &str, event: &AuditEvent) -> Result<u64> {
+    /// Audited as `session_revoked` from `ctx` (the user, or an administrator).
+    pub async fn sign_out_everywhere(&self, user_id: &str, ctx: &Context) -> Result<u64> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         if tx.db().find_user(user_id).await?.is_none() {
@@ -52,7 +60,8 @@ impl Accounts {
         tx.db().lock_user(user_id).await?;
         let ended = tx.db().revoke_user_sessions(user_id, None, now).await?;
         tx.db().revoke_user_tokens(user_id, now).await?;
-        let event = event.clone().with_detail(json!({ "sessions": "all", "ended": ended }));
+        let event =
+            ctx.event(AuditAction::SessionRevoked, user_id).with_detail(json!({ "sessions": "all", "ended": ended }));
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         tracing::info!(user_id, ended, "signed out everywhere");
@@ -82,10 +91,10 @@ impl Accounts {
     /// consents, factors, upstream links, mailed links, devices) in one
     /// transaction; tokens issued before stop working at once, and the
     /// username and address are free again. The audit log keeps its events
-    /// (they name the user by id), and `event` (a `user_deleted`) records the
-    /// username and address that were deleted. The last administrator cannot
-    /// be deleted.
-    pub async fn delete_user(&self, user_id: &str, event: AuditEvent) -> Result<UserRow> {
+    /// (they name the user by id), and a `user_deleted` event from `ctx`
+    /// records the username and address that were deleted. The last
+    /// administrator cannot be deleted.
+    pub async fn delete_user(&self, user_id: &str, ctx: &Context) -> Result<UserRow> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().lock_admins().await?;
@@ -98,7 +107,9 @@ impl Accounts {
         if !tx.db().delete_user(user_id, &locks).await? {
             return Err(Error::UnknownUser);
         }
-        let event = event.with_detail(json!({ "username": user.username, "email": user.email }));
+        let event = ctx
+            .event(AuditAction::UserDeleted, user_id)
+            .with_detail(json!({ "username": user.username, "email": user.email }));
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         tracing::info!(user_id, "account deleted");

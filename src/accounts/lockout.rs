@@ -6,7 +6,7 @@
 //! locked account gets one mail per lock, queued in the locking transaction.
 use std::collections::HashSet;
 
-use crate::security::audit::{self, ACTOR_SYSTEM, AuditAction, AuditEvent};
+use crate::security::audit::{self, ACTOR_SYSTEM, AuditAction, Context};
 
 use super::{Accounts, Error, Result, recovery::greeting_name};
 use crate::accounts::wording::format_time;
@@ -51,8 +51,15 @@ impl Accounts {
     }
 
     /// Counts a failed sign-in; the error to answer with (`Locked` when this
-    /// failure locked the subject).
+    /// failure locked the subject). The lock's audit event has no request
+    /// context here; [`Accounts::failure_from`] gives it one.
     pub(super) async fn sign_in_failed(&self, subject: &str, user: Option<&UserRow>) -> Result<Error> {
+        self.failure_from(&Context::system(), subject, user).await
+    }
+
+    /// [`Accounts::sign_in_failed`] for a request: a lock it causes is
+    /// audited (actor `system`) with the request's address and user agent.
+    pub(super) async fn failure_from(&self, ctx: &Context, subject: &str, user: Option<&UserRow>) -> Result<Error> {
         if !self.lockout.enabled() {
             return Ok(Error::InvalidCredentials);
         }
@@ -77,14 +84,12 @@ impl Accounts {
             return Ok(Error::InvalidCredentials);
         }
         // The lock is audited with it (an unknown name has no target to name).
-        let event = AuditEvent::new(
-            ACTOR_SYSTEM,
-            AuditAction::AccountLocked,
-            user.map(|u| u.id.as_str()).unwrap_or(""),
-        )
-        .with_detail(
-            serde_json::json!({ "until": lock.until, "level": lock.level, "subject": subject.split(':').next() }),
-        );
+        let event = ctx
+            .acting_as(ACTOR_SYSTEM)
+            .event(AuditAction::AccountLocked, user.map(|u| u.id.as_str()).unwrap_or(""))
+            .with_detail(
+                serde_json::json!({ "until": lock.until, "level": lock.level, "subject": subject.split(':').next() }),
+            );
         audit::append(&mut tx.db(), &event, now).await?;
         let mailed = match user.filter(|u| u.email_verified) {
             Some(u) => {
@@ -121,19 +126,6 @@ impl Accounts {
         let password = db.unlock_subject(&format!("{USER_PREFIX}{user_id}"), now).await?;
         let codes = db.unlock_subject(&format!("{MFA_PREFIX}{user_id}"), now).await?;
         Ok(password || codes)
-    }
-
-    /// Ends a user's lock at once (admin button, `gatehouse user unlock`).
-    /// `true` if the account was locked.
-    pub async fn unlock(&self, user_id: &str) -> Result<bool> {
-        let mut conn = self.store.conn().await?;
-        if conn.db().find_user(user_id).await?.is_none() {
-            return Err(Error::UnknownUser);
-        }
-        // Both locks: wrong passwords, and wrong second-step codes.
-        let unlocked = self.clear_locks(&mut conn.db(), user_id).await?;
-        tracing::info!(user_id, was_locked = unlocked, "account unlocked");
-        Ok(unlocked)
     }
 
     /// Seconds left on the user's lock (0: not locked).

@@ -19,12 +19,12 @@ use secrecy::SecretString;
 
 use crate::keys::Kek;
 use crate::mail::Mail;
-use crate::security::audit::{self, AuditAction, AuditEvent};
+use crate::security::audit::{self, AuditAction, Context};
 use crate::security::{token, totp};
 use crate::store::{ChallengeRow, Db, MfaRow, NewChallenge, UserRow};
 
 use super::recovery::{Purpose, greeting_name};
-use super::{Accounts, Error, Result};
+use super::{Accounts, Error, Result, StartedSession};
 
 /// How long the second step may take.
 pub const CHALLENGE_SECS: i64 = 600;
@@ -152,6 +152,17 @@ pub enum CodeCheck {
 }
 
 /// A challenge finished by setting up an authenticator.
+/// A factor added from `/account/mfa`: the recovery codes to show once
+/// (when new ones were made), and the browser's session under its new id
+/// (OWASP Session Management Cheat Sheet: renew the session ID after any
+/// privilege level change; ASVS V7). `session` is `None` when the session
+/// was not live any more.
+#[derive(Debug)]
+pub struct FactorAdded {
+    pub codes: Option<Vec<String>>,
+    pub session: Option<StartedSession>,
+}
+
 pub struct SetUp {
     pub user_id: String,
     pub credential: Option<String>,
@@ -340,29 +351,36 @@ impl Accounts {
         Ok(Enrolment { secret_text: group(&totp::base32(secret)), uri, qr_svg })
     }
 
-    /// Confirms enrolment with a code from the app. Returns the recovery
-    /// codes, shown once.
-    pub async fn confirm_totp(&self, user_id: &str, code: &str, keep: Option<&str>) -> Result<Vec<String>> {
+    /// Confirms enrolment with a code from the app (audited from `ctx`).
+    /// Returns the recovery codes, shown once, and the session `keep` under
+    /// a new id.
+    pub async fn confirm_totp(
+        &self,
+        ctx: &Context,
+        user_id: &str,
+        code: &str,
+        keep: Option<&str>,
+    ) -> Result<FactorAdded> {
         let now = self.now();
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         let (sealed, step) = self.pending_code_step(user_id, code).await?;
         let sealed = &sealed;
         let codes = new_recovery_codes();
         let mut tx = self.store.begin().await?;
+        tx.db().lock_user(user_id).await?;
         if !tx.db().confirm_totp(user_id, sealed, step, now).await? {
             return Err(Error::field("code", "Start the set-up again: no authenticator is waiting for a code."));
         }
         tx.db()
             .replace_recovery_codes(user_id, &codes.iter().map(|c| recovery_hash(c)).collect::<Vec<_>>(), now)
             .await?;
-        let event = AuditEvent::new(user_id, AuditAction::MfaEnabled, user_id)
-            .with_detail(serde_json::json!({ "method": "totp" }));
+        let event = ctx.event(AuditAction::MfaEnabled, user_id).with_detail(serde_json::json!({ "method": "totp" }));
         audit::append(&mut tx.db(), &event, now).await?;
-        self.factor_added(&mut tx.db(), &user, "an authenticator app", keep).await?;
+        let session = self.factor_added(&mut tx.db(), &user, "an authenticator app", keep).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id, "authenticator app set up");
-        Ok(codes)
+        Ok(FactorAdded { codes: Some(codes), session })
     }
 
     /// Checks a code against the secret waiting for confirmation; returns
@@ -396,20 +414,23 @@ impl Accounts {
         if !self.store.conn().await?.db().spend_challenge(&ch.id, self.now()).await? {
             return Ok(None);
         }
-        let codes = self.confirm_totp(&ch.user_id, code, None).await?;
+        // The sign-in step has no request context yet: the event names the user.
+        let codes = self.confirm_totp(&Context::default(), &ch.user_id, code, None).await?.codes.unwrap_or_default();
         let amr = Method::Totp.amr(&ch.first_factor);
         Ok(Some(SetUp { user_id: ch.user_id, credential: ch.credential, codes, amr }))
     }
 
-    /// Turns emailed codes on (needs a confirmed address). Returns recovery
-    /// codes when this is the user's first factor.
-    pub async fn enable_email_mfa(&self, user_id: &str, keep: Option<&str>) -> Result<Option<Vec<String>>> {
+    /// Turns emailed codes on (needs a confirmed address; audited from
+    /// `ctx`). Returns recovery codes when this is the user's first factor,
+    /// and the session `keep` under a new id.
+    pub async fn enable_email_mfa(&self, ctx: &Context, user_id: &str, keep: Option<&str>) -> Result<FactorAdded> {
         let now = self.now();
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         if !user.email_verified {
             return Err(Error::field("email_mfa", "Confirm your email address first."));
         }
         let mut tx = self.store.begin().await?;
+        tx.db().lock_user(user_id).await?;
         let had = tx.db().user_mfa(user_id).await?;
         tx.db().set_email_mfa(user_id, true, now).await?;
         let codes = if had.totp_confirmed_at.is_none() && had.email_enabled_at.is_none() {
@@ -421,18 +442,17 @@ impl Accounts {
         } else {
             None
         };
-        let event = AuditEvent::new(user_id, AuditAction::MfaEnabled, user_id)
-            .with_detail(serde_json::json!({ "method": "email" }));
+        let event = ctx.event(AuditAction::MfaEnabled, user_id).with_detail(serde_json::json!({ "method": "email" }));
         audit::append(&mut tx.db(), &event, now).await?;
-        self.factor_added(&mut tx.db(), &user, "codes by email", keep).await?;
+        let session = self.factor_added(&mut tx.db(), &user, "codes by email", keep).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id, "emailed sign-in codes turned on");
-        Ok(codes)
+        Ok(FactorAdded { codes, session })
     }
 
     /// A new set of recovery codes; the old ones stop working.
-    pub async fn regenerate_recovery_codes(&self, user_id: &str) -> Result<Vec<String>> {
+    pub async fn regenerate_recovery_codes(&self, ctx: &Context, user_id: &str) -> Result<Vec<String>> {
         let row = self.store.conn().await?.db().user_mfa(user_id).await?;
         if row.totp_confirmed_at.is_none() && row.email_enabled_at.is_none() {
             return Err(Error::field("recovery", "Turn on two-step sign-in first."));
@@ -442,8 +462,7 @@ impl Accounts {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().replace_recovery_codes(user_id, &hashes, now).await?;
-        audit::append(&mut tx.db(), &AuditEvent::new(user_id, AuditAction::RecoveryCodesGenerated, user_id), now)
-            .await?;
+        audit::append(&mut tx.db(), &ctx.event(AuditAction::RecoveryCodesGenerated, user_id), now).await?;
         tx.commit().await?;
         tracing::info!(user_id, "recovery codes replaced");
         Ok(codes)
@@ -451,7 +470,7 @@ impl Accounts {
 
     /// Turns two-step sign-in off: removes every factor and recovery code and
     /// mails the owner (with a "this wasn't me" link).
-    pub async fn disable_mfa(&self, user_id: &str, password: &SecretString, from: &super::Confirming) -> Result<()> {
+    pub async fn disable_mfa(&self, user_id: &str, password: &SecretString, from: &Context) -> Result<()> {
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         self.confirm_password(&user, password, "mfa_password", from).await?;
         let roles = self.roles(user_id).await?;
@@ -461,14 +480,21 @@ impl Accounts {
                 "Your role requires two-step sign-in, so it cannot be turned off.",
             ));
         }
-        self.clear_mfa_and_notify(&user, user_id).await
+        self.clear_mfa_and_notify(&user, from).await
     }
 }
 
 impl Accounts {
     /// A factor was added: every other session ends (it was signed in
-    /// without it) and the owner is told, with a "this wasn't me" link.
-    async fn factor_added(&self, db: &mut Db<'_>, user: &UserRow, what: &str, keep: Option<&str>) -> Result<()> {
+    /// without it), `keep` goes on under a new id, and the owner is told,
+    /// with a "this wasn't me" link. Call after `lock_user`.
+    async fn factor_added(
+        &self,
+        db: &mut Db<'_>,
+        user: &UserRow,
+        what: &str,
+        keep: Option<&str>,
+    ) -> Result<Option<StartedSession>> {
         let now = self.now();
         db.revoke_user_sessions(&user.id, keep, now).await?;
         let not_me = self.new_link(db, &user.id, Purpose::NotMe, "").await?;
@@ -479,22 +505,25 @@ impl Accounts {
             not_me,
         };
         self.outbox.enqueue(db, &user.email, &mail).await?;
-        Ok(())
+        match keep {
+            Some(old) => self.rotate_session(db, &user.id, old).await,
+            None => Ok(None),
+        }
     }
 
     /// An operator removes every second factor of a user (lost phone); the
     /// owner is mailed, as when they turn it off themselves.
-    pub async fn reset_mfa(&self, user_id: &str) -> Result<()> {
+    pub async fn reset_mfa(&self, ctx: &Context, user_id: &str) -> Result<()> {
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
-        self.clear_mfa_and_notify(&user, audit::ACTOR_CLI).await
+        self.clear_mfa_and_notify(&user, ctx).await
     }
 
-    /// `actor`: the user turning it off, or the operator (`cli`).
-    async fn clear_mfa_and_notify(&self, user: &UserRow, actor: &str) -> Result<()> {
+    /// `ctx`: the user turning it off, or the operator.
+    async fn clear_mfa_and_notify(&self, user: &UserRow, ctx: &Context) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().clear_mfa(&user.id).await?;
-        audit::append(&mut tx.db(), &AuditEvent::new(actor, AuditAction::MfaDisabled, user.id.as_str()), now).await?;
+        audit::append(&mut tx.db(), &ctx.event(AuditAction::MfaDisabled, user.id.as_str()), now).await?;
         let not_me = self.new_link(&mut tx.db(), &user.id, Purpose::NotMe, "").await?;
         let when = super::wording::format_time(now);
         self.outbox

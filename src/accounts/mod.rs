@@ -9,11 +9,12 @@ use crate::clock::Clock;
 use crate::config::{PasswordConfig, SessionConfig};
 use crate::keys::Kek;
 use crate::mail::{Mail, Outbox};
-use crate::security::audit::{self, AuditEvent};
+use crate::security::audit::{self, AuditAction, Context};
 use crate::security::password::{self, MAX_PASSWORD_BYTES, Passwords};
 use crate::store::{self, NewUser, Store, UserRow};
 
 pub mod activity;
+mod admin;
 pub mod devices;
 mod lifecycle;
 pub mod linking;
@@ -29,13 +30,16 @@ mod sessions;
 pub mod sign_in;
 pub mod upstream;
 mod wording;
+mod user;
 
 pub use activity::{SignInAttempt, SignInOutcome};
+pub use admin::AdminAccess;
 pub use devices::SignInOrigin;
 pub use names::{Email, Username};
 pub use reauth::Confirming;
 pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
+pub use user::{Attempt, ListedUser, Overview, User, UserList, bounded_query};
 
 /// The roles gatehouse knows. Every account has `user`.
 pub const ROLES: [&str; 2] = ["admin", "user"];
@@ -84,6 +88,9 @@ pub enum Error {
     /// The change would leave no administrator.
     #[error("the last administrator cannot be removed")]
     LastAdmin,
+    /// An administrator may not block their own account.
+    #[error("you cannot block your own account")]
+    OwnAccount,
     // Not `transparent`: the store error must stay in the source chain so the
     // HTTP layer can tell "database unreachable" (503) from other failures.
     #[error("storage failed")]
@@ -182,7 +189,9 @@ impl Accounts {
     /// Self-registration never tells whether an address has an account: if
     /// it has, the answer is `Ok(None)` and that account's owner gets a mail
     /// instead. Operators (`email_verified`) get the plain conflict error.
-    pub async fn register(&self, r: &Registration<'_>) -> Result<Option<String>> {
+    /// The new account is audited with it (`user_registered` for a
+    /// self-registration, `user_created` for an operator's), from `ctx`.
+    pub async fn register(&self, ctx: &Context, r: &Registration<'_>) -> Result<Option<String>> {
         let mut errors = Vec::new();
         let username = Username::parse(r.username).map_err(|m| errors.push(FieldError::new("username", m))).ok();
         let email = Email::parse(r.email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
@@ -243,6 +252,9 @@ impl Accounts {
             let user = tx.db().find_user(&id).await?.ok_or(Error::UnknownUser)?;
             self.queue_confirmation(&mut tx.db(), &user).await?;
         }
+        let action = if r.email_verified { AuditAction::UserCreated } else { AuditAction::UserRegistered };
+        let event = ctx.event(action, &id).with_detail(serde_json::json!({ "roles": roles }));
+        audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id = %id, "account created");
@@ -327,10 +339,10 @@ impl Accounts {
         new: &SecretString,
         confirm: Option<&SecretString>,
         keep: Option<&str>,
-        event: &AuditEvent,
+        ctx: &Context,
     ) -> Result<Option<StartedSession>> {
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
-        self.confirm_password(&user, current, "current_password", &Confirming::of(event)).await?;
+        self.confirm_password(&user, current, "current_password", ctx).await?;
         self.check_new_password_for("new_password", new, &user)?;
         if confirm.is_some_and(|c| c.expose_secret() != new.expose_secret()) {
             return Err(Error::field("new_password_confirm", "The passwords do not match."));
@@ -348,17 +360,26 @@ impl Accounts {
             None => None,
         };
         self.queue_password_notice(&mut tx.db(), &user).await?;
-        audit::append(&mut tx.db(), event, now).await?;
+        audit::append(&mut tx.db(), &ctx.event(AuditAction::PasswordChanged, user_id), now).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id, sessions_ended = ended, "password changed");
         Ok(renewed)
     }
 
-    /// Sets the display name.
-    pub async fn set_display_name(&self, user_id: &str, raw: &str) -> Result<()> {
+    /// Sets the display name, audited (`profile_changed`) with it. The name
+    /// itself stays out of the log (it is free text the user typed).
+    pub async fn set_display_name(&self, ctx: &Context, user_id: &str, raw: &str) -> Result<()> {
         let name = names::parse_display_name(raw).map_err(|m| Error::field("display_name", m))?;
-        self.store.conn().await?.db().set_display_name(user_id, &name, self.now()).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        tx.db().set_display_name(user_id, &name, now).await?;
+        let event = ctx.event(AuditAction::ProfileChanged, user_id).with_detail(serde_json::json!({
+            "field": "display_name",
+            "cleared": name.is_empty(),
+        }));
+        audit::append(&mut tx.db(), &event, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -382,9 +403,11 @@ impl Accounts {
     }
 
     /// Blocks or unblocks an account. Blocking ends all its sessions and
-    /// tokens at once, in the same transaction as `event`. The last
-    /// unblocked administrator cannot be blocked (`Error::LastAdmin`).
-    pub async fn set_blocked(&self, user_id: &str, blocked: bool, event: &AuditEvent) -> Result<()> {
+    /// tokens at once, in the same transaction as its audit event
+    /// (`user_blocked` / `user_unblocked`, from `ctx`). The last unblocked
+    /// administrator cannot be blocked (`Error::LastAdmin`). The console and
+    /// the CLI call [`Accounts::block`] and [`Accounts::unblock`].
+    pub async fn set_blocked(&self, user_id: &str, blocked: bool, ctx: &Context) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         // Issue 14, "there is always an admin": under the lock every change
@@ -401,47 +424,11 @@ impl Accounts {
             tx.db().revoke_user_tokens(user_id, now).await?;
             self.void_account_links(&mut tx.db(), user_id).await?;
         }
-        audit::append(&mut tx.db(), event, now).await?;
+        let action = if blocked { AuditAction::UserBlocked } else { AuditAction::UserUnblocked };
+        audit::append(&mut tx.db(), &ctx.event(action, user_id), now).await?;
         tx.commit().await?;
         tracing::info!(user_id, blocked, "account block state changed");
         Ok(())
-    }
-
-    /// Replaces the user's roles; `user` is always kept. The last unblocked
-    /// administrator cannot lose `admin` (`Error::LastAdmin`). A change ends
-    /// every session of the user, so no live cookie carries a privilege it
-    /// was not signed in with (OWASP Session Management Cheat Sheet: renew
-    /// the session after any privilege level change).
-    pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> Result<Vec<String>> {
-        let mut wanted: Vec<&str> = vec!["user"];
-        for role in roles {
-            let Some(known) = ROLES.iter().find(|k| **k == role.as_str()) else {
-                return Err(Error::field("role", format!("Unknown role {role:?}; use admin or user.")));
-            };
-            if !wanted.contains(known) {
-                wanted.push(known);
-            }
-        }
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        tx.db().lock_admins().await?;
-        if tx.db().find_user(user_id).await?.is_none() {
-            return Err(Error::UnknownUser);
-        }
-        if !wanted.contains(&"admin") && self.would_leave_no_admin(&mut tx.db(), user_id).await? {
-            return Err(Error::LastAdmin);
-        }
-        let mut before = tx.db().user_roles(user_id).await?;
-        before.sort_unstable();
-        wanted.sort_unstable();
-        if before.iter().map(String::as_str).ne(wanted.iter().copied()) {
-            tx.db().lock_user(user_id).await?;
-            tx.db().set_user_roles(user_id, &wanted).await?;
-            let ended = tx.db().revoke_user_sessions(user_id, None, now).await?;
-            tracing::info!(user_id, sessions_ended = ended, "roles changed; sessions ended");
-        }
-        tx.commit().await?;
-        Ok(wanted.into_iter().map(str::to_owned).collect())
     }
 
     /// A page of users matching `query`, and the total count.

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Accounts, Error, Result};
 use crate::config::PasswordConfig;
-use crate::security::audit::{self, AuditAction, AuditEvent};
+use crate::security::audit::{self, AuditAction, Context};
 use crate::security::policy::{Account, Policy};
 use crate::store::{Db, UserRow};
 
@@ -153,7 +153,7 @@ impl Accounts {
         current: &SecretString,
         new: &SecretString,
         confirm: Option<&SecretString>,
-        from: &super::Confirming,
+        from: &Context,
     ) -> Result<()> {
         let Some(user) = self.expired_ticket_user(ticket).await? else { return Err(Error::BadLink) };
         self.confirm_password(&user, current, "current_password", from).await?;
@@ -170,8 +170,8 @@ impl Accounts {
         let ended = tx.db().revoke_user_sessions(&user.id, None, now).await?;
         tx.db().revoke_user_refresh(&user.id, now).await?;
         self.queue_password_notice(&mut tx.db(), &user).await?;
-        let event = AuditEvent::new(&user.id, AuditAction::PasswordChanged, &user.id)
-            .with_detail(serde_json::json!({ "expired": true }));
+        let event =
+            from.event(AuditAction::PasswordChanged, &user.id).with_detail(serde_json::json!({ "expired": true }));
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         self.outbox.kick();

@@ -6,14 +6,14 @@
 //! - a role change ends the user's sessions (OWASP Session Management Cheat
 //!   Sheet: "renew the session ID after any privilege level change"; ASVS
 //!   V7), and a browser that adds a factor goes on under a new session id
-//!   ([`Accounts::renew_session`]);
+//!   (in the factor's own transaction, see `accounts/mfa.rs`);
 //! - there is always an administrator: the last unblocked one cannot be
 //!   demoted, blocked or deleted, and every such change takes the same lock
 //!   (`lock_admins`) so two admins demoting or blocking each other at once
 //!   cannot both succeed.
 use secrecy::SecretString;
 
-use super::{Accounts, Result, StartedSession, names};
+use super::{Accounts, Result, names};
 use crate::store::Db;
 
 impl Accounts {
@@ -36,17 +36,6 @@ impl Accounts {
     pub async fn spend_password_check(&self, password: &SecretString) -> Result<()> {
         self.passwords.verify(password, None).await?;
         Ok(())
-    }
-
-    /// The browser's session goes on under a new id and token (after a new
-    /// second factor: OWASP asks for a new id after any privilege change).
-    /// `None` if the session is no longer live.
-    pub async fn renew_session(&self, user_id: &str, session_id: &str) -> Result<Option<StartedSession>> {
-        let mut tx = self.store.begin().await?;
-        tx.db().lock_user(user_id).await?;
-        let renewed = self.rotate_session(&mut tx.db(), user_id, session_id).await?;
-        tx.commit().await?;
-        Ok(renewed)
     }
 
     /// Whether taking `user_id` out of the administrators (demotion, block)

@@ -9,24 +9,14 @@
 use secrecy::SecretString;
 
 use super::{Accounts, Error, Result, lockout};
-use crate::security::audit::{self, AuditAction, AuditEvent};
+use crate::security::audit::{self, AuditAction, Context};
 use crate::security::limiter::Limiter;
 use crate::store::UserRow;
 
-/// Where a confirmation comes from: the client address (for the per-address
-/// throttle) and the request's audit context (address and request id).
-#[derive(Debug, Clone, Default)]
-pub struct Confirming {
-    pub ip: String,
-    pub request_id: String,
-}
-
-impl Confirming {
-    /// The context of an audit event made for the same request.
-    pub fn of(event: &AuditEvent) -> Self {
-        Self { ip: event.ip.clone(), request_id: event.request_id.clone() }
-    }
-}
+/// Where a confirmation comes from: the request's audit context (its
+/// address also keys the per-address throttle). Kept as a name for the
+/// callers that still say `Confirming`; it is the plain [`Context`].
+pub type Confirming = Context;
 
 impl Accounts {
     /// Counts wrong confirmations per client address with `limiter` too (the
@@ -44,21 +34,21 @@ impl Accounts {
         user: &UserRow,
         password: &SecretString,
         field: &'static str,
-        from: &Confirming,
+        from: &Context,
     ) -> Result<()> {
         let subject = lockout::subject(Some(user), "");
         self.ensure_unlocked(&subject).await?;
         if self.passwords.verify(password, user.password_hash.as_deref()).await?.ok {
             return self.sign_in_succeeded(&subject).await;
         }
-        let answer = match self.sign_in_failed(&subject, Some(user)).await? {
+        let answer = match self.failure_from(from, &subject, Some(user)).await? {
             locked @ Error::Locked { .. } => locked,
             _ => Error::field(field, "The current password is not correct."),
         };
-        let mut event = AuditEvent::new(&user.id, AuditAction::ReauthFailed, &user.id)
+        let event = from
+            .acting_as(&user.id)
+            .event(AuditAction::ReauthFailed, &user.id)
             .with_detail(serde_json::json!({ "form": field }));
-        event.ip.clone_from(&from.ip);
-        event.request_id.clone_from(&from.request_id);
         audit::append(&mut self.store.conn().await?.db(), &event, self.now()).await?;
         tracing::info!(user_id = %user.id, form = field, "wrong password in a confirmation form");
         if let Some(limiter) = &self.limiter {

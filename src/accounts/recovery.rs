@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Accounts, Error, Result, names};
 use crate::mail::Mail;
-use crate::security::audit::{self, AuditAction, AuditEvent};
+use crate::security::audit::{self, AuditAction, Context};
 use crate::security::token;
 use crate::store::{Db, NewLink, UserRow};
 
@@ -126,8 +126,12 @@ impl Accounts {
             && db.count_links_since(user_id, p, now - 3_600).await? < LINKS_PER_HOUR)
     }
 
-    /// Whether a link can still be used (its page shows a button that spends it).
+    /// Whether a link can still be used (its page shows a button that spends
+    /// it). An empty or overlong secret is no link (and costs no query).
     pub async fn link_is_live(&self, secret: &str, purpose: Purpose) -> Result<bool> {
+        if secret.is_empty() || secret.len() > 128 {
+            return Ok(false);
+        }
         let hash = token::hash_secret(secret);
         Ok(self.store.conn().await?.db().link_is_live(&hash, purpose.as_str(), self.now()).await?)
     }
@@ -209,7 +213,13 @@ impl Accounts {
     /// Sets a new password through a reset link: applies the password rules,
     /// ends every session and refresh token, and sends a notice. Opening the
     /// link also proves the address, so it counts as confirmed.
-    pub async fn reset_password(&self, secret: &str, new: &SecretString, confirm: Option<&SecretString>) -> Result<()> {
+    pub async fn reset_password(
+        &self,
+        ctx: &Context,
+        secret: &str,
+        new: &SecretString,
+        confirm: Option<&SecretString>,
+    ) -> Result<()> {
         let token_hash = token::hash_secret(secret);
         let owner = {
             let mut conn = self.store.conn().await?;
@@ -243,8 +253,7 @@ impl Accounts {
         self.queue_password_notice(&mut tx.db(), &user).await?;
         // The lock mails point here: a reset by the mailed link ends locks.
         self.clear_locks(&mut tx.db(), &user.id).await?;
-        let event = AuditEvent::new(&user.id, AuditAction::PasswordReset, &user.id);
-        audit::append(&mut tx.db(), &event, now).await?;
+        audit::append(&mut tx.db(), &ctx.event(AuditAction::PasswordReset, &user.id), now).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");
@@ -271,7 +280,7 @@ impl Accounts {
         password: &SecretString,
         new_email: &str,
         recent: bool,
-        from: &super::Confirming,
+        from: &Context,
     ) -> Result<()> {
         let email = names::Email::parse(new_email).map_err(|m| Error::field("new_email", m))?;
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
@@ -310,10 +319,11 @@ impl Accounts {
     }
 
     /// Applies an email change from the link sent to the new address.
-    pub async fn confirm_email_change(&self, secret: &str) -> Result<()> {
+    pub async fn confirm_email_change(&self, ctx: &Context, secret: &str) -> Result<()> {
         let mut tx = self.store.begin().await?;
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailChange).await?;
-        let event = AuditEvent::new(&user_id, AuditAction::EmailChanged, &user_id)
+        let event = ctx
+            .event(AuditAction::EmailChanged, &user_id)
             .with_detail(serde_json::json!({ "via": "confirmation link" }));
         audit::append(&mut tx.db(), &event, self.now()).await?;
         tx.commit().await?;
@@ -324,12 +334,12 @@ impl Accounts {
     /// Restores the old address from the undo link, ends every session and
     /// refresh token, and mails a reset link there (whoever changed the
     /// address may also know the password).
-    pub async fn undo_email_change(&self, secret: &str) -> Result<()> {
+    pub async fn undo_email_change(&self, ctx: &Context, secret: &str) -> Result<()> {
         let mut tx = self.store.begin().await?;
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailUndo).await?;
-        self.lock_out_and_reset(&mut tx.db(), &user_id, "email_undo").await?;
-        let event = AuditEvent::new(&user_id, AuditAction::EmailChanged, &user_id)
-            .with_detail(serde_json::json!({ "via": "undo link" }));
+        self.lock_out_and_reset(ctx, &mut tx.db(), &user_id, "email_undo").await?;
+        let event =
+            ctx.event(AuditAction::EmailChanged, &user_id).with_detail(serde_json::json!({ "via": "undo link" }));
         audit::append(&mut tx.db(), &event, self.now()).await?;
         tx.commit().await?;
         self.outbox.kick();
@@ -360,12 +370,12 @@ impl Accounts {
     }
 
     /// "This wasn't me": ends every session and refresh token and mails a reset link.
-    pub async fn not_me(&self, secret: &str) -> Result<()> {
+    pub async fn not_me(&self, ctx: &Context, secret: &str) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let spent = tx.db().spend_link(&token::hash_secret(secret), Purpose::NotMe.as_str(), now).await?;
         let Some(spent) = spent else { return Err(Error::BadLink) };
-        self.lock_out_and_reset(&mut tx.db(), &spent.user_id, "not_me").await?;
+        self.lock_out_and_reset(ctx, &mut tx.db(), &spent.user_id, "not_me").await?;
         // A second factor added since the reported event is someone else's.
         if tx.db().clear_mfa_since(&spent.user_id, spent.created_at, now).await? {
             tracing::warn!(user_id = %spent.user_id, "second factor added after the reported event removed");
@@ -377,12 +387,13 @@ impl Accounts {
     }
 
     /// Signs out everywhere (audited with `reason`) and mails a reset link.
-    async fn lock_out_and_reset(&self, db: &mut Db<'_>, user_id: &str, reason: &str) -> Result<()> {
+    async fn lock_out_and_reset(&self, ctx: &Context, db: &mut Db<'_>, user_id: &str, reason: &str) -> Result<()> {
         let now = self.now();
         db.lock_user(user_id).await?;
         let ended = db.revoke_user_sessions(user_id, None, now).await?;
         db.revoke_user_tokens(user_id, now).await?;
-        let event = AuditEvent::new(user_id, AuditAction::SessionRevoked, user_id)
+        let event = ctx
+            .event(AuditAction::SessionRevoked, user_id)
             .with_detail(serde_json::json!({ "sessions": "all", "ended": ended, "reason": reason }));
         audit::append(db, &event, now).await?;
         self.void_account_links(db, user_id).await?;

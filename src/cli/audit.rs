@@ -1,6 +1,7 @@
-//! `gatehouse audit verify` and `gatehouse audit tail`, and how the other
-//! commands record what they change (actor `cli`).
-use anyhow::Context;
+//! `gatehouse audit verify` and `gatehouse audit tail`. The other commands
+//! never write the log: the services they call audit each change with the
+//! `cli` context. (`cli_event` remains for the client commands until they
+//! pass a context too.)
 use clap::Subcommand;
 
 use crate::accounts::devices::format_time;
@@ -49,6 +50,7 @@ pub(super) async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Resul
                         "action": r.action,
                         "ip": r.ip,
                         "request_id": r.request_id,
+                        "user_agent": r.user_agent,
                         "detail": detail,
                         "prev_hash": r.prev_hash,
                         "hash": r.hash,
@@ -75,16 +77,4 @@ pub(super) async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Resul
 /// An event done by the command line, for a service to record with its change.
 pub(super) fn cli_event(action: AuditAction, target: &str) -> AuditEvent {
     AuditEvent::new(ACTOR_CLI, action, target)
-}
-
-/// Records a change a command made. The change is done by now, so a failure
-/// here says so instead of hiding it.
-pub(super) async fn record(
-    services: &Services,
-    action: AuditAction,
-    target: &str,
-    detail: serde_json::Value,
-) -> anyhow::Result<()> {
-    let event = AuditEvent::new(ACTOR_CLI, action, target).with_detail(detail);
-    services.accounts.audit(&event).await.context("the change is made, but writing the audit log failed")
 }

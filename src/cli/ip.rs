@@ -5,10 +5,9 @@ use clap::{Args, Subcommand};
 
 use crate::app::Services;
 use crate::clock::{Clock, SystemClock};
-use crate::security::audit::AuditAction;
+use crate::security::audit::Context;
 use crate::security::ip_policy::{self, IpPolicy};
 use crate::security::ip_rules::{Action, Scope};
-use serde_json::json;
 
 /// `gatehouse ip …`
 #[derive(Debug, Subcommand)]
@@ -56,28 +55,20 @@ pub async fn run(services: &Services, cmd: IpCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        IpCommand::Allow(args) => {
-            let rule = add(&policy, Action::Allow, args).await?;
-            super::audit::record(services, AuditAction::IpRuleChanged, &rule, json!({ "change": "allow" })).await?;
-        }
-        IpCommand::Deny(args) => {
-            let rule = add(&policy, Action::Deny, args).await?;
-            super::audit::record(services, AuditAction::IpRuleChanged, &rule, json!({ "change": "deny" })).await?;
-        }
+        IpCommand::Allow(args) => add(&policy, Action::Allow, args).await?,
+        IpCommand::Deny(args) => add(&policy, Action::Deny, args).await?,
         IpCommand::Remove { id } => {
-            if !policy.remove(id).await? {
+            if !policy.remove(&Context::cli(), id, SystemClock.unix()).await? {
                 bail!("no ip rule with id {id} (see `gatehouse ip list`)");
             }
             println!("removed ip rule {id}");
-            let target = id.to_string();
-            super::audit::record(services, AuditAction::IpRuleChanged, &target, json!({ "change": "remove" })).await?;
         }
     }
     Ok(())
 }
 
-/// Adds a rule; returns how the audit log names it (`id action cidr scope`).
-async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Result<String> {
+/// Adds a rule (the service audits it).
+async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Result<()> {
     let scope = match (args.client, args.role) {
         (Some(c), _) if c.trim().is_empty() => bail!("--client needs a client_id"),
         (_, Some(r)) if r.trim().is_empty() => bail!("--role needs a role name"),
@@ -88,12 +79,13 @@ async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Resul
         (None, Some(r)) => Scope::Role(r),
         (None, None) => Scope::Global,
     };
-    let rule = match policy.add(action, &args.cidr, &scope, args.note.trim(), SystemClock.unix()).await {
+    let rule = match policy.add(&Context::cli(), action, &args.cidr, &scope, args.note.trim(), SystemClock.unix()).await
+    {
         Ok(rule) => rule,
         Err(ip_policy::Error::Rule(e)) => bail!("{e}"),
         Err(e) => return Err(e.into()),
     };
     println!("added ip rule {}: {} {} ({})", rule.id, rule.action.as_str(), rule.net, rule.scope);
     println!("running servers apply it within a few seconds");
-    Ok(format!("{} {} {} {}", rule.id, rule.action.as_str(), rule.net, rule.scope))
+    Ok(())
 }

@@ -10,14 +10,13 @@ use axum::routing::{get, post};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::{self, CurrentUser, FieldError, SignInOutcome};
+use crate::accounts::{self, CurrentUser, FieldError};
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::login::signed_out;
 use crate::http::pages::{Nav, device_name, display_time};
-use crate::security::audit::AuditAction;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -109,6 +108,31 @@ impl AccountPage {
     }
 }
 
+impl SessionView {
+    fn new(s: accounts::SessionInfo, current: bool) -> Self {
+        Self {
+            current,
+            device: device_name(&s.user_agent),
+            ip: s.ip,
+            created: display_time(s.created_at),
+            last_seen: display_time(s.last_seen_at),
+            id: s.id,
+        }
+    }
+}
+
+impl From<accounts::Attempt> for ActivityView {
+    fn from(a: accounts::Attempt) -> Self {
+        Self {
+            when: display_time(a.at),
+            outcome: a.outcome,
+            method: a.method,
+            device: device_name(&a.user_agent),
+            ip: a.ip,
+        }
+    }
+}
+
 async fn account_page(
     state: &AppState,
     user: &CurrentUser,
@@ -116,51 +140,24 @@ async fn account_page(
     notice: Option<&'static str>,
     errors: Vec<FieldError>,
 ) -> Result<AccountPage, HtmlError> {
-    let row = state.accounts.find(&user.user_id).await?;
-    let sessions = state
-        .accounts
-        .sessions(&user.user_id)
-        .await?
-        .into_iter()
-        .map(|s| SessionView {
-            current: s.id == user.session_id,
-            device: device_name(&s.user_agent),
-            ip: s.ip,
-            created: display_time(s.created_at),
-            last_seen: display_time(s.last_seen_at),
-            id: s.id,
-        })
-        .collect();
-    let activity = state
-        .accounts
-        .recent_activity(&user.user_id)
-        .await?
-        .into_iter()
-        .map(|a| ActivityView {
-            when: display_time(a.at),
-            outcome: SignInOutcome::describe(&a.outcome),
-            method: a.method,
-            device: device_name(&a.user_agent),
-            ip: a.ip,
-        })
-        .collect();
+    let o = state.accounts.overview(user).await?;
     Ok(AccountPage {
         nav: Nav::new(Some(user)),
         csrf: csrf.token.clone(),
-        username: row.username,
-        email: row.email,
-        email_verified: row.email_verified,
-        display_name: row.display_name,
         roles: user.roles.join(", "),
-        member_since: display_time(row.created_at),
-        sessions,
-        activity,
+        member_since: display_time(o.user.created_at),
+        has_password: o.user.has_password,
+        username: o.user.username,
+        email: o.user.email,
+        email_verified: o.user.email_verified,
+        display_name: o.user.display_name,
+        sessions: o.sessions.into_iter().map(|(s, current)| SessionView::new(s, current)).collect(),
+        activity: o.activity.into_iter().map(ActivityView::from).collect(),
         notice,
         errors,
         new_email: String::new(),
-        mfa_on: state.accounts.mfa_status(&user.user_id, &user.roles).await?.enabled(),
+        mfa_on: o.mfa_on,
         upstream: upstream_views(state, &user.user_id).await?,
-        has_password: row.password_hash.is_some(),
     })
 }
 
@@ -233,9 +230,10 @@ struct ProfileForm {
 async fn post_profile(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<ProfileForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.set_display_name(&user.user_id, &form.display_name).await {
+    match state.accounts.set_display_name(&ctx.context(&user.user_id), &user.user_id, &form.display_name).await {
         Ok(()) => Ok(Redirect::to("/account?notice=profile").into_response()),
         Err(err) => with_errors(&state, &user, &csrf, err, Typed::DisplayName(&form.display_name)).await,
     }
@@ -264,7 +262,7 @@ async fn post_password(
             &form.new_password,
             form.new_password_confirm.as_ref(),
             Some(&user.session_id),
-            &ctx.event(&user.user_id, AuditAction::PasswordChanged, &user.user_id),
+            &ctx.context(&user.user_id),
         )
         .await;
     match changed {
@@ -292,7 +290,7 @@ async fn post_email(
     CsrfForm { form, csrf }: CsrfForm<EmailForm>,
 ) -> Result<Response, HtmlError> {
     let recent = state.accounts.recently_authenticated(&user);
-    let from = ctx.confirming();
+    let from = ctx.context(&user.user_id);
     match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email, recent, &from).await
     {
         Ok(()) => Ok(Redirect::to("/account?notice=email").into_response()),
@@ -310,9 +308,7 @@ async fn post_revoke_session(
     Path(id): Path<String>,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
-    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
-    let event = event.with_detail(serde_json::json!({ "session": id }));
-    if !state.accounts.end_session(&user.user_id, &id, &event).await? {
+    if !state.accounts.revoke_session(&ctx.context(&user.user_id), &user.user_id, &id).await? {
         return Err(HtmlError::not_found());
     }
     if id == user.session_id {
@@ -327,7 +323,6 @@ async fn post_revoke_all(
     ctx: AuditCtx,
     _: CsrfForm<EmptyForm>,
 ) -> Result<Response, HtmlError> {
-    let event = ctx.event(&user.user_id, AuditAction::SessionRevoked, &user.user_id);
-    state.accounts.sign_out_everywhere(&user.user_id, &event).await?;
+    state.accounts.sign_out_everywhere(&user.user_id, &ctx.context(&user.user_id)).await?;
     Ok(signed_out(&state, "/login?signed_out=1"))
 }

@@ -12,8 +12,10 @@ use axum::routing::{get, post};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::accounts::mfa::FactorAdded;
 use crate::accounts::{self, CurrentUser, FieldError};
 use crate::app::AppState;
+use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
 use crate::http::mfa::{CodesPage, SetupPage};
@@ -150,10 +152,12 @@ struct CodeForm {
 async fn post_totp_confirm(
     State(state): State<AppState>,
     Recent(user): Recent,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<CodeForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.confirm_totp(&user.user_id, &form.code, Some(&user.session_id)).await {
-        Ok(codes) => renewed(&state, &user, codes_page(&user, codes)).await,
+    let ctx = ctx.context(&user.user_id);
+    match state.accounts.confirm_totp(&ctx, &user.user_id, &form.code, Some(&user.session_id)).await {
+        Ok(added) => Ok(renewed(&state, added.session, codes_page(&user, added.codes.unwrap_or_default()))),
         Err(accounts::Error::Invalid(errors)) => {
             let message = field_error(&errors, "code").map(str::to_owned);
             match state.accounts.pending_totp(&user.user_id, &user.username).await? {
@@ -168,25 +172,26 @@ async fn post_totp_confirm(
 async fn post_email(
     State(state): State<AppState>,
     Recent(user): Recent,
+    ctx: AuditCtx,
     CsrfForm { csrf, .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    let done = match state.accounts.enable_email_mfa(&user.user_id, Some(&user.session_id)).await {
-        Ok(None) => Redirect::to("/account/mfa?done=email").into_response(),
-        Ok(Some(codes)) => codes_page(&user, codes),
-        other => return show_codes(&state, &user, csrf, other.map(Option::unwrap_or_default)).await,
-    };
-    renewed(&state, &user, done).await
+    match state.accounts.enable_email_mfa(&ctx.context(&user.user_id), &user.user_id, Some(&user.session_id)).await {
+        Ok(FactorAdded { codes: None, session }) => {
+            Ok(renewed(&state, session, Redirect::to("/account/mfa?done=email").into_response()))
+        }
+        Ok(FactorAdded { codes: Some(codes), session }) => Ok(renewed(&state, session, codes_page(&user, codes))),
+        Err(e) => show_codes(&state, &user, csrf, Err(e)).await,
+    }
 }
 
-/// A factor was added: the browser goes on under a new session id (OWASP
-/// Session Management Cheat Sheet: renew the session ID after any privilege
-/// level change; ASVS V7), with its cookie and a CSRF cookie bound to it.
-/// The old id is dead.
-async fn renewed(state: &AppState, user: &CurrentUser, page: Response) -> Result<Response, HtmlError> {
-    Ok(match state.accounts.renew_session(&user.user_id, &user.session_id).await? {
+/// A factor was added: the service renewed the session (see
+/// `accounts::mfa::FactorAdded`); the browser gets its cookie and a CSRF
+/// cookie bound to it. The old id is dead.
+fn renewed(state: &AppState, session: Option<accounts::StartedSession>, page: Response) -> Response {
+    match session {
         Some(session) => crate::http::login::session_started(state, &session, page),
         None => page,
-    })
+    }
 }
 
 /// The new recovery codes, or the settings page with the reason there are none.
@@ -206,9 +211,11 @@ async fn show_codes(
 async fn post_recovery(
     State(state): State<AppState>,
     Recent(user): Recent,
+    ctx: AuditCtx,
     CsrfForm { csrf, .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    show_codes(&state, &user, csrf, state.accounts.regenerate_recovery_codes(&user.user_id).await).await
+    let made = state.accounts.regenerate_recovery_codes(&ctx.context(&user.user_id), &user.user_id).await;
+    show_codes(&state, &user, csrf, made).await
 }
 
 #[derive(Deserialize)]
@@ -220,10 +227,10 @@ struct DisableForm {
 async fn post_disable(
     State(state): State<AppState>,
     Recent(user): Recent,
-    ctx: crate::http::audit::AuditCtx,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<DisableForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.disable_mfa(&user.user_id, &form.mfa_password, &ctx.confirming()).await {
+    match state.accounts.disable_mfa(&user.user_id, &form.mfa_password, &ctx.context(&user.user_id)).await {
         Ok(()) => Ok(Redirect::to("/account/mfa?done=off").into_response()),
         Err(accounts::Error::Invalid(errors)) => page(&state, &user, csrf, None, errors).await,
         Err(other) => Err(other.into()),

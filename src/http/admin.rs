@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::accounts;
 use crate::app::AppState;
-use crate::http::audit::{self, AuditCtx};
+use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{Admin, CsrfForm, PageCsrf};
 use crate::http::pages::{Nav, display_time, path_with_query};
-use crate::security::audit::AuditAction;
 
 const PER_PAGE: i64 = 25;
 
@@ -41,6 +41,21 @@ struct UserView {
     is_self: bool,
     /// Holds the `admin` role (one button gives or takes it).
     admin: bool,
+}
+
+impl From<accounts::ListedUser> for UserView {
+    fn from(l: accounts::ListedUser) -> Self {
+        Self {
+            created: display_time(l.user.created_at),
+            id: l.user.id,
+            username: l.user.username,
+            email: l.user.email,
+            blocked: l.user.blocked,
+            locked: l.locked,
+            is_self: l.is_viewer,
+            admin: l.admin,
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -78,33 +93,17 @@ async fn get_users(
     csrf: PageCsrf,
     Query(query): Query<UsersQuery>,
 ) -> Result<Response, HtmlError> {
-    let q: String = query.q.trim().chars().take(100).collect();
-    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (rows, total) = state.accounts.search(&q, page, PER_PAGE).await?;
-    let locked = state.accounts.locked_user_ids().await?;
-    let admins = state.accounts.role_holders("admin").await?;
-    let users = rows
-        .into_iter()
-        .map(|u| UserView {
-            is_self: u.id == admin.user_id,
-            locked: locked.contains(&u.id),
-            admin: admins.contains(&u.id),
-            created: display_time(u.created_at),
-            id: u.id,
-            username: u.username,
-            email: u.email,
-            blocked: u.blocked,
-        })
-        .collect();
+    let list = state.accounts.list_users(&query.q, query.page.unwrap_or(1), PER_PAGE, &admin.user_id).await?;
+    let q = accounts::bounded_query(&query.q);
     let page_view = UsersPage {
         nav: Nav::new(Some(&admin)),
         csrf: csrf.token.clone(),
-        prev_page: (page > 1).then(|| page_link(&q, page - 1)),
-        next_page: (page * PER_PAGE < total).then(|| page_link(&q, page + 1)),
+        prev_page: (list.page > 1).then(|| page_link(&q, list.page - 1)),
+        next_page: list.has_next.then(|| page_link(&q, list.page + 1)),
         query: q,
-        users,
-        total,
-        page,
+        users: list.users.into_iter().map(UserView::from).collect(),
+        total: list.total,
+        page: list.page,
     };
     Ok((csrf, page_view).into_response())
 }
@@ -138,11 +137,7 @@ async fn post_block(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    if id == admin.user_id {
-        return Err(HtmlError::bad_request("You cannot block your own account."));
-    }
-    state.accounts.set_blocked(&id, true, &ctx.event(&admin.user_id, AuditAction::UserBlocked, &id)).await?;
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user blocked by admin");
+    state.accounts.block(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -154,8 +149,7 @@ async fn post_unblock(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    state.accounts.set_blocked(&id, false, &ctx.event(&admin.user_id, AuditAction::UserUnblocked, &id)).await?;
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user unblocked by admin");
+    state.accounts.unblock(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -168,9 +162,7 @@ async fn post_sign_out(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    let event = ctx.event(&admin.user_id, AuditAction::SessionRevoked, &id);
-    state.accounts.sign_out_everywhere(&id, &event).await?;
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user signed out everywhere by admin");
+    state.accounts.sign_out_user(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -183,10 +175,7 @@ async fn post_unlock(
     CsrfForm { form, .. }: CsrfForm<BlockForm>,
 ) -> Result<Response, HtmlError> {
     let back = back_to(&form)?;
-    if state.accounts.unlock(&id).await? {
-        audit::record(&state, ctx.event(&admin.user_id, AuditAction::AccountUnlocked, &id)).await;
-    }
-    tracing::info!(admin = %admin.user_id, user_id = %id, "user unlocked by admin");
+    state.accounts.unlock(&ctx.context(&admin.user_id), &id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -210,9 +199,6 @@ async fn post_roles(
     // Validated before the change is made (CWE-93).
     let back = back_to(&BlockForm { back: form.back })?;
     let roles: Vec<String> = if form.admin == "yes" { vec!["admin".into()] } else { Vec::new() };
-    let now = state.accounts.set_roles(&id, &roles).await?;
-    let event = ctx.event(&admin.user_id, AuditAction::RoleChanged, &id);
-    audit::record(&state, event.with_detail(serde_json::json!({ "roles": now }))).await;
-    tracing::info!(admin = %admin.user_id, user_id = %id, roles = ?now, "roles changed by admin");
+    state.accounts.set_roles(&ctx.context(&admin.user_id), &id, &roles).await?;
     Ok(Redirect::to(&back).into_response())
 }

@@ -1,8 +1,7 @@
 //! Request context for the audit log: the [`AuditCtx`] extractor (client
-//! address, user agent and `x-request-id`), and [`record`] for handlers.
-//! Recording is best effort once the change itself has committed: a failure
-//! is logged at error level, never shown to the user. Sign-in attempts are
-//! recorded by `accounts::sign_in` itself.
+//! address, user agent and `x-request-id`), which handlers turn into the
+//! services' [`audit::Context`]; the services write every event inside the
+//! change's transaction, and `accounts::sign_in` records sign-in attempts.
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
@@ -31,9 +30,10 @@ impl FromRequestParts<AppState> for AuditCtx {
 }
 
 impl AuditCtx {
-    /// This request as the origin of a password confirmation.
+    /// This request as the origin of a password confirmation (nobody named
+    /// as actor: the service names the account).
     pub fn confirming(&self) -> accounts::Confirming {
-        accounts::Confirming { ip: self.ip.clone(), request_id: self.request_id.clone() }
+        self.context("")
     }
 
     /// This request as the services' audit context, acting as `actor`
@@ -50,12 +50,5 @@ impl AuditCtx {
     /// An event carrying this request's address, user agent and id.
     pub fn event(&self, actor: &str, action: AuditAction, target: &str) -> AuditEvent {
         self.context(actor).event(action, target)
-    }
-}
-
-/// Appends `event` (best effort: the change it describes is already done).
-pub async fn record(state: &AppState, event: AuditEvent) {
-    if let Err(e) = state.accounts.audit(&event).await {
-        tracing::error!(error = %e, action = %event.action, "writing the audit log failed");
     }
 }

@@ -108,6 +108,7 @@ impl From<accounts::Error> for HtmlError {
                 );
                 Self { retry_after: Some(retry_after.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, message) }
             }
+            accounts::Error::OwnAccount => Self::bad_request("You cannot block your own account."),
             // Issue 14: there is always an administrator.
             accounts::Error::LastAdmin => Self::new(
                 StatusCode::CONFLICT,

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, ResponseParts};
 use serde::de::DeserializeOwned;
 
-use crate::accounts::CurrentUser;
+use crate::accounts::{AdminAccess, CurrentUser};
 use crate::app::AppState;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
@@ -80,7 +80,8 @@ impl FromRequestParts<AppState> for SignedIn {
 }
 
 /// A signed-in user with the `admin` role. Every admin route takes this:
-/// anonymous visitors are sent to sign in, other users get 403.
+/// anonymous visitors are sent to sign in, other users get 403. The service
+/// decides (and audits a refusal as `admin_refused`).
 #[derive(Debug, Clone)]
 pub struct Admin(pub CurrentUser);
 
@@ -88,11 +89,18 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
-        if user.has_role("admin") {
-            Ok(Admin(user))
-        } else {
-            Err(AuthRejection::Error(HtmlError::forbidden("This page is for administrators.")))
+        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await.map_err(AuthRejection::Error)?;
+        let Some(user) = user else { return Err(sign_in_redirect(parts)) };
+        let allowed = ip_gate::roles_allowed(state, &user.roles, ip_gate::client_ip_of(parts, &state.ip)).await;
+        let ctx = crate::http::audit::AuditCtx::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        let path = parts.uri.path().to_owned();
+        match state.accounts.admin_access(&ctx.context(&user.user_id), &user, allowed, &path).await {
+            Ok(AdminAccess::Granted) => Ok(Admin(user)),
+            Ok(AdminAccess::NotAdmin) => {
+                Err(AuthRejection::Error(HtmlError::forbidden("This page is for administrators.")))
+            }
+            Ok(AdminAccess::RefusedAddress) => Err(AuthRejection::Error(ip_gate::refused_account_page())),
+            Err(e) => Err(AuthRejection::Error(e.into())),
         }
     }
 }

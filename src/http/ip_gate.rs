@@ -2,6 +2,8 @@
 //! the global gate on every request but `/health/*`, and the refusals of the
 //! client and role scopes, each counted in `/metrics`
 //! (`gatehouse_ip_refusals_total{scope}`) and logged at info with the address.
+//! Global refusals are audited too, aggregated per address and minute (the
+//! IP policy service writes them: `security::ip_denials`).
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
+use crate::clock::Clock;
 use crate::http::error::HtmlError;
 use crate::metrics::Metrics;
 use crate::security::ip_policy::IpPolicy;
@@ -77,6 +80,7 @@ pub(crate) fn is_json_endpoint(path: &str) -> bool {
 pub struct Gate {
     pub ip: IpPolicy,
     pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The global scope: every request except the health checks (load balancers
@@ -90,6 +94,9 @@ pub async fn global_gate(State(gate): State<Gate>, req: Request, next: Next) -> 
     if rules.is_empty() {
         return next.run(req).await;
     }
+    let now = gate.clock.unix();
+    // Denials of minutes that have ended reach the audit log now, aggregated.
+    gate.ip.flush_denials(now).await;
     let (mut parts, body) = req.into_parts();
     let ip = client_ip_of(&mut parts, &gate.ip);
     let req = Request::from_parts(parts, body);
@@ -97,6 +104,7 @@ pub async fn global_gate(State(gate): State<Gate>, req: Request, next: Next) -> 
         return next.run(req).await;
     }
     note_refusal(&gate.metrics, &Scope::Global, ip);
+    gate.ip.note_global_denial(&denied_request(&req, ip), now);
     if is_json_endpoint(req.uri().path()) {
         let body = serde_json::json!({
             "error": "access_denied",
@@ -107,6 +115,17 @@ pub async fn global_gate(State(gate): State<Gate>, req: Request, next: Next) -> 
         return res;
     }
     refused_page().into_response()
+}
+
+/// The audit context of a refused request (it never reaches a handler).
+fn denied_request(req: &Request, ip: Option<IpAddr>) -> crate::security::audit::Context {
+    let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or_default();
+    crate::security::audit::Context {
+        actor: String::new(),
+        ip: ip.map(|i| i.to_string()).unwrap_or_default(),
+        user_agent: header(header::USER_AGENT.as_str()).to_owned(),
+        request_id: header("x-request-id").to_owned(),
+    }
 }
 
 /// Whether the user's roles may be used from the request's address; the

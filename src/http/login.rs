@@ -168,6 +168,7 @@ struct RegisterForm {
 
 async fn post_register(
     State(state): State<AppState>,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<RegisterForm>,
 ) -> Result<Response, HtmlError> {
     let registration = Registration {
@@ -179,7 +180,7 @@ async fn post_register(
         roles: &[],
     };
     let next = safe_next(form.next.as_deref());
-    match state.accounts.register(&registration).await {
+    match state.accounts.register(&ctx.context(""), &registration).await {
         Ok(_) => {
             let mut query = vec![("registered", "1")];
             query.extend(next.as_deref().map(|n| ("next", n)));

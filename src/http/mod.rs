@@ -72,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         // a denied address is refused before it can spend rate counters.
         .layer(middleware::from_fn_with_state(throttle::Throttle::new(&state), throttle::rate_limit))
         .layer(middleware::from_fn_with_state(
-            ip_gate::Gate { ip: state.ip.clone(), metrics: state.metrics.clone() },
+            ip_gate::Gate { ip: state.ip.clone(), metrics: state.metrics.clone(), clock: state.clock.clone() },
             ip_gate::global_gate,
         ))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), track_metrics))

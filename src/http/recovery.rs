@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, FieldError, Purpose};
 use crate::app::AppState;
+use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, empty_secret, field_error};
 use crate::http::pages::{MessagePage, Nav};
@@ -97,9 +98,9 @@ const NOT_ME: LinkText = LinkText {
     button: "Sign out everywhere",
 };
 
-/// Whether `token` is a plausible, live link for `purpose` (its page may show).
+/// Whether `token` is a live link for `purpose` (its page may show).
 async fn is_live(state: &AppState, token: &str, purpose: Purpose) -> Result<bool, HtmlError> {
-    Ok(!token.is_empty() && token.len() <= 128 && state.accounts.link_is_live(token, purpose).await?)
+    Ok(state.accounts.link_is_live(token, purpose).await?)
 }
 
 async fn show_link(state: &AppState, csrf: PageCsrf, token: String, t: &LinkText) -> Result<Response, HtmlError> {
@@ -268,9 +269,14 @@ struct ResetForm {
 
 async fn post_reset(
     State(state): State<AppState>,
+    ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<ResetForm>,
 ) -> Result<Response, HtmlError> {
-    match state.accounts.reset_password(&form.token, &form.password, form.password_confirm.as_ref()).await {
+    match state
+        .accounts
+        .reset_password(&ctx.context(""), &form.token, &form.password, form.password_confirm.as_ref())
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/login?reset=1").into_response()),
         Err(accounts::Error::BadLink) => Ok(dead_link()),
         Err(accounts::Error::Invalid(errors)) => {
@@ -291,9 +297,10 @@ async fn get_email_confirm(
 
 async fn post_email_confirm(
     State(state): State<AppState>,
+    ctx: AuditCtx,
     CsrfForm { form, .. }: CsrfForm<TokenForm>,
 ) -> Result<Response, HtmlError> {
-    after_link(state.accounts.confirm_email_change(&form.token).await, || {
+    after_link(state.accounts.confirm_email_change(&ctx.context(""), &form.token).await, || {
         MessagePage::new(
             "Email address changed",
             vec!["Your account now uses the new address."],
@@ -313,9 +320,10 @@ async fn get_email_undo(
 
 async fn post_email_undo(
     State(state): State<AppState>,
+    ctx: AuditCtx,
     CsrfForm { form, .. }: CsrfForm<TokenForm>,
 ) -> Result<Response, HtmlError> {
-    after_link(state.accounts.undo_email_change(&form.token).await, || {
+    after_link(state.accounts.undo_email_change(&ctx.context(""), &form.token).await, || {
         super::signed_in::signed_out_page(
             &state,
             MessagePage::new(
@@ -340,9 +348,10 @@ async fn get_not_me(
 
 async fn post_not_me(
     State(state): State<AppState>,
+    ctx: AuditCtx,
     CsrfForm { form, .. }: CsrfForm<TokenForm>,
 ) -> Result<Response, HtmlError> {
-    after_link(state.accounts.not_me(&form.token).await, || {
+    after_link(state.accounts.not_me(&ctx.context(""), &form.token).await, || {
         super::signed_in::signed_out_page(
             &state,
             MessagePage::new(

@@ -17,7 +17,7 @@ use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
-use crate::security::audit::{self, AuditAction, AuditEvent};
+use crate::security::audit::{self, AuditAction};
 use crate::store::{self, KeyRow, Store};
 
 pub mod kek;
@@ -98,21 +98,28 @@ impl KeyRing {
         import_dir: &std::path::Path,
     ) -> Result<Self> {
         import_pems(&store, &kek, import_dir, clock.unix()).await?;
-        let rows = maintain(&store, &kek, policy, clock.unix(), false).await?;
+        let rows = maintain(&store, &kek, policy, clock.unix(), None).await?;
         let loaded = load(&kek, &rows)?;
         Ok(Self { store, kek, policy, clock, loaded: Arc::new(RwLock::new(Arc::new(loaded))) })
     }
 
     /// Applies due schedule steps and reloads; run periodically by every instance.
     pub async fn refresh(&self) -> Result<()> {
-        let rows = maintain(&self.store, &self.kek, self.policy, self.clock.unix(), false).await?;
+        let rows = maintain(&self.store, &self.kek, self.policy, self.clock.unix(), None).await?;
         self.install(load(&self.kek, &rows)?);
         Ok(())
     }
 
-    /// Rotates now: `next` becomes current and a new `next` is made.
+    /// Rotates now: `next` becomes current and a new `next` is made
+    /// (`gatehouse keys rotate`: audited with actor `cli`).
     pub async fn rotate_now(&self) -> Result<()> {
-        let rows = maintain(&self.store, &self.kek, self.policy, self.clock.unix(), true).await?;
+        self.rotate_now_by(&audit::Context::cli()).await
+    }
+
+    /// [`KeyRing::rotate_now`] on behalf of `ctx` (an operator's request),
+    /// audited (`key_rotated`) from it in the rotation's transaction.
+    pub async fn rotate_now_by(&self, ctx: &audit::Context) -> Result<()> {
+        let rows = maintain(&self.store, &self.kek, self.policy, self.clock.unix(), Some(ctx)).await?;
         self.install(load(&self.kek, &rows)?);
         Ok(())
     }
@@ -268,7 +275,18 @@ fn key_row(kek: &Kek, pair: &RsaKeyPair, state: State, now: i64) -> Result<KeyRo
 /// Applies the steps due at `now` in one transaction and returns the live keys.
 /// If another instance wins a race (unique index, or a state that moved), this
 /// instance rolls back and takes the keys as the winner left them.
-async fn maintain(store: &Store, kek: &Kek, policy: Policy, now: i64, force: bool) -> Result<Vec<KeyRow>> {
+/// `forced_by`: who asked for a rotation now; `None` is the schedule (actor
+/// `system`).
+async fn maintain(
+    store: &Store,
+    kek: &Kek,
+    policy: Policy,
+    now: i64,
+    forced_by: Option<&audit::Context>,
+) -> Result<Vec<KeyRow>> {
+    let force = forced_by.is_some();
+    let system = audit::Context::system();
+    let by = forced_by.unwrap_or(&system);
     let rows = store.conn().await?.db().live_keys().await?;
     let times: Vec<schedule::KeyTimes> = rows
         .iter()
@@ -298,7 +316,8 @@ async fn maintain(store: &Store, kek: &Kek, policy: Policy, now: i64, force: boo
                 };
                 // A key made current at once (the first start) is a rotation too.
                 if inserted && *state == State::Current {
-                    let event = AuditEvent::new(rotated_by(force), AuditAction::KeyRotated, row.id.as_str())
+                    let event = by
+                        .event(AuditAction::KeyRotated, row.id.as_str())
                         .with_detail(serde_json::json!({ "retiring": null }));
                     audit::append(&mut tx.db(), &event, now).await?;
                 }
@@ -311,7 +330,8 @@ async fn maintain(store: &Store, kek: &Kek, policy: Policy, now: i64, force: boo
                 };
                 let promoted = retired && tx.db().move_key(next, "next", "current", now).await?;
                 if promoted {
-                    let event = AuditEvent::new(rotated_by(force), AuditAction::KeyRotated, next.as_str())
+                    let event = by
+                        .event(AuditAction::KeyRotated, next.as_str())
                         .with_detail(serde_json::json!({ "retiring": current }));
                     audit::append(&mut tx.db(), &event, now).await?;
                 }
@@ -332,11 +352,6 @@ async fn maintain(store: &Store, kek: &Kek, policy: Policy, now: i64, force: boo
         tracing::debug!("another instance updated the signing keys first");
     }
     Ok(store.conn().await?.db().live_keys().await?)
-}
-
-/// Only `gatehouse keys rotate` forces a rotation; the schedule is the system.
-fn rotated_by(force: bool) -> &'static str {
-    if force { audit::ACTOR_CLI } else { audit::ACTOR_SYSTEM }
 }
 
 /// Parses the live keys: the current signer and the JWKS document.

@@ -62,11 +62,20 @@ pub enum AuditAction {
     ClientSecretRotated,
     /// A wrong password in a "confirm your password" form.
     ReauthFailed,
+    // Issue 15, item 6: complete coverage.
+    /// Someone signed up at `/register`.
+    UserRegistered,
+    /// An operator made an account (`gatehouse user create`).
+    UserCreated,
+    /// The display name changed.
+    ProfileChanged,
+    /// `/admin` refused a signed-in non-admin, or an address its rules refuse.
+    AdminRefused,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 31] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -94,6 +103,10 @@ impl AuditAction {
         Self::ClientUpdated,
         Self::ClientSecretRotated,
         Self::ReauthFailed,
+        Self::UserRegistered,
+        Self::UserCreated,
+        Self::ProfileChanged,
+        Self::AdminRefused,
     ];
 
     /// The stored name; never change one that has been released.
@@ -126,6 +139,10 @@ impl AuditAction {
             Self::ClientUpdated => "client_updated",
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::ReauthFailed => "reauth_failed",
+            Self::UserRegistered => "user_registered",
+            Self::UserCreated => "user_created",
+            Self::ProfileChanged => "profile_changed",
+            Self::AdminRefused => "admin_refused",
         }
     }
 

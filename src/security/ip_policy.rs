@@ -6,6 +6,7 @@
 //! restart. Changes made through this service take effect here at once.
 //!
 //! If the database cannot be read, the rules last loaded stay in force.
+//! Every change is audited (`ip_rule_changed`) in its own transaction.
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -13,7 +14,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::time::Instant;
 
+use serde_json::json;
+
+use super::audit::{self, AuditAction};
 use super::client_ip;
+use super::ip_denials::{Denials, Ended};
 use super::ip_rules::{Action, Rule, RuleError, RuleSet, Scope, parse_net};
 use crate::store::{self, IpRuleRow, NewIpRule, Store};
 
@@ -40,13 +45,15 @@ pub struct IpPolicy {
     trusted: Arc<[IpNet]>,
     refresh: Duration,
     cache: Arc<RwLock<Cache>>,
+    /// Global denials waiting for their minute to end (see `ip_denials`).
+    denials: Arc<Denials>,
 }
 
 impl IpPolicy {
     /// A service over `store`, trusting `trusted` proxies, re-checking the
     /// rules at most every `refresh`.
     pub fn new(store: Store, trusted: Vec<IpNet>, refresh: Duration) -> Self {
-        Self { store, trusted: trusted.into(), refresh, cache: Arc::default() }
+        Self { store, trusted: trusted.into(), refresh, cache: Arc::default(), denials: Arc::default() }
     }
 
     /// The client's address: see [`client_ip::resolve`].
@@ -114,8 +121,18 @@ impl IpPolicy {
         }
     }
 
-    /// Adds a rule; `cidr` is an address or CIDR range.
-    pub async fn add(&self, action: Action, cidr: &str, scope: &Scope, note: &str, now: i64) -> Result<Rule, Error> {
+    /// Adds a rule; `cidr` is an address or CIDR range. Audited
+    /// (`ip_rule_changed`, naming the rule as `id action cidr scope`) from
+    /// `ctx` in the same transaction.
+    pub async fn add(
+        &self,
+        ctx: &audit::Context,
+        action: Action,
+        cidr: &str,
+        scope: &Scope,
+        note: &str,
+        now: i64,
+    ) -> Result<Rule, Error> {
         let net = parse_net(cidr)?;
         let row = NewIpRule {
             action: action.as_str(),
@@ -125,16 +142,71 @@ impl IpPolicy {
             note,
             now,
         };
-        let id = self.store.conn().await?.db().insert_ip_rule(&row).await?;
+        let mut tx = self.store.begin().await?;
+        let id = tx.db().insert_ip_rule(&row).await?;
+        let rule = Rule { id, action, net, scope: scope.clone(), note: note.to_owned(), created_at: now };
+        let target = format!("{} {} {} {}", rule.id, rule.action.as_str(), rule.net, rule.scope);
+        let event = ctx.event(AuditAction::IpRuleChanged, target).with_detail(json!({ "change": action.as_str() }));
+        audit::append(&mut tx.db(), &event, now).await?;
+        tx.commit().await?;
         self.invalidate();
-        Ok(Rule { id, action, net, scope: scope.clone(), note: note.to_owned(), created_at: now })
+        Ok(rule)
     }
 
-    /// Removes a rule; false if there was none with that id.
-    pub async fn remove(&self, id: i64) -> Result<bool, Error> {
-        let removed = self.store.conn().await?.db().delete_ip_rule(id).await?;
+    /// Removes a rule (audited from `ctx` with it); false if there was none
+    /// with that id.
+    pub async fn remove(&self, ctx: &audit::Context, id: i64, now: i64) -> Result<bool, Error> {
+        let mut tx = self.store.begin().await?;
+        if !tx.db().delete_ip_rule(id).await? {
+            return Ok(false);
+        }
+        let event = ctx.event(AuditAction::IpRuleChanged, id.to_string()).with_detail(json!({ "change": "remove" }));
+        audit::append(&mut tx.db(), &event, now).await?;
+        tx.commit().await?;
         self.invalidate();
-        Ok(removed)
+        Ok(true)
+    }
+
+    /// Counts a global denial of the request `ctx` describes (address, user
+    /// agent, request id); [`IpPolicy::flush_denials`] audits it once its
+    /// minute has ended.
+    pub fn note_global_denial(&self, ctx: &audit::Context, now: i64) {
+        self.denials.note(&ctx.ip, &ctx.user_agent, &ctx.request_id, now);
+    }
+
+    /// Audits the global denials of minutes that ended by `now`: one
+    /// `ip_denied` row per address-minute across every instance, with the
+    /// count (see `security::ip_denials`). Cheap when nothing has ended. A
+    /// failed write is logged and kept for the next flush.
+    pub async fn flush_denials(&self, now: i64) {
+        let ended = self.denials.take_ended(now);
+        if ended.is_empty() {
+            return;
+        }
+        if let Err(e) = self.write_denials(&ended, now).await {
+            tracing::warn!(error = %e, "auditing ip denials failed; kept for the next try");
+            self.denials.restore(ended);
+        }
+    }
+
+    async fn write_denials(&self, ended: &[Ended], now: i64) -> Result<(), Error> {
+        let mut tx = self.store.begin().await?;
+        for e in ended {
+            if !tx.db().claim_ip_denials(&e.ip, e.minute, e.count).await? {
+                tracing::info!(ip = %e.ip, count = e.count, "ip denials of this minute already audited elsewhere");
+                continue;
+            }
+            let ctx = audit::Context {
+                actor: "anonymous".to_owned(),
+                ip: e.ip.clone(),
+                user_agent: e.user_agent.clone(),
+                request_id: e.request_id.clone(),
+            };
+            let detail = json!({ "scope": "global", "minute_start": e.minute * 60, "count": e.count });
+            audit::append(&mut tx.db(), &ctx.event(AuditAction::IpDenied, "").with_detail(detail), now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every rule, straight from the database.

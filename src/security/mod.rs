@@ -10,6 +10,7 @@ pub mod audit;
 pub mod breached;
 pub mod client_ip;
 pub mod csrf;
+pub mod ip_denials;
 pub mod ip_policy;
 pub mod ip_rules;
 pub mod limiter;

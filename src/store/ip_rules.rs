@@ -64,3 +64,38 @@ impl Db<'_> {
             .await)?)
     }
 }
+
+impl Db<'_> {
+    /// Claims the audit row of `ip`'s global denials in `minute` (unix
+    /// minutes) with `count` denials: true for the first claim across all
+    /// instances (that caller writes the audit row); later claims add their
+    /// count to the stored one and get false.
+    pub async fn claim_ip_denials(&mut self, ip: &str, minute: i64, count: i64) -> Result<bool> {
+        let inserted = exec!(
+            self,
+            sqlx::query("insert into ip_denials (ip, minute, count) values ($1, $2, $3) on conflict do nothing")
+                .bind(ip)
+                .bind(minute)
+                .bind(count)
+        )? > 0;
+        if !inserted {
+            exec!(
+                self,
+                sqlx::query("update ip_denials set count = count + $3 where ip = $1 and minute = $2")
+                    .bind(ip)
+                    .bind(minute)
+                    .bind(count)
+            )?;
+        }
+        Ok(inserted)
+    }
+
+    /// The denials counted for `ip` in `minute`, by every instance.
+    pub async fn ip_denial_count(&mut self, ip: &str, minute: i64) -> Result<Option<i64>> {
+        Ok(on!(self, |c| sqlx::query_scalar("select count from ip_denials where ip = $1 and minute = $2")
+            .bind(ip)
+            .bind(minute)
+            .fetch_optional(c)
+            .await)?)
+    }
+}

@@ -16,7 +16,7 @@ use sqlx::{ConnectOptions, Connection};
 use super::{Db, Pool, Result, Store, exec};
 
 /// Every table a [`Purge`] deletes from, in the janitor's order.
-pub const PURGED_TABLES: [&str; 14] = [
+pub const PURGED_TABLES: [&str; 15] = [
     "authorization_codes",
     "access_tokens",
     "refresh_tokens",
@@ -31,6 +31,7 @@ pub const PURGED_TABLES: [&str; 14] = [
     "lockouts",
     "outbox",
     "login_activity",
+    "ip_denials",
 ];
 
 /// One table's purge, with the cutoffs it needs (unix seconds).
@@ -70,6 +71,9 @@ pub enum Purge {
     SentMail { sent_before: i64 },
     /// Sign-in activity older than `before`.
     LoginActivity { before: i64 },
+    /// Global IP denial counts of minutes before `minute_before` (unix
+    /// minutes); their audit rows stay.
+    IpDenials { minute_before: i64 },
 }
 
 impl Purge {
@@ -90,6 +94,7 @@ impl Purge {
             Purge::Lockouts { .. } => "lockouts",
             Purge::SentMail { .. } => "outbox",
             Purge::LoginActivity { .. } => "login_activity",
+            Purge::IpDenials { .. } => "ip_denials",
         }
     }
 }
@@ -190,6 +195,15 @@ impl Db<'_> {
             Purge::SigningKeys { retired_before, keep } => {
                 self.purge_retired_keys(*retired_before, keep, limit).await?
             }
+            Purge::IpDenials { minute_before } => exec!(
+                self,
+                sqlx::query(
+                    "delete from ip_denials where (ip, minute) in \
+                     (select ip, minute from ip_denials where minute < $1 limit $2)"
+                )
+                .bind(minute_before)
+                .bind(limit)
+            )?,
             Purge::RateCounters { now } => exec!(
                 self,
                 sqlx::query(

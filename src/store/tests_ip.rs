@@ -35,3 +35,17 @@ async fn ip_rules_are_stored_listed_removed_and_every_change_moves_the_version()
     })
     .await;
 }
+
+#[tokio::test]
+async fn only_the_first_claim_of_an_address_minute_wins_and_later_counts_add_up() {
+    each_backend(async |store| {
+        let mut conn = store.conn().await.unwrap();
+        assert!(conn.db().claim_ip_denials("192.0.2.7", 100, 200).await.unwrap(), "the first claim");
+        assert!(!conn.db().claim_ip_denials("192.0.2.7", 100, 5).await.unwrap(), "another instance, same minute");
+        assert_eq!(conn.db().ip_denial_count("192.0.2.7", 100).await.unwrap(), Some(205));
+        assert!(conn.db().claim_ip_denials("192.0.2.7", 101, 1).await.unwrap(), "the next minute is its own");
+        assert!(conn.db().claim_ip_denials("192.0.2.8", 100, 1).await.unwrap(), "another address is its own");
+        assert_eq!(conn.db().ip_denial_count("192.0.2.9", 100).await.unwrap(), None);
+    })
+    .await;
+}

@@ -6,7 +6,7 @@
 use argon2::password_hash::{PasswordHasher as _, SaltString};
 use secrecy::SecretString;
 
-use crate::helpers::{PASSWORD, TestApp, location, spawn_app, spawn_app_with, test_event};
+use crate::helpers::{PASSWORD, TestApp, location, spawn_app, spawn_app_with, test_ctx};
 use crate::mfa::{code_now, enrolled, password_step, second_step};
 use crate::smtp::link;
 
@@ -73,8 +73,8 @@ async fn reset_and_email_change_links_die_when_the_account_is_blocked_asvs_5_v6_
     let change = link(&change, &app.url("/account/email/confirm?"));
     let reset = reset_link(&app, "cal", 1).await;
     let id = app.state.accounts.find("cal").await.unwrap().id;
-    app.state.accounts.set_blocked(&id, true, &test_event()).await.unwrap();
-    app.state.accounts.set_blocked(&id, false, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, true, &test_ctx()).await.unwrap();
+    app.state.accounts.set_blocked(&id, false, &test_ctx()).await.unwrap();
     assert_eq!(status_of(&app, &reset).await, 410, "unblocking does not bring the link back");
     assert_eq!(status_of(&app, &change).await, 410);
 }
@@ -108,7 +108,7 @@ async fn a_reset_link_dies_with_its_account_owasp_forgot_password_cheat_sheet() 
     let app = spawn_app().await;
     let id = app.create_user("fay", &[]).await;
     let reset = reset_link(&app, "fay", 1).await;
-    app.state.accounts.delete_user(&id, test_event()).await.unwrap();
+    app.state.accounts.delete_user(&id, &test_ctx()).await.unwrap();
     // The same username again is a new account: the old link is not its way in.
     app.create_user("fay", &[]).await;
     assert_eq!(status_of(&app, &reset).await, 410);
@@ -121,7 +121,7 @@ async fn a_not_me_link_used_after_a_block_mails_no_reset_link_asvs_5_v6_4() {
     assert_eq!(change_password(&app, &browser, PASSWORD).await.status(), 303);
     let notice = app.mail.wait_for("gil@example.com", "Your password was changed").await;
     let id = app.state.accounts.find("gil").await.unwrap().id;
-    app.state.accounts.set_blocked(&id, true, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, true, &test_ctx()).await.unwrap();
     let res = app.follow_link(&app.browser(), &link(&notice, &app.url("/account/not-me?"))).await;
     assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -218,14 +218,17 @@ async fn forty_quick_guesses_at_a_confirmation_form_do_not_all_get_answered_asvs
 async fn register_with(app: &TestApp, username: &str, password: &str) -> String {
     app.state
         .accounts
-        .register(&gatehouse::accounts::Registration {
-            username,
-            email: &format!("{username}@example.com"),
-            password: &SecretString::from(password),
-            password_confirm: None,
-            email_verified: true,
-            roles: &[],
-        })
+        .register(
+            &test_ctx(),
+            &gatehouse::accounts::Registration {
+                username,
+                email: &format!("{username}@example.com"),
+                password: &SecretString::from(password),
+                password_confirm: None,
+                email_verified: true,
+                roles: &[],
+            },
+        )
         .await
         .unwrap()
         .unwrap()

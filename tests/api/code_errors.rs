@@ -6,7 +6,7 @@
 //! `insufficient_scope` (RFC 6750 §3.1), not 401.
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, test_event};
+use crate::helpers::{TestApp, spawn_app, test_ctx};
 use crate::oidc::{REDIRECT, authorize_as, authorize_url, code_for, param, register};
 
 const REFUSED: &str = "the authorization code is invalid, expired, or was issued for another request";
@@ -54,9 +54,9 @@ async fn every_refused_code_redemption_answers_the_same_description_rfc_6749_5_2
     answers.push(("unknown", redeem_as(&app, rp, "no-such-code", REDIRECT, Some(&verifier)).await));
     let (code, verifier) = code_for(&app, &browser).await;
     let id = app.state.accounts.find("nora").await.unwrap().id;
-    app.state.accounts.set_blocked(&id, true, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, true, &test_ctx()).await.unwrap();
     answers.push(("user blocked since", redeem_as(&app, rp, &code, REDIRECT, Some(&verifier)).await));
-    app.state.accounts.set_blocked(&id, false, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, false, &test_ctx()).await.unwrap();
     let browser = app.signed_in("otto", &[]).await;
     let (code, verifier) = code_for(&app, &browser).await;
     app.clock.advance(61);

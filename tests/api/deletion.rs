@@ -142,9 +142,8 @@ async fn two_admins_deleting_each_other_at_once_leave_one() {
     let app = spawn_app().await;
     let a = app.create_user("ann", &["admin"]).await;
     let b = app.create_user("ben", &["admin"]).await;
-    let event = || crate::helpers::test_event();
-    let (ra, rb) =
-        tokio::join!(app.state.accounts.delete_user(&a, event()), app.state.accounts.delete_user(&b, event()));
+    let ctx = crate::helpers::test_ctx();
+    let (ra, rb) = tokio::join!(app.state.accounts.delete_user(&a, &ctx), app.state.accounts.delete_user(&b, &ctx));
     assert!(ra.is_ok() != rb.is_ok(), "exactly one deletion wins: {:?} {:?}", ra.err(), rb.err());
 }
 

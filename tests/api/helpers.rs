@@ -32,6 +32,11 @@ pub fn test_event() -> gatehouse::security::audit::AuditEvent {
     AuditEvent::new("test", AuditAction::SessionRevoked, "test")
 }
 
+/// The audit context of a change a test makes through a service.
+pub fn test_ctx() -> gatehouse::security::audit::Context {
+    gatehouse::security::audit::Context::cli()
+}
+
 /// A password that satisfies the default policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -193,14 +198,17 @@ impl TestApp {
         let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
         self.state
             .accounts
-            .register(&Registration {
-                username,
-                email: &format!("{username}@example.com"),
-                password: &SecretString::from(PASSWORD),
-                password_confirm: None,
-                email_verified: true,
-                roles: &roles,
-            })
+            .register(
+                &test_ctx(),
+                &Registration {
+                    username,
+                    email: &format!("{username}@example.com"),
+                    password: &SecretString::from(PASSWORD),
+                    password_confirm: None,
+                    email_verified: true,
+                    roles: &roles,
+                },
+            )
             .await
             .unwrap()
             .unwrap()

@@ -8,7 +8,11 @@ use crate::helpers::{PASSWORD, TestApp, location, set_cookie, spawn_app, spawn_a
 use crate::oidc::{REDIRECT, code_for, error_code, redeem, register};
 
 async fn rule(app: &TestApp, action: Action, cidr: &str, scope: Scope) {
-    app.state.ip.add(action, cidr, &scope, "test", app.state.clock.unix()).await.unwrap();
+    app.state
+        .ip
+        .add(&gatehouse::security::audit::Context::cli(), action, cidr, &scope, "test", app.state.clock.unix())
+        .await
+        .unwrap();
 }
 
 /// GET `path` with one extra header; returns the status.

@@ -1,6 +1,6 @@
 //! `/login` and `/logout`: credentials, blocked users, session cookies,
 //! fixation, expiry, and CSRF.
-use crate::helpers::{PASSWORD, hidden_value, location, set_cookie, spawn_app, test_event};
+use crate::helpers::{PASSWORD, hidden_value, location, set_cookie, spawn_app, test_ctx};
 
 const GENERIC: &str = "The username or password is not correct.";
 
@@ -93,7 +93,7 @@ async fn a_blocked_user_cannot_sign_in_and_their_sessions_end_at_once() {
     let app = spawn_app().await;
     let browser = app.signed_in("gina", &[]).await;
     let id = app.state.accounts.find("gina").await.unwrap().id;
-    app.state.accounts.set_blocked(&id, true, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, true, &test_ctx()).await.unwrap();
     assert_eq!(browser.get(app.url("/account")).send().await.unwrap().status(), 303, "session ended");
     let res = app.login(&app.browser(), "gina", PASSWORD).await;
     assert_eq!(res.status(), 403);
@@ -101,7 +101,7 @@ async fn a_blocked_user_cannot_sign_in_and_their_sessions_end_at_once() {
     // A wrong password on a blocked account says nothing about the block.
     let res = app.login(&app.browser(), "gina", "wrong wrong wrong").await;
     assert!(res.text().await.unwrap().contains(GENERIC));
-    app.state.accounts.set_blocked(&id, false, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, false, &test_ctx()).await.unwrap();
     assert_eq!(app.login(&app.browser(), "gina", PASSWORD).await.status(), 303);
 }
 

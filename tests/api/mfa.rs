@@ -318,7 +318,7 @@ async fn an_operator_reset_removes_the_factors_and_mails_the_owner() {
     let (_, _, codes) = enrolled(&app, "lou").await;
     let id = app.state.accounts.find("lou").await.unwrap().id;
     // What `gatehouse user reset-mfa lou` runs (the CLI test covers the command).
-    app.state.accounts.reset_mfa(&id).await.unwrap();
+    app.state.accounts.reset_mfa(&crate::helpers::test_ctx(), &id).await.unwrap();
     app.mail.wait_for("lou@example.com", "Two-step sign-in was turned off").await;
     let browser = app.browser();
     assert_eq!(location(&app.login(&browser, "lou", PASSWORD).await), "/account");
@@ -355,7 +355,7 @@ async fn a_password_change_during_the_second_step_ends_it() {
     let new = secrecy::SecretString::from("an entirely different passphrase");
     app.state
         .accounts
-        .change_password(&id, &secrecy::SecretString::from(PASSWORD), &new, None, None, &crate::helpers::test_event())
+        .change_password(&id, &secrecy::SecretString::from(PASSWORD), &new, None, None, &crate::helpers::test_ctx())
         .await
         .unwrap();
     // The page has nothing to show any more; a form still open in the
@@ -406,7 +406,7 @@ async fn a_session_without_2fa_ends_once_a_role_requires_it() {
     let app = spawn_app_with(|c| c.mfa.required_roles = vec!["admin".into()]).await;
     let browser = app.signed_in("moe", &[]).await;
     let id = app.state.accounts.find("moe").await.unwrap().id;
-    app.state.accounts.set_roles(&id, &["admin".to_owned()]).await.unwrap();
+    app.state.accounts.set_roles(&crate::helpers::test_ctx(), &id, &["admin".to_owned()]).await.unwrap();
     let res = browser.get(app.url("/account")).send().await.unwrap();
     assert_eq!(res.status(), 303, "signed out: the session had no second factor");
 }

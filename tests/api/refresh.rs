@@ -2,7 +2,7 @@
 //! §4.14.2), revocation (RFC 7009) and introspection (RFC 7662).
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app, test_event};
+use crate::helpers::{TestApp, spawn_app, test_ctx};
 use crate::oidc::{code_with_scope, error_code, redeem, register};
 
 /// Signs `user` in and runs the code flow with offline_access; returns (secret, token response).
@@ -119,7 +119,7 @@ async fn a_blocked_users_refresh_is_refused() {
     let app = spawn_app().await;
     let (secret, first) = offline_tokens(&app, "zack").await;
     let id = app.state.accounts.find("zack").await.unwrap().id;
-    app.state.accounts.set_blocked(&id, true, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, true, &test_ctx()).await.unwrap();
     assert_eq!(error_code(refresh(&app, &secret, &rt(&first)).await).await, "invalid_grant");
 }
 

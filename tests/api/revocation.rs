@@ -5,7 +5,7 @@
 use openidconnect::PkceCodeChallenge;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, location, set_cookie, spawn_app, test_event};
+use crate::helpers::{PASSWORD, TestApp, location, set_cookie, spawn_app, test_ctx};
 use crate::oidc::{REDIRECT, authorize_as, param, register};
 
 /// What one grant handed out, and to which client.
@@ -170,7 +170,7 @@ async fn blocking_ends_every_session_and_token() {
     let app = spawn_app().await;
     let s = scene(&app, "cyd").await;
     let id = app.state.accounts.find("cyd").await.unwrap().id;
-    app.state.accounts.set_blocked(&id, true, &test_event()).await.unwrap();
+    app.state.accounts.set_blocked(&id, true, &test_ctx()).await.unwrap();
     everything_ended(&app, &s, "block").await;
 }
 
@@ -288,7 +288,7 @@ async fn a_revocation_racing_refreshes_leaves_no_live_token() {
     let rp = register(&app, "rp", true).await;
     let browser = app.signed_in("jolene", &[]).await;
     let id = app.state.accounts.find("jolene").await.unwrap().id;
-    let event = test_event();
+    let event = test_ctx();
     for round in 0..5 {
         let t = issue(&app, &browser, "rp", &rp, "openid offline_access").await;
         let racing = refresh(&app, &t);

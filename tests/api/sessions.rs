@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reqwest::cookie::{CookieStore, Jar};
 
 use crate::deletion::{fails, ok};
-use crate::helpers::{PASSWORD, TestApp, location, set_cookie, spawn_app, spawn_app_with, test_event};
+use crate::helpers::{PASSWORD, TestApp, location, set_cookie, spawn_app, spawn_app_with, test_ctx};
 use crate::mfa::{code_now, shown_secret};
 
 /// Whether `browser` may open the admin console (200), or is sent to sign in (303) or refused (403).
@@ -217,7 +217,7 @@ async fn two_admins_blocking_or_demoting_each_other_at_once_cannot_both_succeed_
     let a = app.create_user("ada", &["admin"]).await;
     let b = app.create_user("bea", &["admin"]).await;
     let accounts = &app.state.accounts;
-    let event = test_event();
+    let event = test_ctx();
     for _ in 0..3 {
         let (x, y) = tokio::join!(accounts.set_blocked(&a, true, &event), accounts.set_blocked(&b, true, &event));
         assert_eq!([x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(), 1, "{x:?} {y:?}");
@@ -227,11 +227,11 @@ async fn two_admins_blocking_or_demoting_each_other_at_once_cannot_both_succeed_
         accounts.set_blocked(&b, false, &event).await.unwrap();
 
         let none = Vec::new();
-        let (x, y) = tokio::join!(accounts.set_roles(&a, &none), accounts.set_roles(&b, &none));
+        let (x, y) = tokio::join!(accounts.set_roles(&event, &a, &none), accounts.set_roles(&event, &b, &none));
         assert_eq!([x.is_ok(), y.is_ok()].iter().filter(|ok| **ok).count(), 1, "{x:?} {y:?}");
         let admin = vec!["admin".to_owned()];
-        accounts.set_roles(&a, &admin).await.unwrap();
-        accounts.set_roles(&b, &admin).await.unwrap();
+        accounts.set_roles(&event, &a, &admin).await.unwrap();
+        accounts.set_roles(&event, &b, &admin).await.unwrap();
     }
 
     // Through the console: each signed in, each blocking the other.

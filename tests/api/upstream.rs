@@ -132,7 +132,7 @@ async fn a_blocked_account_does_not_sign_in_through_its_provider() {
     let corp = Corp::start().await;
     corp.signed_in_via_corp("bea").await;
     let id = corp.down.state.accounts.find("bea@example.com").await.unwrap().id;
-    corp.down.state.accounts.set_blocked(&id, true, &crate::helpers::test_event()).await.unwrap();
+    corp.down.state.accounts.set_blocked(&id, true, &crate::helpers::test_ctx()).await.unwrap();
     let browser = corp.upstream_user_browser("bea").await;
     let res = corp.sign_in(&browser, "/account").await;
     assert!(set_cookie(&res, "gh_session").is_none(), "no session for a blocked account: {}", res.status());

@@ -6,7 +6,7 @@ use super::finish::Proved;
 use super::{Next, Refusal, SignInCtx, UpstreamProof};
 use crate::accounts::mfa::{CodeCheck, Enrolment, FirstFactor, Method, NextStep, SetUp};
 use crate::accounts::upstream::UpstreamUser;
-use crate::accounts::{Accounts, Confirming, Error, Result, SignInOutcome};
+use crate::accounts::{Accounts, Error, Result, SignInOutcome};
 use crate::security::audit::AuditAction;
 use crate::store::UserRow;
 
@@ -146,8 +146,7 @@ impl Accounts {
         confirm: Option<&SecretString>,
         ctx: &SignInCtx,
     ) -> Result<Next> {
-        let from = Confirming { ip: ctx.audit.ip.clone(), request_id: ctx.audit.request_id.clone() };
-        match self.renew_expired_password(ticket, current, new, confirm, &from).await {
+        match self.renew_expired_password(ticket, current, new, confirm, &ctx.audit).await {
             Ok(()) => Ok(Next::PasswordRenewed),
             // No live ticket: the form outlived its sign-in (or never had one).
             Err(Error::BadLink) => Ok(Next::Refused(Refusal::Expired)),

@@ -17,6 +17,7 @@ use crate::keys::Kek;
 use crate::mail::{Mailer, Outbox};
 use crate::security::ip_policy::IpPolicy;
 use crate::security::ip_rules::{Action, Scope};
+use crate::security::audit::Context;
 use crate::security::totp;
 use crate::store::Store;
 use crate::store::testing::{TEST_POSTGRES_URL, TempPostgres};
@@ -91,7 +92,7 @@ impl World {
             email_verified: true,
             roles,
         };
-        self.accounts.register(&registration).await.expect("register").expect("new account")
+        self.accounts.register(&Context::cli(), &registration).await.expect("register").expect("new account")
     }
 
     async fn sign_in(&self, proof: Proof, ctx: &SignInCtx) -> Next {
@@ -241,7 +242,7 @@ async fn unknown_names_are_refused_like_wrong_passwords() {
 async fn second_factor_is_asked_for_then_a_right_code_starts_the_session() {
     for w in worlds(Settings::default()).await {
         let id = w.user("ann", &[]).await;
-        let codes = w.accounts.enable_email_mfa(&id, None).await.unwrap().expect("first factor: recovery codes");
+        let codes = w.accounts.enable_email_mfa(&Context::cli(), &id, None).await.unwrap().codes.expect("first factor: recovery codes");
         let ctx = SignInCtx { next: Some("/account".into()), ..request() };
 
         let token = challenge(w.sign_in(password("ann", PASSWORD), &ctx).await);
@@ -268,7 +269,7 @@ async fn second_factor_is_asked_for_then_a_right_code_starts_the_session() {
 async fn too_many_wrong_codes_end_the_challenge() {
     for w in worlds(Settings::default()).await {
         let id = w.user("ann", &[]).await;
-        w.accounts.enable_email_mfa(&id, None).await.unwrap();
+        w.accounts.enable_email_mfa(&Context::cli(), &id, None).await.unwrap();
         let token = challenge(w.sign_in(password("ann", PASSWORD), &request()).await);
         let wrong = || Proof::SecondFactor { challenge: token.clone(), method: Method::Email, code: "000000".into() };
 
@@ -395,7 +396,7 @@ async fn a_role_refused_from_the_network_is_refused_before_the_password() {
     for w in worlds(Settings::default()).await {
         let id = w.user("root", &["admin".into()]).await;
         let ip = IpPolicy::new(w.store.clone(), Vec::new(), Duration::ZERO);
-        ip.add(Action::Deny, "203.0.113.0/24", &Scope::Role("admin".into()), "", START).await.unwrap();
+        ip.add(&Context::cli(), Action::Deny, "203.0.113.0/24", &Scope::Role("admin".into()), "", START).await.unwrap();
         let accounts = w.accounts.clone().with_ip_policy(ip);
 
         let right = refusal(accounts.sign_in(password("root", PASSWORD), &request()).await.unwrap());
