@@ -50,14 +50,8 @@ impl Accounts {
         }
     }
 
-    /// Counts a failed sign-in; the error to answer with (`Locked` when this
-    /// failure locked the subject). The lock's audit event has no request
-    /// context here; [`Accounts::failure_from`] gives it one.
-    pub(super) async fn sign_in_failed(&self, subject: &str, user: Option<&UserRow>) -> Result<Error> {
-        self.failure_from(&Context::system(), subject, user).await
-    }
-
-    /// [`Accounts::sign_in_failed`] for a request: a lock it causes is
+    /// Counts a failed sign-in from this request; the error to answer with
+    /// (`Locked` when this failure locked the subject): a lock it causes is
     /// audited (actor `system`) with the request's address and user agent.
     pub(super) async fn failure_from(&self, ctx: &Context, subject: &str, user: Option<&UserRow>) -> Result<Error> {
         if !self.lockout.enabled() {

@@ -250,7 +250,7 @@ impl Accounts {
 
     /// Checks a code typed at the challenge. Every wrong code counts, so a
     /// challenge allows [`MAX_FAILURES`] guesses whatever the method.
-    pub async fn check_code(&self, token: &str, method: Method, code: &str) -> Result<CodeCheck> {
+    pub async fn check_code(&self, ctx: &Context, token: &str, method: Method, code: &str) -> Result<CodeCheck> {
         let Some((ch, status)) = self.challenge(token).await? else { return Ok(CodeCheck::Expired) };
         let subject = code_subject(&ch.user_id);
         if let Err(Error::Locked { .. }) = self.ensure_unlocked(&subject).await {
@@ -279,7 +279,7 @@ impl Accounts {
             // connection at a time: the lockout opens its own transaction.)
             let user = conn.db().find_user(&ch.user_id).await?;
             drop(conn);
-            let locked = matches!(self.sign_in_failed(&subject, user.as_ref()).await?, Error::Locked { .. });
+            let locked = matches!(self.failure_from(ctx, &subject, user.as_ref()).await?, Error::Locked { .. });
             self.after_wrong_code(&ch, failures).await?;
             return Ok(if locked || failures >= MAX_FAILURES {
                 CodeCheck::Over { user_id: ch.user_id }
@@ -402,7 +402,7 @@ impl Accounts {
     /// Sets up an authenticator inside a challenge (a role requires it and
     /// the user had none): the code confirms the app and ends the challenge.
     /// Returns the user and the recovery codes.
-    pub async fn setup_in_challenge(&self, token: &str, code: &str) -> Result<Option<SetUp>> {
+    pub async fn setup_in_challenge(&self, ctx: &Context, token: &str, code: &str) -> Result<Option<SetUp>> {
         let Some((ch, status)) = self.challenge(token).await? else { return Ok(None) };
         if status.enabled() {
             return Ok(None);
@@ -414,8 +414,7 @@ impl Accounts {
         if !self.store.conn().await?.db().spend_challenge(&ch.id, self.now()).await? {
             return Ok(None);
         }
-        // The sign-in step has no request context yet: the event names the user.
-        let codes = self.confirm_totp(&Context::default(), &ch.user_id, code, None).await?.codes.unwrap_or_default();
+        let codes = self.confirm_totp(ctx, &ch.user_id, code, None).await?.codes.unwrap_or_default();
         let amr = Method::Totp.amr(&ch.first_factor);
         Ok(Some(SetUp { user_id: ch.user_id, credential: ch.credential, codes, amr }))
     }

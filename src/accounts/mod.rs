@@ -36,7 +36,6 @@ pub use activity::{SignInAttempt, SignInOutcome};
 pub use admin::AdminAccess;
 pub use devices::SignInOrigin;
 pub use names::{Email, Username};
-pub use reauth::Confirming;
 pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
 pub use user::{Attempt, ListedUser, Overview, User, UserList, bounded_query};
@@ -293,7 +292,7 @@ impl Accounts {
     /// password are the same error and cost the same time. A blocked account is
     /// reported only to someone who knows its password. Too many failures lock
     /// the name (`Error::Locked`), known or not (see `accounts/lockout.rs`).
-    pub async fn authenticate(&self, login: &str, password: &SecretString) -> Result<UserRow> {
+    pub async fn authenticate(&self, ctx: &Context, login: &str, password: &SecretString) -> Result<UserRow> {
         let key = names::login_key(login);
         let user = if key.is_empty() || key.len() > names::EMAIL_MAX {
             None
@@ -307,7 +306,7 @@ impl Accounts {
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref()).filter(|_| !too_long);
         let verified = self.passwords.verify(password, stored).await?;
         if !verified.ok {
-            return Err(self.sign_in_failed(&subject, user.as_ref()).await?);
+            return Err(self.failure_from(ctx, &subject, user.as_ref()).await?);
         }
         let Some(mut user) = user else { return Err(Error::InvalidCredentials) };
         self.sign_in_succeeded(&subject).await?;

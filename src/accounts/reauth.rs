@@ -13,11 +13,6 @@ use crate::security::audit::{self, AuditAction, Context};
 use crate::security::limiter::Limiter;
 use crate::store::UserRow;
 
-/// Where a confirmation comes from: the request's audit context (its
-/// address also keys the per-address throttle). Kept as a name for the
-/// callers that still say `Confirming`; it is the plain [`Context`].
-pub type Confirming = Context;
-
 impl Accounts {
     /// Counts wrong confirmations per client address with `limiter` too (the
     /// server always sets it; without it only the lockout counts).

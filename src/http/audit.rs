@@ -5,7 +5,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::accounts;
 use crate::app::AppState;
 use crate::http::extract::ClientInfo;
 use crate::security::audit::{self, AuditAction, AuditEvent};
@@ -30,12 +29,6 @@ impl FromRequestParts<AppState> for AuditCtx {
 }
 
 impl AuditCtx {
-    /// This request as the origin of a password confirmation (nobody named
-    /// as actor: the service names the account).
-    pub fn confirming(&self) -> accounts::Confirming {
-        self.context("")
-    }
-
     /// This request as the services' audit context, acting as `actor`
     /// ("" while nobody is signed in).
     pub fn context(&self, actor: &str) -> audit::Context {

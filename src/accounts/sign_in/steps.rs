@@ -16,7 +16,7 @@ impl Accounts {
         if let Some(refused) = self.refused_before_password(login, password, ctx).await? {
             return Ok(Next::Refused(refused));
         }
-        let (outcome, refusal) = match self.authenticate(login, password).await {
+        let (outcome, refusal) = match self.authenticate(&ctx.audit, login, password).await {
             Ok(user) => return self.after_first_factor(user, FirstFactor::Password, ctx).await,
             Err(Error::InvalidCredentials) => (SignInOutcome::WrongPassword, Refusal::WrongPassword),
             Err(Error::Locked { retry_after, newly }) => {
@@ -56,7 +56,7 @@ impl Accounts {
 
     /// A code typed at the second step.
     pub(super) async fn with_code(&self, challenge: &str, method: Method, code: &str, ctx: &SignInCtx) -> Result<Next> {
-        let (user_id, over) = match self.check_code(challenge, method, code).await? {
+        let (user_id, over) = match self.check_code(&ctx.audit, challenge, method, code).await? {
             CodeCheck::Passed { user_id, credential, amr } => {
                 let user = self.find(&user_id).await?;
                 return self.finish(Proved { user, credential, amr }, ctx, ctx.next.clone()).await;
@@ -82,7 +82,7 @@ impl Accounts {
     /// and none was set up. The code just proved the new factor: this
     /// sign-in is two-step; the recovery codes go with the session.
     pub(super) async fn with_new_factor(&self, challenge: &str, code: &str, ctx: &SignInCtx) -> Result<Next> {
-        let SetUp { user_id, credential, codes, amr } = match self.setup_in_challenge(challenge, code).await {
+        let SetUp { user_id, credential, codes, amr } = match self.setup_in_challenge(&ctx.audit, challenge, code).await {
             Ok(Some(done)) => done,
             Ok(None) => return Ok(Next::Refused(Refusal::Expired)),
             Err(Error::Invalid(errors)) => {
