@@ -62,11 +62,22 @@ pub enum AuditAction {
     ClientSecretRotated,
     /// A wrong password in a "confirm your password" form.
     ReauthFailed,
+    // OAuth protocol events (issue 15), written by `oauth` services.
+    /// A user allowed a client scopes at the consent page.
+    ConsentGranted,
+    /// A spent authorization code was presented again; its tokens are revoked.
+    CodeReplayed,
+    /// A spent refresh token was presented again; its family is revoked.
+    RefreshReplayed,
+    /// A client failed to authenticate at the token endpoints.
+    ClientAuthFailed,
+    /// `/authorize` named a redirect URI the client did not register.
+    RedirectUriRefused,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 32] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -94,6 +105,12 @@ impl AuditAction {
         Self::ClientUpdated,
         Self::ClientSecretRotated,
         Self::ReauthFailed,
+        // OAuth protocol events (issue 15).
+        Self::ConsentGranted,
+        Self::CodeReplayed,
+        Self::RefreshReplayed,
+        Self::ClientAuthFailed,
+        Self::RedirectUriRefused,
     ];
 
     /// The stored name; never change one that has been released.
@@ -126,6 +143,12 @@ impl AuditAction {
             Self::ClientUpdated => "client_updated",
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::ReauthFailed => "reauth_failed",
+            // OAuth protocol events (issue 15).
+            Self::ConsentGranted => "consent_granted",
+            Self::CodeReplayed => "code_replayed",
+            Self::RefreshReplayed => "refresh_replayed",
+            Self::ClientAuthFailed => "client_auth_failed",
+            Self::RedirectUriRefused => "redirect_uri_refused",
         }
     }
 
@@ -400,9 +423,13 @@ mod tests {
 
     #[test]
     fn a_context_event_names_the_target_when_nobody_is_signed_in() {
-        let ctx = Context { ip: "192.0.2.1".into(), user_agent: "ua".into(), request_id: "r1".into(), ..Context::default() };
+        let ctx =
+            Context { ip: "192.0.2.1".into(), user_agent: "ua".into(), request_id: "r1".into(), ..Context::default() };
         let e = ctx.event(AuditAction::SignIn, "u1");
-        assert_eq!((e.actor.as_str(), e.target.as_str(), e.ip.as_str(), e.user_agent.as_str()), ("u1", "u1", "192.0.2.1", "ua"));
+        assert_eq!(
+            (e.actor.as_str(), e.target.as_str(), e.ip.as_str(), e.user_agent.as_str()),
+            ("u1", "u1", "192.0.2.1", "ua")
+        );
         let e = ctx.acting_as("admin").event(AuditAction::UserBlocked, "u1");
         assert_eq!((e.actor.as_str(), e.request_id.as_str()), ("admin", "r1"));
         assert_eq!(Context::cli().event(AuditAction::UserBlocked, "u1").actor, ACTOR_CLI);
