@@ -7,6 +7,7 @@ mod account;
 mod account_review;
 mod admin;
 mod audit;
+mod audit_protocol;
 mod browser;
 mod challenges;
 mod cli;
