@@ -9,6 +9,7 @@
 //! rules.rs   registration rules (RFC 6749 §2 and §3.1.2, RFC 8252 §7,
 //!            RFC 9700 §2.1, RFC 6454 origins), pure
 //! auth.rs    client authentication (RFC 6749 §2.3.1), audited on failure
+//! spec.rs    what an operator asks for: a new client, changes to one
 //! ```
 //!
 //! Redirect URIs are compared exactly (RFC 9700 §2.1), so registration
@@ -32,11 +33,13 @@ use crate::store::{self, ClientRow, NewClient, Store};
 mod auth;
 mod client;
 mod rules;
+mod spec;
 
 pub use auth::Credentials;
 pub use client::{Client, GrantType, GrantTypes, effective_web_origins};
 use rules::{Checked, check_client_id, check_name, new_secret, scope};
 pub use rules::{check_resource_audiences, check_web_origin, check_web_origins};
+pub use spec::{ClientChanges, ClientSpec, Registered};
 
 /// Grant types a client may be registered for.
 pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
@@ -58,46 +61,6 @@ pub enum Error {
     Unknown(String),
     #[error("storage failed")]
     Store(#[from] store::Error),
-}
-
-/// What an operator asks for.
-#[derive(Debug, Default)]
-pub struct ClientSpec {
-    pub client_id: String,
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-    pub scope: Option<String>,
-    pub public: bool,
-    pub secret: Option<SecretString>,
-    pub skip_consent: bool,
-    /// Origins (`scheme://host[:port]`) a browser app calls the token,
-    /// userinfo and revocation endpoints from; see [`check_web_origin`].
-    pub web_origins: Vec<String>,
-    /// Audiences (`aud`) this client is a resource server for: it may
-    /// introspect access tokens issued for them (RFC 7662 §4).
-    pub resource_audiences: Vec<String>,
-}
-
-/// A registered client, and the generated secret when one was made (shown once).
-pub struct Registered {
-    pub client: Client,
-    pub generated_secret: Option<SecretString>,
-}
-
-/// What `client update` may change; `None` keeps the registered value.
-#[derive(Debug, Default)]
-pub struct ClientChanges {
-    pub name: Option<String>,
-    pub redirect_uris: Option<Vec<String>>,
-    pub post_logout_redirect_uris: Option<Vec<String>>,
-    pub grant_types: Option<Vec<String>>,
-    pub scope: Option<String>,
-    pub skip_consent: Option<bool>,
-    pub web_origins: Option<Vec<String>>,
-    /// `Some(vec![])` clears the list.
-    pub resource_audiences: Option<Vec<String>>,
 }
 
 /// How long the set of all clients' web origins (for CORS preflights) is
