@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::app::{self, Services};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
-use crate::oauth::clients::{self, ClientChanges, ClientSpec};
+use crate::oauth::clients::{self, Client, ClientChanges, ClientSpec};
 use crate::security::audit::AuditAction;
 use crate::store::Store;
 
@@ -271,13 +271,12 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 resource_audiences: given_audiences(c.resource_servers),
             };
             let registered = clients.register_as(spec, &event).await?;
-            let kind = if registered.client.public { "public" } else { "confidential" };
-            println!("created {kind} client {}", registered.client.client_id);
-            let origins = crate::oauth::clients::web_origins(&registered.client)?;
+            println!("created {} client {}", registered.client.kind(), registered.client.client_id);
+            let origins = &registered.client.web_origins;
             if !origins.is_empty() {
                 println!("web origins: {}", origins.join(" "));
             }
-            let audiences = registered.client.resource_audience_list()?;
+            let audiences = &registered.client.resource_audiences;
             if !audiences.is_empty() {
                 println!("resource server for: {}", audiences.join(" "));
             }
@@ -286,17 +285,16 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::List => {
             println!("{:<24}  {:<12}  {:<32}  REDIRECT_URIS", "CLIENT_ID", "TYPE", "NAME");
             for c in clients.list().await? {
-                let kind = if c.public { "public" } else { "confidential" };
-                let uris = c.redirect_uri_list()?.join(" ");
-                println!("{:<24}  {:<12}  {:<32}  {}", c.client_id, kind, c.name, uris);
+                let uris = c.redirect_uris.join(" ");
+                println!("{:<24}  {:<12}  {:<32}  {}", c.client_id, c.kind(), c.name, uris);
             }
         }
         ClientCommand::Show { client_id } => {
-            let c = clients.find(&client_id).await?.ok_or(clients::Error::Unknown(client_id))?;
-            show_client(&c)?;
+            let c = clients.get(&client_id).await?.ok_or(clients::Error::Unknown(client_id))?;
+            show_client(&c);
         }
         ClientCommand::Update(u) => {
-            let Some(old) = clients.find(&u.client_id).await? else { bail!("no client with id {:?}", u.client_id) };
+            let Some(old) = clients.get(&u.client_id).await? else { bail!("no client with id {:?}", u.client_id) };
             if u.public && !old.public {
                 bail!("client {:?} is confidential; a client's type cannot change (delete and create it)", u.client_id);
             }
@@ -323,7 +321,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 clients.rotate_secret(&u.client_id, secret, &event).await?;
             }
             println!("updated client {}", c.client_id);
-            show_client(&c)?;
+            show_client(&c);
         }
         ClientCommand::RotateSecret { client_id, .. } => {
             let event = audit::cli_event(AuditAction::ClientSecretRotated, &client_id);
@@ -352,19 +350,18 @@ fn print_secret(secret: Option<SecretString>) {
     }
 }
 
-fn show_client(c: &crate::store::ClientRow) -> anyhow::Result<()> {
+fn show_client(c: &Client) {
     println!("client_id:                 {}", c.client_id);
     println!("name:                      {}", c.name);
-    println!("type:                      {}", if c.public { "public" } else { "confidential" });
-    println!("redirect_uris:             {}", c.redirect_uri_list()?.join(" "));
-    println!("post_logout_redirect_uris: {}", c.post_logout_uri_list()?.join(" "));
+    println!("type:                      {}", c.kind());
+    println!("redirect_uris:             {}", c.redirect_uris.join(" "));
+    println!("post_logout_redirect_uris: {}", c.post_logout_redirect_uris.join(" "));
     println!("grant_types:               {}", c.grant_types);
     println!("scope:                     {}", c.scope);
     println!("skip_consent:              {}", c.skip_consent);
-    println!("web_origins:               {}", crate::oauth::clients::web_origins(c)?.join(" "));
-    println!("resource_server_for:       {}", c.resource_audience_list()?.join(" "));
+    println!("web_origins:               {}", c.web_origins.join(" "));
+    println!("resource_server_for:       {}", c.resource_audiences.join(" "));
     println!("created:                   {}", crate::accounts::devices::format_time(c.created_at));
-    Ok(())
 }
 
 async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {

@@ -18,30 +18,22 @@ use axum::routing::{get, post};
 
 use crate::accounts::CurrentUser;
 use crate::app::AppState;
+use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{ClientInfo, CsrfForm, MaybeUser, PageCsrf, SignedIn, is_urlencoded};
 use crate::http::ip_gate;
 use crate::http::pages::{Nav, path_with_query};
-use crate::oauth::request::{self, AuthorizeRequest, ClientView, Params, Prompt, Rejection, ResponseMode};
+use crate::oauth::authorize::{self, Decision, SessionFacts};
+use crate::oauth::clients::Client;
+use crate::oauth::request::{self, AuthorizeRequest, Params, Rejection, ResponseMode};
 use crate::oauth::tokens::Authorized;
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::store::ClientRow;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/authorize", get(get_authorize).post(post_authorize))
         .route("/authorize/consent", post(post_consent))
-}
-
-fn view(client: &ClientRow) -> ClientView {
-    ClientView {
-        client_id: client.client_id.clone(),
-        public: client.public,
-        redirect_uris: client.redirect_uri_list().unwrap_or_default(),
-        grant_types: client.grant_types.split(' ').map(str::to_owned).collect(),
-        scopes: client.scope.split(' ').map(str::to_owned).collect(),
-    }
 }
 
 fn bad_request_page(e: &OAuthError) -> HtmlError {
@@ -51,23 +43,33 @@ fn bad_request_page(e: &OAuthError) -> HtmlError {
     ))
 }
 
-async fn get_authorize(
-    state: State<AppState>,
-    user: MaybeUser,
+/// What every `/authorize` handler extracts.
+struct Asked {
+    user: Option<CurrentUser>,
     csrf: PageCsrf,
     from: ClientInfo,
+    ctx: AuditCtx,
+}
+
+async fn get_authorize(
+    state: State<AppState>,
+    MaybeUser(user): MaybeUser,
+    csrf: PageCsrf,
+    from: ClientInfo,
+    ctx: AuditCtx,
     RawQuery(q): RawQuery,
 ) -> Response {
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
-    authorize(state, user, csrf, from, pairs).await.unwrap_or_else(IntoResponse::into_response)
+    authorize(state, Asked { user, csrf, from, ctx }, pairs).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn post_authorize(
     state: State<AppState>,
-    user: MaybeUser,
+    MaybeUser(user): MaybeUser,
     csrf: PageCsrf,
     from: ClientInfo,
+    ctx: AuditCtx,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -76,7 +78,7 @@ async fn post_authorize(
         return bad_request_page(&e).into_response();
     }
     let pairs = url::form_urlencoded::parse(&body).into_owned().collect();
-    authorize(state, user, csrf, from, pairs).await.unwrap_or_else(IntoResponse::into_response)
+    authorize(state, Asked { user, csrf, from, ctx }, pairs).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The request, validated against its client; or the response that refuses it.
@@ -86,21 +88,23 @@ async fn validated(
     state: &AppState,
     pairs: &[(String, String)],
     from: &ClientInfo,
-) -> Result<(AuthorizeRequest, ClientRow), Response> {
+    ctx: &AuditCtx,
+) -> Result<(AuthorizeRequest, Client), Response> {
     let params = Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| bad_request_page(&e).into_response())?;
-    let client = match params.get("client_id") {
-        Some(id) => state.clients.find(id).await.map_err(|e| HtmlError::internal(e).into_response())?,
-        None => None,
-    };
-    let allowed = match &client {
+    let checked = state
+        .clients
+        .check_authorize(&params, &ctx.context(""))
+        .await
+        .map_err(|e| HtmlError::internal(e).into_response())?;
+    let allowed = match &checked.client {
         Some(c) => ip_gate::client_allowed(state, &c.client_id, from.addr).await,
         None => true,
     };
     let denied = OAuthError::new(ErrorCode::AccessDenied, "requests from this network are not allowed for this client");
-    match request::validate(&params, client.as_ref().map(view).as_ref()) {
+    match checked.request {
         Ok(req) if !allowed => Err(refuse_with(state, &req, &denied)),
-        Ok(req) => Ok((req, client.ok_or_else(|| HtmlError::not_found().into_response())?)),
+        Ok(req) => Ok((req, checked.client.ok_or_else(|| HtmlError::not_found().into_response())?)),
         Err(Rejection::Page(_)) if !allowed => Err(ip_gate::refused_page().into_response()),
         Err(Rejection::Page(e)) => Err(bad_request_page(&e).into_response()),
         Err(Rejection::Redirect { redirect_uri, state: st, mode, .. }) if !allowed => {
@@ -140,62 +144,57 @@ async fn resume(
     }
 }
 
+/// The facts `oauth::authorize::decide` needs about this browser.
+async fn session_facts(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    from: &ClientInfo,
+    resumed: Option<&Resumed>,
+) -> SessionFacts {
+    let roles_allowed_here = match user {
+        Some(u) => ip_gate::roles_allowed(state, &u.roles, from.addr).await,
+        None => true,
+    };
+    SessionFacts { auth_time: user.map(|u| u.auth_time), roles_allowed_here, parked_at: resumed.map(|r| r.parked_at) }
+}
+
 async fn authorize(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    csrf: PageCsrf,
-    from: ClientInfo,
+    asked: Asked,
     pairs: Vec<(String, String)>,
 ) -> Result<Response, Response> {
+    let Asked { user, csrf, from, ctx } = asked;
+    let internal = |e: crate::oauth::GrantError| HtmlError::internal(e).into_response();
     let (pairs, resumed) = resume(&state, pairs).await?;
-    let (req, client) = validated(&state, &pairs, &from).await?;
-    let now = state.clock.unix();
-    let too_old = |u: &CurrentUser| req.max_age.is_some_and(|max| now - u.auth_time > max);
-    // OIDC Core §3.1.2.1 `prompt=login`: a sign-in after the request was
-    // parked is the fresh one it asked for.
-    let login_due =
-        |u: &CurrentUser| req.has_prompt(Prompt::Login) && resumed.as_ref().is_none_or(|r| u.auth_time < r.parked_at);
-    let user = match user {
-        // A session whose user's role may not be used from here gets no code.
-        Some(u) if !ip_gate::roles_allowed(&state, &u.roles, from.addr).await => {
-            return Err(refuse(&state, &req, ErrorCode::AccessDenied, "access from this network is not allowed"));
-        }
-        Some(u) if !login_due(&u) && !too_old(&u) => u,
-        _ if req.has_prompt(Prompt::None) => {
-            return Err(refuse(&state, &req, ErrorCode::LoginRequired, "the user is not signed in"));
-        }
-        _ => {
-            let fresh = req.has_prompt(Prompt::Login) || req.max_age.is_some();
+    let (req, client) = validated(&state, &pairs, &from, &ctx).await?;
+    let facts = session_facts(&state, user.as_ref(), &from, resumed.as_ref()).await;
+    let covered = match &user {
+        Some(u) => state.tokens.consent_covers(&u.user_id, &client.client_id, &req.scope).await.map_err(internal)?,
+        None => false,
+    };
+    match (authorize::decide(&req, &client, &facts, covered, state.clock.unix()), user) {
+        (Decision::Refuse(code, why), _) => Err(refuse(&state, &req, code, why)),
+        (Decision::SignIn { fresh, login_hint }, _) => {
             let id = match resumed {
                 Some(r) => r.id,
-                None => state
-                    .tokens
-                    .park_request(&client.client_id, &pairs)
-                    .await
-                    .map_err(|e| HtmlError::internal(e).into_response())?,
+                None => state.tokens.park_request(&client.client_id, &pairs).await.map_err(internal)?,
             };
-            return Ok(sign_in_first(&id, fresh, req.login_hint.as_deref()));
+            Ok(sign_in_first(&id, fresh, login_hint.as_deref()))
         }
-    };
-    let covered = state
-        .tokens
-        .consent_covers(&user.user_id, &client.client_id, &req.scopes)
-        .await
-        .map_err(|e| HtmlError::internal(e).into_response())?;
-    if client.skip_consent || (covered && !req.has_prompt(Prompt::Consent)) {
-        return issue(&state, &req, &user).await;
+        (Decision::Issue, Some(user)) => issue(&state, &req, &user).await,
+        (Decision::Consent, Some(user)) => {
+            let page = ConsentPage {
+                nav: Nav::new(Some(&user)),
+                csrf: csrf.token.clone(),
+                client_name: client.name.clone(),
+                scopes: req.scope.iter().map(describe_scope).collect(),
+                params: pairs.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect(),
+            };
+            Ok((csrf, page).into_response())
+        }
+        // `decide` issues and asks for consent only with a session.
+        (Decision::Issue | Decision::Consent, None) => Err(HtmlError::not_found().into_response()),
     }
-    if req.has_prompt(Prompt::None) {
-        return Err(refuse(&state, &req, ErrorCode::ConsentRequired, "the user has not allowed this application"));
-    }
-    let page = ConsentPage {
-        nav: Nav::new(Some(&user)),
-        csrf: csrf.token.clone(),
-        client_name: client.name.clone(),
-        scopes: req.scopes.iter().map(|s| describe_scope(s)).collect(),
-        params: pairs.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect(),
-    };
-    Ok((csrf, page).into_response())
 }
 
 /// Sends the browser to sign in, then back to the parked request `pending`.
@@ -294,17 +293,18 @@ async fn post_consent(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     from: ClientInfo,
+    ctx: AuditCtx,
     CsrfForm { form, .. }: CsrfForm<HashMap<String, String>>,
 ) -> Result<Response, Response> {
     let decision = form.get("decision").cloned().unwrap_or_default();
     let pairs: Vec<(String, String)> = form.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect();
-    let (req, client) = validated(&state, &pairs, &from).await?;
+    let (req, client) = validated(&state, &pairs, &from, &ctx).await?;
     if decision != "approve" {
         return Err(refuse(&state, &req, ErrorCode::AccessDenied, "the user denied the request"));
     }
     state
         .tokens
-        .grant_consent(&user.user_id, &client.client_id, &req.scopes)
+        .grant_consent(&user.user_id, &client.client_id, &req.scope, &ctx.context(&user.user_id))
         .await
         .map_err(|e| HtmlError::internal(e).into_response())?;
     issue(&state, &req, &user).await

@@ -26,9 +26,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::http::error::OAuthJsonError;
-use crate::oauth::clients::{self, Clients};
+use crate::oauth::clients::{Client, Clients};
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::store::ClientRow;
 
 /// Who may read an endpoint's answers from a browser page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,8 +124,8 @@ pub fn origin(headers: &HeaderMap) -> Option<&str> {
 
 /// Whether this request may act as `client`: requests without `Origin` (not
 /// from a page) always may; a page must be on one of the client's web origins.
-pub fn allowed_for(headers: &HeaderMap, client: &ClientRow) -> bool {
-    origin(headers).is_none_or(|o| clients::allows_origin(client, o))
+pub fn allowed_for(headers: &HeaderMap, client: &Client) -> bool {
+    origin(headers).is_none_or(|o| client.allows_origin(o))
 }
 
 /// As [`allowed_for`], for a client known only by id (from an access token).

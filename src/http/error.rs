@@ -23,8 +23,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::accounts;
 use crate::http::pages::Nav;
-use crate::oauth::tokens::GrantError;
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::{ErrorCode, GrantError, OAuthError};
 
 /// What the error page says.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
-//! Sign-up, sign-in and sign-out pages: `/register`, `/login`, `/logout`.
-//! The sign-in itself is `accounts::sign_in`'s and its answer
-//! `http::signed_in`'s; this file extracts and renders. Names no store row.
+//! Sign-up and sign-in pages: `/register`, `/login` (sign-out is
+//! `http::logout`). The sign-in itself is `accounts::sign_in`'s and its
+//! answer `http::signed_in`'s; this file extracts and renders. Names no store row.
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::sign_in::Proof;
-use crate::accounts::{self, CurrentUser, FieldError, Registration};
+use crate::accounts::{self, FieldError, Registration};
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
@@ -20,14 +20,12 @@ use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, empty_secret, field_er
 use crate::http::pages::{Nav, path_with_query};
 use crate::http::signed_in::templates::{LoginPage, provider_links};
 use crate::http::signed_in::{self, Asked, SignInRequest};
-use crate::security::audit::AuditAction;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/register", get(get_register).post(post_register))
         .route("/login", get(get_login).post(post_login))
-        .route("/logout", get(get_logout).post(post_logout))
 }
 
 #[derive(Deserialize, Default)]
@@ -206,110 +204,6 @@ impl RegisterForm {
             errors,
         }
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "logout.html")]
-struct LogoutPage {
-    nav: Nav,
-    csrf: String,
-    /// The relying party's return, carried through the confirmation.
-    back: LogoutParams,
-}
-
-/// OIDC RP-Initiated Logout 1.0 §2 parameters.
-#[derive(Deserialize, Default, Clone)]
-struct LogoutParams {
-    id_token_hint: Option<String>,
-    post_logout_redirect_uri: Option<String>,
-    state: Option<String>,
-    client_id: Option<String>,
-}
-
-/// Where to send the browser after sign-out: the client's registered
-/// post-logout URI with `state`, or our own page. A URI we cannot match to a
-/// registered one is refused with an error page, never followed.
-async fn logout_target(state: &AppState, p: &LogoutParams, hinted_client: Option<&str>) -> Result<String, HtmlError> {
-    let Some(uri) = p.post_logout_redirect_uri.as_deref().filter(|u| !u.is_empty()) else {
-        return Ok("/login?signed_out=1".into());
-    };
-    if let (Some(a), Some(b)) = (hinted_client, p.client_id.as_deref())
-        && a != b
-    {
-        return Err(HtmlError::bad_request("client_id does not match the id_token_hint."));
-    }
-    let Some(client_id) = hinted_client.or(p.client_id.as_deref()) else {
-        return Err(HtmlError::bad_request("A post_logout_redirect_uri needs an id_token_hint or a client_id."));
-    };
-    let client = state.clients.find(client_id).await.map_err(HtmlError::internal)?;
-    let registered = client.map(|c| c.post_logout_uri_list().unwrap_or_default()).unwrap_or_default();
-    if !registered.iter().any(|r| r == uri) {
-        return Err(HtmlError::bad_request("That post_logout_redirect_uri is not registered for the application."));
-    }
-    let mut url = url::Url::parse(uri).map_err(|_| HtmlError::bad_request("Invalid post_logout_redirect_uri."))?;
-    if let Some(st) = p.state.as_deref() {
-        url.query_pairs_mut().append_pair("state", st);
-    }
-    Ok(url.into())
-}
-
-/// Ends the session and everything issued under it.
-async fn end_everything(state: &AppState, ctx: &AuditCtx, user: &CurrentUser) -> Result<(), HtmlError> {
-    let event = ctx.event(&user.user_id, AuditAction::SignOut, &user.user_id);
-    state.accounts.end_session(&user.user_id, &user.session_id, &event).await?;
-    tracing::info!(user_id = %user.user_id, "signed out");
-    Ok(())
-}
-
-async fn get_logout(
-    State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    ctx: AuditCtx,
-    csrf: PageCsrf,
-    Query(p): Query<LogoutParams>,
-) -> Result<Response, HtmlError> {
-    let hint =
-        match p.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
-            Some(h) => Some(state.tokens.check_id_token_hint(h).map_err(|_| {
-                HtmlError::bad_request("The application's id_token_hint was not issued by this server.")
-            })?),
-            None => None,
-        };
-    let target = logout_target(&state, &p, hint.as_ref().map(|(_, aud)| aud.as_str())).await?;
-    let Some(user) = user else { return Ok(Redirect::to(&target).into_response()) };
-    // A valid hint for this very user is the confirmation (RP-Initiated Logout §2).
-    if hint.as_ref().is_some_and(|(sub, _)| *sub == user.user_id) {
-        end_everything(&state, &ctx, &user).await?;
-        return Ok(signed_out(&state, &target));
-    }
-    let mut back = p.clone();
-    back.client_id = hint.map(|(_, aud)| aud).or(p.client_id);
-    back.id_token_hint = None;
-    let page = LogoutPage { nav: Nav::new(Some(&user)), csrf: csrf.token.clone(), back };
-    Ok((csrf, page).into_response())
-}
-
-#[derive(Deserialize)]
-struct LogoutForm {
-    logout: Option<String>,
-    #[serde(flatten)]
-    back: LogoutParams,
-}
-
-async fn post_logout(
-    State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    ctx: AuditCtx,
-    CsrfForm { form, .. }: CsrfForm<LogoutForm>,
-) -> Result<Response, HtmlError> {
-    if form.logout.as_deref() != Some("yes") {
-        return Ok(Redirect::to("/account").into_response());
-    }
-    let target = logout_target(&state, &form.back, None).await?;
-    if let Some(user) = &user {
-        end_everything(&state, &ctx, user).await?;
-    }
-    Ok(signed_out(&state, &target))
 }
 
 /// The session cookie helpers live with the sign-in responder; logout and

@@ -33,6 +33,7 @@ pub mod extract;
 pub mod health;
 pub mod ip_gate;
 pub mod login;
+pub mod logout;
 pub mod mfa;
 pub mod nul_guard;
 pub mod pages;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     let http = &state.config.http;
     let routes = Router::new()
         .merge(login::router())
+        .merge(logout::router())
         .merge(account::router())
         .merge(account_mfa::router())
         .merge(mfa::router())

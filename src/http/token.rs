@@ -16,12 +16,11 @@ use crate::http::cors;
 use crate::http::error::OAuthJsonError;
 use crate::http::extract::{ClientInfo, is_urlencoded};
 use crate::http::{ip_gate, throttle};
-use crate::oauth::OAuthError;
-use crate::oauth::clients::Credentials;
+use crate::oauth::clients::{Client, Credentials};
 use crate::oauth::request::Params;
-use crate::oauth::{ErrorCode, tokens::GrantError};
+use crate::oauth::tokens::TokenRequest;
+use crate::oauth::{ErrorCode, GrantError, OAuthError};
 use crate::security::audit::AuditAction;
-use crate::store::ClientRow;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -94,9 +93,10 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<Credentials, 
 async fn authenticated(
     state: &AppState,
     from: &ClientInfo,
+    ctx: &AuditCtx,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(ClientRow, Params), Response> {
+) -> Result<(Client, Params), Response> {
     let params = form_params(headers, body).map_err(|e| OAuthJsonError::new(e).into_response())?;
     let creds = credentials(headers, &params);
     // Malformed Basic credentials name no client we can trust: the address alone counts them.
@@ -114,7 +114,7 @@ async fn authenticated(
         Ok(creds) => creds,
         Err(e) => return Err(failed(e).await),
     };
-    match state.clients.authenticate(&creds).await {
+    match state.clients.authenticate(&creds, &ctx.context("")).await {
         Ok(client) if !cors::allowed_for(headers, &client) => Err(cors::refused()),
         Ok(client) => Ok((client, params)),
         Err(GrantError::OAuth(e)) => Err(failed(e).await),
@@ -128,8 +128,14 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
-async fn post_token(State(state): State<AppState>, from: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
-    let (client, params) = match authenticated(&state, &from, &headers, &body).await {
+async fn post_token(
+    State(state): State<AppState>,
+    ctx: AuditCtx,
+    from: ClientInfo,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, params) = match authenticated(&state, &from, &ctx, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
     };
@@ -147,23 +153,9 @@ async fn post_token(State(state): State<AppState>, from: ClientInfo, headers: He
         );
         return OAuthJsonError::new(e).into_response();
     }
-    let allowed = |grant: &str| client.grant_types.split(' ').any(|g| g == grant);
-    let result = match params.get("grant_type") {
-        None => Err(OAuthError::invalid_request("grant_type is missing").into()),
-        Some(g @ ("authorization_code" | "client_credentials" | "refresh_token"))
-            if !allowed(g) || (g == "client_credentials" && client.public) =>
-        {
-            Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use that grant type").into())
-        }
-        Some("authorization_code") => {
-            state
-                .tokens
-                .exchange_code(&client, params.get("code"), params.get("redirect_uri"), params.get("code_verifier"))
-                .await
-        }
-        Some("refresh_token") => state.tokens.refresh(&client, params.get("refresh_token"), params.get("scope")).await,
-        Some("client_credentials") => state.tokens.client_credentials(&client, params.get("scope")).await,
-        Some(_) => Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type").into()),
+    let result = match TokenRequest::parse(&params) {
+        Ok(request) => state.tokens.grant(&client, request, &ctx.context(&client.client_id)).await,
+        Err(e) => Err(GrantError::from(e)),
     };
     match result {
         Ok(tokens) => no_store(axum::Json(tokens).into_response()),
@@ -179,7 +171,7 @@ async fn post_revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (client, params) = match authenticated(&state, &from, &headers, &body).await {
+    let (client, params) = match authenticated(&state, &from, &ctx, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
     };
@@ -198,8 +190,14 @@ async fn post_revoke(
 
 /// RFC 7662 §2: only confidential clients may ask; what each may learn is
 /// the service's rule (§4: its own tokens, or those for an audience it serves).
-async fn post_introspect(State(state): State<AppState>, from: ClientInfo, headers: HeaderMap, body: Bytes) -> Response {
-    let (client, params) = match authenticated(&state, &from, &headers, &body).await {
+async fn post_introspect(
+    State(state): State<AppState>,
+    ctx: AuditCtx,
+    from: ClientInfo,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (client, params) = match authenticated(&state, &from, &ctx, &headers, &body).await {
         Ok(ok) => ok,
         Err(res) => return res,
     };

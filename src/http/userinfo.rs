@@ -10,8 +10,7 @@ use axum::routing::get;
 use crate::app::AppState;
 use crate::http::cors;
 use crate::http::error::OAuthJsonError;
-use crate::oauth::tokens::GrantError;
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::{ErrorCode, GrantError, OAuthError};
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {

@@ -1,7 +1,34 @@
 //! OAuth 2.0 / OpenID Connect error codes as sent on the wire: RFC 6749
 //! §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, OIDC Core §3.1.2.6.
 //! `Display` gives exactly the code; the HTTP layer picks statuses.
+//! [`GrantError`] is what the token services return: a wire error for the
+//! client, or an internal failure that never reaches the wire as such.
 use std::borrow::Cow;
+
+use crate::{keys, store};
+
+/// Failures of a grant: a protocol error for the client, or an internal one.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    #[error("storage failed")]
+    Store(#[from] store::Error),
+    #[error("signing failed")]
+    Keys(#[from] keys::Error),
+}
+
+impl GrantError {
+    /// RFC 6749 §5.2 `invalid_grant` with a description.
+    pub fn invalid_grant(why: &'static str) -> Self {
+        Self::OAuth(OAuthError::new(ErrorCode::InvalidGrant, why))
+    }
+
+    /// RFC 6750 §3.1 `invalid_token` with a description.
+    pub fn invalid_token(why: &'static str) -> Self {
+        Self::OAuth(OAuthError::new(ErrorCode::InvalidToken, why))
+    }
+}
 
 /// A wire error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,18 +9,10 @@ use std::collections::HashMap;
 
 use url::Url;
 
+use super::clients::{Client, GrantType};
 use super::error::{ErrorCode, OAuthError};
 use super::pkce::Challenge;
-
-/// What the authorization endpoint needs to know about a registered client.
-#[derive(Debug, Clone)]
-pub struct ClientView {
-    pub client_id: String,
-    pub public: bool,
-    pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-    pub scopes: Vec<String>,
-}
+use super::scope::{self, Scope};
 
 /// `prompt` values we support (OIDC Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +20,8 @@ pub enum Prompt {
     None,
     Login,
     Consent,
+    /// Accepted, and satisfied by the one account a browser session has.
+    SelectAccount,
 }
 
 /// How the response travels back (OAuth 2.0 Multiple Response Types §2.1,
@@ -44,7 +38,7 @@ pub enum ResponseMode {
 pub struct AuthorizeRequest {
     pub client_id: String,
     pub redirect_uri: String,
-    pub scopes: Vec<String>,
+    pub scope: Scope,
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub challenge: Option<Challenge>,
@@ -57,7 +51,7 @@ pub struct AuthorizeRequest {
 impl AuthorizeRequest {
     /// Whether this is an OpenID Connect request (scope contains `openid`).
     pub fn is_oidc(&self) -> bool {
-        self.scopes.iter().any(|s| s == "openid")
+        self.scope.contains("openid")
     }
 
     /// Whether `prompt` includes `p`.
@@ -133,7 +127,7 @@ pub fn redirect_uri_matches(registered: &str, given: &str, native_loopback: bool
 }
 
 /// Validates a request for `client` (None: unknown `client_id`).
-pub fn validate(params: &Params, client: Option<&ClientView>) -> Result<AuthorizeRequest, Rejection> {
+pub fn validate(params: &Params, client: Option<&Client>) -> Result<AuthorizeRequest, Rejection> {
     let page = |code, why: &'static str| Rejection::Page(OAuthError::new(code, why));
     if params.get("client_id").is_none() {
         return Err(page(ErrorCode::InvalidRequest, "client_id is missing"));
@@ -145,7 +139,7 @@ pub fn validate(params: &Params, client: Option<&ClientView>) -> Result<Authoriz
     let Some(redirect_uri) = params.get("redirect_uri") else {
         return Err(page(ErrorCode::InvalidRequest, "redirect_uri is missing"));
     };
-    if !client.redirect_uris.iter().any(|r| redirect_uri_matches(r, redirect_uri, client.public)) {
+    if !client.accepts_redirect_uri(redirect_uri) {
         return Err(page(ErrorCode::InvalidRequest, "redirect_uri is not registered for this client"));
     }
     // From here on, errors go back to the client.
@@ -182,14 +176,14 @@ pub fn validate(params: &Params, client: Option<&ClientView>) -> Result<Authoriz
             )));
         }
     }
-    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+    if !client.grant_types.contains(GrantType::AuthorizationCode) {
         return Err(back(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "client may not use the authorization code grant",
         )));
     }
-    let scopes = parse_scope(params.get("scope")).map_err(&back)?;
-    if let Some(extra) = scopes.iter().find(|s| !client.scopes.contains(s)) {
+    let scope = parse_scope(params.get("scope")).map_err(&back)?;
+    if let Some(extra) = scope.first_missing_from(&client.scope) {
         return Err(back(OAuthError::new(
             ErrorCode::InvalidScope,
             format!("scope {extra} is not allowed for this client"),
@@ -216,7 +210,7 @@ pub fn validate(params: &Params, client: Option<&ClientView>) -> Result<Authoriz
     Ok(AuthorizeRequest {
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.to_owned(),
-        scopes,
+        scope,
         state,
         nonce,
         challenge,
@@ -228,34 +222,27 @@ pub fn validate(params: &Params, client: Option<&ClientView>) -> Result<Authoriz
 }
 
 /// RFC 6749 §3.3: space-delimited tokens; order kept, duplicates dropped.
-fn parse_scope(raw: Option<&str>) -> Result<Vec<String>, OAuthError> {
+fn parse_scope(raw: Option<&str>) -> Result<Scope, OAuthError> {
     let raw = raw.ok_or_else(|| OAuthError::invalid_request("scope is missing"))?;
-    let mut scopes: Vec<String> = Vec::new();
-    for tok in raw.split(' ').filter(|t| !t.is_empty()) {
-        if !tok.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
-            return Err(OAuthError::new(ErrorCode::InvalidScope, "scope has characters RFC 6749 §3.3 forbids"));
-        }
-        if !scopes.iter().any(|s| s == tok) {
-            scopes.push(tok.to_owned());
-        }
-    }
-    if scopes.is_empty() {
+    let scope = Scope::parse(raw)
+        .map_err(|_| OAuthError::new(ErrorCode::InvalidScope, "scope has characters RFC 6749 §3.3 forbids"))?;
+    if scope.is_empty() {
         return Err(OAuthError::invalid_request("scope is empty"));
     }
-    Ok(scopes)
+    Ok(scope)
 }
 
-/// OIDC Core §3.1.2.1: `none` must stand alone; `select_account` is accepted
-/// and ignored (there is one account per browser session).
+/// OIDC Core §3.1.2.1: `none` must stand alone; `select_account` is kept
+/// and asks for nothing more (there is one account per browser session).
 fn parse_prompt(raw: Option<&str>) -> Result<Vec<Prompt>, OAuthError> {
     let mut prompts = Vec::new();
-    let tokens: Vec<&str> = raw.unwrap_or("").split(' ').filter(|t| !t.is_empty()).collect();
+    let tokens: Vec<&str> = scope::words(raw.unwrap_or("")).collect();
     for tok in &tokens {
         match *tok {
             "none" => prompts.push(Prompt::None),
             "login" => prompts.push(Prompt::Login),
             "consent" => prompts.push(Prompt::Consent),
-            "select_account" => {}
+            "select_account" => prompts.push(Prompt::SelectAccount),
             _ => return Err(OAuthError::invalid_request("prompt has an unsupported value")),
         }
     }
@@ -303,22 +290,28 @@ pub fn redirect_url(redirect_uri: &str, params: &[(&'static str, String)]) -> Re
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-    fn client(public: bool) -> ClientView {
-        ClientView {
+    pub(crate) fn client(public: bool) -> Client {
+        Client {
             client_id: "app".into(),
+            name: "App".into(),
             public,
+            skip_consent: false,
             redirect_uris: vec!["https://app.example/cb".into(), "http://127.0.0.1/loop".into()],
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            scopes: vec!["openid".into(), "profile".into(), "email".into(), "offline_access".into()],
+            post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+            grant_types: crate::oauth::clients::GrantTypes::of([GrantType::AuthorizationCode, GrantType::RefreshToken]),
+            scope: Scope::words("openid profile email offline_access"),
+            web_origins: vec![],
+            resource_audiences: vec![],
+            created_at: 0,
         }
     }
 
-    fn params(extra: &[(&str, &str)]) -> Params {
+    pub(crate) fn params(extra: &[(&str, &str)]) -> Params {
         let mut pairs = vec![
             ("response_type", "code"),
             ("client_id", "app"),
@@ -347,7 +340,7 @@ mod tests {
         let r =
             validate(&params(&[("nonce", "n"), ("prompt", "login consent"), ("max_age", "60")]), Some(&client(true)))
                 .unwrap();
-        assert_eq!(r.scopes, ["openid", "email"]);
+        assert_eq!(r.scope.to_string(), "openid email");
         assert_eq!(r.state.as_deref(), Some("s 1&x=y"));
         assert!(r.is_oidc() && r.has_prompt(Prompt::Login) && r.max_age == Some(60));
     }

@@ -71,11 +71,22 @@ pub enum AuditAction {
     ProfileChanged,
     /// `/admin` refused a signed-in non-admin, or an address its rules refuse.
     AdminRefused,
+    // OAuth protocol events (issue 15), written by `oauth` services.
+    /// A user allowed a client scopes at the consent page.
+    ConsentGranted,
+    /// A spent authorization code was presented again; its tokens are revoked.
+    CodeReplayed,
+    /// A spent refresh token was presented again; its family is revoked.
+    RefreshReplayed,
+    /// A client failed to authenticate at the token endpoints.
+    ClientAuthFailed,
+    /// `/authorize` named a redirect URI the client did not register.
+    RedirectUriRefused,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 36] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -107,6 +118,12 @@ impl AuditAction {
         Self::UserCreated,
         Self::ProfileChanged,
         Self::AdminRefused,
+        // OAuth protocol events (issue 15).
+        Self::ConsentGranted,
+        Self::CodeReplayed,
+        Self::RefreshReplayed,
+        Self::ClientAuthFailed,
+        Self::RedirectUriRefused,
     ];
 
     /// The stored name; never change one that has been released.
@@ -143,6 +160,12 @@ impl AuditAction {
             Self::UserCreated => "user_created",
             Self::ProfileChanged => "profile_changed",
             Self::AdminRefused => "admin_refused",
+            // OAuth protocol events (issue 15).
+            Self::ConsentGranted => "consent_granted",
+            Self::CodeReplayed => "code_replayed",
+            Self::RefreshReplayed => "refresh_replayed",
+            Self::ClientAuthFailed => "client_auth_failed",
+            Self::RedirectUriRefused => "redirect_uri_refused",
         }
     }
 

@@ -8,6 +8,7 @@ mod account_review;
 mod admin;
 mod audit;
 mod audit_coverage;
+mod audit_protocol;
 mod browser;
 mod challenges;
 mod cli;

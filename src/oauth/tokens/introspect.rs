@@ -17,9 +17,10 @@
 //! 1970 UTC"), for both kinds of token.
 use serde_json::{Map, Value, json};
 
-use super::{GrantError, Tokens};
+use super::Tokens;
+use crate::oauth::clients::Client;
+use crate::oauth::error::GrantError;
 use crate::security::token;
-use crate::store::ClientRow;
 
 /// The answer for anything the caller may not, or cannot, learn about.
 fn inactive() -> Value {
@@ -30,7 +31,7 @@ impl Tokens {
     /// RFC 7662 §2.2: what a token is, if it is active and `caller` may know;
     /// `{"active": false}` for anything revoked, expired, unknown, malformed,
     /// or not the caller's to see (§4).
-    pub async fn introspect(&self, caller: &ClientRow, presented: &str) -> Result<Value, GrantError> {
+    pub async fn introspect(&self, caller: &Client, presented: &str) -> Result<Value, GrantError> {
         let now = self.clock.unix();
         // Our refresh tokens are base64url without dots; a JWT has two.
         let looks_like_jwt = presented.bytes().filter(|b| *b == b'.').count() == 2;
@@ -68,7 +69,7 @@ impl Tokens {
                 "iss": self.settings.issuer,
             }));
         }
-        match self.check_access_token(presented).await {
+        match self.check_access_token_at(presented, now).await {
             Ok(claims) if !may_see_access_token(caller, &claims) => {
                 tracing::info!(caller = %caller.client_id, "introspection of another client's access token");
                 Ok(inactive())
@@ -86,20 +87,19 @@ impl Tokens {
 }
 
 /// RFC 7662 §4: an access token is shown to the client it was issued to, and
-/// to a resource server for one of its audiences. A client row whose list
+/// to a resource server for one of its audiences. A client whose stored list
 /// cannot be read is a resource server for nothing.
-fn may_see_access_token(caller: &ClientRow, claims: &Map<String, Value>) -> bool {
+fn may_see_access_token(caller: &Client, claims: &Map<String, Value>) -> bool {
     if claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str()) {
         return true;
     }
-    let Ok(serves) = caller.resource_audience_list() else { return false };
     // RFC 7519 §4.1.3: `aud` is one string or an array of them.
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(one)) => vec![one.as_str()],
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
-    audiences.iter().any(|aud| serves.iter().any(|s| s == aud))
+    audiences.iter().any(|aud| caller.serves(aud))
 }
 
 /// Makes `iat`, `exp` and `nbf` integers (tokens signed before this release
@@ -128,7 +128,9 @@ fn integer_times(claims: &mut Map<String, Value>) {
 mod tests {
     use super::*;
 
-    fn caller(client_id: &str, audiences: &[&str]) -> ClientRow {
+    use crate::store::ClientRow;
+
+    fn caller_row(client_id: &str, audiences: &[&str]) -> ClientRow {
         ClientRow {
             id: "1".into(),
             client_id: client_id.into(),
@@ -146,6 +148,10 @@ mod tests {
         }
     }
 
+    fn caller(client_id: &str, audiences: &[&str]) -> Client {
+        Client::from_row(&caller_row(client_id, audiences))
+    }
+
     fn claims(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
@@ -161,9 +167,9 @@ mod tests {
         assert!(may_see_access_token(&caller("api", &["https://api.example"]), &single));
         let none = claims(json!({ "client_id": "rp" }));
         assert!(!may_see_access_token(&caller("api", &["https://api.example"]), &none));
-        let mut corrupt = caller("api", &[]);
+        let mut corrupt = caller_row("api", &[]);
         corrupt.resource_audiences = "not json".into();
-        assert!(!may_see_access_token(&corrupt, &single));
+        assert!(!may_see_access_token(&Client::from_row(&corrupt), &single));
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //! the client's registered redirect URI only. Binding would only break a
 //! sign-in that moves between browsers (a mail link opened elsewhere) and
 //! would protect nothing.
-use super::{GrantError, Tokens};
+use super::Tokens;
+use crate::oauth::error::GrantError;
 use crate::security::token;
 use crate::store::{self, NewPending};
 
