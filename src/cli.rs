@@ -12,7 +12,6 @@ use crate::app::{self, Services};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, LogFormat};
 use crate::oauth::clients::{self, Client, ClientChanges, ClientSpec};
-use crate::security::audit::AuditAction;
 use crate::store::Store;
 
 mod audit;
@@ -256,7 +255,6 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
     let clients = &services.clients;
     match cmd {
         ClientCommand::Create(c) => {
-            let event = audit::cli_event(AuditAction::ClientCreated, &c.client_id);
             let spec = ClientSpec {
                 client_id: c.client_id,
                 name: c.name,
@@ -270,7 +268,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 web_origins: c.web_origins,
                 resource_audiences: given_audiences(c.resource_servers),
             };
-            let registered = clients.register_as(spec, &event).await?;
+            let registered = clients.register_as(spec, &crate::security::audit::Context::cli()).await?;
             println!("created {} client {}", registered.client.kind(), registered.client.client_id);
             let origins = &registered.client.web_origins;
             if !origins.is_empty() {
@@ -314,23 +312,20 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                     None
                 },
             };
-            let event = audit::cli_event(AuditAction::ClientUpdated, &u.client_id);
-            let c = clients.update(&u.client_id, changes, &event).await?;
+            let c = clients.update(&u.client_id, changes, &crate::security::audit::Context::cli()).await?;
             if secret.is_some() {
-                let event = audit::cli_event(AuditAction::ClientSecretRotated, &u.client_id);
-                clients.rotate_secret(&u.client_id, secret, &event).await?;
+                clients.rotate_secret(&u.client_id, secret, &crate::security::audit::Context::cli()).await?;
             }
             println!("updated client {}", c.client_id);
             show_client(&c);
         }
         ClientCommand::RotateSecret { client_id, .. } => {
-            let event = audit::cli_event(AuditAction::ClientSecretRotated, &client_id);
-            let generated = clients.rotate_secret(&client_id, secret, &event).await?;
+            let generated = clients.rotate_secret(&client_id, secret, &crate::security::audit::Context::cli()).await?;
             println!("new secret set for client {client_id}; the old one no longer works");
             print_secret(generated);
         }
         ClientCommand::Delete { client_id } => {
-            clients.delete(&client_id, &audit::cli_event(AuditAction::ClientDeleted, &client_id)).await?;
+            clients.delete(&client_id, &crate::security::audit::Context::cli()).await?;
             println!("deleted client {client_id} with its codes, tokens and consents");
         }
     }

@@ -28,7 +28,12 @@ impl Accounts {
     /// Ends one of the user's sessions (sign-out, RP-initiated logout, revoke
     /// on `/account`) and the tokens issued under it, except refresh tokens
     /// granted for `offline_access` (OIDC Core §11). False if it was not live.
-    pub async fn end_session(&self, user_id: &str, session_id: &str, event: &AuditEvent) -> Result<bool> {
+    pub async fn end_session(&self, ctx: &Context, user_id: &str, session_id: &str) -> Result<bool> {
+        self.end_session_audited(user_id, session_id, &ctx.event(AuditAction::SignOut, user_id)).await
+    }
+
+    /// Ends the session with `event` in the same transaction.
+    pub(super) async fn end_session_audited(&self, user_id: &str, session_id: &str, event: &AuditEvent) -> Result<bool> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().lock_user(user_id).await?;
@@ -44,7 +49,7 @@ impl Accounts {
     /// `session_revoked`, naming the session). False if it was not live.
     pub async fn revoke_session(&self, ctx: &Context, user_id: &str, session_id: &str) -> Result<bool> {
         let event = ctx.event(AuditAction::SessionRevoked, user_id).with_detail(json!({ "session": session_id }));
-        self.end_session(user_id, session_id, &event).await
+        self.end_session_audited(user_id, session_id, &event).await
     }
 
     /// "Sign out everywhere" and an administrator's "sign out user": every

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::sign_in::{LinkOffer, SignInCtx, UpstreamProof};
 use super::upstream::{FlowKind, FlowStart};
 use super::{Accounts, CurrentUser, Error, Result};
-use crate::security::audit::{self, AuditAction};
+use crate::security::audit;
 use crate::security::token;
 use crate::store::{self, FlowRow};
 use crate::upstream::{Identity, Pending};
@@ -189,8 +189,7 @@ impl Accounts {
         let Some((flow, WaitingLink { identity, .. })) = self.waiting(key, browser, true).await? else {
             return Ok(LinkConfirm::Missing);
         };
-        let event = ctx.acting_as(user.user_id.as_str()).event(AuditAction::UpstreamLinked, user.user_id.as_str());
-        match self.link_upstream(&user.user_id, &identity, event).await {
+        match self.link_upstream(ctx, &user.user_id, &identity).await {
             Ok(()) => Ok(LinkConfirm::Linked { next: flow.next }),
             Err(Error::AlreadyLinked) => Ok(LinkConfirm::AlreadyLinked { provider: flow.provider }),
             Err(other) => Err(other),

@@ -124,7 +124,7 @@ impl Accounts {
             conn.db().touch_session(&s.id, now).await?;
         }
         let roles = conn.db().user_roles(&s.user_id).await?;
-        let amr: Vec<String> = crate::oauth::scope::words(&s.amr).map(str::to_owned).collect();
+        let amr: Vec<String> = crate::wire::words(&s.amr).map(str::to_owned).collect();
         // A role that requires two-step sign-in (perhaps since the session
         // started) does not accept a session signed in without it.
         if self.mfa.required_for(&roles) && !amr.iter().any(|a| a == "mfa") {

@@ -6,7 +6,7 @@
 //! address, verified or not: a provider (or whoever controls an account
 //! there) could claim any address. Joining takes a sign-in to the local
 //! account and a confirmation; see `linking.rs`.
-use crate::security::audit::{self, AuditAction, AuditEvent};
+use crate::security::audit::{self, AuditAction, AuditEvent, Context};
 use crate::security::token;
 use crate::store::{self, FlowRow, IdentityRow, NewFlow, NewUser, UserRow};
 use crate::upstream::Identity;
@@ -66,7 +66,7 @@ impl Accounts {
     /// it may lead to an existing account (`Taken`), or become the new
     /// account's verified address. `event` (actor and target are filled
     /// in) is audited with a new link.
-    pub async fn upstream_user(&self, identity: &Identity, event: AuditEvent) -> Result<UpstreamUser> {
+    pub async fn upstream_user(&self, ctx: &Context, identity: &Identity) -> Result<UpstreamUser> {
         if let Some(known) = self.linked_user(identity).await? {
             return Ok(known);
         }
@@ -76,7 +76,7 @@ impl Accounts {
         {
             return Ok(UpstreamUser::Taken);
         }
-        self.create_upstream_user(identity, email.as_ref(), event).await
+        self.create_upstream_user(ctx, identity, email.as_ref()).await
     }
 
     /// The account already linked to `identity`, if any.
@@ -102,9 +102,9 @@ impl Accounts {
     /// keep the link after the owner takes the account over by a reset.
     async fn create_upstream_user(
         &self,
+        ctx: &Context,
         identity: &Identity,
         email: Option<&Email>,
-        event: AuditEvent,
     ) -> Result<UpstreamUser> {
         let now = self.now();
         let id = store::new_id();
@@ -159,7 +159,7 @@ impl Accounts {
                 }
                 other => other?,
             }
-            let event = with_who(event, &id, identity, true);
+            let event = with_who(ctx, &id, identity, true);
             audit::append(&mut tx.db(), &event, now).await?;
             let user = tx.db().find_user(&id).await?.ok_or(Error::UnknownUser)?;
             tx.commit().await?;
@@ -171,7 +171,7 @@ impl Accounts {
 
     /// Links `identity` to `user_id`. `Error::AlreadyLinked` if it belongs to
     /// another account; linking it again to the same account is a no-op.
-    pub async fn link_upstream(&self, user_id: &str, identity: &Identity, event: AuditEvent) -> Result<()> {
+    pub async fn link_upstream(&self, ctx: &Context, user_id: &str, identity: &Identity) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         if let Some(link) = tx.db().upstream_identity(&identity.provider, &identity.subject).await? {
@@ -183,7 +183,7 @@ impl Accounts {
             Err(store::Error::Conflict(_)) => return Err(Error::AlreadyLinked),
             other => other?,
         }
-        audit::append(&mut tx.db(), &with_who(event, user_id, identity, false), now).await?;
+        audit::append(&mut tx.db(), &with_who(ctx, user_id, identity, false), now).await?;
         tx.commit().await?;
         tracing::info!(user_id, provider = %identity.provider, "upstream account linked");
         Ok(())
@@ -191,7 +191,8 @@ impl Accounts {
 
     /// Unlinks the user's accounts at `provider`, unless that would leave
     /// no way to sign in (no password and no other link).
-    pub async fn unlink_upstream(&self, user_id: &str, provider: &str, event: AuditEvent) -> Result<()> {
+    pub async fn unlink_upstream(&self, ctx: &Context, user_id: &str, provider: &str) -> Result<()> {
+        let event = ctx.event(AuditAction::UpstreamUnlinked, user_id);
         let now = self.now();
         let mut tx = self.store.begin().await?;
         // Takes the user's row lock first, so two unlinks at once (on
@@ -273,9 +274,8 @@ fn flow_hashes(key: &str, browser: &str) -> Option<(String, String)> {
 }
 
 /// Fills in who an upstream audit event is about.
-fn with_who(event: AuditEvent, user_id: &str, identity: &Identity, created: bool) -> AuditEvent {
-    let mut event = AuditEvent { actor: user_id.to_owned(), target: user_id.to_owned(), ..event };
-    event.action = AuditAction::UpstreamLinked;
+fn with_who(ctx: &Context, user_id: &str, identity: &Identity, created: bool) -> AuditEvent {
+    let event = ctx.acting_as(user_id).event(AuditAction::UpstreamLinked, user_id);
     event.with_detail(serde_json::json!({ "provider": identity.provider, "created": created }))
 }
 

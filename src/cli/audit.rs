@@ -1,12 +1,11 @@
 //! `gatehouse audit verify` and `gatehouse audit tail`. The other commands
 //! never write the log: the services they call audit each change with the
-//! `cli` context. (`cli_event` remains for the client commands until they
-//! pass a context too.)
+//! `cli` context.
 use clap::Subcommand;
 
 use crate::accounts::devices::format_time;
 use crate::app::Services;
-use crate::security::audit::{self, ACTOR_CLI, AuditAction, AuditEvent, Verdict};
+use crate::security::audit::{self, Verdict};
 
 /// `gatehouse audit …`
 #[derive(Debug, Subcommand)]
@@ -74,7 +73,3 @@ pub(super) async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Resul
     Ok(())
 }
 
-/// An event done by the command line, for a service to record with its change.
-pub(super) fn cli_event(action: AuditAction, target: &str) -> AuditEvent {
-    AuditEvent::new(ACTOR_CLI, action, target)
-}

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 
 use crate::app::AppState;
 use crate::http::extract::ClientInfo;
-use crate::security::audit::{self, AuditAction, AuditEvent};
+use crate::security::audit;
 
 /// Who is asking and under which request id.
 #[derive(Debug, Clone)]
@@ -38,10 +38,5 @@ impl AuditCtx {
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
         }
-    }
-
-    /// An event carrying this request's address, user agent and id.
-    pub fn event(&self, actor: &str, action: AuditAction, target: &str) -> AuditEvent {
-        self.context(actor).event(action, target)
     }
 }

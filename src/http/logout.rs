@@ -21,7 +21,6 @@ use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf};
 use crate::http::login::signed_out;
 use crate::http::pages::Nav;
 use crate::oauth::logout::{LogoutError, LogoutRequest};
-use crate::security::audit::AuditAction;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -68,8 +67,7 @@ async fn logout_target(state: &AppState, p: &LogoutParams, hinted_client: Option
 
 /// Ends the session and everything issued under it.
 async fn end_everything(state: &AppState, ctx: &AuditCtx, user: &CurrentUser) -> Result<(), HtmlError> {
-    let event = ctx.event(&user.user_id, AuditAction::SignOut, &user.user_id);
-    state.accounts.end_session(&user.user_id, &user.session_id, &event).await?;
+    state.accounts.end_session(&ctx.context(&user.user_id), &user.user_id, &user.session_id).await?;
     tracing::info!(user_id = %user.user_id, "signed out");
     Ok(())
 }

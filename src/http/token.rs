@@ -20,7 +20,6 @@ use crate::oauth::clients::{Client, Credentials};
 use crate::oauth::request::Params;
 use crate::oauth::tokens::TokenRequest;
 use crate::oauth::{ErrorCode, GrantError, OAuthError};
-use crate::security::audit::AuditAction;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
@@ -180,9 +179,7 @@ async fn post_revoke(
     };
     // The token itself is never logged; the hint says which kind was asked for.
     let hint = params.get("token_type_hint").map(|h| h.chars().take(32).collect::<String>());
-    let event = ctx.event(&client.client_id, AuditAction::TokenRevoked, &client.client_id);
-    match state.tokens.revoke(&client, token, &event.with_detail(serde_json::json!({ "token_type_hint": hint }))).await
-    {
+    match state.tokens.revoke(&ctx.context(&client.client_id), &client, token, hint.as_deref()).await {
         Ok(()) => no_store(axum::http::StatusCode::OK.into_response()),
         Err(e) => OAuthJsonError::from(e).into_response(),
     }

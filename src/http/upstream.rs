@@ -29,7 +29,6 @@ use crate::http::extract::{CsrfForm, MaybeUser, PageCsrf, SignedIn, safe_next};
 use crate::http::pages::{Nav, reauthenticate};
 use crate::http::signed_in::templates::{LinkPage, prove_url};
 use crate::http::signed_in::{self, Asked, SignInRequest, already_linked};
-use crate::security::audit::AuditAction;
 use crate::upstream::{self, Identity, Pending, Provider};
 
 /// Routes for this area.
@@ -255,8 +254,7 @@ async fn post_account_unlink(
     ctx: AuditCtx,
     CsrfForm { .. }: CsrfForm<Empty>,
 ) -> Result<Response, HtmlError> {
-    let event = ctx.event(&user.user_id, AuditAction::UpstreamUnlinked, &user.user_id);
-    match state.accounts.unlink_upstream(&user.user_id, &id, event).await {
+    match state.accounts.unlink_upstream(&ctx.context(&user.user_id), &user.user_id, &id).await {
         Ok(()) => Ok(Redirect::to("/account?notice=unlinked").into_response()),
         Err(accounts::Error::LastSignInMethod) => Err(HtmlError::new(
             StatusCode::CONFLICT,

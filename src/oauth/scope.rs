@@ -1,7 +1,7 @@
 //! Scope sets (RFC 6749 §3.3): the one parser of the space-delimited wire
 //! form. A [`Scope`] keeps the order tokens were first given in and holds no
 //! duplicates; `Display` writes the wire form back. The same splitting
-//! ([`words`]) serves the other space-delimited lists we store (`amr`,
+//! ([`words`], from `crate::wire`) serves the other space-delimited lists we store (`amr`,
 //! `prompt`, grant types), so no other module splits on spaces.
 //!
 //! Owns: parsing, set tests (`contains`, `is_subset`), narrowing. Must not
@@ -9,9 +9,7 @@
 use std::fmt;
 
 /// The non-empty words of a space-delimited list (RFC 6749 §3.3 form).
-pub fn words(raw: &str) -> impl Iterator<Item = &str> {
-    raw.split(' ').filter(|w| !w.is_empty())
-}
+pub use crate::wire::words;
 
 /// Whether `token` uses only the characters RFC 6749 §3.3 allows in a scope
 /// token: %x21 / %x23-5B / %x5D-7E.

@@ -26,12 +26,6 @@ pub fn real_now() -> i64 {
     gatehouse::clock::SystemClock.unix()
 }
 
-/// An audit event for a change a test makes through a service directly.
-pub fn test_event() -> gatehouse::security::audit::AuditEvent {
-    use gatehouse::security::audit::{AuditAction, AuditEvent};
-    AuditEvent::new("test", AuditAction::SessionRevoked, "test")
-}
-
 /// The audit context of a change a test makes through a service.
 pub fn test_ctx() -> gatehouse::security::audit::Context {
     gatehouse::security::audit::Context::cli()

@@ -460,7 +460,7 @@ async fn a_client_deleted_by_another_process_is_refused_at_once() {
     // keeps the client's row, so the next request is refused.
     let elsewhere =
         gatehouse::oauth::clients::Clients::new(app.state.store.clone(), std::sync::Arc::new(app.clock.clone()));
-    elsewhere.delete("rp", &crate::helpers::test_event()).await.unwrap();
+    elsewhere.delete("rp", &crate::helpers::test_ctx()).await.unwrap();
     let refused = grant().await.unwrap();
     assert_eq!(refused.status(), 401);
     assert_eq!(error_code(refused).await, "invalid_client");
@@ -474,7 +474,7 @@ async fn a_client_deleted_by_another_process_is_refused_at_once() {
             .send()
     };
     assert_eq!(grant2().await.unwrap().status(), 200);
-    app.state.clients.delete("rp2", &crate::helpers::test_event()).await.unwrap();
+    app.state.clients.delete("rp2", &crate::helpers::test_ctx()).await.unwrap();
     assert_eq!(grant2().await.unwrap().status(), 401);
 }
 

@@ -370,7 +370,7 @@ async fn an_upstream_sign_in_from_a_new_network_mails_the_new_device_notice() {
 /// to sign in" check and leave a passwordless account with none.
 #[tokio::test]
 async fn two_unlinks_at_once_leave_a_way_to_sign_in() {
-    use gatehouse::security::audit::{AuditAction, AuditEvent};
+    use gatehouse::security::audit::Context;
     let corp = Corp::start().await;
     corp.signed_in_via_corp("remy").await;
     let id = user_id(&corp, "remy@example.com").await;
@@ -378,9 +378,8 @@ async fn two_unlinks_at_once_leave_a_way_to_sign_in() {
     conn.db().insert_upstream_identity("other", "s-2", &id, "", 0).await.unwrap();
     drop(conn);
     let accounts = &corp.down.state.accounts;
-    let event = || AuditEvent::new(&id, AuditAction::UpstreamUnlinked, &id);
-    let (a, b) =
-        tokio::join!(accounts.unlink_upstream(&id, "corp", event()), accounts.unlink_upstream(&id, "other", event()));
+    let ctx = Context::cli().acting_as(id.as_str());
+    let (a, b) = tokio::join!(accounts.unlink_upstream(&ctx, &id, "corp"), accounts.unlink_upstream(&ctx, &id, "other"));
     assert!(!(a.is_ok() && b.is_ok()), "both unlinks passed");
     assert_eq!(accounts.upstream_identities(&id).await.unwrap().len(), 1, "{a:?} {b:?}");
 }

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use super::{Next, Refusal, SignInCtx, SignedIn};
 use crate::accounts::mfa::FirstFactor;
 use crate::accounts::{Accounts, Error, Result, SignInAttempt, SignInOrigin, SignInOutcome};
-use crate::security::audit::{AuditAction, AuditEvent};
+use crate::security::audit::AuditAction;
 use crate::security::token;
 use crate::store::UserRow;
 
@@ -53,9 +53,10 @@ impl Accounts {
             return Ok(Next::PasswordExpired { ticket, username: user.username, next });
         }
         if let Some(previous) = &ctx.previous {
-            let event = AuditEvent::new(&previous.user_id, AuditAction::SignOut, &previous.user_id)
+            let event = (ctx.audit.acting_as(previous.user_id.as_str()))
+                .event(AuditAction::SignOut, previous.user_id.as_str())
                 .with_detail(serde_json::json!({ "reason": "signed in again" }));
-            self.end_session(&previous.user_id, &previous.session_id, &event).await?;
+            self.end_session_audited(&previous.user_id, &previous.session_id, &event).await?;
         }
         let (ip, agent) = (&ctx.audit.ip, &ctx.audit.user_agent);
         let session = match self.start_session(&user.id, credential.as_deref(), amr, ip, agent).await {

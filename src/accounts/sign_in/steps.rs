@@ -7,7 +7,6 @@ use super::{Next, Refusal, SignInCtx, UpstreamProof};
 use crate::accounts::mfa::{CodeCheck, Enrolment, FirstFactor, Method, NextStep, SetUp};
 use crate::accounts::upstream::UpstreamUser;
 use crate::accounts::{Accounts, Error, Result, SignInOutcome};
-use crate::security::audit::AuditAction;
 use crate::store::UserRow;
 
 impl Accounts {
@@ -123,12 +122,10 @@ impl Accounts {
             if ctx.previous.as_ref().is_none_or(|u| &u.user_id != user_id) {
                 return Ok(Next::Refused(Refusal::NotSameAccount));
             }
-            let event = ctx.audit.acting_as(user_id.as_str()).event(AuditAction::UpstreamLinked, user_id.as_str());
-            self.link_upstream(user_id, &proof.identity, event).await?;
+            self.link_upstream(&ctx.audit, user_id, &proof.identity).await?;
             return Ok(Next::Linked);
         }
-        let event = ctx.audit.acting_as("").event(AuditAction::UpstreamLinked, "");
-        let user = match self.upstream_user(&proof.identity, event).await {
+        let user = match self.upstream_user(&ctx.audit, &proof.identity).await {
             Ok(UpstreamUser::Known(user)) => user,
             Ok(UpstreamUser::Taken) => return self.offer_link(&proof, ctx).await.map(Next::LinkOffer),
             Err(Error::Blocked) => return Ok(Next::Refused(Refusal::Blocked)),

@@ -141,13 +141,13 @@ impl Clients {
 
     /// [`Self::register_as`] by the `system` actor (tests and fixtures).
     pub async fn register(&self, spec: ClientSpec) -> Result<Registered, Error> {
-        let event = AuditEvent::new(audit::ACTOR_SYSTEM, audit::AuditAction::ClientCreated, &spec.client_id);
-        self.register_as(spec, &event).await
+        self.register_as(spec, &audit::Context::system()).await
     }
 
     /// Validates `spec` and stores the client, with `event` (its
     /// `client_created`) in the same transaction.
-    pub async fn register_as(&self, spec: ClientSpec, event: &AuditEvent) -> Result<Registered, Error> {
+    pub async fn register_as(&self, spec: ClientSpec, ctx: &audit::Context) -> Result<Registered, Error> {
+        let event = ctx.event(audit::AuditAction::ClientCreated, &spec.client_id);
         check_client_id(&spec.client_id)?;
         let name = check_name(&spec.name)?;
         let checked =
@@ -211,7 +211,8 @@ impl Clients {
     /// Applies `changes` under the same rules as registration; returns the
     /// client as it is now. A client's type (public or confidential) does not
     /// change: delete and register it again.
-    pub async fn update(&self, client_id: &str, changes: ClientChanges, event: &AuditEvent) -> Result<Client, Error> {
+    pub async fn update(&self, client_id: &str, changes: ClientChanges, ctx: &audit::Context) -> Result<Client, Error> {
+        let event = ctx.event(audit::AuditAction::ClientUpdated, client_id);
         let mut tx = self.store.begin().await?;
         let old = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
         let name = changes.name.unwrap_or_else(|| old.name.clone());
@@ -253,7 +254,7 @@ impl Clients {
         if !tx.db().update_client(&new).await? {
             return Err(Error::Unknown(client_id.to_owned()));
         }
-        audit::append(&mut tx.db(), event, new.now).await?;
+        audit::append(&mut tx.db(), &event, new.now).await?;
         let client = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
         tx.commit().await?;
         self.forget_origins();
@@ -266,8 +267,9 @@ impl Clients {
         &self,
         client_id: &str,
         given: Option<SecretString>,
-        event: &AuditEvent,
+        ctx: &audit::Context,
     ) -> Result<Option<SecretString>, Error> {
+        let event = ctx.event(audit::AuditAction::ClientSecretRotated, client_id);
         let mut tx = self.store.begin().await?;
         let client = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
         if client.public {
@@ -277,7 +279,7 @@ impl Clients {
         if !tx.db().set_client_secret(client_id, &hash).await? {
             return Err(Error::Unknown(client_id.to_owned()));
         }
-        audit::append(&mut tx.db(), event, self.clock.unix()).await?;
+        audit::append(&mut tx.db(), &event, self.clock.unix()).await?;
         tx.commit().await?;
         Ok(generated)
     }
@@ -285,7 +287,8 @@ impl Clients {
     /// Deletes a client with every code, token and consent it holds, in one
     /// transaction, so a client registered again with the same id starts
     /// empty and tokens issued before stop working at once.
-    pub async fn delete(&self, client_id: &str, event: &AuditEvent) -> Result<(), Error> {
+    pub async fn delete(&self, client_id: &str, ctx: &audit::Context) -> Result<(), Error> {
+        let event = ctx.event(audit::AuditAction::ClientDeleted, client_id);
         let mut tx = self.store.begin().await?;
         if !tx.db().delete_client(client_id).await? {
             return Err(Error::Unknown(client_id.to_owned()));

@@ -13,7 +13,7 @@ use super::minting::profile_claims;
 use crate::oauth::clients::Client;
 use crate::oauth::error::{ErrorCode, GrantError, OAuthError};
 use crate::oauth::scope::Scope;
-use crate::security::audit::{self, AuditEvent};
+use crate::security::audit::{self, AuditAction};
 use crate::security::token;
 
 /// What `/userinfo` answers, and for which client.
@@ -109,9 +109,18 @@ impl Tokens {
     }
 
     /// RFC 7009: revokes a refresh token (and its family) or an access token
-    /// issued to `client`, in one transaction with `event`. Unknown tokens are
-    /// not an error (§2.2).
-    pub async fn revoke(&self, client: &Client, presented: &str, event: &AuditEvent) -> Result<(), GrantError> {
+    /// issued to `client`, audited (`token_revoked`, with the caller's
+    /// `hint`) in the same transaction. Unknown tokens are not an error (§2.2).
+    pub async fn revoke(
+        &self,
+        ctx: &audit::Context,
+        client: &Client,
+        presented: &str,
+        hint: Option<&str>,
+    ) -> Result<(), GrantError> {
+        let event = ctx
+            .event(AuditAction::TokenRevoked, &client.client_id)
+            .with_detail(serde_json::json!({ "token_type_hint": hint }));
         let now = self.clock.unix();
         let mut tx = self.store.begin().await?;
         if let Some(row) = tx.db().find_refresh(&token::hash_secret(presented)).await? {
@@ -125,7 +134,7 @@ impl Tokens {
         {
             tx.db().revoke_access(jti, now).await?;
         }
-        audit::append(&mut tx.db(), event, now).await?;
+        audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         Ok(())
     }
