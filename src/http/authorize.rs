@@ -182,19 +182,28 @@ async fn authorize(
             Ok(sign_in_first(&id, fresh, login_hint.as_deref()))
         }
         (Decision::Issue, Some(user)) => issue(&state, &req, &user).await,
-        (Decision::Consent, Some(user)) => {
-            let page = ConsentPage {
-                nav: Nav::new(Some(&user)),
-                csrf: csrf.token.clone(),
-                client_name: client.name.clone(),
-                scopes: req.scope.iter().map(describe_scope).collect(),
-                params: pairs.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect(),
-            };
-            Ok((csrf, page).into_response())
-        }
+        (Decision::Consent, Some(user)) => Ok(consent_page(&user, csrf, &client.name, &req, pairs)),
         // `decide` issues and asks for consent only with a session.
         (Decision::Issue | Decision::Consent, None) => Err(HtmlError::not_found().into_response()),
     }
+}
+
+/// The consent page, carrying the request's parameters through the form.
+fn consent_page(
+    user: &CurrentUser,
+    csrf: PageCsrf,
+    client_name: &str,
+    req: &AuthorizeRequest,
+    pairs: Vec<(String, String)>,
+) -> Response {
+    let page = ConsentPage {
+        nav: Nav::new(Some(user)),
+        csrf: csrf.token.clone(),
+        client_name: client_name.to_owned(),
+        scopes: req.scope.iter().map(describe_scope).collect(),
+        params: pairs.into_iter().filter(|(k, _)| k != "csrf_token" && k != "decision").collect(),
+    };
+    (csrf, page).into_response()
 }
 
 /// Sends the browser to sign in, then back to the parked request `pending`.

@@ -191,19 +191,19 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         return res;
     }
     let message = page.map(|p| p.message).unwrap_or_else(|| default_message(status).into());
-    let html = ErrorTemplate {
-        nav: Nav::anonymous(),
-        status: status.as_u16(),
-        title: status.canonical_reason().unwrap_or("Error"),
-        message: &message,
-        request_id: &request_id,
-    }
-    .render()
-    .unwrap_or_else(|_| "<!doctype html><title>Error</title><p>Something went wrong.</p>".into());
+    let html = error_html(status, &message, &request_id);
     let (mut parts, _) = res.into_parts();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(html))
+}
+
+/// The error page's HTML (a fixed fallback if the template fails).
+fn error_html(status: StatusCode, message: &str, request_id: &str) -> String {
+    let title = status.canonical_reason().unwrap_or("Error");
+    ErrorTemplate { nav: Nav::anonymous(), status: status.as_u16(), title, message, request_id }
+        .render()
+        .unwrap_or_else(|_| "<!doctype html><title>Error</title><p>Something went wrong.</p>".into())
 }
 
 fn default_message(status: StatusCode) -> &'static str {

@@ -127,6 +127,21 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
+/// The client's IP rules. RFC 6749 §5.2 lists the token endpoint's codes and
+/// `access_denied` is not one (it belongs to the authorization endpoint,
+/// §4.1.2.1). `unauthorized_client`, "not authorized to use this
+/// authorization grant type", is the registered code that fits, with the
+/// §5.2 status 400: a conforming client reads it as final, not as a fault
+/// to retry. (The global rules, which refuse before any client is known,
+/// answer 403 `access_denied`.)
+async fn refused_from_here(state: &AppState, client_id: &str, from: &ClientInfo) -> Option<Response> {
+    if ip_gate::client_allowed(state, client_id, from.addr).await {
+        return None;
+    }
+    let e = OAuthError::new(ErrorCode::UnauthorizedClient, "requests from this network are not allowed for this client");
+    Some(OAuthJsonError::new(e).into_response())
+}
+
 async fn post_token(
     State(state): State<AppState>,
     ctx: AuditCtx,
@@ -138,19 +153,8 @@ async fn post_token(
         Ok(ok) => ok,
         Err(res) => return res,
     };
-    // The client's IP rules. RFC 6749 §5.2 lists the token endpoint's codes and
-    // `access_denied` is not one (it belongs to the authorization endpoint,
-    // §4.1.2.1). `unauthorized_client`, "not authorized to use this
-    // authorization grant type", is the registered code that fits, with the
-    // §5.2 status 400: a conforming client reads it as final, not as a fault
-    // to retry. (The global rules, which refuse before any client is known,
-    // answer 403 `access_denied`.)
-    if !ip_gate::client_allowed(&state, &client.client_id, from.addr).await {
-        let e = OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "requests from this network are not allowed for this client",
-        );
-        return OAuthJsonError::new(e).into_response();
+    if let Some(refused) = refused_from_here(&state, &client.client_id, &from).await {
+        return refused;
     }
     let result = match TokenRequest::parse(&params) {
         Ok(request) => state.tokens.grant(&client, request, &ctx.context(&client.client_id)).await,
