@@ -33,7 +33,12 @@ impl Accounts {
     }
 
     /// Ends the session with `event` in the same transaction.
-    pub(super) async fn end_session_audited(&self, user_id: &str, session_id: &str, event: &AuditEvent) -> Result<bool> {
+    pub(super) async fn end_session_audited(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        event: &AuditEvent,
+    ) -> Result<bool> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().lock_user(user_id).await?;

@@ -29,8 +29,8 @@ pub mod recovery;
 mod sessions;
 pub mod sign_in;
 pub mod upstream;
-mod wording;
 mod user;
+mod wording;
 
 pub use activity::{SignInAttempt, SignInOutcome};
 pub use admin::AdminAccess;

@@ -72,4 +72,3 @@ pub(super) async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Resul
     }
     Ok(())
 }
-

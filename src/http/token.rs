@@ -138,7 +138,8 @@ async fn refused_from_here(state: &AppState, client_id: &str, from: &ClientInfo)
     if ip_gate::client_allowed(state, client_id, from.addr).await {
         return None;
     }
-    let e = OAuthError::new(ErrorCode::UnauthorizedClient, "requests from this network are not allowed for this client");
+    let e =
+        OAuthError::new(ErrorCode::UnauthorizedClient, "requests from this network are not allowed for this client");
     Some(OAuthJsonError::new(e).into_response())
 }
 

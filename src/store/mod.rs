@@ -40,24 +40,6 @@ mod users;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_audit;
-#[cfg(test)]
-mod tests_ip;
-#[cfg(test)]
-mod tests_mail;
-#[cfg(test)]
-mod tests_mfa;
-#[cfg(test)]
-mod tests_pending;
-#[cfg(test)]
-mod tests_policy;
-#[cfg(test)]
-mod tests_purge;
-#[cfg(test)]
-mod tests_throttle;
-#[cfg(test)]
-mod tests_upstream;
 
 pub use audit::{ActivityRow, AuditHead, AuditRow};
 pub use clients::{ClientRow, NewClient};

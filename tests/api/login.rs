@@ -237,7 +237,12 @@ async fn passwords_are_rehashed_on_sign_in_when_parameters_change() {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.database.url = Some(secrecy::SecretString::from(app.config.database_url()));
     let stronger = gatehouse::app::build(config, std::sync::Arc::new(app.clock.clone())).await.unwrap();
-    stronger.state().accounts.authenticate(&gatehouse::security::audit::Context::cli(), "mona", &secrecy::SecretString::from(PASSWORD)).await.unwrap();
+    stronger
+        .state()
+        .accounts
+        .authenticate(&gatehouse::security::audit::Context::cli(), "mona", &secrecy::SecretString::from(PASSWORD))
+        .await
+        .unwrap();
     let after = app.state.accounts.find(&id).await.unwrap().password_hash.unwrap();
     assert!(after.contains("m=512,t=1,p=1"), "{after}");
 }

@@ -379,7 +379,8 @@ async fn two_unlinks_at_once_leave_a_way_to_sign_in() {
     drop(conn);
     let accounts = &corp.down.state.accounts;
     let ctx = Context::cli().acting_as(id.as_str());
-    let (a, b) = tokio::join!(accounts.unlink_upstream(&ctx, &id, "corp"), accounts.unlink_upstream(&ctx, &id, "other"));
+    let (a, b) =
+        tokio::join!(accounts.unlink_upstream(&ctx, &id, "corp"), accounts.unlink_upstream(&ctx, &id, "other"));
     assert!(!(a.is_ok() && b.is_ok()), "both unlinks passed");
     assert_eq!(accounts.upstream_identities(&id).await.unwrap().len(), 1, "{a:?} {b:?}");
 }

@@ -81,7 +81,8 @@ impl Accounts {
     /// and none was set up. The code just proved the new factor: this
     /// sign-in is two-step; the recovery codes go with the session.
     pub(super) async fn with_new_factor(&self, challenge: &str, code: &str, ctx: &SignInCtx) -> Result<Next> {
-        let SetUp { user_id, credential, codes, amr } = match self.setup_in_challenge(&ctx.audit, challenge, code).await {
+        let SetUp { user_id, credential, codes, amr } = match self.setup_in_challenge(&ctx.audit, challenge, code).await
+        {
             Ok(Some(done)) => done,
             Ok(None) => return Ok(Next::Refused(Refusal::Expired)),
             Err(Error::Invalid(errors)) => {

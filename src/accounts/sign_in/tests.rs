@@ -15,9 +15,9 @@ use crate::clock::{Clock, FixedClock};
 use crate::config::{MailConfig, PasswordConfig, SessionConfig};
 use crate::keys::Kek;
 use crate::mail::{Mailer, Outbox};
+use crate::security::audit::Context;
 use crate::security::ip_policy::IpPolicy;
 use crate::security::ip_rules::{Action, Scope};
-use crate::security::audit::Context;
 use crate::security::totp;
 use crate::store::Store;
 use crate::store::testing::{TEST_POSTGRES_URL, TempPostgres};
@@ -242,7 +242,13 @@ async fn unknown_names_are_refused_like_wrong_passwords() {
 async fn second_factor_is_asked_for_then_a_right_code_starts_the_session() {
     for w in worlds(Settings::default()).await {
         let id = w.user("ann", &[]).await;
-        let codes = w.accounts.enable_email_mfa(&Context::cli(), &id, None).await.unwrap().codes.expect("first factor: recovery codes");
+        let codes = w
+            .accounts
+            .enable_email_mfa(&Context::cli(), &id, None)
+            .await
+            .unwrap()
+            .codes
+            .expect("first factor: recovery codes");
         let ctx = SignInCtx { next: Some("/account".into()), ..request() };
 
         let token = challenge(w.sign_in(password("ann", PASSWORD), &ctx).await);

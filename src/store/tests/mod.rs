@@ -9,6 +9,16 @@ use tempfile::TempDir;
 use super::testing::{TEST_POSTGRES_URL, TempPostgres};
 use super::{Backend, Error, NewClient, NewSession, NewUser, Store, new_id};
 
+mod audit;
+mod ip;
+mod mail;
+mod mfa;
+mod pending;
+mod policy;
+mod purge;
+mod throttle;
+mod upstream;
+
 /// A store plus whatever keeps its database alive. Close the store before this drops.
 struct TestDb {
     store: Store,

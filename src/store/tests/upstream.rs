@@ -1,6 +1,6 @@
 //! Store tests for upstream identities and flows, on both backends.
-use super::tests::{add_user, each_backend};
-use super::{Error, NewFlow, new_id};
+use super::{add_user, each_backend};
+use crate::store::{Error, NewFlow, new_id};
 
 #[tokio::test]
 async fn an_upstream_account_links_to_one_user_only() {
@@ -52,7 +52,7 @@ async fn a_flow_is_taken_once_by_its_own_browser_before_it_expires() {
         assert_eq!(taken.unwrap().next, "/authorize?x=1");
         assert!(db.take_upstream_flow("start", "state-hash", "browser-a", None, 1_001).await.unwrap().is_none());
         assert_eq!(
-            db.purge(&super::Purge::UpstreamFlows { ended_before: 2_000 }, 10).await.unwrap(),
+            db.purge(&crate::store::Purge::UpstreamFlows { ended_before: 2_000 }, 10).await.unwrap(),
             0,
             "a taken flow is gone already"
         );

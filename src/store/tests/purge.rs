@@ -1,8 +1,8 @@
 //! Store tests for the janitor's purges, on both backends: for each table a
 //! live row stays, an expired one goes, and batches stop at the limit.
 //! Fixtures are plain inserts with fixed times.
-use super::tests::{add_user, each_backend};
-use super::{Backend, Purge, Store, exec, on};
+use super::{add_user, each_backend};
+use crate::store::{Backend, Purge, Store, exec, on};
 
 /// Runs fixture statements.
 async fn run(store: &Store, statements: &[String]) {

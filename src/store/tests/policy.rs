@@ -1,5 +1,5 @@
 //! Store tests for the password policy (history and password age), on both backends.
-use super::tests::{add_user, each_backend};
+use super::{add_user, each_backend};
 
 #[tokio::test]
 async fn password_history_keeps_only_the_newest_hashes() {

@@ -1,6 +1,6 @@
 //! Store tests for IP rules, on both backends.
-use super::NewIpRule;
-use super::tests::each_backend;
+use super::each_backend;
+use crate::store::NewIpRule;
 
 fn rule<'a>(action: &'a str, cidr: &'a str) -> NewIpRule<'a> {
     NewIpRule { action, cidr, scope: "role", subject: "admin", note: "office", now: 100 }

@@ -1,6 +1,6 @@
 //! Store tests for the brute-force counters, on both backends.
-use super::tests::each_backend;
-use super::{LockoutRow, RateHit};
+use super::each_backend;
+use crate::store::{LockoutRow, RateHit};
 
 #[tokio::test]
 async fn rate_counters_count_in_windows_from_the_first_hit() {
@@ -25,7 +25,7 @@ async fn rate_counters_count_in_windows_from_the_first_hit() {
             db.hit_rate_counter("login", "1.2.3.4", 160, 60).await.unwrap(),
             RateHit { hits: 1, expires_at: 220 }
         );
-        let purge = super::Purge::RateCounters { now: 181 };
+        let purge = crate::store::Purge::RateCounters { now: 181 };
         assert_eq!(db.purge(&purge, 10).await.unwrap(), 2, "the finished token and 5.6.7.8 windows");
         assert_eq!(db.peek_rate_counter("login", "1.2.3.4", 181).await.unwrap().map(|h| h.hits), Some(1));
     })
@@ -61,7 +61,7 @@ async fn failures_lock_once_and_nothing_counts_while_locked() {
         assert!(!db.unlock_subject("user:a", 1300).await.unwrap());
         // Stale, unlocked records are pruned.
         db.count_failure("name:x", 100, 900).await.unwrap();
-        assert_eq!(db.purge(&super::Purge::Lockouts { stale_before: 101 }, 10).await.unwrap(), 1);
+        assert_eq!(db.purge(&crate::store::Purge::Lockouts { stale_before: 101 }, 10).await.unwrap(), 1);
         assert_eq!(db.find_lockout("name:x").await.unwrap(), None);
     })
     .await;

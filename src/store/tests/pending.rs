@@ -1,6 +1,6 @@
 //! Store tests for parked authorization requests, on both backends.
-use super::NewPending;
-use super::tests::each_backend;
+use super::each_backend;
+use crate::store::NewPending;
 
 #[tokio::test]
 async fn a_parked_request_is_found_until_it_expires_and_purged_in_batches() {

@@ -1,6 +1,6 @@
 //! Store tests for the outbox and mailed links, on both backends.
-use super::tests::{add_user, each_backend};
-use super::{NewLink, NewOutbox, OutboxDepth, new_id};
+use super::{add_user, each_backend};
+use crate::store::{NewLink, NewOutbox, OutboxDepth, new_id};
 
 fn message<'a>(id: &'a str, message_id: &'a str, now: i64) -> NewOutbox<'a> {
     NewOutbox { id, message_id, recipient: "a@example.com", kind: "reset", subject: "s", body: "sealed", now }

@@ -1,7 +1,7 @@
 //! Store tests for the audit log chain and login activity, on both backends.
-use super::tests::{add_user, each_backend};
-use super::{ActivityRow, Backend, Store, exec, new_id};
+use super::{add_user, each_backend};
 use crate::security::audit::{self, AuditAction, AuditEvent, GENESIS, Verdict};
+use crate::store::{ActivityRow, Backend, Store, exec, new_id};
 
 fn event(n: usize) -> AuditEvent {
     AuditEvent::new("cli", AuditAction::UserBlocked, format!("user-{n}")).with_detail(serde_json::json!({ "n": n }))
@@ -167,7 +167,7 @@ async fn login_activity_lists_newest_first_per_user_and_purges_old_rows() {
         let outcomes: Vec<_> = listed.iter().map(|a| (a.at, a.outcome.as_str())).collect();
         assert_eq!(outcomes, [(200, "success"), (100, "wrong_password")]);
         assert_eq!(conn.db().recent_activity(&alice, 1).await.unwrap().len(), 1);
-        assert_eq!(conn.db().purge(&super::Purge::LoginActivity { before: 150 }, 10).await.unwrap(), 1);
+        assert_eq!(conn.db().purge(&crate::store::Purge::LoginActivity { before: 150 }, 10).await.unwrap(), 1);
         assert_eq!(conn.db().recent_activity(&alice, 20).await.unwrap().len(), 1);
         assert_eq!(conn.db().recent_activity(&bob, 20).await.unwrap().len(), 1);
     })

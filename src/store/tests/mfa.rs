@@ -1,6 +1,6 @@
 //! Store tests for two-step state, on both backends.
-use super::tests::{add_user, each_backend};
-use super::{NewChallenge, new_id};
+use super::{add_user, each_backend};
+use crate::store::{NewChallenge, new_id};
 
 #[tokio::test]
 async fn a_totp_step_is_spent_once_and_only_forward_rfc_6238_5_2() {
@@ -67,7 +67,7 @@ async fn a_challenge_ends_after_its_failures_or_its_use() {
         assert_eq!(conn.db().fail_challenge(&id, false, 5, 1_100).await.unwrap(), 5);
         assert!(conn.db().live_challenge("th", "mfa", 1_100).await.unwrap().is_none(), "spent by the fifth failure");
         assert!(!conn.db().spend_challenge(&id, 1_100).await.unwrap());
-        let purge = super::Purge::MfaChallenges { ended_before: 1_601 };
+        let purge = crate::store::Purge::MfaChallenges { ended_before: 1_601 };
         assert_eq!(conn.db().purge(&purge, 10).await.unwrap(), 1);
     })
     .await;
