@@ -238,6 +238,7 @@ impl App {
         let key_worker = tokio::spawn(key_keeper(state.keys.clone(), stop_rx.clone()));
         let mail_worker = tokio::spawn(state.outbox.clone().run(stop_rx.clone()));
         let notice_worker = tokio::spawn(state.accounts.clone().run_notices(stop_rx.clone()));
+        let denial_worker = tokio::spawn(denial_flusher(state.ip.clone(), state.clock.clone(), stop_rx.clone()));
         if let Some(dir) = state.outbox.mailer().file_dir() {
             tracing::info!(dir = %dir.display(), "mail is written to files (set GATEHOUSE_MAIL__SMTP_URL to send it)");
         }
@@ -273,6 +274,7 @@ impl App {
         let _ = key_worker.await;
         let _ = mail_worker.await;
         let _ = notice_worker.await;
+        let _ = denial_worker.await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -290,6 +292,24 @@ async fn key_keeper(keys: KeyRing, mut stop: watch::Receiver<bool>) {
         if let Err(e) = keys.refresh().await {
             tracing::warn!(error = %e, "signing key refresh failed");
         }
+    }
+}
+
+/// Every minute: audits the global IP denials of the minutes that ended, so
+/// the tail of a scan is logged when no further request comes (requests
+/// through the gate flush too). At shutdown, everything counted so far.
+async fn denial_flusher(ip: IpPolicy, clock: Arc<dyn Clock>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.wait_for(|s| *s) => true,
+            () = tokio::time::sleep(Duration::from_secs(60)) => false,
+        };
+        if stopping {
+            // The current minute has not ended; at shutdown it is final.
+            ip.flush_denials(clock.unix() + 60).await;
+            return;
+        }
+        ip.flush_denials(clock.unix()).await;
     }
 }
 

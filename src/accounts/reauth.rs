@@ -44,7 +44,8 @@ impl Accounts {
             .acting_as(&user.id)
             .event(AuditAction::ReauthFailed, &user.id)
             .with_detail(serde_json::json!({ "form": field }));
-        audit::append(&mut self.store.conn().await?.db(), &event, self.now()).await?;
+        // A refusal changes nothing else: the event is its own transaction.
+        audit::record(&self.store, &event, self.now()).await?;
         tracing::info!(user_id = %user.id, form = field, "wrong password in a confirmation form");
         if let Some(limiter) = &self.limiter {
             limiter.hold_failed_sign_in(&from.ip).await;

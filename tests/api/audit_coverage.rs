@@ -212,3 +212,28 @@ async fn two_hundred_denied_requests_from_one_address_in_one_minute_write_one_ip
     assert_eq!(d["minute_start"].as_i64(), Some(minute_start));
     assert_eq!(audit::verify(&app.state.store).await.unwrap(), Verdict::Intact(rows.len() as u64));
 }
+
+/// The tail of a scan is not lost: an instance that stops audits the
+/// denials it counted in the minute that had not ended yet.
+#[tokio::test]
+async fn denials_counted_before_a_shutdown_are_audited_at_shutdown() {
+    let app = spawn_app().await;
+    let now = app.state.clock.unix();
+    app.state
+        .ip
+        .add(&crate::helpers::test_ctx(), Action::Deny, "127.0.0.0/8", &Scope::Global, "scan", now)
+        .await
+        .unwrap();
+    app.clock.advance(60 - now.rem_euclid(60));
+    let other = app.second_instance().await;
+    let b = browser();
+    for _ in 0..3 {
+        assert_eq!(b.get(other.url("/login")).send().await.unwrap().status(), 403);
+    }
+    assert!(rows(&app).await.iter().all(|r| r.action != "ip_denied"), "the minute has not ended yet");
+    other.stop().await;
+    let rows = rows(&app).await;
+    let denied: Vec<&AuditRow> = rows.iter().filter(|r| r.action == "ip_denied").collect();
+    assert_eq!(denied.len(), 1, "{denied:#?}");
+    assert_eq!(detail(denied[0])["count"].as_i64(), Some(3));
+}
