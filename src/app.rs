@@ -1,5 +1,9 @@
 //! Wiring: opens the store, builds the services and the router, binds the
 //! listener, and serves with graceful shutdown.
+//!
+//! Owns: construction and the background workers' lifetimes. The only module
+//! that knows every service; nothing imports it but `http` (for `AppState`)
+//! and `cli`.
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

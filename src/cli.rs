@@ -1,5 +1,8 @@
 //! Command line: `serve`, `migrate`, `user …`, `client …` (INTERFACE.md), `audit …`, `health`.
 //! Every failure is one line on stderr and a non-zero exit (see main.rs).
+//! Owns: argument parsing and printing. Must not: write the audit log or
+//! hold a rule; each command calls the same service function as the pages,
+//! with `audit::Context::cli()`.
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;

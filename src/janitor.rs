@@ -14,6 +14,9 @@
 //! ```
 //! Each batch is one statement, so one short transaction: issuing tokens goes
 //! on while a large purge runs. A failing table is logged and the others go on.
+//!
+//! Must not import: `accounts`, `oauth`, `http`, `cli` (it deletes rows
+//! through `store::Purge` only).
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

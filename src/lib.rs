@@ -1,4 +1,7 @@
 //! gatehouse: an OAuth 2.0 / OpenID Connect authorization server.
+//!
+//! The README's "Code map" names each module's job and what it must not
+//! import; `tests/api/layers.rs` enforces it.
 pub mod accounts;
 pub mod app;
 pub mod cli;

@@ -19,6 +19,9 @@
 //!
 //! Shutdown: stop accepting, ask every connection to finish its request in
 //! flight and close (graceful), and return when all are gone.
+//!
+//! Must not import: the services or `http` (it serves whatever router it is
+//! given).
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};

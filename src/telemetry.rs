@@ -1,5 +1,7 @@
 //! Structured logging through `tracing`: human-readable lines by default, JSON
 //! lines with `log_format = "json"`.
+//!
+//! A leaf but for `config` (the log format and level).
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;

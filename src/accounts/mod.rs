@@ -1,6 +1,13 @@
-//! Account services: registration, sign-in, password and profile changes,
-//! blocking, roles, and browser sessions. Handlers and CLI commands call these;
-//! they hold the business rules, while SQL stays in `store`.
+//! Account services: registration, sign-in (the `sign_in` state machine),
+//! upstream account linking (`linking`), second factors, password and profile
+//! changes, recovery links, blocking, roles (`admin`), deletion and browser
+//! sessions. Pages, the CLI (and the JSON API to come) call these; they hold
+//! the business rules and write every audit event inside the change's own
+//! transaction, from the caller's `audit::Context`. SQL stays in `store`.
+//!
+//! Owns: every rule about accounts. Must not import: `oauth`, `http`, `cli`,
+//! axum. Store rows should not leave it (a few read helpers still return
+//! `UserRow` to the CLI; see the README's code map).
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};

@@ -3,6 +3,11 @@
 //! request-id hygiene → request id → trace → security headers → error pages →
 //! panic catcher → header limit → timeout → body limit → NUL guard → metrics → global IP
 //! rules → rate limits → CORS → routes.
+//!
+//! Owns: extracting requests, cookies, templates, mapping service outcomes to
+//! responses. Must not: name a store row type, build an audit event, or
+//! decide a business rule (`tests/api/layers.rs` checks the first two and
+//! handler length).
 use std::time::{Duration, Instant};
 
 use axum::Router;

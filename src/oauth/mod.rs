@@ -1,5 +1,5 @@
-//! The OAuth 2.0 / OpenID Connect protocol engine. No axum in here, and no
-//! store rows leave it: services hand out domain types ([`clients::Client`],
+//! The OAuth 2.0 / OpenID Connect protocol engine. Must not import axum,
+//! `accounts`, `http` or `cli`, and no store rows leave it: services hand out domain types ([`clients::Client`],
 //! [`scope::Scope`], token responses). Pure functions take `now: i64`; the
 //! services' public entry points read the `Clock` once per call and pass
 //! that `now` down.

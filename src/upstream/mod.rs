@@ -1,8 +1,8 @@
 //! Upstream identity providers (issue 7): sign-in through Google, Facebook,
 //! Twitter/X, any OpenID provider (discovery) or any OAuth2 provider (claim
-//! mapping). Protocol only, no axum and no storage: the HTTP layer keeps the
-//! pending flow ([`Pending`]) bound to the browser and hands it back here at
-//! the callback.
+//! mapping). Protocol only, no axum and no storage: `accounts::linking`
+//! keeps the pending flow ([`Pending`]) bound to the browser and hands it
+//! back here at the callback.
 //!
 //! ```text
 //! start(redirect_uri) ── state, nonce (OIDC), PKCE S256 ──▶ authorization URL

@@ -61,6 +61,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("src/upstream", &["crate::store", "crate::accounts", "crate::oauth", "crate::http", "crate::cli", "axum"]),
     ("src/oauth", &["crate::accounts", "crate::http", "crate::cli", "axum"]),
     ("src/accounts", &["crate::oauth", "crate::http", "crate::cli", "axum"]),
+    ("src/janitor.rs", &["crate::accounts", "crate::oauth", "crate::http", "crate::cli"]),
+    ("src/server.rs", &["crate::accounts", "crate::oauth", "crate::http", "crate::cli"]),
+    ("src/metrics.rs", &["crate::accounts", "crate::oauth", "crate::http", "crate::cli"]),
+    ("src/telemetry.rs", &["crate::accounts", "crate::oauth", "crate::http", "crate::cli"]),
 ];
 
 #[test]
