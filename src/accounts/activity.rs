@@ -5,7 +5,7 @@
 //! transaction.
 use super::{Accounts, Result, names};
 use crate::security::audit::{self, AuditAction, AuditEvent};
-use crate::store::{self, ActivityRow};
+use crate::store::{self, ActivityRow, Db};
 
 /// How long sign-in attempts are kept.
 pub const ACTIVITY_KEEP_SECS: i64 = 90 * 86_400;
@@ -80,6 +80,15 @@ impl Accounts {
     pub async fn record_sign_in(&self, a: &SignInAttempt<'_>) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
+        self.write_sign_in(&mut tx.db(), a, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Accounts::record_sign_in`] inside the caller's transaction (a
+    /// session's start commits with its `sign_in` event).
+    pub(super) async fn write_sign_in(&self, db: &mut Db<'_>, a: &SignInAttempt<'_>, now: i64) -> Result<()> {
+        let tx = db;
         let user_id = match a.user_id {
             Some(id) => Some(id.to_owned()),
             None => {
@@ -87,7 +96,7 @@ impl Accounts {
                 if key.is_empty() || key.len() > names::EMAIL_MAX {
                     None
                 } else {
-                    tx.db().find_user_by_login(&key).await?.map(|u| u.id)
+                    tx.find_user_by_login(&key).await?.map(|u| u.id)
                 }
             }
         };
@@ -101,7 +110,7 @@ impl Accounts {
                 outcome: a.outcome.as_str().to_owned(),
                 method: a.method.chars().take(32).collect(),
             };
-            tx.db().insert_activity(&row).await?;
+            tx.insert_activity(&row).await?;
         }
         let action = match a.outcome {
             SignInOutcome::Success => AuditAction::SignIn,
@@ -117,8 +126,7 @@ impl Accounts {
         event.ip = a.ip.to_owned();
         event.user_agent = a.user_agent.to_owned();
         event.request_id = a.request_id.to_owned();
-        audit::append(&mut tx.db(), &event, now).await?;
-        tx.commit().await?;
+        audit::append(tx, &event, now).await?;
         Ok(())
     }
 

@@ -14,7 +14,7 @@
 use crate::security::token;
 use crate::store::{self, NewSession};
 
-use super::{Accounts, Result};
+use super::{Accounts, Result, SignInAttempt};
 
 /// Activity is recorded at most this often, to keep reads cheap.
 const TOUCH_EVERY_SECS: i64 = 60;
@@ -77,19 +77,17 @@ impl Accounts {
         user_id: &str,
         credential: Option<&str>,
         amr: &str,
-        ip: &str,
-        user_agent: &str,
+        attempt: &SignInAttempt<'_>,
     ) -> Result<StartedSession> {
         let now = self.now();
         let token = token::new_secret();
         let max_age_secs = self.session.lifetime_for(&self.roles(user_id).await?);
         // Keep stored client details bounded whatever the client sends.
-        let user_agent: String = user_agent.chars().take(256).collect();
+        let user_agent: String = attempt.user_agent.chars().take(256).collect();
         let id = store::new_id();
-        let started = self
-            .store
-            .conn()
-            .await?
+        // The session, its activity row and its `sign_in` event commit together.
+        let mut tx = self.store.begin().await?;
+        let started = tx
             .db()
             .insert_session(&NewSession {
                 id: &id,
@@ -98,7 +96,7 @@ impl Accounts {
                 auth_time: now,
                 now,
                 expires_at: now + max_age_secs,
-                ip,
+                ip: attempt.ip,
                 user_agent: &user_agent,
                 credential,
                 amr,
@@ -107,6 +105,8 @@ impl Accounts {
         if !started {
             return Err(super::Error::InvalidCredentials);
         }
+        self.write_sign_in(&mut tx.db(), attempt, now).await?;
+        tx.commit().await?;
         Ok(StartedSession { id, token, max_age_secs })
     }
 

@@ -59,14 +59,22 @@ impl Accounts {
             self.end_session_audited(&previous.user_id, &previous.session_id, &event).await?;
         }
         let (ip, agent) = (&ctx.audit.ip, &ctx.audit.user_agent);
-        let session = match self.start_session(&user.id, credential.as_deref(), amr, ip, agent).await {
+        let attempt = SignInAttempt {
+            login: "",
+            user_id: Some(&user.id),
+            outcome: SignInOutcome::Success,
+            method: method_of(amr),
+            ip,
+            user_agent: agent,
+            request_id: &ctx.audit.request_id,
+        };
+        let session = match self.start_session(&user.id, credential.as_deref(), amr, &attempt).await {
             Ok(session) => session,
             // The password changed (or the account was blocked) while we checked it.
             Err(Error::InvalidCredentials) => return Ok(Next::Refused(Refusal::Changed)),
             Err(other) => return Err(other),
         };
         tracing::info!(user_id = %user.id, amr, "signed in");
-        self.record_known(ctx, &user.id, SignInOutcome::Success, method_of(amr)).await;
         let (device, new_device) = match ctx.device.as_deref().filter(|d| d.len() <= 64) {
             Some(d) => (d.to_owned(), None),
             None => {
