@@ -37,6 +37,8 @@ mod minting;
 mod pending;
 mod refresh;
 mod request;
+#[cfg(test)]
+mod tests;
 
 pub use access::UserInfo;
 pub use code::{Authorized, CODE_REFUSED};
