@@ -67,3 +67,32 @@ impl super::Db<'_> {
         Ok(())
     }
 }
+
+/// A migrated store plus whatever keeps its database alive (drop the store
+/// first). For service unit tests that run one body on every backend.
+#[cfg(test)]
+pub(crate) struct TestStore {
+    pub store: super::Store,
+    pub dir: Option<tempfile::TempDir>,
+    pub pg: Option<TempPostgres>,
+}
+
+/// A migrated store on each backend available: SQLite always (a fresh file),
+/// PostgreSQL when [`TEST_POSTGRES_URL`] is set (a throwaway database).
+#[cfg(test)]
+pub(crate) async fn migrated_stores() -> Vec<TestStore> {
+    use std::time::Duration;
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let sqlite = super::Store::connect(&url, 5, Duration::ZERO).await.expect("open SQLite");
+    let mut stores = vec![TestStore { store: sqlite, dir: Some(dir), pg: None }];
+    if let Some(admin) = std::env::var(TEST_POSTGRES_URL).ok().filter(|u| !u.is_empty()) {
+        let pg = TempPostgres::create(&admin).await.expect("create PostgreSQL test database");
+        let store = super::Store::connect(&pg.url, 5, Duration::ZERO).await.expect("open PostgreSQL");
+        stores.push(TestStore { store, dir: None, pg: Some(pg) });
+    }
+    for s in &stores {
+        s.store.migrate().await.expect("migrate");
+    }
+    stores
+}

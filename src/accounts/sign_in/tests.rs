@@ -20,7 +20,7 @@ use crate::security::ip_policy::IpPolicy;
 use crate::security::ip_rules::{Action, Scope};
 use crate::security::totp;
 use crate::store::Store;
-use crate::store::testing::{TEST_POSTGRES_URL, TempPostgres};
+use crate::store::testing::{TempPostgres, TestStore, migrated_stores};
 use crate::upstream::Identity;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -45,16 +45,8 @@ struct Settings {
 
 /// One world per backend available: SQLite always, PostgreSQL when configured.
 async fn worlds(settings: Settings) -> Vec<World> {
-    let dir = TempDir::new().expect("temp dir");
-    let url = format!("sqlite://{}/s.db", dir.path().display());
-    let mut stores = vec![(Store::connect(&url, 5, Duration::ZERO).await.expect("open SQLite"), Some(dir), None)];
-    if let Some(admin) = std::env::var(TEST_POSTGRES_URL).ok().filter(|u| !u.is_empty()) {
-        let pg = TempPostgres::create(&admin).await.expect("create PostgreSQL test database");
-        stores.push((Store::connect(&pg.url, 5, Duration::ZERO).await.expect("open PostgreSQL"), None, Some(pg)));
-    }
     let mut worlds = Vec::new();
-    for (store, dir, pg) in stores {
-        store.migrate().await.expect("migrate");
+    for TestStore { store, dir, pg } in migrated_stores().await {
         let clock = FixedClock::at(START);
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let kek = Arc::new(Kek::new([9; 32]));

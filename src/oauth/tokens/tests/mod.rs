@@ -9,7 +9,6 @@
 //! client_credentials.rs  tokens for the client itself (RFC 6749 §4.4, §5.2)
 //! ```
 use std::sync::Arc;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -22,7 +21,7 @@ use crate::oauth::pkce::Challenge;
 use crate::oauth::request::{AuthorizeRequest, ResponseMode};
 use crate::oauth::scope::Scope;
 use crate::security::audit::{self, Context};
-use crate::store::testing::{TEST_POSTGRES_URL, TempPostgres};
+use crate::store::testing::{TempPostgres, TestStore, migrated_stores};
 use crate::store::{self, AuditRow, NewUser, Store};
 
 mod client_credentials;
@@ -52,16 +51,8 @@ struct World {
 
 /// One world per backend available: SQLite always, PostgreSQL when configured.
 async fn worlds() -> Vec<World> {
-    let dir = TempDir::new().expect("temp dir");
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let mut stores = vec![(Store::connect(&url, 5, Duration::ZERO).await.expect("open SQLite"), Some(dir), None)];
-    if let Some(admin) = std::env::var(TEST_POSTGRES_URL).ok().filter(|u| !u.is_empty()) {
-        let pg = TempPostgres::create(&admin).await.expect("create PostgreSQL test database");
-        stores.push((Store::connect(&pg.url, 5, Duration::ZERO).await.expect("open PostgreSQL"), None, Some(pg)));
-    }
     let mut worlds = Vec::new();
-    for (store, dir, pg) in stores {
-        store.migrate().await.expect("migrate");
+    for TestStore { store, dir, pg } in migrated_stores().await {
         let clock = FixedClock::at(START);
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let policy = Policy { rotate_after: 86_400, publish_ahead: 3_600, retain: 86_400 };
