@@ -1,13 +1,37 @@
-//! Request context for the audit log: the [`AuditCtx`] extractor (client
-//! address, user agent and `x-request-id`), which handlers turn into the
-//! services' [`audit::Context`]; the services write every event inside the
-//! change's transaction, and `accounts::sign_in` records sign-in attempts.
+//! Who is asking: the [`ClientInfo`] extractor (client address and user
+//! agent) and the [`AuditCtx`] extractor (those and `x-request-id`), which
+//! handlers turn into the services' [`audit::Context`]; the services write
+//! every event inside the change's transaction, and `accounts::sign_in`
+//! records sign-in attempts. Imports nothing of `http` but `ip_gate`'s
+//! address resolution (`extract` re-exports [`ClientInfo`]).
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::app::AppState;
-use crate::http::extract::ClientInfo;
+use crate::http::ip_gate;
 use crate::security::audit;
+
+/// Where a request comes from: the client address (the peer, or what a
+/// trusted proxy says; see `http::ip_gate`) and the user agent.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// The address as text ("" when unknown).
+    pub ip: String,
+    pub addr: Option<std::net::IpAddr>,
+    pub user_agent: String,
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let addr = ip_gate::client_ip_of(parts, &state.ip);
+        let user_agent =
+            parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        Ok(Self { ip: addr.map(|a| a.to_string()).unwrap_or_default(), addr, user_agent })
+    }
+}
 
 /// Who is asking and under which request id.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::accounts::{AdminAccess, CurrentUser};
 use crate::app::AppState;
+use crate::http::audit::AuditCtx;
 use crate::http::cookies;
 use crate::http::error::HtmlError;
 use crate::http::ip_gate;
@@ -92,7 +93,7 @@ impl FromRequestParts<AppState> for Admin {
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await.map_err(AuthRejection::Error)?;
         let Some(user) = user else { return Err(sign_in_redirect(parts)) };
         let allowed = ip_gate::roles_allowed(state, &user.roles, ip_gate::client_ip_of(parts, &state.ip)).await;
-        let ctx = crate::http::audit::AuditCtx::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        let ctx = AuditCtx::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
         let path = parts.uri.path().to_owned();
         match state.accounts.admin_access(&ctx.context(&user.user_id), &user, allowed, &path).await {
             Ok(AdminAccess::Granted) => Ok(Admin(user)),
@@ -105,26 +106,7 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Where a request comes from: the client address (the peer, or what a
-/// trusted proxy says; see `http::ip_gate`) and the user agent.
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    /// The address as text ("" when unknown).
-    pub ip: String,
-    pub addr: Option<std::net::IpAddr>,
-    pub user_agent: String,
-}
-
-impl FromRequestParts<AppState> for ClientInfo {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let addr = ip_gate::client_ip_of(parts, &state.ip);
-        let user_agent =
-            parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        Ok(Self { ip: addr.map(|a| a.to_string()).unwrap_or_default(), addr, user_agent })
-    }
-}
+pub use crate::http::audit::ClientInfo;
 
 /// The CSRF token for a page's forms; sets the CSRF cookie if the browser has none.
 #[derive(Debug, Clone)]
