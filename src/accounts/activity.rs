@@ -87,8 +87,7 @@ impl Accounts {
 
     /// [`Accounts::record_sign_in`] inside the caller's transaction (a
     /// session's start commits with its `sign_in` event).
-    pub(super) async fn write_sign_in(&self, db: &mut Db<'_>, a: &SignInAttempt<'_>, now: i64) -> Result<()> {
-        let tx = db;
+    pub(super) async fn write_sign_in(&self, tx: &mut Db<'_>, a: &SignInAttempt<'_>, now: i64) -> Result<()> {
         let user_id = match a.user_id {
             Some(id) => Some(id.to_owned()),
             None => {

@@ -2,7 +2,7 @@
 //! `POST /revoke` (RFC 7009) and `POST /introspect` (RFC 7662).
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -121,6 +121,30 @@ async fn authenticated(
     }
 }
 
+/// A request from an authenticated client at `/token`, `/revoke` or
+/// `/introspect` (see [`authenticated`]); a refusal is the rejection.
+struct Authenticated {
+    client: Client,
+    params: Params,
+    ctx: AuditCtx,
+    from: ClientInfo,
+}
+
+impl FromRequest<AppState> for Authenticated {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let ctx = AuditCtx::from_request_parts(&mut parts, state).await.unwrap_or_else(|e| match e {});
+        let from = ClientInfo::from_request_parts(&mut parts, state).await.unwrap_or_else(|e| match e {});
+        let headers = parts.headers.clone();
+        let body =
+            Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let (client, params) = authenticated(state, &from, &ctx, &headers, &body).await?;
+        Ok(Self { client, params, ctx, from })
+    }
+}
+
 fn no_store(mut res: Response) -> Response {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -143,17 +167,8 @@ async fn refused_from_here(state: &AppState, client_id: &str, from: &ClientInfo)
     Some(OAuthJsonError::new(e).into_response())
 }
 
-async fn post_token(
-    State(state): State<AppState>,
-    ctx: AuditCtx,
-    from: ClientInfo,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (client, params) = match authenticated(&state, &from, &ctx, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+async fn post_token(State(state): State<AppState>, req: Authenticated) -> Response {
+    let Authenticated { client, params, ctx, from } = req;
     if let Some(refused) = refused_from_here(&state, &client.client_id, &from).await {
         return refused;
     }
@@ -168,17 +183,8 @@ async fn post_token(
 }
 
 /// RFC 7009 §2: 200 whether or not the token was known.
-async fn post_revoke(
-    State(state): State<AppState>,
-    ctx: AuditCtx,
-    from: ClientInfo,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (client, params) = match authenticated(&state, &from, &ctx, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+async fn post_revoke(State(state): State<AppState>, req: Authenticated) -> Response {
+    let Authenticated { client, params, ctx, .. } = req;
     let Some(token) = params.get("token") else {
         return OAuthJsonError::new(OAuthError::invalid_request("token is missing")).into_response();
     };
@@ -192,17 +198,8 @@ async fn post_revoke(
 
 /// RFC 7662 §2: only confidential clients may ask; what each may learn is
 /// the service's rule (§4: its own tokens, or those for an audience it serves).
-async fn post_introspect(
-    State(state): State<AppState>,
-    ctx: AuditCtx,
-    from: ClientInfo,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (client, params) = match authenticated(&state, &from, &ctx, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
+async fn post_introspect(State(state): State<AppState>, req: Authenticated) -> Response {
+    let Authenticated { client, params, .. } = req;
     if client.public {
         let e = OAuthError::new(ErrorCode::InvalidClient, "introspection needs client authentication");
         return OAuthJsonError::new(e).into_response();
