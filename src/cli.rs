@@ -145,6 +145,9 @@ pub struct ClientUpdate {
     /// The client is a resource server for no audience any more.
     #[arg(long)]
     no_resource_server: bool,
+    /// Replace the client's service roles (repeatable; `--service-role ""` clears them).
+    #[arg(long = "service-role", value_name = "ROLE")]
+    service_roles: Vec<String>,
     /// Skip the consent page (`--skip-consent false` asks for consent again).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     skip_consent: Option<bool>,
@@ -157,7 +160,8 @@ pub struct ClientCreate {
     client_id: String,
     #[arg(long)]
     name: String,
-    #[arg(long = "redirect-uri", required = true)]
+    /// Required unless the client is registered for client_credentials only.
+    #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
@@ -184,6 +188,10 @@ pub struct ClientCreate {
     /// issued for it (RFC 7662 §4); repeatable.
     #[arg(long = "resource-server", value_name = "AUDIENCE")]
     resource_servers: Vec<String>,
+    /// A role the client's own client_credentials tokens carry (a service
+    /// account; `admin` opens the JSON API's management routes); repeatable.
+    #[arg(long = "service-role", value_name = "ROLE")]
+    service_roles: Vec<String>,
 }
 
 /// Runs the parsed command line.
@@ -270,6 +278,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 skip_consent: c.skip_consent,
                 web_origins: c.web_origins,
                 resource_audiences: given_audiences(c.resource_servers),
+                service_roles: given_audiences(c.service_roles),
             };
             let registered = clients.register_as(spec, &crate::security::audit::Context::cli()).await?;
             println!("created {} client {}", registered.client.kind(), registered.client.client_id);
@@ -280,6 +289,9 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
             let audiences = &registered.client.resource_audiences;
             if !audiences.is_empty() {
                 println!("resource server for: {}", audiences.join(" "));
+            }
+            if !registered.client.service_roles.is_empty() {
+                println!("service roles: {}", registered.client.service_roles.join(" "));
             }
             print_secret(registered.generated_secret);
         }
@@ -314,6 +326,7 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
                 } else {
                     None
                 },
+                service_roles: if u.service_roles.is_empty() { None } else { Some(given_audiences(u.service_roles)) },
             };
             let c = clients.update(&u.client_id, changes, &crate::security::audit::Context::cli()).await?;
             if secret.is_some() {
@@ -336,7 +349,8 @@ async fn client(config: &Config, cmd: ClientCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `--resource-server` values, with `""` (which means "none") left out.
+/// The `--resource-server` or `--service-role` values, with `""` (which
+/// means "none") left out.
 fn given_audiences(given: Vec<String>) -> Vec<String> {
     given.into_iter().filter(|a| !a.is_empty()).collect()
 }
@@ -359,6 +373,7 @@ fn show_client(c: &Client) {
     println!("skip_consent:              {}", c.skip_consent);
     println!("web_origins:               {}", c.web_origins.join(" "));
     println!("resource_server_for:       {}", c.resource_audiences.join(" "));
+    println!("service_roles:             {}", c.service_roles.join(" "));
     println!("created:                   {}", crate::accounts::devices::format_time(c.created_at));
 }
 

@@ -45,7 +45,7 @@ pub use devices::SignInOrigin;
 pub use names::{Email, Username};
 pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
-pub use user::{Attempt, ListedUser, Overview, User, UserList, bounded_query};
+pub use user::{Account, Attempt, ListedUser, Overview, User, UserList, bounded_query};
 
 /// The roles gatehouse knows. Every account has `user`.
 pub const ROLES: [&str; 2] = ["admin", "user"];
@@ -97,6 +97,13 @@ pub enum Error {
     /// An administrator may not block their own account.
     #[error("you cannot block your own account")]
     OwnAccount,
+    /// An update named a version (`If-Match`) that is no longer current.
+    #[error("the resource has changed since it was read")]
+    Stale,
+    /// The name or address is taken by another account (an operator's
+    /// change; registration never tells).
+    #[error("{0} is taken")]
+    Taken(&'static str),
     // Not `transparent`: the store error must stay in the source chain so the
     // HTTP layer can tell "database unreachable" (503) from other failures.
     #[error("storage failed")]

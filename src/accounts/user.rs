@@ -36,6 +36,32 @@ impl From<UserRow> for User {
     }
 }
 
+impl User {
+    /// The entity tag of the account as the JSON API shows it (RFC 9110
+    /// §8.8.3): every field an update may change, and the roles.
+    pub fn etag(&self, roles: &[String]) -> String {
+        let verified = if self.email_verified { "1" } else { "0" };
+        let blocked = if self.blocked { "1" } else { "0" };
+        let roles = roles.join(" ");
+        crate::wire::etag(&[&self.id, &self.username, &self.email, verified, &self.display_name, blocked, &roles])
+    }
+}
+
+/// An account with its roles, as the JSON API shows one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub user: User,
+    /// Sorted.
+    pub roles: Vec<String>,
+}
+
+impl Account {
+    /// See [`User::etag`].
+    pub fn etag(&self) -> String {
+        self.user.etag(&self.roles)
+    }
+}
+
 /// One sign-in attempt on the account, as its owner sees it.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -99,6 +125,14 @@ impl Accounts {
     pub async fn user(&self, user_id: &str) -> Result<User> {
         let row = self.store.conn().await?.db().find_user(user_id).await?;
         row.map(User::from).ok_or(super::Error::UnknownUser)
+    }
+
+    /// The account with this id and its roles.
+    pub async fn account(&self, user_id: &str) -> Result<Account> {
+        let mut conn = self.store.conn().await?;
+        let row = conn.db().find_user(user_id).await?.ok_or(super::Error::UnknownUser)?;
+        let roles = conn.db().user_roles(user_id).await?;
+        Ok(Account { user: User::from(row), roles })
     }
 
     /// The account page's facts for the signed-in `who`.

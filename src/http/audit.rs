@@ -61,6 +61,7 @@ impl AuditCtx {
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
+            via: "",
         }
     }
 }

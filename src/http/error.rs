@@ -79,7 +79,7 @@ impl HtmlError {
 }
 
 /// True if the error chain contains an unreachable database.
-fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if matches!(e.downcast_ref::<crate::store::Error>(), Some(crate::store::Error::Unavailable(_))) {
@@ -108,6 +108,8 @@ impl From<accounts::Error> for HtmlError {
                 Self { retry_after: Some(retry_after.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, message) }
             }
             accounts::Error::OwnAccount => Self::bad_request("You cannot block your own account."),
+            accounts::Error::Stale => Self::new(StatusCode::CONFLICT, "Someone else changed this first. Reload and try again."),
+            accounts::Error::Taken(what) => Self::new(StatusCode::CONFLICT, format!("That {what} is taken.")),
             // Issue 14: there is always an administrator.
             accounts::Error::LastAdmin => Self::new(
                 StatusCode::CONFLICT,
@@ -174,6 +176,7 @@ fn ensure_challenge(res: &mut Response) {
 /// handler) pass through otherwise untouched.
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    let is_api = req.uri().path().starts_with(crate::http::api::PREFIX);
     let mut res = next.run(req).await;
     ensure_challenge(&mut res);
     let status = res.status();
@@ -185,10 +188,24 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     }
     let page = res.extensions_mut().remove::<ErrorPage>();
     let has_body_type = res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
-        ct.to_str().is_ok_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"))
+        ct.to_str().is_ok_and(|ct| {
+            ct.starts_with("application/json") || ct.starts_with("application/problem+json") || ct.starts_with("text/html")
+        })
     });
     if page.is_none() && has_body_type {
         return res;
+    }
+    // Under /api/ even a bare status (axum's 405, a body limit, a timeout)
+    // is answered as problem JSON.
+    if is_api {
+        let (parts, _) = res.into_parts();
+        let mut problem = crate::http::api::Problem::bare(status).into_response();
+        for (name, value) in &parts.headers {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                problem.headers_mut().insert(name, value.clone());
+            }
+        }
+        return problem;
     }
     let message = page.map(|p| p.message).unwrap_or_else(|| default_message(status).into());
     let html = error_html(status, &message, &request_id);

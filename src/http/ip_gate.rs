@@ -125,6 +125,7 @@ fn denied_request(req: &Request, ip: Option<IpAddr>) -> crate::security::audit::
         ip: ip.map(|i| i.to_string()).unwrap_or_default(),
         user_agent: header(header::USER_AGENT.as_str()).to_owned(),
         request_id: header("x-request-id").to_owned(),
+        via: "",
     }
 }
 

@@ -27,6 +27,7 @@ use crate::app::AppState;
 pub mod account;
 pub mod account_mfa;
 pub mod admin;
+pub mod api;
 pub mod audit;
 pub mod authorize;
 pub mod cookies;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(authorize::router())
         .merge(userinfo::router())
         .merge(pages::router())
+        .merge(api::router(&state))
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
         // CORS for the endpoints browser apps call (preflights end here).

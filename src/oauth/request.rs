@@ -307,6 +307,7 @@ pub(crate) mod tests {
             scope: Scope::words("openid profile email offline_access"),
             web_origins: vec![],
             resource_audiences: vec![],
+            service_roles: vec![],
             created_at: 0,
         }
     }

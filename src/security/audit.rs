@@ -82,11 +82,15 @@ pub enum AuditAction {
     ClientAuthFailed,
     /// `/authorize` named a redirect URI the client did not register.
     RedirectUriRefused,
+    // The JSON API (issue 16).
+    /// One authenticated call of the JSON API (method, route, status); the
+    /// change a call makes is audited by its service as well.
+    ApiCall,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -124,6 +128,7 @@ impl AuditAction {
         Self::RefreshReplayed,
         Self::ClientAuthFailed,
         Self::RedirectUriRefused,
+        Self::ApiCall,
     ];
 
     /// The stored name; never change one that has been released.
@@ -166,6 +171,7 @@ impl AuditAction {
             Self::RefreshReplayed => "refresh_replayed",
             Self::ClientAuthFailed => "client_auth_failed",
             Self::RedirectUriRefused => "redirect_uri_refused",
+            Self::ApiCall => "api_call",
         }
     }
 
@@ -218,9 +224,13 @@ impl AuditEvent {
         }
     }
 
-    /// Sets the detail object.
+    /// Adds the members of `detail` (an object) to the detail object, so
+    /// what the context put there (`via`) stays.
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = detail;
+        match (&mut self.detail, detail) {
+            (serde_json::Value::Object(mine), serde_json::Value::Object(more)) => mine.extend(more),
+            (mine, other) => *mine = other,
+        }
         self
     }
 }
@@ -238,7 +248,14 @@ pub struct Context {
     pub ip: String,
     pub user_agent: String,
     pub request_id: String,
+    /// The face the call came through when it is worth recording: `"api"`
+    /// for the JSON API; "" for pages, the CLI and background work. Every
+    /// event of the context carries it as `detail.via`.
+    pub via: &'static str,
 }
+
+/// [`Context::via`] of the JSON API.
+pub const VIA_API: &str = "api";
 
 impl Context {
     /// A command run with the `gatehouse` binary.
@@ -261,12 +278,18 @@ impl Context {
     pub fn event(&self, action: AuditAction, target: impl Into<String>) -> AuditEvent {
         let target = target.into();
         let actor = if self.actor.is_empty() { target.clone() } else { self.actor.clone() };
-        AuditEvent {
+        let event = AuditEvent {
             ip: self.ip.clone(),
             request_id: self.request_id.clone(),
             user_agent: self.user_agent.clone(),
             ..AuditEvent::new(actor, action, target)
-        }
+        };
+        if self.via.is_empty() { event } else { event.with_detail(serde_json::json!({ "via": self.via })) }
+    }
+
+    /// The same request, marked as coming through `via` (see [`Self::via`]).
+    pub fn via(self, via: &'static str) -> Self {
+        Self { via, ..self }
     }
 }
 

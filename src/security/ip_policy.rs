@@ -201,6 +201,7 @@ impl IpPolicy {
                 ip: e.ip.clone(),
                 user_agent: e.user_agent.clone(),
                 request_id: e.request_id.clone(),
+                via: "",
             };
             let detail = json!({ "scope": "global", "minute_start": e.minute * 60, "count": e.count });
             audit::append(&mut tx.db(), &ctx.event(AuditAction::IpDenied, "").with_detail(detail), now).await?;

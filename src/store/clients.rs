@@ -22,6 +22,8 @@ pub struct ClientRow {
     pub web_origins: String,
     /// Audiences this client is a resource server for (JSON array), for introspection.
     pub resource_audiences: String,
+    /// Roles of the client's own tokens (JSON array), for the JSON API.
+    pub service_roles: String,
 }
 
 impl ClientRow {
@@ -44,6 +46,11 @@ impl ClientRow {
     /// Audiences (`aud` values) this client is a resource server for.
     pub fn resource_audience_list(&self) -> Result<Vec<String>> {
         json_list(&self.resource_audiences)
+    }
+
+    /// Roles the client's `client_credentials` tokens carry.
+    pub fn service_role_list(&self) -> Result<Vec<String>> {
+        json_list(&self.service_roles)
     }
 }
 
@@ -69,10 +76,12 @@ pub struct NewClient<'a> {
     pub web_origins: &'a [String],
     /// Resource-server audiences, already validated.
     pub resource_audiences: &'a [String],
+    /// Service roles, already validated.
+    pub service_roles: &'a [String],
 }
 
 const CLIENT_COLUMNS: &str = "id, client_id, name, secret_hash, public, redirect_uris, \
-    post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins, resource_audiences";
+    post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins, resource_audiences, service_roles";
 
 impl Db<'_> {
     /// Inserts a client; a taken client_id is `Error::Conflict`.
@@ -81,12 +90,13 @@ impl Db<'_> {
         let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let origins = serde_json::to_string(n.web_origins).map_err(|e| Error::Corrupt(e.to_string()))?;
         let audiences = serde_json::to_string(n.resource_audiences).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let roles = serde_json::to_string(n.service_roles).map_err(|e| Error::Corrupt(e.to_string()))?;
         exec!(
             self,
             sqlx::query(
                 "insert into clients (id, client_id, name, secret_hash, public, redirect_uris, \
              post_logout_redirect_uris, grant_types, scope, skip_consent, created_at, web_origins, \
-             resource_audiences) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             resource_audiences, service_roles) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             )
             .bind(n.id)
             .bind(n.client_id)
@@ -101,6 +111,7 @@ impl Db<'_> {
             .bind(n.now)
             .bind(&origins)
             .bind(&audiences)
+            .bind(&roles)
         )?;
         Ok(())
     }
@@ -127,12 +138,13 @@ impl Db<'_> {
         let logouts = serde_json::to_string(n.post_logout_redirect_uris).map_err(|e| Error::Corrupt(e.to_string()))?;
         let origins = serde_json::to_string(n.web_origins).map_err(|e| Error::Corrupt(e.to_string()))?;
         let audiences = serde_json::to_string(n.resource_audiences).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let roles = serde_json::to_string(n.service_roles).map_err(|e| Error::Corrupt(e.to_string()))?;
         let done = exec!(
             self,
             sqlx::query(
                 "update clients set name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, \
                  grant_types = $4, scope = $5, skip_consent = $6, web_origins = $8, \
-                 resource_audiences = $9 where client_id = $7"
+                 resource_audiences = $9, service_roles = $10 where client_id = $7"
             )
             .bind(n.name)
             .bind(&redirects)
@@ -143,6 +155,7 @@ impl Db<'_> {
             .bind(n.client_id)
             .bind(&origins)
             .bind(&audiences)
+            .bind(&roles)
         )?;
         Ok(done == 1)
     }

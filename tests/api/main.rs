@@ -21,6 +21,7 @@ mod deletion;
 mod fake_graph;
 mod helpers;
 mod introspection;
+mod json_api;
 mod ip_rules;
 mod janitor;
 mod keys;

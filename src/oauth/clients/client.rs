@@ -97,6 +97,9 @@ pub struct Client {
     pub web_origins: Vec<String>,
     /// Audiences this client is a resource server for (RFC 7662 §4).
     pub resource_audiences: Vec<String>,
+    /// Roles its own `client_credentials` tokens carry (a service account;
+    /// `admin` opens the JSON API's management routes).
+    pub service_roles: Vec<String>,
     pub created_at: i64,
 }
 
@@ -135,6 +138,7 @@ impl Client {
             scope: Scope::words(&row.scope),
             web_origins,
             resource_audiences: list(row.resource_audience_list(), "resource_audiences", id).unwrap_or_default(),
+            service_roles: list(row.service_role_list(), "service_roles", id).unwrap_or_default(),
             created_at: row.created_at,
         }
     }
@@ -165,6 +169,11 @@ impl Client {
     /// client never gets client credentials (RFC 6749 §4.4).
     pub fn may_use(&self, grant: GrantType) -> bool {
         self.grant_types.contains(grant) && !(grant == GrantType::ClientCredentials && self.public)
+    }
+
+    /// Whether the client's own tokens carry `role`.
+    pub fn has_service_role(&self, role: &str) -> bool {
+        !self.public && self.service_roles.iter().any(|r| r == role)
     }
 
     /// Whether the client serves `aud` as a resource server.
@@ -214,6 +223,7 @@ pub(crate) mod tests {
             created_at: 0,
             web_origins: serde_json::to_string(origins).unwrap(),
             resource_audiences: "[]".into(),
+            service_roles: "[]".into(),
         }
     }
 

@@ -34,11 +34,14 @@ mod auth;
 mod client;
 mod rules;
 mod spec;
+/// A stored row for unit tests elsewhere in `oauth`.
+#[cfg(test)]
+pub(crate) use client::tests::row as test_row;
 
 pub use auth::Credentials;
 pub use client::{Client, GrantType, GrantTypes, effective_web_origins};
 use rules::{Checked, check_client_id, check_name, new_secret, scope};
-pub use rules::{check_resource_audiences, check_web_origin, check_web_origins};
+pub use rules::{check_resource_audiences, check_service_roles, check_web_origin, check_web_origins};
 pub use spec::{ClientChanges, ClientSpec, Registered};
 
 /// Grant types a client may be registered for.
@@ -154,6 +157,7 @@ impl Clients {
             Checked::new(&spec.redirect_uris, &spec.post_logout_redirect_uris, &spec.grant_types, spec.public)?;
         let web_origins = check_web_origins(&spec.web_origins)?;
         let resource_audiences = check_resource_audiences(&spec.resource_audiences)?;
+        let service_roles = check_service_roles(&spec.service_roles, spec.public, &checked.grants)?;
         let scope = scope(spec.scope.as_deref().unwrap_or(DEFAULT_SCOPE))?.to_string();
         let (secret_hash, generated_secret) = match (spec.public, spec.secret) {
             (true, Some(_)) => return Err(Error::Invalid("a --public client has no secret".into())),
@@ -178,6 +182,7 @@ impl Clients {
             now: self.clock.unix(),
             web_origins: &web_origins,
             resource_audiences: &resource_audiences,
+            service_roles: &service_roles,
         };
         let mut tx = self.store.begin().await?;
         match tx.db().insert_client(&new).await {
@@ -236,6 +241,11 @@ impl Clients {
             Some(a) => check_resource_audiences(&a)?,
             None => old.resource_audience_list()?,
         };
+        let roles = match changes.service_roles {
+            Some(r) => r,
+            None => old.service_role_list()?,
+        };
+        let service_roles = check_service_roles(&roles, old.public, &checked.grants)?;
         let new = NewClient {
             id: &old.id,
             client_id,
@@ -250,6 +260,7 @@ impl Clients {
             now: self.clock.unix(),
             web_origins: &web_origins,
             resource_audiences: &resource_audiences,
+            service_roles: &service_roles,
         };
         if !tx.db().update_client(&new).await? {
             return Err(Error::Unknown(client_id.to_owned()));

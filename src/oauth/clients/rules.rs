@@ -22,13 +22,15 @@ impl Checked {
         grants: &[String],
         public: bool,
     ) -> Result<Self, Error> {
-        if redirects.is_empty() {
+        let grants = grant_types(grants, public)?;
+        // A service client (client_credentials only) redirects nobody.
+        if redirects.is_empty() && grants.contains(GrantType::AuthorizationCode) {
             return Err(Error::Invalid("at least one --redirect-uri is required".into()));
         }
         for uri in redirects.iter().chain(logouts) {
             check_redirect_uri(uri)?;
         }
-        Ok(Self { grants: grant_types(grants, public)? })
+        Ok(Self { grants })
     }
 }
 
@@ -158,6 +160,33 @@ pub fn check_resource_audiences(raw: &[String]) -> Result<Vec<String>, Error> {
         if !out.contains(aud) {
             out.push(aud.clone());
         }
+    }
+    Ok(out)
+}
+
+/// Longest service role name.
+const MAX_ROLE_LEN: usize = 64;
+
+/// Checks a client's service roles: role names (lowercase letters, digits,
+/// `-`, `_`, `.`, `:`), repeats dropped, and only for a confidential client
+/// registered for `client_credentials` (the only tokens that carry them).
+pub fn check_service_roles(raw: &[String], public: bool, grants: &GrantTypes) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for role in raw {
+        let plain = role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b));
+        if role.is_empty() || role.len() > MAX_ROLE_LEN || !plain {
+            return Err(Error::Invalid(format!(
+                "service role {role:?} must be 1 to {MAX_ROLE_LEN} lowercase letters, digits, '-', '_', '.' or ':'"
+            )));
+        }
+        if !out.contains(role) {
+            out.push(role.clone());
+        }
+    }
+    if !out.is_empty() && (public || !grants.contains(GrantType::ClientCredentials)) {
+        return Err(Error::Invalid(
+            "a service role needs a confidential client with --grant-type client_credentials".into(),
+        ));
     }
     Ok(out)
 }

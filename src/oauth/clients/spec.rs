@@ -23,6 +23,9 @@ pub struct ClientSpec {
     /// Audiences (`aud`) this client is a resource server for: it may
     /// introspect access tokens issued for them (RFC 7662 §4).
     pub resource_audiences: Vec<String>,
+    /// Roles of the client's own `client_credentials` tokens (confidential
+    /// clients with that grant only); see [`super::check_service_roles`].
+    pub service_roles: Vec<String>,
 }
 
 /// A registered client, and the generated secret when one was made (shown once).
@@ -43,4 +46,6 @@ pub struct ClientChanges {
     pub web_origins: Option<Vec<String>>,
     /// `Some(vec![])` clears the list.
     pub resource_audiences: Option<Vec<String>>,
+    /// `Some(vec![])` clears the list.
+    pub service_roles: Option<Vec<String>>,
 }

@@ -49,7 +49,7 @@ pub fn jwt_access_claims(
 
 impl Tokens {
     /// The claims of a bearer JWT access token, as [`jwt_access_claims`].
-    fn access_token_claims(&self, bearer: &str, now: i64) -> Result<Map<String, Value>, GrantError> {
+    pub(super) fn access_token_claims(&self, bearer: &str, now: i64) -> Result<Map<String, Value>, GrantError> {
         let (payload, header) =
             self.keys.verify(bearer).map_err(|_| GrantError::invalid_token("the access token is not valid"))?;
         jwt_access_claims(&payload, &header, &self.settings.issuer, now)

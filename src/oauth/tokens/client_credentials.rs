@@ -1,6 +1,7 @@
 //! The client credentials grant (RFC 6749 §4.4): a token for the client
 //! itself, never an ID token or a refresh token. [`granted_scope`] is the
 //! pure scope rule.
+use super::api::{ADMIN_ROLE, ApiScope, scope_for_roles};
 use super::minting::Origin;
 use super::{TokenResponse, Tokens};
 use crate::oauth::clients::Client;
@@ -9,7 +10,7 @@ use crate::oauth::scope::Scope;
 
 /// Scopes that only make sense for a user: no client gets them for itself.
 fn user_only(scope: &str) -> bool {
-    matches!(scope, "openid" | "offline_access")
+    matches!(scope, "openid" | "offline_access" | "account")
 }
 
 /// The scope a client credentials token carries: what was `asked`, or by
@@ -34,7 +35,15 @@ impl Tokens {
         asked: Option<&Scope>,
         now: i64,
     ) -> Result<TokenResponse, GrantError> {
-        let scope = granted_scope(&client.scope, asked)?.to_string();
+        let scope = granted_scope(&client.scope, asked)?;
+        // `admin` reaches a client's own token only with the admin service role.
+        let scope = match asked {
+            Some(_) if scope.contains(ApiScope::Admin.as_str()) && !client.has_service_role(ADMIN_ROLE) => {
+                let why = "scope admin needs the client's admin service role";
+                return Err(OAuthError::new(ErrorCode::InvalidScope, why).into());
+            }
+            _ => scope_for_roles(&scope, &client.service_roles).to_string(),
+        };
         let mut conn = self.store.conn().await?;
         let access_token =
             self.access_token(&mut conn.db(), &client.client_id, None, &scope, None, Origin::default(), now).await?;

@@ -145,6 +145,7 @@ mod tests {
             created_at: 0,
             web_origins: "[]".into(),
             resource_audiences: serde_json::to_string(audiences).unwrap(),
+            service_roles: "[]".into(),
         }
     }
 

@@ -139,7 +139,9 @@ impl Tokens {
     ) -> Result<TokenResponse, GrantError> {
         let user = grant.user;
         let roles = db.user_roles(&user.id).await?;
-        let scope = grant.scope.to_string();
+        // RFC 6749 §3.3: the issued scope may be narrower than asked; it is
+        // always in the response (`TokenResponse::scope`).
+        let scope = super::api::scope_for_roles(&grant.scope, &roles).to_string();
         let origin = Origin { session_id: grant.session_id, ..origin };
         let user_part = Some((user.id.as_str(), roles.as_slice()));
         let access_token =

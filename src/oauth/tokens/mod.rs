@@ -8,6 +8,7 @@
 //! refresh.rs       refresh rotation and families (§6, OIDC Core §11)
 //! client_credentials.rs  tokens for the client itself (§4.4)
 //! minting.rs       JWT access tokens (RFC 9068) and ID tokens (OIDC Core §2)
+//! api.rs           who a JSON API call acts for, and the scope rule
 //! access.rs        checking access tokens, userinfo (OIDC Core §5.3),
 //!                  id_token_hint, revocation (RFC 7009)
 //! consent.rs       what a user allowed a client
@@ -29,6 +30,7 @@ use crate::security::audit;
 use crate::store::{self, Store};
 
 mod access;
+mod api;
 mod client_credentials;
 mod code;
 mod consent;
@@ -41,6 +43,7 @@ mod request;
 mod tests;
 
 pub use access::UserInfo;
+pub use api::{ADMIN_ROLE, ApiScope, Principal, api_access, scope_for_roles};
 pub use code::{Authorized, CODE_REFUSED};
 pub use minting::{acr_for, at_hash};
 pub use pending::{PENDING_SECS, Parked};

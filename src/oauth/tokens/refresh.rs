@@ -169,6 +169,7 @@ mod tests {
             scope: Scope::words("openid offline_access"),
             web_origins: vec![],
             resource_audiences: vec![],
+            service_roles: vec![],
             created_at: 0,
         }
     }

@@ -140,6 +140,7 @@ fn client<'a>(id: &'a str, client_id: &'a str, redirects: &'a [String], logouts:
         now: 3_000,
         web_origins: &[],
         resource_audiences: &[],
+        service_roles: &[],
     }
 }
 
@@ -547,6 +548,7 @@ async fn client_uri_lists_round_trip() {
             skip_consent: false,
             web_origins: &origins,
             resource_audiences: &audiences,
+            service_roles: &[],
             ..client(&public_id, "spa", &redirects, &logouts)
         };
         conn.db().insert_client(&public).await.unwrap();

@@ -1,0 +1,1 @@
+//! See `json_api` (tests for this area).
