@@ -33,6 +33,7 @@ pub mod authorize;
 pub mod cookies;
 pub mod cors;
 pub mod discovery;
+pub mod docs;
 pub mod error;
 pub mod expired;
 pub mod extract;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(userinfo::router())
         .merge(pages::router())
         .merge(api::router(&state))
+        .merge(docs::router())
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/account") }))
         .fallback(|| async { error::HtmlError::not_found() })
         // CORS for the endpoints browser apps call (preflights end here).
