@@ -9,6 +9,7 @@ mod docs;
 mod me;
 mod ops;
 mod password_grant;
+mod readme;
 mod register;
 pub mod support;
 mod users;
