@@ -48,9 +48,12 @@ pub struct ProblemBody {
     pub errors: Vec<FieldProblem>,
 }
 
-/// An API error response.
+/// An API error response (boxed: it travels in every handler's `Err`).
 #[derive(Debug, Clone)]
-pub struct Problem {
+pub struct Problem(Box<Parts>);
+
+#[derive(Debug, Clone)]
+struct Parts {
     status: StatusCode,
     slug: &'static str,
     title: &'static str,
@@ -64,18 +67,27 @@ pub struct Problem {
 impl Problem {
     /// A problem of `status`, named `slug`, titled `title`.
     pub fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
-        Self { status, slug, title, detail: None, errors: Vec::new(), retry_after: None, challenge: None, cause: None }
+        Self(Box::new(Parts {
+            status,
+            slug,
+            title,
+            detail: None,
+            errors: Vec::new(),
+            retry_after: None,
+            challenge: None,
+            cause: None,
+        }))
     }
 
     /// Adds a human-readable explanation (never a secret or an internal cause).
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.0.detail = Some(detail.into());
         self
     }
 
     /// The status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// 400: the request cannot be read (malformed JSON, a bad cursor…).
@@ -114,7 +126,7 @@ impl Problem {
     /// 422 with one entry per field.
     pub fn invalid(errors: Vec<FieldProblem>) -> Self {
         let mut p = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Some fields are not valid");
-        p.errors = errors;
+        p.0.errors = errors;
         p
     }
 
@@ -126,7 +138,7 @@ impl Problem {
     /// 429, retry after `secs` seconds.
     pub fn too_many(secs: i64, detail: impl Into<String>) -> Self {
         let mut p = Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests").detail(detail);
-        p.retry_after = Some(secs.max(1));
+        p.0.retry_after = Some(secs.max(1));
         p
     }
 
@@ -145,7 +157,7 @@ impl Problem {
             None => (format!("Bearer realm=\"{REALM}\""), "a bearer access token is required".to_owned()),
         };
         let mut p = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required").detail(detail);
-        p.challenge = Some(challenge);
+        p.0.challenge = Some(challenge);
         p
     }
 
@@ -153,7 +165,7 @@ impl Problem {
     pub fn insufficient_scope(scope: &str, error: &OAuthError) -> Self {
         let why = error.wire_description().unwrap_or_default();
         let mut p = Self::new(StatusCode::FORBIDDEN, "insufficient-scope", "Insufficient scope").detail(why.clone());
-        p.challenge = Some(format!(
+        p.0.challenge = Some(format!(
             "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\", error_description=\"{}\"",
             why.replace(['"', '\\'], "'")
         ));
@@ -170,9 +182,9 @@ impl Problem {
             Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
                 .detail("something went wrong on our side")
         };
-        p.cause = Some(ErrorCause(Arc::new(cause)));
+        p.0.cause = Some(ErrorCause(Arc::new(cause)));
         if unavailable {
-            p.retry_after = Some(5);
+            p.0.retry_after = Some(5);
         }
         p
     }
@@ -196,11 +208,11 @@ impl Problem {
     /// The document sent.
     pub fn body(&self) -> ProblemBody {
         ProblemBody {
-            kind: format!("{TYPE_PREFIX}{}", self.slug),
-            title: self.title.to_owned(),
-            status: self.status.as_u16(),
-            detail: self.detail.clone(),
-            errors: self.errors.clone(),
+            kind: format!("{TYPE_PREFIX}{}", self.0.slug),
+            title: self.0.title.to_owned(),
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.clone(),
+            errors: self.0.errors.clone(),
         }
     }
 }
@@ -208,21 +220,21 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.body()).unwrap_or_default();
-        let mut res = (self.status, body).into_response();
+        let mut res = (self.0.status, body).into_response();
         let headers = res.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(secs) = self.retry_after
+        if let Some(secs) = self.0.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             headers.insert(header::RETRY_AFTER, v);
         }
-        if let Some(challenge) = self.challenge
+        if let Some(challenge) = self.0.challenge
             && let Ok(v) = HeaderValue::from_str(&challenge)
         {
             headers.insert(header::WWW_AUTHENTICATE, v);
         }
-        if let Some(cause) = self.cause {
+        if let Some(cause) = self.0.cause {
             res.extensions_mut().insert(cause);
         }
         res

@@ -86,8 +86,9 @@ async fn swagger_ui_tries_out_an_operation_with_a_token_in_a_real_browser() {
     driver.click(".try-out__btn").await;
     driver.click(".execute").await;
     until(&driver, "live-response", "document.querySelector('.live-responses-table tbody .response-col_status')").await;
-    let status =
-        driver.script("return document.querySelector('.live-responses-table tbody .response-col_status').innerText;").await;
+    let status = driver
+        .script("return document.querySelector('.live-responses-table tbody .response-col_status').innerText;")
+        .await;
     assert_eq!(status.as_str().unwrap().trim(), "200", "the call went through");
     assert!(driver.source().await.contains("tryout"), "the response shows the user");
     driver.script("document.querySelector('.live-responses-table').scrollIntoView(); return 0;").await;
