@@ -71,7 +71,12 @@ impl Accounts {
     /// Up to `limit` users matching `filter` after `after`, in (created_at,
     /// id) order, each with its roles. Fetch `limit + 1` to learn whether
     /// another page follows.
-    pub async fn list_accounts(&self, filter: &UserFilter, after: Option<&UserKey>, limit: u32) -> Result<Vec<Account>> {
+    pub async fn list_accounts(
+        &self,
+        filter: &UserFilter,
+        after: Option<&UserKey>,
+        limit: u32,
+    ) -> Result<Vec<Account>> {
         let needle = filter.q.as_deref().map(super::bounded_query).map(|q| super::names::login_key(&q));
         let query = UserQuery {
             needle: needle.as_deref().unwrap_or_default(),

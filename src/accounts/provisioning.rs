@@ -60,7 +60,11 @@ impl Accounts {
         {
             errors.append(&mut e);
         }
-        let roles = known_roles(n.roles).map_err(|e| if let Error::Invalid(mut f) = e { errors.append(&mut f) });
+        let roles = known_roles(n.roles).map_err(|e| {
+            if let Error::Invalid(mut f) = e {
+                errors.append(&mut f)
+            }
+        });
         let (Some(username), Some(email), Some(display_name), Ok(roles), true) =
             (username, email, display_name, roles, errors.is_empty())
         else {
@@ -128,7 +132,14 @@ impl Accounts {
         let display = changes.display_name.as_deref().map(names::parse_display_name).transpose();
         let display = display.map_err(|m| errors.push(FieldError::new("display_name", m))).ok().flatten();
         let roles = changes.roles.as_deref().map(known_roles).transpose();
-        let roles = roles.map_err(|e| if let Error::Invalid(mut f) = e { errors.append(&mut f) }).ok().flatten();
+        let roles = roles
+            .map_err(|e| {
+                if let Error::Invalid(mut f) = e {
+                    errors.append(&mut f)
+                }
+            })
+            .ok()
+            .flatten();
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }

@@ -43,7 +43,9 @@ impl ActionsQuery {
     fn filter(&self) -> Result<ActionFilter, Problem> {
         let action = match self.action.as_deref().filter(|a| !a.is_empty()) {
             None => None,
-            Some(raw) => Some(AuditAction::parse(raw).ok_or_else(|| Problem::invalid_field("action", "no such action"))?),
+            Some(raw) => {
+                Some(AuditAction::parse(raw).ok_or_else(|| Problem::invalid_field("action", "no such action"))?)
+            }
         };
         let since = self.since.as_deref().map(|t| parse_timestamp("since", t)).transpose()?;
         let until = self.until.as_deref().map(|t| parse_timestamp("until", t)).transpose()?;

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use super::support::{problem, Api};
+use super::support::{Api, problem};
 use super::users::admin;
 use crate::helpers::{spawn_app, test_ctx};
 

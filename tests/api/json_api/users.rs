@@ -311,3 +311,22 @@ async fn the_list_searches_and_filters_by_role_state_verified_and_creation_time(
         problem(api.get(&format!("/api/v1/users{bad}")).await, 422).await;
     }
 }
+
+#[tokio::test]
+async fn the_document_describes_the_user_routes_and_their_conflict_statuses() {
+    let app = spawn_app().await;
+    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    let paths = &doc["paths"];
+    let patch = &paths["/api/v1/users/{id}"]["patch"];
+    for status in ["200", "404", "409", "412", "415", "422", "428"] {
+        assert!(patch["responses"].get(status).is_some(), "PATCH documents {status}");
+    }
+    assert_eq!(patch["security"][0]["bearer"][0], "admin");
+    assert!(paths["/api/v1/users"]["post"]["responses"]["201"]["headers"].get("Location").is_some());
+    for action in ["block", "unblock", "unlock", "sign-out", "reset-mfa", "password-reset"] {
+        assert!(paths[format!("/api/v1/users/{{id}}/{action}")]["post"].is_object(), "{action}");
+    }
+    for read in ["sessions", "providers", "consents", "actions"] {
+        assert!(paths[format!("/api/v1/users/{{id}}/{read}")]["get"].is_object(), "{read}");
+    }
+}

@@ -38,7 +38,11 @@ async fn now(state: &AppState, id: &str) -> Result<Response, Problem> {
         (status = 409, description = "Your own account, or the last administrator", body = ProblemBody),
     )
 )]
-async fn block_user(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn block_user(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     state.accounts.block(admin.ctx(), &id).await?;
     now(&state, &id).await
 }
@@ -66,7 +70,11 @@ async fn unblock_user(
     params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, description = "The user, unlocked", body = UserBody))
 )]
-async fn unlock_user(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<String>) -> Result<Response, Problem> {
+async fn unlock_user(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     state.accounts.unlock(admin.ctx(), &id).await?;
     now(&state, &id).await
 }
