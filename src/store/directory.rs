@@ -82,26 +82,54 @@ pub struct ActionRow {
 const LOCKED: &str = "exists (select 1 from lockouts l where l.subject in ('user:' || u.id, 'mfa:' || u.id) \
      and l.locked_until > $1)";
 
+/// The user list's query (see [`Db::list_users_page`] for the parameters).
+pub(super) fn list_users_sql() -> String {
+format!(
+        "select p.*, r.role from (select u.id, u.username, u.email, u.email_verified, u.display_name, \
+           (u.password_hash is not null) as has_password, u.blocked, u.created_at from users u \
+         where ($2 = '' or u.username_key like $3 escape '\\' or u.email_key like $3 escape '\\') \
+           and ($4 = '' or exists (select 1 from user_roles x where x.user_id = u.id and x.role = $4)) \
+           and ($5 = '' or ($5 = 'blocked' and u.blocked = true) \
+                or ($5 = 'locked' and {LOCKED}) \
+                or ($5 = 'active' and u.blocked = false and not {LOCKED})) \
+           and ($6 < 0 or u.email_verified = ($6 = 1)) \
+           and u.created_at >= $7 \
+           and (u.created_at > $8 or (u.created_at = $8 and u.id > $9)) \
+         order by u.created_at, u.id limit $10) p \
+         left join user_roles r on r.user_id = p.id order by p.created_at, p.id, r.role"
+    )
+}
+
+/// The history's query: one branch per index, merged (see [`Db::user_actions`]).
+pub(super) fn user_actions_sql() -> String {
+    // Each branch walks one index backwards; the outer query merges them.
+    let branch = |column: &str| {
+        format!(
+            "select * from (select id, at, actor, target, action, ip, detail from audit_log \
+             where {column} = $1 and id < $2 and ($3 = '' or action = $3) and at >= $4 and at <= $5 \
+             order by id desc limit $6) by_{column}"
+        )
+    };
+    format!(
+        "select a.id, a.at, a.actor, a.target, a.action, a.ip, a.detail, \
+           ua.username as actor_username, ca.name as actor_client, \
+           ut.username as target_username, ct.name as target_client \
+         from ({} union {}) a \
+         left join users ua on ua.id = a.actor left join clients ca on ca.client_id = a.actor \
+         left join users ut on ut.id = a.target left join clients ct on ct.client_id = a.target \
+         order by a.id desc limit $6",
+        branch("actor"),
+        branch("target")
+    )
+}
+
 impl Db<'_> {
     /// Up to `limit` users matching `q`, ordered by (created_at, id), after
     /// `q.after`; one row per role (the rows of a user are adjacent).
     pub async fn list_users_page(&mut self, q: &UserQuery<'_>) -> Result<Vec<ListedUserRow>> {
         let (after_at, after_id) = q.after.unwrap_or((i64::MIN, ""));
         let verified = q.verified.map_or(-1_i64, i64::from);
-        let sql = format!(
-            "select p.*, r.role from (select u.id, u.username, u.email, u.email_verified, u.display_name, \
-               (u.password_hash is not null) as has_password, u.blocked, u.created_at from users u \
-             where ($2 = '' or u.username_key like $3 escape '\\' or u.email_key like $3 escape '\\') \
-               and ($4 = '' or exists (select 1 from user_roles x where x.user_id = u.id and x.role = $4)) \
-               and ($5 = '' or ($5 = 'blocked' and u.blocked = true) \
-                    or ($5 = 'locked' and {LOCKED}) \
-                    or ($5 = 'active' and u.blocked = false and not {LOCKED})) \
-               and ($6 < 0 or u.email_verified = ($6 = 1)) \
-               and u.created_at >= $7 \
-               and (u.created_at > $8 or (u.created_at = $8 and u.id > $9)) \
-             order by u.created_at, u.id limit $10) p \
-             left join user_roles r on r.user_id = p.id order by p.created_at, p.id, r.role"
-        );
+        let sql = list_users_sql();
         Ok(on!(self, |c| sqlx::query_as::<_, ListedUserRow>(AssertSqlSafe(sql.as_str()))
             .bind(q.now)
             .bind(q.needle)
@@ -155,25 +183,7 @@ impl Db<'_> {
 
     /// Up to `limit` events where the user is actor or target, newest first.
     pub async fn user_actions(&mut self, q: &ActionQuery<'_>) -> Result<Vec<ActionRow>> {
-        // Each branch walks one index backwards; the outer query merges them.
-        let branch = |column: &str| {
-            format!(
-                "select * from (select id, at, actor, target, action, ip, detail from audit_log \
-                 where {column} = $1 and id < $2 and ($3 = '' or action = $3) and at >= $4 and at <= $5 \
-                 order by id desc limit $6) by_{column}"
-            )
-        };
-        let sql = format!(
-            "select a.id, a.at, a.actor, a.target, a.action, a.ip, a.detail, \
-               ua.username as actor_username, ca.name as actor_client, \
-               ut.username as target_username, ct.name as target_client \
-             from ({} union {}) a \
-             left join users ua on ua.id = a.actor left join clients ca on ca.client_id = a.actor \
-             left join users ut on ut.id = a.target left join clients ct on ct.client_id = a.target \
-             order by a.id desc limit $6",
-            branch("actor"),
-            branch("target")
-        );
+        let sql = user_actions_sql();
         Ok(on!(self, |c| sqlx::query_as::<_, ActionRow>(AssertSqlSafe(sql.as_str()))
             .bind(q.user_id)
             .bind(q.before.unwrap_or(i64::MAX))
