@@ -77,6 +77,10 @@ impl Accounts {
         after: Option<&UserKey>,
         limit: u32,
     ) -> Result<Vec<Account>> {
+        // A cursor is ours only if it holds a stored id (no NUL reaches the database).
+        if after.is_some_and(|(_, id)| id.contains('\0') || id.len() > 64) {
+            return Err(Error::field("cursor", "the cursor is not one this server handed out"));
+        }
         let needle = filter.q.as_deref().map(super::bounded_query).map(|q| super::names::login_key(&q));
         let query = UserQuery {
             needle: needle.as_deref().unwrap_or_default(),

@@ -84,7 +84,7 @@ const LOCKED: &str = "exists (select 1 from lockouts l where l.subject in ('user
 
 /// The user list's query (see [`Db::list_users_page`] for the parameters).
 pub(super) fn list_users_sql() -> String {
-format!(
+    format!(
         "select p.*, r.role from (select u.id, u.username, u.email, u.email_verified, u.display_name, \
            (u.password_hash is not null) as has_password, u.blocked, u.created_at from users u \
          where ($2 = '' or u.username_key like $3 escape '\\' or u.email_key like $3 escape '\\') \
