@@ -84,37 +84,43 @@ impl Accounts {
     /// the session after any privilege level change). Audited as
     /// `role_changed` with the roles now held, changed or not.
     pub async fn set_roles(&self, ctx: &Context, user_id: &str, roles: &[String]) -> Result<Vec<String>> {
-        let mut wanted: Vec<&str> = vec!["user"];
-        for role in roles {
-            let Some(known) = ROLES.iter().find(|k| **k == role.as_str()) else {
-                return Err(Error::field("role", format!("Unknown role {role:?}; use admin or user.")));
-            };
-            if !wanted.contains(known) {
-                wanted.push(known);
-            }
-        }
-        let now = self.now();
+        let wanted = known_roles(roles)?;
         let mut tx = self.store.begin().await?;
         tx.db().lock_admins().await?;
         if tx.db().find_user(user_id).await?.is_none() {
             return Err(Error::UnknownUser);
         }
-        if !wanted.contains(&"admin") && self.would_leave_no_admin(&mut tx.db(), user_id).await? {
+        let held = self.apply_roles(&mut tx.db(), ctx, user_id, &wanted).await?;
+        tx.commit().await?;
+        tracing::info!(actor = %ctx.actor, user_id, roles = ?held, "roles set");
+        Ok(held)
+    }
+
+    /// [`Accounts::set_roles`] inside the caller's transaction, which has
+    /// taken `lock_admins` and found the user; `wanted` from [`known_roles`].
+    pub(super) async fn apply_roles(
+        &self,
+        db: &mut crate::store::Db<'_>,
+        ctx: &Context,
+        user_id: &str,
+        wanted: &[&'static str],
+    ) -> Result<Vec<String>> {
+        let now = self.now();
+        if !wanted.contains(&"admin") && self.would_leave_no_admin(db, user_id).await? {
             return Err(Error::LastAdmin);
         }
-        let mut before = tx.db().user_roles(user_id).await?;
+        let mut wanted = wanted.to_vec();
+        let mut before = db.user_roles(user_id).await?;
         before.sort_unstable();
         wanted.sort_unstable();
         if before.iter().map(String::as_str).ne(wanted.iter().copied()) {
-            tx.db().lock_user(user_id).await?;
-            tx.db().set_user_roles(user_id, &wanted).await?;
-            let ended = tx.db().revoke_user_sessions(user_id, None, now).await?;
+            db.lock_user(user_id).await?;
+            db.set_user_roles(user_id, &wanted).await?;
+            let ended = db.revoke_user_sessions(user_id, None, now).await?;
             tracing::info!(user_id, sessions_ended = ended, "roles changed; sessions ended");
         }
         let event = ctx.event(AuditAction::RoleChanged, user_id).with_detail(json!({ "roles": wanted }));
-        audit::append(&mut tx.db(), &event, now).await?;
-        tx.commit().await?;
-        tracing::info!(actor = %ctx.actor, user_id, roles = ?wanted, "roles set");
+        audit::append(db, &event, now).await?;
         Ok(wanted.into_iter().map(str::to_owned).collect())
     }
 
@@ -144,4 +150,19 @@ impl Accounts {
         tracing::info!(user_id = %user.user_id, reason = access.reason(), "admin console refused");
         Ok(access)
     }
+}
+
+/// `roles` as known role names, with `user` always among them (422 for an
+/// unknown one).
+pub(super) fn known_roles(roles: &[String]) -> Result<Vec<&'static str>> {
+    let mut wanted: Vec<&'static str> = vec!["user"];
+    for role in roles {
+        let Some(known) = ROLES.iter().find(|k| **k == role.as_str()) else {
+            return Err(Error::field("role", format!("Unknown role {role:?}; use admin or user.")));
+        };
+        if !wanted.contains(known) {
+            wanted.push(known);
+        }
+    }
+    Ok(wanted)
 }

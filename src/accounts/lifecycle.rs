@@ -20,7 +20,6 @@ use serde_json::json;
 
 use crate::security::audit::{self, AuditAction, AuditEvent, Context};
 use crate::security::token;
-use crate::store::UserRow;
 
 use super::{Accounts, Error, Result, StartedSession, lockout};
 
@@ -104,7 +103,7 @@ impl Accounts {
     /// (they name the user by id), and a `user_deleted` event from `ctx`
     /// records the username and address that were deleted. The last
     /// administrator cannot be deleted.
-    pub async fn delete_user(&self, user_id: &str, ctx: &Context) -> Result<UserRow> {
+    pub async fn delete_user(&self, user_id: &str, ctx: &Context) -> Result<super::User> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().lock_admins().await?;
@@ -123,6 +122,6 @@ impl Accounts {
         audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         tracing::info!(user_id, "account deleted");
-        Ok(user)
+        Ok(super::User::from(user))
     }
 }

@@ -27,6 +27,9 @@ pub enum Purpose {
     EmailUndo,
     /// "This wasn't me": sign out everywhere, then reset (7 days).
     NotMe,
+    /// An administrator's invitation: set a first password (7 days). It
+    /// opens the reset page and works like a reset link.
+    Invite,
 }
 
 impl Purpose {
@@ -38,6 +41,7 @@ impl Purpose {
             Purpose::EmailChange => "email_change",
             Purpose::EmailUndo => "email_undo",
             Purpose::NotMe => "not_me",
+            Purpose::Invite => "invite",
         }
     }
 
@@ -46,7 +50,7 @@ impl Purpose {
         match self {
             Purpose::Confirm | Purpose::EmailChange => 86_400,
             Purpose::Reset => 3_600,
-            Purpose::EmailUndo | Purpose::NotMe => 7 * 86_400,
+            Purpose::EmailUndo | Purpose::NotMe | Purpose::Invite => 7 * 86_400,
         }
     }
 
@@ -54,7 +58,7 @@ impl Purpose {
     pub fn path(self) -> &'static str {
         match self {
             Purpose::Confirm => "/register/confirm",
-            Purpose::Reset => "/password/reset",
+            Purpose::Reset | Purpose::Invite => "/password/reset",
             Purpose::EmailChange => "/account/email/confirm",
             Purpose::EmailUndo => "/account/email/undo",
             Purpose::NotMe => "/account/not-me",
@@ -66,7 +70,7 @@ impl Purpose {
 /// dies when the password or the address changes, or the account is blocked
 /// (OWASP Forgot Password Cheat Sheet; ASVS 5 V6.4). Undo and "this wasn't
 /// me" links stay: they are the owner's way back after such a change.
-const STALE_AFTER_CHANGE: [Purpose; 3] = [Purpose::Reset, Purpose::Confirm, Purpose::EmailChange];
+const STALE_AFTER_CHANGE: [Purpose; 4] = [Purpose::Reset, Purpose::Confirm, Purpose::EmailChange, Purpose::Invite];
 
 /// Per account and purpose: at most this many mailed links an hour...
 const LINKS_PER_HOUR: i64 = 3;
@@ -133,7 +137,12 @@ impl Accounts {
             return Ok(false);
         }
         let hash = token::hash_secret(secret);
-        Ok(self.store.conn().await?.db().link_is_live(&hash, purpose.as_str(), self.now()).await?)
+        let mut conn = self.store.conn().await?;
+        if conn.db().link_is_live(&hash, purpose.as_str(), self.now()).await? {
+            return Ok(true);
+        }
+        // The reset page also takes invitations (same form, longer lifetime).
+        Ok(purpose == Purpose::Reset && conn.db().link_is_live(&hash, Purpose::Invite.as_str(), self.now()).await?)
     }
 
     /// Mails a confirmation link in `db`'s transaction (registration); older
@@ -203,7 +212,7 @@ impl Accounts {
         Ok(())
     }
 
-    async fn queue_reset(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
+    pub(super) async fn queue_reset(&self, db: &mut Db<'_>, user: &UserRow) -> Result<()> {
         db.void_links(&user.id, Purpose::Reset.as_str(), self.now()).await?;
         let link = self.new_link(db, &user.id, Purpose::Reset, "").await?;
         self.outbox.enqueue(db, &user.email, &Mail::Reset { name: greeting_name(user), link }).await?;
@@ -221,12 +230,16 @@ impl Accounts {
         confirm: Option<&SecretString>,
     ) -> Result<()> {
         let token_hash = token::hash_secret(secret);
-        let owner = {
+        let (owner, purpose) = {
             let mut conn = self.store.conn().await?;
-            match conn.db().live_link_user(&token_hash, Purpose::Reset.as_str(), self.now()).await? {
-                Some(id) => conn.db().find_user(&id).await?.ok_or(Error::BadLink)?,
-                None => return Err(Error::BadLink),
+            let mut found = None;
+            for purpose in [Purpose::Reset, Purpose::Invite] {
+                if let Some(id) = conn.db().live_link_user(&token_hash, purpose.as_str(), self.now()).await? {
+                    found = Some((conn.db().find_user(&id).await?.ok_or(Error::BadLink)?, purpose));
+                    break;
+                }
             }
+            found.ok_or(Error::BadLink)?
         };
         // A block voids reset links; none made since may open the account.
         if owner.blocked {
@@ -240,7 +253,7 @@ impl Accounts {
         let hash = self.passwords.hash(new).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let spent = tx.db().spend_link(&token_hash, Purpose::Reset.as_str(), now).await?;
+        let spent = tx.db().spend_link(&token_hash, purpose.as_str(), now).await?;
         let user = match spent {
             Some(s) => tx.db().find_user(&s.user_id).await?.ok_or(Error::BadLink)?,
             None => return Err(Error::BadLink),
@@ -253,7 +266,11 @@ impl Accounts {
         self.queue_password_notice(&mut tx.db(), &user).await?;
         // The lock mails point here: a reset by the mailed link ends locks.
         self.clear_locks(&mut tx.db(), &user.id).await?;
-        audit::append(&mut tx.db(), &ctx.event(AuditAction::PasswordReset, &user.id), now).await?;
+        let mut event = ctx.event(AuditAction::PasswordReset, &user.id);
+        if purpose == Purpose::Invite {
+            event = event.with_detail(serde_json::json!({ "link": "invite" }));
+        }
+        audit::append(&mut tx.db(), &event, now).await?;
         tx.commit().await?;
         self.outbox.kick();
         tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset");

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use super::{close, open, read_stdin_line};
-use crate::accounts::{self, Registration};
+use crate::accounts::{self, NewAccount};
 use crate::config::Config;
 
 /// `gatehouse user …`
@@ -66,6 +66,7 @@ fn describe(err: accounts::Error) -> anyhow::Error {
             anyhow::anyhow!("{}", text.join("; "))
         }
         accounts::Error::UnknownUser => anyhow::anyhow!("no such user"),
+        accounts::Error::Taken(what) => anyhow::anyhow!("{what}: that {what} is taken"),
         accounts::Error::OwnAccount => anyhow::anyhow!("you cannot block your own account"),
         accounts::Error::LastAdmin => {
             anyhow::anyhow!("that is the last administrator; give another user the admin role first")
@@ -88,21 +89,14 @@ pub(super) async fn run(config: &Config, cmd: UserCommand) -> anyhow::Result<()>
     match cmd {
         UserCommand::Create { username, email, roles, .. } => {
             let password = password.context("no password")?;
-            let id = accounts
-                .register(
-                    &cli_ctx,
-                    &Registration {
-                        username: &username,
-                        email: &email,
-                        password: &password,
-                        password_confirm: None,
-                        email_verified: true,
-                        roles: &roles,
-                    },
-                )
-                .await
-                .map_err(describe)?
-                .unwrap_or_default(); // operators get the conflict as an error, never `None`
+            let new = NewAccount {
+                username: &username,
+                email: &email,
+                password: Some(&password),
+                roles: &roles,
+                display_name: "",
+            };
+            let id = accounts.create_account(&cli_ctx, &new).await.map_err(describe)?.user.id;
             println!("created user {username} ({id})");
         }
         UserCommand::List => {

@@ -16,6 +16,9 @@ pub enum Mail {
     AlreadyRegistered { name: String, login: String, forgot: String },
     /// A password reset link.
     Reset { name: String, link: String },
+    /// An administrator made an account without a password: set one (the
+    /// link also confirms the address).
+    Invite { name: String, link: String },
     /// The password was changed (by reset or on /account).
     PasswordChanged { name: String, when: String, not_me: String },
     /// To the new address: confirm the change.
@@ -84,6 +87,7 @@ impl Mail {
             Mail::Welcome { .. } => "welcome",
             Mail::AlreadyRegistered { .. } => "already_registered",
             Mail::Reset { .. } => "reset",
+            Mail::Invite { .. } => "invite",
             Mail::PasswordChanged { .. } => "password_changed",
             Mail::EmailChange { .. } => "email_change",
             Mail::EmailChanging { .. } => "email_changing",
@@ -104,6 +108,7 @@ impl Mail {
             Mail::Welcome { .. } => "Welcome to gatehouse",
             Mail::AlreadyRegistered { .. } => "You already have an account",
             Mail::Reset { .. } => "Reset your password",
+            Mail::Invite { .. } => "You have been invited to gatehouse",
             Mail::PasswordChanged { .. } => "Your password was changed",
             Mail::EmailChange { .. } => "Confirm your new email address",
             Mail::EmailChanging { .. } => "Your email address is being changed",
@@ -154,6 +159,15 @@ impl Mail {
                 action: act("Choose a new password", link),
                 details: vec![],
                 closing: Some(p("If you did not ask for this, ignore this message; your password stays as it is.")),
+            },
+            Mail::Invite { name, link } => Content {
+                greeting: hello(name),
+                paragraphs: vec![p(
+                    "An administrator created an account for you. Choose a password to start using it. The link works once, for 7 days.",
+                )],
+                action: act("Choose my password", link),
+                details: vec![],
+                closing: Some(p("If you did not expect this, ignore this message; nothing happens without the link.")),
             },
             Mail::PasswordChanged { name, when, not_me } => Content {
                 greeting: hello(name),
@@ -300,6 +314,7 @@ mod tests {
             Mail::Welcome { name: "a".into(), account: l() },
             Mail::AlreadyRegistered { name: "a".into(), login: l(), forgot: l() },
             Mail::Reset { name: "a".into(), link: l() },
+            Mail::Invite { name: "a".into(), link: l() },
             Mail::PasswordChanged { name: "a".into(), when: "now".into(), not_me: l() },
             Mail::EmailChange { name: "a".into(), new_email: "b@example.com".into(), link: l() },
             Mail::EmailChanging { name: "a".into(), new_email: "b@example.com".into(), undo: l() },

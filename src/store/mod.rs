@@ -21,6 +21,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod audit;
 mod clients;
+mod directory;
 mod grants;
 mod ip_rules;
 mod keys;
@@ -43,6 +44,7 @@ mod tests;
 
 pub use audit::{ActivityRow, AuditHead, AuditRow};
 pub use clients::{ClientRow, NewClient};
+pub use directory::{ActionQuery, ActionRow, ConsentRow, ListedUserRow, UserQuery};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use ip_rules::{IpRuleRow, NewIpRule};
 pub use keys::KeyRow;

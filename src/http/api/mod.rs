@@ -13,7 +13,7 @@
 //! types.rs     types several areas send (UserBody), RFC 3339 times
 //! register.rs  POST /api/v1/register (public)
 //! me.rs        /api/v1/me… (scope account)
-//! users.rs     /api/v1/users… (scope admin)
+//! users/       /api/v1/users… (scope admin)
 //! actions.rs   /api/v1/users/{id}/actions (scope admin)
 //! clients.rs   /api/v1/clients… (scope admin)
 //! audit.rs     /api/v1/audit… (scope admin)

@@ -10,6 +10,7 @@ use super::testing::{TEST_POSTGRES_URL, TempPostgres};
 use super::{Backend, Error, NewClient, NewSession, NewUser, Store, new_id};
 
 mod audit;
+mod directory;
 mod ip;
 mod mail;
 mod mfa;

@@ -1,0 +1,147 @@
+//! `GET /api/v1/users/{id}/sessions`, `/providers` and `/consents`: what a
+//! user has. Each list is one page (a user's sessions, links and consents
+//! are few), in the shared `{items, next_cursor}` shape.
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{Consent, LinkedProvider, SessionInfo};
+use crate::app::AppState;
+use crate::http::api::paging::Page;
+use crate::http::api::types::timestamp;
+use crate::http::api::{AdminCaller, Problem};
+
+/// This file's routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_user_sessions))
+        .routes(routes!(list_user_providers))
+        .routes(routes!(list_user_consents))
+}
+
+fn whole<T: ToSchema>(items: Vec<T>) -> Json<Page<T>> {
+    Json(Page { items, next_cursor: None })
+}
+
+/// A live browser session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub last_seen_at: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl From<SessionInfo> for SessionBody {
+    fn from(s: SessionInfo) -> Self {
+        Self {
+            id: s.id,
+            created_at: timestamp(s.created_at),
+            last_seen_at: timestamp(s.last_seen_at),
+            ip: s.ip,
+            user_agent: s.user_agent,
+        }
+    }
+}
+
+/// A user's live sessions, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}/sessions", tag = "users",
+    security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The sessions", body = Page<SessionBody>))
+)]
+async fn list_user_sessions(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Page<SessionBody>>, Problem> {
+    let sessions = state.accounts.sessions_of(&id).await?;
+    Ok(whole(sessions.into_iter().map(SessionBody::from).collect()))
+}
+
+/// A linked upstream account (a provider's subject).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderBody {
+    /// The provider's id (as in `/login/{provider}`).
+    pub provider: String,
+    /// The user's id at the provider.
+    pub subject: String,
+    pub email: String,
+    #[schema(format = DateTime)]
+    pub linked_at: String,
+    #[schema(format = DateTime)]
+    pub last_used_at: String,
+}
+
+impl From<LinkedProvider> for ProviderBody {
+    fn from(p: LinkedProvider) -> Self {
+        Self {
+            provider: p.provider,
+            subject: p.subject,
+            email: p.email,
+            linked_at: timestamp(p.linked_at),
+            last_used_at: timestamp(p.last_used_at),
+        }
+    }
+}
+
+/// A user's linked upstream identities.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}/providers", tag = "users",
+    security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The linked providers", body = Page<ProviderBody>))
+)]
+async fn list_user_providers(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Page<ProviderBody>>, Problem> {
+    let providers = state.accounts.providers_of(&id).await?;
+    Ok(whole(providers.into_iter().map(ProviderBody::from).collect()))
+}
+
+/// A client the user allowed scopes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentBody {
+    pub client_id: String,
+    /// Null when the client has been deleted.
+    pub client_name: Option<String>,
+    pub scopes: Vec<String>,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<Consent> for ConsentBody {
+    fn from(c: Consent) -> Self {
+        Self {
+            client_id: c.client_id,
+            client_name: c.client_name,
+            scopes: c.scopes,
+            updated_at: timestamp(c.updated_at),
+        }
+    }
+}
+
+/// The clients a user consented to, and the scopes.
+#[utoipa::path(
+    get, path = "/api/v1/users/{id}/consents", tag = "users",
+    security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The consents", body = Page<ConsentBody>))
+)]
+async fn list_user_consents(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Page<ConsentBody>>, Problem> {
+    let consents = state.accounts.consents_of(&id).await?;
+    Ok(whole(consents.into_iter().map(ConsentBody::from).collect()))
+}
