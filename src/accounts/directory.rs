@@ -101,17 +101,25 @@ impl Accounts {
         self.store.conn().await?.db().find_user(user_id).await?.map(|_| ()).ok_or(Error::UnknownUser)
     }
 
-    /// The user's live sessions, newest first (`UnknownUser` for no such user).
-    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>> {
+    /// Up to `limit` of the user's live sessions after the one with id
+    /// `after`, newest first (ids are uuid v7); `UnknownUser` for no such user.
+    pub async fn sessions_of(&self, user_id: &str, after: Option<&str>, limit: u32) -> Result<Vec<SessionInfo>> {
         self.ensure_user(user_id).await?;
-        self.sessions(user_id).await
+        let sessions = self.sessions(user_id).await?;
+        Ok(keyset(sessions, |s| std::cmp::Reverse(s.id.clone()), after.map(|a| std::cmp::Reverse(a.to_owned())), limit))
     }
 
-    /// The user's linked upstream accounts.
-    pub async fn providers_of(&self, user_id: &str) -> Result<Vec<LinkedProvider>> {
+    /// Up to `limit` of the user's linked upstream accounts after the
+    /// (provider, subject) `after`, in that order.
+    pub async fn providers_of(
+        &self,
+        user_id: &str,
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> Result<Vec<LinkedProvider>> {
         self.ensure_user(user_id).await?;
         let rows = self.store.conn().await?.db().user_upstream_identities(user_id).await?;
-        Ok(rows
+        let providers = rows
             .into_iter()
             .map(|r| LinkedProvider {
                 provider: r.provider,
@@ -120,14 +128,16 @@ impl Accounts {
                 linked_at: r.created_at,
                 last_used_at: r.last_used_at,
             })
-            .collect())
+            .collect();
+        Ok(keyset(providers, |p| (p.provider.clone(), p.subject.clone()), after.cloned(), limit))
     }
 
-    /// The clients the user consented to, and the scopes.
-    pub async fn consents_of(&self, user_id: &str) -> Result<Vec<Consent>> {
+    /// Up to `limit` of the clients the user consented to (and the scopes)
+    /// after client id `after`, by client id.
+    pub async fn consents_of(&self, user_id: &str, after: Option<&str>, limit: u32) -> Result<Vec<Consent>> {
         self.ensure_user(user_id).await?;
         let rows = self.store.conn().await?.db().user_consents(user_id).await?;
-        Ok(rows
+        let consents = rows
             .into_iter()
             .map(|r| Consent {
                 scopes: crate::wire::words(&r.scope).map(str::to_owned).collect(),
@@ -135,8 +145,18 @@ impl Accounts {
                 client_name: r.client_name,
                 updated_at: r.updated_at,
             })
-            .collect())
+            .collect();
+        Ok(keyset(consents, |c| c.client_id.clone(), after.map(str::to_owned), limit))
     }
+}
+
+/// The items whose `key` follows `after`, in `key` order, at most `limit`
+/// (a user's sessions, links and consents are few: paged in memory).
+fn keyset<T, K: Ord>(mut items: Vec<T>, key: impl Fn(&T) -> K, after: Option<K>, limit: u32) -> Vec<T> {
+    items.sort_by_key(&key);
+    items.retain(|i| after.as_ref().is_none_or(|a| key(i) > *a));
+    items.truncate(limit as usize);
+    items
 }
 
 /// Folds the list's one-row-per-role rows into accounts (a user's rows are
@@ -191,6 +211,14 @@ mod tests {
         assert_eq!(accounts[0].roles, ["admin", "user"]);
         assert_eq!(accounts[1].roles, ["user"]);
         assert!(accounts[2].roles.is_empty());
+    }
+
+    #[test]
+    fn keyset_pages_follow_the_key() {
+        let page = keyset(vec![5, 1, 4, 2, 3], |n| *n, Some(2), 2);
+        assert_eq!(page, [3, 4]);
+        let newest = keyset(vec![1, 3, 2], |n| std::cmp::Reverse(*n), None, 5);
+        assert_eq!(newest, [3, 2, 1]);
     }
 
     #[test]

@@ -277,10 +277,17 @@ async fn a_users_sessions_providers_and_consents_are_listed() {
     assert!(sessions["next_cursor"].is_null());
     let providers: Value = api.get(&format!("/api/v1/users/{id}/providers")).await.json().await.unwrap();
     assert_eq!(providers["items"], json!([]));
-    let consents: Value = api.get(&format!("/api/v1/users/{id}/consents")).await.json().await.unwrap();
+    app.state.store.conn().await.unwrap().db().save_consent(&id, "zz-gone", "openid", now).await.unwrap();
+    let consents: Value = api.get(&format!("/api/v1/users/{id}/consents?limit=1")).await.json().await.unwrap();
     let c = &consents["items"][0];
     assert_eq!((c["client_id"].clone(), c["client_name"].clone()), (json!("rp"), json!("rp app")));
     assert_eq!(c["scopes"], json!(["openid", "email"]));
+    let next = consents["next_cursor"].as_str().expect("a second page");
+    let rest: Value =
+        api.get(&format!("/api/v1/users/{id}/consents?limit=1&cursor={next}")).await.json().await.unwrap();
+    assert_eq!(rest["items"][0]["client_id"], "zz-gone");
+    assert!(rest["items"][0]["client_name"].is_null(), "a deleted client has no name");
+    assert!(rest["next_cursor"].is_null());
 }
 
 #[tokio::test]

@@ -1,18 +1,17 @@
 //! `GET /api/v1/users/{id}/sessions`, `/providers` and `/consents`: what a
-//! user has. Each list is one page (a user's sessions, links and consents
-//! are few), in the shared `{items, next_cursor}` shape.
+//! user has, each paged like every list (`cursor`, `limit`).
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::{Consent, LinkedProvider, SessionInfo};
 use crate::app::AppState;
-use crate::http::api::paging::Page;
+use crate::http::api::paging::{self, Page};
 use crate::http::api::types::timestamp;
-use crate::http::api::{AdminCaller, Problem};
+use crate::http::api::{AdminCaller, ApiQuery, Problem};
 
 /// This file's routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -22,8 +21,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_user_consents))
 }
 
-fn whole<T: ToSchema>(items: Vec<T>) -> Json<Page<T>> {
-    Json(Page { items, next_cursor: None })
+/// The paging of these lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OwnedQuery {
+    /// From `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
 }
 
 /// A live browser session.
@@ -54,16 +60,20 @@ impl From<SessionInfo> for SessionBody {
 #[utoipa::path(
     get, path = "/api/v1/users/{id}/sessions", tag = "users",
     security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "The user's id")),
+    params(("id" = String, Path, description = "The user's id"), OwnedQuery),
     responses((status = 200, description = "The sessions", body = Page<SessionBody>))
 )]
 async fn list_user_sessions(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<OwnedQuery>,
 ) -> Result<Json<Page<SessionBody>>, Problem> {
-    let sessions = state.accounts.sessions_of(&id).await?;
-    Ok(whole(sessions.into_iter().map(SessionBody::from).collect()))
+    let limit = paging::limit(q.limit)?;
+    let after = paging::after::<String>(q.cursor.as_deref())?;
+    let sessions = state.accounts.sessions_of(&id, after.as_deref(), limit + 1).await?;
+    let bodies = sessions.into_iter().map(SessionBody::from).collect();
+    Ok(Json(paging::page(bodies, limit, |s: &SessionBody| s.id.clone())))
 }
 
 /// A linked upstream account (a provider's subject).
@@ -96,16 +106,20 @@ impl From<LinkedProvider> for ProviderBody {
 #[utoipa::path(
     get, path = "/api/v1/users/{id}/providers", tag = "users",
     security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "The user's id")),
+    params(("id" = String, Path, description = "The user's id"), OwnedQuery),
     responses((status = 200, description = "The linked providers", body = Page<ProviderBody>))
 )]
 async fn list_user_providers(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<OwnedQuery>,
 ) -> Result<Json<Page<ProviderBody>>, Problem> {
-    let providers = state.accounts.providers_of(&id).await?;
-    Ok(whole(providers.into_iter().map(ProviderBody::from).collect()))
+    let limit = paging::limit(q.limit)?;
+    let after = paging::after::<(String, String)>(q.cursor.as_deref())?;
+    let providers = state.accounts.providers_of(&id, after.as_ref(), limit + 1).await?;
+    let bodies = providers.into_iter().map(ProviderBody::from).collect();
+    Ok(Json(paging::page(bodies, limit, |p: &ProviderBody| (p.provider.clone(), p.subject.clone()))))
 }
 
 /// A client the user allowed scopes.
@@ -134,14 +148,18 @@ impl From<Consent> for ConsentBody {
 #[utoipa::path(
     get, path = "/api/v1/users/{id}/consents", tag = "users",
     security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "The user's id")),
+    params(("id" = String, Path, description = "The user's id"), OwnedQuery),
     responses((status = 200, description = "The consents", body = Page<ConsentBody>))
 )]
 async fn list_user_consents(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<OwnedQuery>,
 ) -> Result<Json<Page<ConsentBody>>, Problem> {
-    let consents = state.accounts.consents_of(&id).await?;
-    Ok(whole(consents.into_iter().map(ConsentBody::from).collect()))
+    let limit = paging::limit(q.limit)?;
+    let after = paging::after::<String>(q.cursor.as_deref())?;
+    let consents = state.accounts.consents_of(&id, after.as_deref(), limit + 1).await?;
+    let bodies = consents.into_iter().map(ConsentBody::from).collect();
+    Ok(Json(paging::page(bodies, limit, |c: &ConsentBody| c.client_id.clone())))
 }
