@@ -86,11 +86,13 @@ pub enum AuditAction {
     /// One authenticated call of the JSON API (method, route, status); the
     /// change a call makes is audited by its service as well.
     ApiCall,
+    /// An operator made an unsent (waiting or dead) mail due again.
+    MailRetried,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 38] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -129,6 +131,7 @@ impl AuditAction {
         Self::ClientAuthFailed,
         Self::RedirectUriRefused,
         Self::ApiCall,
+        Self::MailRetried,
     ];
 
     /// The stored name; never change one that has been released.
@@ -172,6 +175,7 @@ impl AuditAction {
             Self::ClientAuthFailed => "client_auth_failed",
             Self::RedirectUriRefused => "redirect_uri_refused",
             Self::ApiCall => "api_call",
+            Self::MailRetried => "mail_retried",
         }
     }
 

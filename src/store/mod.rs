@@ -20,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod audit;
+mod audit_query;
 mod clients;
 mod grants;
 mod ip_rules;
@@ -42,6 +43,7 @@ mod users;
 mod tests;
 
 pub use audit::{ActivityRow, AuditHead, AuditRow};
+pub use audit_query::AuditQuery;
 pub use clients::{ClientRow, NewClient};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};
 pub use ip_rules::{IpRuleRow, NewIpRule};
