@@ -59,7 +59,11 @@ pub struct Event {
 
 impl Event {
     fn from_row(row: AuditRow) -> Self {
-        let detail: serde_json::Value = serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null);
+        // Every detail is written as an object; an unreadable one shows as empty.
+        let detail = serde_json::from_str::<serde_json::Value>(&row.detail)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}));
         let via = detail.get("via").and_then(|v| v.as_str()).map(str::to_owned);
         Self {
             seq: row.id,
