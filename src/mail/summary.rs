@@ -135,7 +135,6 @@ impl Outbox {
         self.kick();
         Ok(row.map(MailSummary::from_row).map_or(Retry::Unknown, Retry::Queued))
     }
-
 }
 
 #[cfg(test)]

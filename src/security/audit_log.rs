@@ -124,11 +124,7 @@ fn rfc3339(unix: i64) -> String {
 /// RFC 4180 §2: a field with a comma, a quote or a line break is quoted,
 /// and quotes inside it doubled.
 pub fn csv_field(raw: &str) -> String {
-    if raw.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", raw.replace('"', "\"\""))
-    } else {
-        raw.to_owned()
-    }
+    if raw.contains([',', '"', '\r', '\n']) { format!("\"{}\"", raw.replace('"', "\"\"")) } else { raw.to_owned() }
 }
 
 /// Up to `limit` events matching `filter`, newest first, below the

@@ -223,6 +223,22 @@ mod tests {
     }
 
     #[test]
+    fn an_operator_names_a_client_a_known_role_or_nothing() {
+        let roles = ["admin", "user"];
+        assert_eq!(Scope::from_input(None, None, &roles).unwrap(), Scope::Global);
+        assert_eq!(Scope::from_input(Some("web"), None, &roles).unwrap(), Scope::Client("web".into()));
+        assert_eq!(Scope::from_input(None, Some("admin"), &roles).unwrap(), Scope::Role("admin".into()));
+        for (client, role) in
+            [(Some("web"), Some("admin")), (Some(" "), None), (None, Some("")), (None, Some("wizard"))]
+        {
+            assert!(
+                matches!(Scope::from_input(client, role, &roles), Err(RuleError::BadScope(_))),
+                "{client:?} {role:?}"
+            );
+        }
+    }
+
+    #[test]
     fn ipv6_ranges_match_by_prefix() {
         let set = RuleSet::new(vec![rule(Action::Deny, "2001:db8:bad::/48", Scope::Global)]);
         assert!(!set.allows(&Scope::Global, ip("2001:db8:bad:1::5")));

@@ -133,7 +133,10 @@ async fn export_gives_json_lines_and_rfc_4180_csv_that_parse_back() {
     let res = api.get("/api/v1/audit/export?format=csv&action=client_created").await;
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let records = parse_csv(&res.text().await.unwrap());
-    assert_eq!(records[0], ["seq", "at", "actor", "target", "action", "ip", "request_id", "user_agent", "via", "detail"]);
+    assert_eq!(
+        records[0],
+        ["seq", "at", "actor", "target", "action", "ip", "request_id", "user_agent", "via", "detail"]
+    );
     assert_eq!(records.len(), 5, "a header and four events");
     for (record, line) in records[1..].iter().zip(&lines) {
         assert_eq!(record[0], line["seq"].to_string());

@@ -109,10 +109,8 @@ async fn the_api_stops_for_a_client_no_longer_allowed_the_scope() {
     let secret = api_rp(&app).await;
     let token = user_token(&app, &secret, "rhea", &[], "openid account").await;
     assert_eq!(Api::new(&app, &token).get("/api/v1/me").await.status(), 200);
-    let narrowed = gatehouse::oauth::clients::ClientChanges {
-        scope: Some("openid profile email".into()),
-        ..Default::default()
-    };
+    let narrowed =
+        gatehouse::oauth::clients::ClientChanges { scope: Some("openid profile email".into()), ..Default::default() };
     app.state.clients.update("rp", narrowed, &crate::helpers::test_ctx()).await.unwrap();
     problem(Api::new(&app, &token).get("/api/v1/me").await, 403).await;
 }

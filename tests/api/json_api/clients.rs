@@ -96,9 +96,14 @@ async fn create_refuses_a_taken_id_invalid_fields_unknown_fields_and_other_media
         (json!({"client_id": "web", "name": "Web"}), "redirect_uris"),
         (json!({"client_id": "web", "name": "Web", "redirect_uris": ["http://evil.example/cb"]}), "redirect_uris"),
         (json!({"client_id": "web", "name": "Web", "grant_types": ["implicit"]}), "grant_types"),
-        (json!({"client_id": "pub", "name": "P", "public": true, "grant_types": ["client_credentials"]}), "grant_types"),
-        (json!({"client_id": "s", "name": "S", "redirect_uris": ["https://a.example/cb"], "service_roles": ["admin"]}),
-            "service_roles"),
+        (
+            json!({"client_id": "pub", "name": "P", "public": true, "grant_types": ["client_credentials"]}),
+            "grant_types",
+        ),
+        (
+            json!({"client_id": "s", "name": "S", "redirect_uris": ["https://a.example/cb"], "service_roles": ["admin"]}),
+            "service_roles",
+        ),
         (json!({"client_id": "s", "name": "S", "grant_types": ["client_credentials"], "colour": "red"}), "colour"),
     ];
     for (body, field) in cases {

@@ -57,13 +57,18 @@ async fn a_dead_letter_is_listed_without_its_body_and_retried() {
     let retried: Value = res.json().await.unwrap();
     assert_eq!((retried["state"].as_str(), retried["attempts"].as_i64()), (Some("pending"), Some(0)));
     up.wait_for("dora@example.com", "Reset your password").await;
-    wait_for(&api, "/api/v1/mail?state=sent", |b| b["items"].as_array().unwrap().iter().any(|m| m["id"] == id.as_str()))
-        .await;
+    wait_for(&api, "/api/v1/mail?state=sent", |b| {
+        b["items"].as_array().unwrap().iter().any(|m| m["id"] == id.as_str())
+    })
+    .await;
     problem(api.post(&format!("/api/v1/mail/{id}/retry"), &json!({})).await, 409).await;
     problem(api.post("/api/v1/mail/nothing/retry", &json!({})).await, 404).await;
     problem(api.get("/api/v1/mail?state=lost").await, 422).await;
     let audit: Value = api.get("/api/v1/audit?action=mail_retried").await.json().await.unwrap();
-    assert_eq!((audit["items"][0]["target"].as_str(), audit["items"][0]["via"].as_str()), (Some(id.as_str()), Some("api")));
+    assert_eq!(
+        (audit["items"][0]["target"].as_str(), audit["items"][0]["via"].as_str()),
+        (Some(id.as_str()), Some("api"))
+    );
 }
 
 #[tokio::test]
@@ -83,7 +88,8 @@ async fn the_outbox_pages_newest_first_without_repeats() {
         }
     }
     let whole: Value = api.get("/api/v1/mail?limit=200").await.json().await.unwrap();
-    let whole: Vec<String> = whole["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    let whole: Vec<String> =
+        whole["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(seen, whole, "the pages hold the whole list in order");
     let mut unique = seen.clone();
     unique.sort();
@@ -115,7 +121,8 @@ async fn ip_rules_are_added_take_effect_and_are_removed() {
     problem(api.delete(&format!("/api/v1/ip-rules/{id}")).await, 404).await;
     problem(api.delete("/api/v1/ip-rules/not-a-number").await, 404).await;
     let audit: Value = api.get("/api/v1/audit?action=ip_rule_changed").await.json().await.unwrap();
-    let changes: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["detail"]["change"].as_str().unwrap()).collect();
+    let changes: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().map(|e| e["detail"]["change"].as_str().unwrap()).collect();
     assert_eq!(changes, ["remove", "deny"]);
     assert!(audit["items"].as_array().unwrap().iter().all(|e| e["via"] == "api"));
 }
@@ -166,7 +173,10 @@ async fn keys_are_listed_without_private_material_and_rotation_shows_in_jwks() {
     assert_eq!(rotated["current_kid"], next.as_str(), "the published next key signs now");
     let after: Value = api.get("/api/v1/keys").await.json().await.unwrap();
     let state_of = |kid: &str| {
-        after["items"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()["state"].as_str().unwrap().to_owned()
+        after["items"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     assert_eq!((state_of(&current), state_of(&next)), ("retiring".to_owned(), "current".to_owned()));
     let new_next = after["items"].as_array().unwrap().iter().find(|k| k["state"] == "next").unwrap()["kid"].clone();

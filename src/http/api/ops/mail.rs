@@ -112,7 +112,9 @@ async fn list_mail(
     ApiQuery(q): ApiQuery<MailParams>,
 ) -> Result<Json<Page<MailBody>>, Problem> {
     let which = match q.state.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(MailState::parse(s).ok_or_else(|| Problem::invalid_field("state", "use pending, sent or dead"))?),
+        Some(s) => {
+            Some(MailState::parse(s).ok_or_else(|| Problem::invalid_field("state", "use pending, sent or dead"))?)
+        }
         None => None,
     };
     Ok(Json(page(&state, which, q.limit, q.cursor.as_deref()).await?))
