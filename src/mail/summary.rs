@@ -84,7 +84,7 @@ impl MailSummary {
 /// secrets (password reset, confirmation).
 fn without_links(error: &str) -> String {
     error
-        .split(' ')
+        .split_whitespace()
         .map(|w| if w.contains("://") || w.contains("token=") { "[link removed]" } else { w })
         .collect::<Vec<_>>()
         .join(" ")

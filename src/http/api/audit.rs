@@ -85,7 +85,7 @@ fn filter(
 
 /// One audit event.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEventBody {
+pub struct EventBody {
     /// The sequence number in the hash chain.
     seq: i64,
     #[schema(format = DateTime)]
@@ -104,7 +104,7 @@ pub struct AuditEventBody {
     detail: serde_json::Value,
 }
 
-impl From<Event> for AuditEventBody {
+impl From<Event> for EventBody {
     fn from(e: Event) -> Self {
         Self {
             seq: e.seq,
@@ -125,24 +125,24 @@ impl From<Event> for AuditEventBody {
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "audit",
     security(("bearer" = ["admin"])), params(AuditParams),
-    responses((status = 200, description = "A page of events, newest first", body = Page<AuditEventBody>))
+    responses((status = 200, description = "A page of events, newest first", body = Page<EventBody>))
 )]
 async fn list_audit(
     State(state): State<AppState>,
     _admin: AdminCaller,
     ApiQuery(q): ApiQuery<AuditParams>,
-) -> Result<Json<Page<AuditEventBody>>, Problem> {
+) -> Result<Json<Page<EventBody>>, Problem> {
     let limit = paging::limit(q.limit)?;
     let before: Option<i64> = paging::after(q.cursor.as_deref())?;
     let filter = filter(q.actor, q.target, q.action, q.since, q.until)?;
     let events = audit_log::page(&state.store, &filter, before, i64::from(limit) + 1).await?;
-    let items = events.into_iter().map(AuditEventBody::from).collect();
-    Ok(Json(paging::page(items, limit, |e: &AuditEventBody| e.seq)))
+    let items = events.into_iter().map(EventBody::from).collect();
+    Ok(Json(paging::page(items, limit, |e: &EventBody| e.seq)))
 }
 
 /// The first row of the chain that does not fit.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BadRow {
+pub struct FirstBad {
     seq: i64,
     reason: String,
 }
@@ -154,7 +154,7 @@ pub struct VerifyBody {
     ok: bool,
     /// Rows found in order before the first bad one (all of them when ok).
     rows_checked: u64,
-    first_bad: Option<BadRow>,
+    first_bad: Option<FirstBad>,
 }
 
 /// Walks the whole hash chain (as `gatehouse audit verify` does).
@@ -165,7 +165,7 @@ pub struct VerifyBody {
 )]
 async fn verify_audit(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<VerifyBody>, Problem> {
     let chain = audit_log::chain_state(&state.store).await?;
-    let first_bad = chain.first_bad.map(|(seq, reason)| BadRow { seq, reason: reason.to_owned() });
+    let first_bad = chain.first_bad.map(|(seq, reason)| FirstBad { seq, reason: reason.to_owned() });
     Ok(Json(VerifyBody { ok: first_bad.is_none(), rows_checked: chain.rows_checked, first_bad }))
 }
 
