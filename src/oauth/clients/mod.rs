@@ -242,6 +242,11 @@ impl Clients {
     ) -> Result<Client, Error> {
         let event = ctx.event(audit::AuditAction::ClientUpdated, client_id);
         let mut tx = self.store.begin().await?;
+        // Read, compare and write under the row lock: two writers holding the
+        // same tag cannot both win.
+        if !tx.db().lock_client(client_id).await? {
+            return Err(Error::Unknown(client_id.to_owned()));
+        }
         let old = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
         if let Some(given) = if_match
             && !crate::wire::if_match(given, &Client::from_row(&old).etag())

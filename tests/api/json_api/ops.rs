@@ -198,3 +198,40 @@ async fn the_operations_routes_need_an_admin_token() {
     }
     problem(account.post("/api/v1/keys/rotate", &json!({})).await, 403).await;
 }
+
+#[tokio::test]
+async fn the_document_describes_every_admin_operation_of_this_area() {
+    let app = spawn_app().await;
+    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let expected = [
+        ("/api/v1/clients", "get", "200"),
+        ("/api/v1/clients", "post", "201"),
+        ("/api/v1/clients", "post", "409"),
+        ("/api/v1/clients/{client_id}", "get", "200"),
+        ("/api/v1/clients/{client_id}", "patch", "412"),
+        ("/api/v1/clients/{client_id}", "patch", "428"),
+        ("/api/v1/clients/{client_id}", "delete", "204"),
+        ("/api/v1/clients/{client_id}/rotate-secret", "post", "200"),
+        ("/api/v1/audit", "get", "200"),
+        ("/api/v1/audit/verify", "get", "200"),
+        ("/api/v1/audit/export", "get", "200"),
+        ("/api/v1/mail", "get", "200"),
+        ("/api/v1/mail/dead-letters", "get", "200"),
+        ("/api/v1/mail/{id}/retry", "post", "409"),
+        ("/api/v1/ip-rules", "get", "200"),
+        ("/api/v1/ip-rules", "post", "201"),
+        ("/api/v1/ip-rules/{id}", "delete", "204"),
+        ("/api/v1/keys", "get", "200"),
+        ("/api/v1/keys/rotate", "post", "200"),
+    ];
+    for (path, method, status) in expected {
+        let op = op(path, method);
+        assert!(op["responses"][status].is_object(), "{method} {path} {status}: {op}");
+        assert_eq!(op["security"][0]["bearer"], json!(["admin"]), "{method} {path}");
+        assert!(op["responses"]["401"].is_object() && op["responses"]["403"].is_object(), "{method} {path}");
+    }
+    let export = op("/api/v1/audit/export", "get");
+    let media = export["responses"]["200"]["content"].as_object().unwrap();
+    assert!(media.contains_key("application/x-ndjson") && media.contains_key("text/csv"), "{export}");
+}
