@@ -163,3 +163,39 @@ async fn export_streams_more_rows_than_one_batch() {
     let seqs: Vec<i64> = records[1..].iter().map(|r| r[0].parse().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, no repeats across batches");
 }
+
+#[tokio::test]
+async fn the_cli_export_is_the_same_export() {
+    use gatehouse::store::testing::TempPostgres;
+    let db = match crate::helpers::on_postgres() {
+        true => Some(TempPostgres::create(&crate::helpers::postgres_url().unwrap()).await.unwrap()),
+        false => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.args(args).current_dir(dir.path()).env_clear();
+        if let Some(db) = &db {
+            cmd.env("GATEHOUSE_DATABASE__URL", &db.url);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&[
+        "client",
+        "create",
+        "--client-id",
+        "web",
+        "--name",
+        "Web, \"the\" app",
+        "--redirect-uri",
+        "https://a.example/cb",
+    ]);
+    let csv = parse_csv(&run(&["audit", "export", "--format", "csv", "--action", "client_created"]));
+    assert_eq!(csv.len(), 2, "{csv:?}");
+    assert_eq!((csv[1][2].as_str(), csv[1][3].as_str(), csv[1][4].as_str()), ("cli", "web", "client_created"));
+    let jsonl = run(&["audit", "export", "--target", "web"]);
+    let line: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(line["seq"].to_string(), csv[1][0]);
+}
