@@ -1,11 +1,13 @@
-//! `gatehouse audit verify` and `gatehouse audit tail`. The other commands
+//! `gatehouse audit verify`, `gatehouse audit tail` and `gatehouse audit
+//! export` (the same `security::audit_log` export as `/api/v1/audit/export`). The other commands
 //! never write the log: the services they call audit each change with the
 //! `cli` context.
 use clap::Subcommand;
 
 use crate::accounts::devices::format_time;
 use crate::app::Services;
-use crate::security::audit::{self, Verdict};
+use crate::security::audit::{self, AuditAction, Verdict};
+use crate::security::audit_log::{Export, Filter, Format};
 
 /// `gatehouse audit …`
 #[derive(Debug, Subcommand)]
@@ -21,11 +23,48 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write every matching event, oldest first, to stdout as JSON lines or CSV.
+    Export {
+        /// `jsonl` or `csv`.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Only events by this actor.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events done to this target.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only this action (e.g. client_created).
+        #[arg(long)]
+        action: Option<String>,
+    },
+}
+
+/// Writes the export to stdout, batch by batch.
+async fn export(services: &Services, format: &str, filter: Filter) -> anyhow::Result<()> {
+    use std::io::Write;
+    let format = match format {
+        "jsonl" => Format::JsonLines,
+        "csv" => Format::Csv,
+        other => anyhow::bail!("unknown --format {other:?}; use jsonl or csv"),
+    };
+    let mut export = Export::new(services.store.clone(), &filter, format);
+    while let Some(chunk) = export.next_chunk().await? {
+        std::io::stdout().write_all(chunk.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Runs an audit command.
 pub(super) async fn run(services: &Services, cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
+        AuditCommand::Export { format, actor, target, action } => {
+            let action = match action {
+                Some(a) => Some(AuditAction::parse(&a).ok_or_else(|| anyhow::anyhow!("unknown action {a:?}"))?),
+                None => None,
+            };
+            export(services, &format, Filter { actor, target, action, since: None, until: None }).await?;
+        }
         AuditCommand::Verify => match audit::verify(&services.store).await? {
             Verdict::Intact(n) => println!("audit log intact: {n} events"),
             Verdict::Broken { id, reason } => anyhow::bail!("audit log broken at event {id}: {reason}"),

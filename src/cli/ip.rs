@@ -69,15 +69,9 @@ pub async fn run(services: &Services, cmd: IpCommand) -> anyhow::Result<()> {
 
 /// Adds a rule (the service audits it).
 async fn add(policy: &IpPolicy, action: Action, args: RuleArgs) -> anyhow::Result<()> {
-    let scope = match (args.client, args.role) {
-        (Some(c), _) if c.trim().is_empty() => bail!("--client needs a client_id"),
-        (_, Some(r)) if r.trim().is_empty() => bail!("--role needs a role name"),
-        (Some(c), _) => Scope::Client(c),
-        (None, Some(r)) if !crate::accounts::ROLES.contains(&r.as_str()) => {
-            bail!("unknown role {r:?}; use one of: {}", crate::accounts::ROLES.join(", "))
-        }
-        (None, Some(r)) => Scope::Role(r),
-        (None, None) => Scope::Global,
+    let scope = match Scope::from_input(args.client.as_deref(), args.role.as_deref(), &crate::accounts::ROLES) {
+        Ok(scope) => scope,
+        Err(e) => bail!("{e}"),
     };
     let rule = match policy.add(&Context::cli(), action, &args.cidr, &scope, args.note.trim(), SystemClock.unix()).await
     {

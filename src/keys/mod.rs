@@ -85,6 +85,24 @@ pub struct KeyInfo {
     pub state: String,
     pub created_at: i64,
     pub activated_at: Option<i64>,
+    pub retiring_at: Option<i64>,
+}
+
+impl KeyInfo {
+    fn from_row(r: KeyRow) -> Self {
+        Self {
+            kid: r.id,
+            state: r.state,
+            created_at: r.created_at,
+            activated_at: r.activated_at,
+            retiring_at: r.retiring_at,
+        }
+    }
+
+    /// The paging key: `(created_at, kid)`.
+    pub fn key(&self) -> (i64, String) {
+        (self.created_at, self.kid.clone())
+    }
 }
 
 impl KeyRing {
@@ -165,10 +183,15 @@ impl KeyRing {
     /// Every key with its state, newest first.
     pub async fn list(&self) -> Result<Vec<KeyInfo>> {
         let rows = self.store.conn().await?.db().all_keys().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| KeyInfo { kid: r.id, state: r.state, created_at: r.created_at, activated_at: r.activated_at })
-            .collect())
+        Ok(rows.into_iter().map(KeyInfo::from_row).collect())
+    }
+
+    /// Up to `limit` keys, newest first, after `after` (the
+    /// [`KeyInfo::key`] of the previous page's last). Public facts only.
+    pub async fn page(&self, after: Option<(i64, String)>, limit: i64) -> Result<Vec<KeyInfo>> {
+        let after = after.as_ref().map(|(at, kid)| (*at, kid.as_str()));
+        let rows = self.store.conn().await?.db().keys_page(after, limit).await?;
+        Ok(rows.into_iter().map(KeyInfo::from_row).collect())
     }
 
     /// The seconds a JWKS response may be cached: well inside `publish_ahead`,

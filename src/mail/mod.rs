@@ -24,6 +24,7 @@ use crate::config::{Config, MailBackend};
 
 pub mod messages;
 pub mod outbox;
+mod summary;
 
 pub use messages::Mail;
 pub use outbox::{Outbox, QueuedMail};

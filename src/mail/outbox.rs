@@ -35,7 +35,10 @@ use super::{Error, Mail, Mailer, Outgoing};
 use crate::clock::Clock;
 use crate::config::MailConfig;
 use crate::keys::Kek;
+use crate::security::audit;
 use crate::store::{Db, NewOutbox, OutboxRow, Store};
+
+pub use super::summary::{MailState, MailSummary, Retry};
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF_SECS: i64 = 3600;
@@ -80,10 +83,10 @@ impl std::ops::Deref for Outbox {
 
 /// What every clone of an [`Outbox`] shares.
 pub struct OutboxShared {
-    store: Store,
+    pub(super) store: Store,
     kek: Arc<Kek>,
     mailer: Mailer,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     settings: MailConfig,
     site: Arc<str>,
     wake: Arc<Notify>,
@@ -333,12 +336,10 @@ impl Outbox {
         Ok(self.store.conn().await?.db().list_outbox(!all, 500).await?)
     }
 
-    /// Makes an unsent message due now, with its attempts reset.
-    /// `false`: no such message, or it was sent already.
+    /// Makes an unsent message due now, with its attempts reset (as the
+    /// `cli` actor). `false`: no such message, or it was sent already.
     pub async fn retry(&self, id: &str) -> Result<bool, Error> {
-        let done = self.store.conn().await?.db().retry_outbox(id, self.clock.unix()).await?;
-        self.kick();
-        Ok(done)
+        Ok(matches!(self.retry_by(id, &audit::Context::cli()).await?, Retry::Queued(_)))
     }
 
     /// Deletes sent messages (and dead letters, if `dead`) older than `age_secs`.

@@ -88,11 +88,13 @@ pub enum AuditAction {
     ApiCall,
     /// An administrator mailed the user a password-reset link.
     PasswordResetSent,
+    /// An operator made an unsent (waiting or dead) mail due again.
+    MailRetried,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 38] = [
+    pub const ALL: [AuditAction; 39] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -132,6 +134,7 @@ impl AuditAction {
         Self::RedirectUriRefused,
         Self::ApiCall,
         Self::PasswordResetSent,
+        Self::MailRetried,
     ];
 
     /// The stored name; never change one that has been released.
@@ -176,6 +179,7 @@ impl AuditAction {
             Self::RedirectUriRefused => "redirect_uri_refused",
             Self::ApiCall => "api_call",
             Self::PasswordResetSent => "password_reset_sent",
+            Self::MailRetried => "mail_retried",
         }
     }
 

@@ -153,6 +153,38 @@ impl IpPolicy {
         Ok(rule)
     }
 
+    /// [`IpPolicy::add`], refused ([`RuleError::LocksOut`]) when the rule
+    /// would refuse the address `ctx` comes from in one of `keep` (the
+    /// scopes that apply to whoever makes the change) where it passes now:
+    /// an operator never shuts themself out. An unknown address is not
+    /// guarded (the CLI, which no rule refuses, is the way back then).
+    pub async fn add_keeping_access(
+        &self,
+        ctx: &audit::Context,
+        rule: (Action, &str, &Scope, &str),
+        keep: &[Scope],
+        now: i64,
+    ) -> Result<Rule, Error> {
+        let (action, cidr, scope, note) = rule;
+        let net = parse_net(cidr)?;
+        if let Ok(ip) = ctx.ip.parse::<IpAddr>() {
+            let mut rules = self.list().await?;
+            let before = RuleSet::new(rules.clone());
+            rules.push(Rule { id: 0, action, net, scope: scope.clone(), note: String::new(), created_at: now });
+            let after = RuleSet::new(rules);
+            if let Some(lost) = keep.iter().find(|s| before.allows(s, Some(ip)) && !after.allows(s, Some(ip))) {
+                return Err(RuleError::LocksOut { ip: ip.to_string(), scope: lost.to_string() }.into());
+            }
+        }
+        self.add(ctx, action, cidr, scope, note, now).await
+    }
+
+    /// Up to `limit` rules with an id above `after`, oldest first.
+    pub async fn page(&self, after: i64, limit: i64) -> Result<Vec<Rule>, Error> {
+        let rows = self.store.conn().await?.db().ip_rules_after(after, limit).await?;
+        Ok(rows.into_iter().map(to_rule).collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// Removes a rule (audited from `ctx` with it); false if there was none
     /// with that id.
     pub async fn remove(&self, ctx: &audit::Context, id: i64, now: i64) -> Result<bool, Error> {

@@ -72,6 +72,23 @@ impl Scope {
         }
     }
 
+    /// The scope an operator asks for (`gatehouse ip … --client/--role`,
+    /// the JSON API): a client, a role (one of `roles`), or global when
+    /// neither is given. Not both.
+    pub fn from_input(client: Option<&str>, role: Option<&str>, roles: &[&str]) -> Result<Self, RuleError> {
+        match (client.map(str::trim), role.map(str::trim)) {
+            (Some(_), Some(_)) => Err(RuleError::BadScope("a rule is for a client or for a role, not both".into())),
+            (Some(""), None) => Err(RuleError::BadScope("--client needs a client_id".into())),
+            (None, Some("")) => Err(RuleError::BadScope("--role needs a role name".into())),
+            (Some(c), None) => Ok(Scope::Client(c.to_owned())),
+            (None, Some(r)) if !roles.contains(&r) => {
+                Err(RuleError::BadScope(format!("unknown role {r:?}; use one of: {}", roles.join(", "))))
+            }
+            (None, Some(r)) => Ok(Scope::Role(r.to_owned())),
+            (None, None) => Ok(Scope::Global),
+        }
+    }
+
     /// Rebuilds a scope from its stored kind and subject.
     pub fn from_parts(kind: &str, subject: &str) -> Result<Self, RuleError> {
         match kind {
@@ -99,6 +116,13 @@ pub enum RuleError {
     /// Not an address or CIDR range.
     #[error("{0:?} is not an IP address or CIDR range (e.g. 192.0.2.0/24 or 2001:db8::/32)")]
     BadNet(String),
+    /// A scope that names no client or role it could apply to.
+    #[error("{0}")]
+    BadScope(String),
+    /// The rule would refuse the address the change comes from, in a scope
+    /// that applies to the one making it: there must always be a way back in.
+    #[error("this rule would refuse your own address {ip} ({scope}); add it from another address or with the CLI")]
+    LocksOut { ip: String, scope: String },
     /// A stored rule could not be read back.
     #[error("corrupt ip rule: {0}")]
     Corrupt(String),
@@ -195,6 +219,22 @@ mod tests {
         assert_eq!(parse_net("::/0").unwrap().to_string(), "::/0");
         for bad in ["", "192.0.2.0/33", "2001:db8::/129", "10.0.0", "example.com", "10.0.0.0/8/8", "fe80::1%eth0"] {
             assert!(matches!(parse_net(bad), Err(RuleError::BadNet(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_operator_names_a_client_a_known_role_or_nothing() {
+        let roles = ["admin", "user"];
+        assert_eq!(Scope::from_input(None, None, &roles).unwrap(), Scope::Global);
+        assert_eq!(Scope::from_input(Some("web"), None, &roles).unwrap(), Scope::Client("web".into()));
+        assert_eq!(Scope::from_input(None, Some("admin"), &roles).unwrap(), Scope::Role("admin".into()));
+        for (client, role) in
+            [(Some("web"), Some("admin")), (Some(" "), None), (None, Some("")), (None, Some("wizard"))]
+        {
+            assert!(
+                matches!(Scope::from_input(client, role, &roles), Err(RuleError::BadScope(_))),
+                "{client:?} {role:?}"
+            );
         }
     }
 

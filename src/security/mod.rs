@@ -7,6 +7,7 @@
 //! its [`audit::Context`]. Must not import: `accounts`, `oauth`, `http`,
 //! `cli`, `mail`, axum.
 pub mod audit;
+pub mod audit_log;
 pub mod breached;
 pub mod client_ip;
 pub mod csrf;

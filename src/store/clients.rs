@@ -131,6 +131,24 @@ impl Db<'_> {
         Ok(on!(self, |c| sqlx::query_as::<_, ClientRow>(AssertSqlSafe(sql.as_str())).fetch_all(c).await)?)
     }
 
+    /// Locks a client's row until the transaction ends (a no-op write: on
+    /// PostgreSQL it takes the row lock, so a read-compare-write in the same
+    /// transaction cannot interleave with another; SQLite's `BEGIN
+    /// IMMEDIATE` serializes writers already). False if there is none.
+    pub async fn lock_client(&mut self, client_id: &str) -> Result<bool> {
+        Ok(exec!(self, sqlx::query("update clients set name = name where client_id = $1").bind(client_id))? == 1)
+    }
+
+    /// Up to `limit` clients after `after` (a client_id), by client_id.
+    pub async fn clients_after(&mut self, after: Option<&str>, limit: i64) -> Result<Vec<ClientRow>> {
+        let sql = format!("select {CLIENT_COLUMNS} from clients where client_id > $1 order by client_id limit $2");
+        Ok(on!(self, |c| sqlx::query_as::<_, ClientRow>(AssertSqlSafe(sql.as_str()))
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
     /// Replaces a client's registration (everything but its id, type,
     /// secret and creation time); returns whether it exists.
     pub async fn update_client(&mut self, n: &NewClient<'_>) -> Result<bool> {

@@ -50,6 +50,17 @@ impl Db<'_> {
         .await)?)
     }
 
+    /// Up to `limit` rules with an id above `after`, oldest first.
+    pub async fn ip_rules_after(&mut self, after: i64, limit: i64) -> Result<Vec<IpRuleRow>> {
+        Ok(on!(self, |c| sqlx::query_as::<_, IpRuleRow>(
+            "select id, action, cidr, scope, subject, note, created_at from ip_rules where id > $1 order by id limit $2"
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+
     /// Deletes a rule; false if there was none with that id.
     pub async fn delete_ip_rule(&mut self, id: i64) -> Result<bool> {
         Ok(exec!(self, sqlx::query("delete from ip_rules where id = $1").bind(id))? > 0)

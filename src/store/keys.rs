@@ -43,6 +43,23 @@ impl Db<'_> {
         .await)?)
     }
 
+    /// Up to `limit` keys, newest first, after the key `(created_at, id)`
+    /// of the last one of the previous page.
+    pub async fn keys_page(&mut self, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<KeyRow>> {
+        let keyset = if after.is_some() { "where (created_at, id) < ($1, $2)" } else { "where $1 = $1 and $2 = $2" };
+        let (at, id) = after.unwrap_or((0, ""));
+        let sql = format!(
+            "select id, alg, state, public_jwk, private_key, created_at, activated_at, retiring_at \
+             from signing_keys {keyset} order by created_at desc, id desc limit $3"
+        );
+        Ok(on!(self, |c| sqlx::query_as::<_, KeyRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
     /// Stores a new key; a second `next` or `current` is `Error::Conflict`.
     pub async fn insert_key(&mut self, k: &KeyRow) -> Result<()> {
         exec!(

@@ -20,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod audit;
+mod audit_query;
 mod clients;
 mod directory;
 mod grants;
@@ -43,6 +44,7 @@ mod users;
 mod tests;
 
 pub use audit::{ActivityRow, AuditHead, AuditRow};
+pub use audit_query::AuditQuery;
 pub use clients::{ClientRow, NewClient};
 pub use directory::{ActionQuery, ActionRow, ConsentRow, ListedUserRow, UserQuery};
 pub use grants::{AccessRow, CodeRow, NewAccess, NewCode};

@@ -160,6 +160,44 @@ impl Db<'_> {
             .await)?)
     }
 
+    /// Up to `limit` messages in `state` (`pending`, `sent`, `dead`, or any
+    /// when `None`), newest first, after the key `(created_at, id)` of the
+    /// last one of the previous page.
+    pub async fn outbox_page(
+        &mut self,
+        state: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
+        let which = match state {
+            Some("pending") => "sent_at is null and dead_at is null",
+            Some("sent") => "sent_at is not null",
+            Some("dead") => "sent_at is null and dead_at is not null",
+            _ => "1 = 1",
+        };
+        let keyset = if after.is_some() { "and (created_at, id) < ($1, $2)" } else { "and $1 = $1 and $2 = $2" };
+        let (at, id) = after.unwrap_or((0, ""));
+        let sql = format!(
+            "select {OUTBOX_COLUMNS} from outbox where {which} {keyset} \
+             order by created_at desc, id desc limit $3"
+        );
+        Ok(on!(self, |c| sqlx::query_as::<_, OutboxRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?)
+    }
+
+    /// One message.
+    pub async fn find_outbox(&mut self, id: &str) -> Result<Option<OutboxRow>> {
+        let sql = format!("select {OUTBOX_COLUMNS} from outbox where id = $1");
+        Ok(on!(self, |c| sqlx::query_as::<_, OutboxRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .fetch_optional(c)
+            .await)?)
+    }
+
     /// Makes an unsent message (dead or waiting) due now with fresh attempts.
     /// `false`: no such message, it was sent already, or a worker is sending
     /// it right now (its lease is not taken away).

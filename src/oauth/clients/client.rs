@@ -143,6 +143,24 @@ impl Client {
         }
     }
 
+    /// The entity tag of the registration as the JSON API shows it (RFC
+    /// 9110 §8.8.3): every field an update may change.
+    pub fn etag(&self) -> String {
+        let lists = [
+            &self.redirect_uris,
+            &self.post_logout_redirect_uris,
+            &self.web_origins,
+            &self.resource_audiences,
+            &self.service_roles,
+        ]
+        .map(|l| serde_json::to_string(l).unwrap_or_default());
+        let grants = self.grant_types.to_string();
+        let scope = self.scope.to_string();
+        let consent = if self.skip_consent { "1" } else { "0" };
+        let [a, b, c, d, e] = &lists;
+        crate::wire::etag(&[&self.client_id, &self.name, self.kind(), consent, &grants, &scope, a, b, c, d, e])
+    }
+
     /// `public` or `confidential`, as the CLI prints it.
     pub fn kind(&self) -> &'static str {
         if self.public { "public" } else { "confidential" }

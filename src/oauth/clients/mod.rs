@@ -62,6 +62,9 @@ pub enum Error {
     Exists(String),
     #[error("no client with id {0:?}")]
     Unknown(String),
+    /// An update named a version (`If-Match`) that is no longer current.
+    #[error("the client changed since it was read")]
+    Stale,
     #[error("storage failed")]
     Store(#[from] store::Error),
 }
@@ -202,6 +205,12 @@ impl Clients {
         Ok(self.store.conn().await?.db().list_clients().await?.iter().map(Client::from_row).collect())
     }
 
+    /// Up to `limit` clients after `after` (a client_id), by client_id.
+    pub async fn page(&self, after: Option<&str>, limit: i64) -> Result<Vec<Client>, Error> {
+        let rows = self.store.conn().await?.db().clients_after(after, limit).await?;
+        Ok(rows.iter().map(Client::from_row).collect())
+    }
+
     /// A client by id, if registered.
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, Error> {
         Ok(self.find(client_id).await?.as_ref().map(Client::from_row))
@@ -217,9 +226,33 @@ impl Clients {
     /// client as it is now. A client's type (public or confidential) does not
     /// change: delete and register it again.
     pub async fn update(&self, client_id: &str, changes: ClientChanges, ctx: &audit::Context) -> Result<Client, Error> {
+        self.update_if_match(client_id, changes, None, ctx).await
+    }
+
+    /// [`Self::update`] guarded by `if_match` (an `If-Match` value): the
+    /// update happens only while the client's [`Client::etag`] still matches
+    /// it, compared inside the update's transaction ([`Error::Stale`]
+    /// otherwise, and nothing changes).
+    pub async fn update_if_match(
+        &self,
+        client_id: &str,
+        changes: ClientChanges,
+        if_match: Option<&str>,
+        ctx: &audit::Context,
+    ) -> Result<Client, Error> {
         let event = ctx.event(audit::AuditAction::ClientUpdated, client_id);
         let mut tx = self.store.begin().await?;
+        // Read, compare and write under the row lock: two writers holding the
+        // same tag cannot both win.
+        if !tx.db().lock_client(client_id).await? {
+            return Err(Error::Unknown(client_id.to_owned()));
+        }
         let old = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
+        if let Some(given) = if_match
+            && !crate::wire::if_match(given, &Client::from_row(&old).etag())
+        {
+            return Err(Error::Stale);
+        }
         let name = changes.name.unwrap_or_else(|| old.name.clone());
         let name = check_name(&name)?;
         let redirects = match changes.redirect_uris {

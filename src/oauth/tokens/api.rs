@@ -54,6 +54,19 @@ impl Principal {
     pub fn actor(&self) -> &str {
         self.user_id.as_deref().unwrap_or(&self.client.client_id)
     }
+
+    /// The IP rule scopes that apply to this caller getting back in: every
+    /// request (global), its client's (at `/token`), and for a user each of
+    /// their roles (at sign-in). A change to the rules must leave the
+    /// caller's address passing each of them.
+    pub fn ip_scopes(&self) -> Vec<crate::security::ip_rules::Scope> {
+        use crate::security::ip_rules::Scope;
+        let mut out = vec![Scope::Global, Scope::Client(self.client.client_id.clone())];
+        if self.user_id.is_some() {
+            out.extend(self.roles.iter().map(|r| Scope::Role(r.clone())));
+        }
+        out
+    }
 }
 
 /// RFC 6750 §3.1: whether `p` may use routes of `need`; the refusal is
