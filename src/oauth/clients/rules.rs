@@ -217,6 +217,11 @@ pub(super) fn grant_types(asked: &[String], public: bool) -> Result<GrantTypes, 
         if public && grant == GrantType::ClientCredentials {
             return Err(Error::Invalid("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
         }
+        // RFC 6749 §4.3.2 authenticates the client; a public one would make
+        // the password grant an open password oracle.
+        if public && grant == GrantType::Password {
+            return Err(Error::Invalid("a public client cannot use the password grant (RFC 6749 §4.3)".into()));
+        }
         out.push(grant);
     }
     Ok(GrantTypes::of(out))

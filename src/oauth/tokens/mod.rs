@@ -7,6 +7,7 @@
 //! code.rs          authorization codes: issue, redeem, check (§4.1, RFC 7636)
 //! refresh.rs       refresh rotation and families (§6, OIDC Core §11)
 //! client_credentials.rs  tokens for the client itself (§4.4)
+//! password.rs      the resource-owner password grant, client side (§4.3)
 //! minting.rs       JWT access tokens (RFC 9068) and ID tokens (OIDC Core §2)
 //! api.rs           who a JSON API call acts for, and the scope rule
 //! access.rs        checking access tokens, userinfo (OIDC Core §5.3),
@@ -36,6 +37,7 @@ mod code;
 mod consent;
 mod introspect;
 mod minting;
+mod password;
 mod pending;
 mod refresh;
 mod request;
@@ -47,7 +49,8 @@ pub use api::{ADMIN_ROLE, ApiScope, Principal, api_access, scope_for_roles};
 pub use code::{Authorized, CODE_REFUSED};
 pub use minting::{acr_for, at_hash};
 pub use pending::{PENDING_SECS, Parked};
-pub use request::TokenRequest;
+pub use password::password_scope;
+pub use request::{PasswordRequest, TokenRequest};
 
 /// Lifetimes and names the tokens carry.
 #[derive(Debug, Clone)]
@@ -122,6 +125,13 @@ impl Tokens {
             }
             TokenRequest::RefreshToken { token, scope } => self.refresh(client, &token, scope.as_ref(), ctx, now).await,
             TokenRequest::ClientCredentials { scope } => self.client_credentials(client, scope.as_ref(), now).await,
+            // The user comes from `accounts` first: the token endpoint calls
+            // `password_client`, then accounts, then `password_tokens`.
+            TokenRequest::Password(_) => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "the password grant is answered by the token endpoint",
+            )
+            .into()),
         }
     }
 }
