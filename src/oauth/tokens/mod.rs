@@ -10,6 +10,7 @@
 //! password.rs      the resource-owner password grant, client side (§4.3)
 //! minting.rs       JWT access tokens (RFC 9068) and ID tokens (OIDC Core §2)
 //! api.rs           who a JSON API call acts for, and the scope rule
+//! apps.rs          connected apps: consents and live tokens per client, revoke one
 //! access.rs        checking access tokens, userinfo (OIDC Core §5.3),
 //!                  id_token_hint, revocation (RFC 7009)
 //! consent.rs       what a user allowed a client
@@ -32,6 +33,7 @@ use crate::store::{self, Store};
 
 mod access;
 mod api;
+mod apps;
 mod client_credentials;
 mod code;
 mod consent;
@@ -45,6 +47,7 @@ mod request;
 mod tests;
 
 pub use access::UserInfo;
+pub use apps::ConnectedApp;
 pub use api::{ADMIN_ROLE, ApiScope, Principal, api_access, scope_for_roles};
 pub use code::{Authorized, CODE_REFUSED};
 pub use minting::{acr_for, at_hash};
