@@ -57,7 +57,12 @@ impl Accounts {
 
     /// Up to `limit` of the user's live sessions after the page key `after`
     /// (created_at, id), newest first.
-    pub async fn sessions_page(&self, user_id: &str, after: Option<(i64, String)>, limit: i64) -> Result<Vec<SessionInfo>> {
+    pub async fn sessions_page(
+        &self,
+        user_id: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<SessionInfo>> {
         let now = self.now();
         let idle_after = now - self.session.idle_timeout_secs;
         let key = after.as_ref().map(|(at, id)| (*at, id.as_str()));

@@ -24,7 +24,9 @@ pub enum GrantRefusal {
     /// Unknown login or wrong password (alike, as at `/login`).
     WrongPassword,
     /// Too many failures: locked for `retry_after` seconds.
-    Locked { retry_after: i64 },
+    Locked {
+        retry_after: i64,
+    },
     Blocked,
     /// The address is not confirmed yet: the browser flow shows how.
     Unconfirmed,

@@ -108,7 +108,9 @@ impl From<accounts::Error> for HtmlError {
                 Self { retry_after: Some(retry_after.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, message) }
             }
             accounts::Error::OwnAccount => Self::bad_request("You cannot block your own account."),
-            accounts::Error::Stale => Self::new(StatusCode::CONFLICT, "Someone else changed this first. Reload and try again."),
+            accounts::Error::Stale => {
+                Self::new(StatusCode::CONFLICT, "Someone else changed this first. Reload and try again.")
+            }
             accounts::Error::Taken(what) => Self::new(StatusCode::CONFLICT, format!("That {what} is taken.")),
             // Issue 14: there is always an administrator.
             accounts::Error::LastAdmin => Self::new(
@@ -189,7 +191,9 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let page = res.extensions_mut().remove::<ErrorPage>();
     let has_body_type = res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
         ct.to_str().is_ok_and(|ct| {
-            ct.starts_with("application/json") || ct.starts_with("application/problem+json") || ct.starts_with("text/html")
+            ct.starts_with("application/json")
+                || ct.starts_with("application/problem+json")
+                || ct.starts_with("text/html")
         })
     });
     if page.is_none() && has_body_type {

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 
+use crate::accounts::sign_in::SignInCtx;
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::cors;
@@ -18,7 +19,6 @@ use crate::http::extract::{ClientInfo, is_urlencoded};
 use crate::http::{ip_gate, throttle};
 use crate::oauth::clients::{Client, Credentials};
 use crate::oauth::request::Params;
-use crate::accounts::sign_in::SignInCtx;
 use crate::oauth::tokens::{PasswordRequest, TokenRequest, TokenResponse};
 use crate::oauth::{ErrorCode, GrantError, OAuthError};
 

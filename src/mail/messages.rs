@@ -254,8 +254,12 @@ impl Mail {
             Mail::AccountDeleted { name, username } => Content {
                 greeting: hello(name),
                 paragraphs: vec![
-                    p("Your account and everything it held (sessions, sign-in methods, connected apps) are deleted, as you asked."),
-                    p("Apps you signed in to with it can no longer use it. This cannot be undone; you can register again at any time."),
+                    p(
+                        "Your account and everything it held (sessions, sign-in methods, connected apps) are deleted, as you asked.",
+                    ),
+                    p(
+                        "Apps you signed in to with it can no longer use it. This cannot be undone; you can register again at any time.",
+                    ),
                 ],
                 action: None,
                 details: vec![("Username", username.clone())],
@@ -330,7 +334,6 @@ mod tests {
             Mail::AccountLocked { name: "a".into(), until: "t".into(), reset: l(), codes: true },
             Mail::SecondStepFailed { name: "a".into(), when: "t".into(), abandoned: false, not_me: l() },
             Mail::SecondStepFailed { name: "a".into(), when: "t".into(), abandoned: true, not_me: l() },
-            Mail::AccountDeleted { name: "a".into(), username: "u".into() },
         ];
         for mail in all {
             let r = mail.render("https://sso.example").unwrap();
@@ -339,6 +342,10 @@ mod tests {
             );
             assert!(r.html.contains("<html") && !r.text.contains('<'), "{}", mail.kind());
         }
+        // The deletion notice has nothing left to link to.
+        let gone =
+            Mail::AccountDeleted { name: "a".into(), username: "u".into() }.render("https://sso.example").unwrap();
+        assert!(gone.text.contains("deleted") && gone.html.contains("<html") && !gone.text.contains('<'));
         let code = Mail::SignInCode { name: "a".into(), code: "123456".into() }.render("https://sso.example").unwrap();
         assert!(code.text.contains("123456") && code.html.contains("123456"));
     }

@@ -127,12 +127,25 @@ impl Accounts {
 
     /// Records an attempt of a known account that got past the password (a
     /// wrong second-factor code, a refusal by an IP rule, or success).
-    pub(in crate::accounts) async fn record_known(&self, ctx: &SignInCtx, user_id: &str, outcome: SignInOutcome, method: &str) {
+    pub(in crate::accounts) async fn record_known(
+        &self,
+        ctx: &SignInCtx,
+        user_id: &str,
+        outcome: SignInOutcome,
+        method: &str,
+    ) {
         self.record(ctx, "", Some(user_id), outcome, method).await;
     }
 
     /// Recording is best effort: a failure is logged, never shown.
-    pub(in crate::accounts) async fn record(&self, ctx: &SignInCtx, login: &str, user_id: Option<&str>, outcome: SignInOutcome, method: &str) {
+    pub(in crate::accounts) async fn record(
+        &self,
+        ctx: &SignInCtx,
+        login: &str,
+        user_id: Option<&str>,
+        outcome: SignInOutcome,
+        method: &str,
+    ) {
         let attempt = SignInAttempt {
             login,
             user_id,

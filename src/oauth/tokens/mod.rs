@@ -47,12 +47,12 @@ mod request;
 mod tests;
 
 pub use access::UserInfo;
-pub use apps::ConnectedApp;
 pub use api::{ADMIN_ROLE, ApiScope, Principal, api_access, scope_for_roles};
+pub use apps::ConnectedApp;
 pub use code::{Authorized, CODE_REFUSED};
 pub use minting::{acr_for, at_hash};
-pub use pending::{PENDING_SECS, Parked};
 pub use password::password_scope;
+pub use pending::{PENDING_SECS, Parked};
 pub use request::{PasswordRequest, TokenRequest};
 
 /// Lifetimes and names the tokens carry.

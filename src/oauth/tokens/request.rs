@@ -155,7 +155,9 @@ mod tests {
         let TokenRequest::Password(p) = p.unwrap() else { panic!("not a password request") };
         assert_eq!((p.username.as_str(), p.password.expose_secret()), ("alice", "pw"));
         assert_eq!(p.scope.unwrap().to_string(), "openid");
-        for missing in [&[("grant_type", "password"), ("username", "a")][..], &[("grant_type", "password"), ("password", "p")]] {
+        for missing in
+            [&[("grant_type", "password"), ("username", "a")][..], &[("grant_type", "password"), ("password", "p")]]
+        {
             assert_eq!(parse(missing).unwrap_err().code, ErrorCode::InvalidRequest);
         }
     }

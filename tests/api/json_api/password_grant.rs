@@ -26,9 +26,21 @@ async fn password_client(app: &TestApp) -> String {
     registered.generated_secret.unwrap().expose_secret().to_owned()
 }
 
-async fn password_grant(app: &TestApp, client: (&str, &str), user: &str, password: &str, scope: &str) -> reqwest::Response {
+async fn password_grant(
+    app: &TestApp,
+    client: (&str, &str),
+    user: &str,
+    password: &str,
+    scope: &str,
+) -> reqwest::Response {
     let form = [("grant_type", "password"), ("username", user), ("password", password), ("scope", scope)];
-    reqwest::Client::new().post(app.url("/token")).basic_auth(client.0, Some(client.1)).form(&form).send().await.unwrap()
+    reqwest::Client::new()
+        .post(app.url("/token"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn oauth_error(res: reqwest::Response, status: u16) -> (String, String) {

@@ -30,7 +30,8 @@ async fn a_taken_address_gets_the_same_answer_and_its_owner_a_mail() {
     let app = spawn_app().await;
     app.create_user("olga", &[]).await;
     let fresh = register(&app, &json!({ "username": "pia", "email": "pia@example.com", "password": PASSWORD })).await;
-    let taken = register(&app, &json!({ "username": "quinn", "email": "olga@example.com", "password": PASSWORD })).await;
+    let taken =
+        register(&app, &json!({ "username": "quinn", "email": "olga@example.com", "password": PASSWORD })).await;
     assert_eq!((fresh.status().as_u16(), taken.status().as_u16()), (202, 202));
     assert_eq!(fresh.text().await.unwrap(), taken.text().await.unwrap(), "the same body either way");
     app.mail.wait_for("olga@example.com", "already have an account").await;

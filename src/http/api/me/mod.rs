@@ -94,8 +94,7 @@ async fn patch_me(
     IfMatch(tag): IfMatch,
     ApiJson(body): ApiJson<ProfilePatch>,
 ) -> Result<Response, Problem> {
-    let account =
-        state.accounts.set_display_name_if(me.ctx(), &me.user_id, &body.display_name, Some(&tag)).await?;
+    let account = state.accounts.set_display_name_if(me.ctx(), &me.user_id, &body.display_name, Some(&tag)).await?;
     let etag = account.etag();
     Ok(tagged(Json(UserBody::from(account)), &etag))
 }
