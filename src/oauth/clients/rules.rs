@@ -297,6 +297,10 @@ mod tests {
         assert_eq!(grant_types(&[], false).unwrap().to_string(), "authorization_code refresh_token");
         assert!(grant_types(&["implicit".into()], false).is_err());
         assert!(grant_types(&["client_credentials".into()], true).is_err());
+        // RFC 6749 §4.3: the password grant only for a confidential client, never by default.
+        assert!(grant_types(&["password".into()], true).is_err());
+        assert!(grant_types(&["password".into()], false).unwrap().contains(GrantType::Password));
+        assert!(!grant_types(&[], false).unwrap().contains(GrantType::Password));
     }
 
     #[test]

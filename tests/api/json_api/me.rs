@@ -234,3 +234,35 @@ async fn password_checking_routes_share_the_login_rate_limit() {
     assert!(limited.headers().get("retry-after").is_some());
     problem(limited, 429).await;
 }
+
+#[tokio::test]
+async fn revoking_another_app_leaves_the_calling_token_working() {
+    let app = spawn_app().await;
+    let api = Api::new(&app, account(&app, "olaf", &[]).await);
+    let registered = app
+        .state
+        .clients
+        .register(gatehouse::oauth::clients::ClientSpec {
+            client_id: "other".into(),
+            name: "Other app".into(),
+            grant_types: vec!["password".into()],
+            scope: Some("openid".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let secret = secrecy::ExposeSecret::expose_secret(&registered.generated_secret.unwrap()).to_owned();
+    let form = [("grant_type", "password"), ("username", "olaf"), ("password", PASSWORD), ("scope", "openid")];
+    let res = reqwest::Client::new().post(app.url("/token")).basic_auth("other", Some(&secret)).form(&form);
+    let body: Value = res.send().await.unwrap().json().await.unwrap();
+    let other_token = body["access_token"].as_str().unwrap().to_owned();
+    let apps: Value = api.get("/api/v1/me/apps").await.json().await.unwrap();
+    let other = apps["items"].as_array().unwrap().iter().find(|a| a["client_id"] == "other").expect("listed").clone();
+    assert_eq!((other["access_tokens"].as_i64(), other["client_name"].as_str()), (Some(1), Some("Other app")));
+    assert!(other["consented_at"].is_null(), "the password grant records no consent");
+    assert_eq!(api.delete("/api/v1/me/apps/other").await.status(), 204);
+    assert_eq!(api.get("/api/v1/me").await.status(), 200, "the calling token is rp's, not other's");
+    let userinfo = reqwest::Client::new().get(app.url("/userinfo")).bearer_auth(&other_token).send().await.unwrap();
+    assert_eq!(userinfo.status(), 401);
+    problem(api.delete("/api/v1/me/apps/other").await, 404).await;
+}

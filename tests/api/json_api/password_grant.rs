@@ -169,3 +169,34 @@ async fn two_step_unconfirmed_and_blocked_accounts_are_refused_with_invalid_gran
     let res = password_grant(&app, ("app", &secret), "gus", PASSWORD, "openid").await;
     assert_eq!(oauth_error(res, 400).await.0, "invalid_grant");
 }
+
+/// Runs `gatehouse args…` in `dir` (on the test's PostgreSQL database when there is one).
+fn gatehouse(dir: &std::path::Path, db: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.args(args).current_dir(dir).env_clear();
+    if let Some(url) = db {
+        cmd.env("GATEHOUSE_DATABASE__URL", url);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test]
+async fn the_cli_gives_the_grant_to_confidential_clients_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = match crate::helpers::postgres_url().filter(|_| crate::helpers::on_postgres()) {
+        Some(url) => Some(gatehouse::store::testing::TempPostgres::create(&url).await.unwrap()),
+        None => None,
+    };
+    let db = pg.as_ref().map(|p| p.url.as_str());
+    let create = ["client", "create", "--client-id", "cli-app", "--name", "CLI app", "--grant-type", "password"];
+    let ok = gatehouse(dir.path(), db, &create);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let shown = gatehouse(dir.path(), db, &["client", "show", "cli-app"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("password"));
+    let mut public = create.to_vec();
+    public[3] = "cli-spa";
+    public.extend(["--public", "--redirect-uri", "https://spa.example/cb"]);
+    let refused = gatehouse(dir.path(), db, &public);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("password grant"));
+}
