@@ -26,6 +26,9 @@ pub enum SignInOutcome {
     MfaFailed,
     /// Refused by an IP rule or a role policy.
     Denied,
+    /// The password was right, but only the browser sign-in can go on (two-step
+    /// sign-in, an expired password): the password grant refuses it.
+    BrowserOnly,
 }
 
 impl SignInOutcome {
@@ -39,6 +42,7 @@ impl SignInOutcome {
             Self::Locked => "locked",
             Self::MfaFailed => "mfa_failed",
             Self::Denied => "denied",
+            Self::BrowserOnly => "browser_only",
         }
     }
 
@@ -52,6 +56,7 @@ impl SignInOutcome {
             "locked" => "Refused: account locked",
             "mfa_failed" => "Wrong second factor",
             "denied" => "Refused: not allowed from there",
+            "browser_only" => "Refused: an app asked for the password; sign in in the browser",
             _ => "Other",
         }
     }

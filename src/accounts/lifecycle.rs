@@ -104,6 +104,17 @@ impl Accounts {
     /// records the username and address that were deleted. The last
     /// administrator cannot be deleted.
     pub async fn delete_user(&self, user_id: &str, ctx: &Context) -> Result<super::User> {
+        self.delete_user_mailing(user_id, ctx, None).await
+    }
+
+    /// [`Accounts::delete_user`], queueing `mail` (to, message) in the same
+    /// transaction (a mail about a deletion that did not happen never goes).
+    pub(super) async fn delete_user_mailing(
+        &self,
+        user_id: &str,
+        ctx: &Context,
+        mail: Option<(String, crate::mail::Mail)>,
+    ) -> Result<super::User> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.db().lock_admins().await?;
@@ -120,7 +131,14 @@ impl Accounts {
             .event(AuditAction::UserDeleted, user_id)
             .with_detail(json!({ "username": user.username, "email": user.email }));
         audit::append(&mut tx.db(), &event, now).await?;
+        let mailed = mail.is_some();
+        if let Some((to, mail)) = mail {
+            self.outbox.enqueue(&mut tx.db(), &to, &mail).await?;
+        }
         tx.commit().await?;
+        if mailed {
+            self.outbox.kick();
+        }
         tracing::info!(user_id, "account deleted");
         Ok(super::User::from(user))
     }

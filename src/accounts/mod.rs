@@ -25,12 +25,15 @@ mod admin;
 pub mod devices;
 pub mod directory;
 pub mod history;
+pub mod export;
 mod lifecycle;
 pub mod linking;
 mod lockout;
 pub mod mfa;
 mod mfa_notice;
 pub mod names;
+mod own;
+pub mod password_grant;
 mod policy;
 mod privilege;
 mod provisioning;
@@ -49,6 +52,8 @@ pub use directory::{Consent, LinkedProvider, UserFilter, UserKey, UserState};
 pub use history::{ActionEntry, ActionFilter, Party};
 pub use names::{Email, Username};
 pub use provisioning::{AccountChanges, NewAccount};
+pub use own::SignInRecord;
+pub use password_grant::GrantRefusal;
 pub use recovery::Purpose;
 pub use sessions::{CurrentUser, SessionInfo, StartedSession};
 pub use user::{Account, Attempt, ListedUser, Overview, User, UserList, bounded_query};
@@ -389,17 +394,7 @@ impl Accounts {
     /// Sets the display name, audited (`profile_changed`) with it. The name
     /// itself stays out of the log (it is free text the user typed).
     pub async fn set_display_name(&self, ctx: &Context, user_id: &str, raw: &str) -> Result<()> {
-        let name = names::parse_display_name(raw).map_err(|m| Error::field("display_name", m))?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        tx.db().set_display_name(user_id, &name, now).await?;
-        let event = ctx.event(AuditAction::ProfileChanged, user_id).with_detail(serde_json::json!({
-            "field": "display_name",
-            "cleared": name.is_empty(),
-        }));
-        audit::append(&mut tx.db(), &event, now).await?;
-        tx.commit().await?;
-        Ok(())
+        self.set_display_name_if(ctx, user_id, raw, None).await.map(|_| ())
     }
 
     /// Finds a user by id, username or email.

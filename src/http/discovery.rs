@@ -34,6 +34,13 @@ async fn get_jwks(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// The grant types discovery names. RFC 9700 §2.4: the password grant MUST
+/// NOT be used, so it is not advertised, though a client an operator
+/// allowed it may still use it.
+fn advertised_grant_types() -> Vec<&'static str> {
+    GrantType::ALL.into_iter().filter(|g| *g != GrantType::Password).map(GrantType::as_str).collect()
+}
+
 /// OIDC Discovery §4 and RFC 8414 §3: one metadata document, whose `issuer`
 /// is exactly our issuer (RFC 8414 §3.2).
 async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
@@ -50,7 +57,7 @@ async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
+        "grant_types_supported": advertised_grant_types(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

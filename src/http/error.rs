@@ -328,6 +328,34 @@ impl From<GrantError> for OAuthJsonError {
     }
 }
 
+/// RFC 6749 §4.3 and §5.2: every refused password grant is `invalid_grant`;
+/// what only the browser can finish says so (the app should send the user
+/// through the authorization code flow instead).
+impl From<accounts::GrantRefusal> for OAuthJsonError {
+    fn from(r: accounts::GrantRefusal) -> Self {
+        use accounts::GrantRefusal as R;
+        const BROWSER: &str = "; use the browser sign-in (the authorization code flow) instead";
+        let why: Cow<'static, str> = match r {
+            R::WrongPassword => "the username or password is not right".into(),
+            R::Blocked => "the account is blocked".into(),
+            R::Locked { retry_after } => {
+                format!("too many failed sign-ins; try again in {} seconds", retry_after.max(1)).into()
+            }
+            R::Unconfirmed => format!("the email address is not confirmed yet{BROWSER}").into(),
+            R::SecondFactor => format!("this account uses two-step sign-in{BROWSER}").into(),
+            R::PasswordExpired => format!("the password has expired and must be changed{BROWSER}").into(),
+            R::Network => "this account may not sign in from this network".into(),
+            R::Failed(e) => {
+                let unavailable = is_unavailable(&e);
+                let code = if unavailable { ErrorCode::TemporarilyUnavailable } else { ErrorCode::ServerError };
+                let error = OAuthError { code, description: None };
+                return Self { error, scheme: Scheme::Basic, cause: Some(ErrorCause(Arc::new(e))) };
+            }
+        };
+        Self::new(OAuthError::new(ErrorCode::InvalidGrant, why))
+    }
+}
+
 impl IntoResponse for OAuthJsonError {
     fn into_response(self) -> Response {
         let status = match self.error.code {

@@ -1,7 +1,8 @@
 //! Rate limits and sign-in throttling on the wire (issue 6): the
 //! [`rate_limit`] layer answers 429 with `Retry-After` (RFC 9110 §10.2.3;
 //! 429 is RFC 6585 §4) once a client address is over a bucket's limit, as an
-//! HTML page on pages and as OAuth JSON on `/token`. The buckets and their
+//! HTML page on pages, as OAuth JSON on `/token` and as problem JSON under
+//! `/api/`. The buckets and their
 //! paths are in [`Bucket::for_post`] (`/login/mfa` included, so the MFA step
 //! is limited as soon as its route exists).
 use std::sync::Arc;
@@ -39,9 +40,11 @@ pub async fn rate_limit(State(t): State<Throttle>, req: Request, next: Next) -> 
     let bucket = match *req.method() {
         Method::POST => Bucket::for_post(path),
         Method::GET => Bucket::for_get(path),
+        Method::DELETE => Bucket::for_delete(path),
         _ => None,
     };
     let Some(bucket) = bucket else { return next.run(req).await };
+    let api = path.starts_with(crate::http::api::PREFIX);
     let (mut parts, body) = req.into_parts();
     // The client behind trusted proxies, as everywhere else.
     let ip = crate::http::ip_gate::client_ip_of(&mut parts, &t.ip).map(|a| a.to_string()).unwrap_or_default();
@@ -49,7 +52,12 @@ pub async fn rate_limit(State(t): State<Throttle>, req: Request, next: Next) -> 
         Ok(Verdict::Limited { bucket, retry_after }) => {
             t.metrics.observe_rate_limited(bucket.as_str());
             tracing::info!(bucket = bucket.as_str(), retry_after, "rate limited");
-            too_many(bucket == Bucket::Token, retry_after)
+            let kind = match bucket {
+                _ if api => Refusal::Problem,
+                Bucket::Token => Refusal::OAuth,
+                _ => Refusal::Page,
+            };
+            too_many(kind, retry_after)
         }
         Ok(Verdict::Allowed) => next.run(Request::from_parts(parts, body)).await,
         Err(e) => {
@@ -59,9 +67,24 @@ pub async fn rate_limit(State(t): State<Throttle>, req: Request, next: Next) -> 
     }
 }
 
-/// A 429 with `Retry-After`: OAuth JSON for the token endpoint, a page otherwise.
-pub fn too_many(json: bool, retry_after: i64) -> Response {
-    let mut res = if json {
+/// How a 429 is answered: the surface of the path refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// OAuth JSON (`/token`, `/revoke`, `/introspect`).
+    OAuth,
+    /// RFC 9457 problem JSON (everything under `/api/`).
+    Problem,
+    /// An HTML page.
+    Page,
+}
+
+/// A 429 with `Retry-After`, as `kind` answers.
+pub fn too_many(kind: Refusal, retry_after: i64) -> Response {
+    if kind == Refusal::Problem {
+        let why = "too many requests from your network; retry after the Retry-After seconds";
+        return crate::http::api::Problem::too_many(retry_after, why).into_response();
+    }
+    let mut res = if kind == Refusal::OAuth {
         // RFC 6749 §5.2 has no code for "too many requests". `slow_down`
         // (RFC 8628 §3.5, registered for the token endpoint in the OAuth
         // Extensions Error Registry) says exactly "back off and retry later",
@@ -103,7 +126,7 @@ pub async fn client_auth_paused(state: &AppState, client_id: Option<&str>, ip: &
         Ok(Verdict::Limited { bucket, retry_after }) => {
             state.metrics.observe_rate_limited(bucket.as_str());
             tracing::info!(bucket = bucket.as_str(), retry_after, "client authentication paused");
-            Some(too_many(true, retry_after))
+            Some(too_many(Refusal::OAuth, retry_after))
         }
         Ok(Verdict::Allowed) => None,
         Err(e) => {

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 
+use crate::accounts::sign_in::SignInCtx;
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
 use crate::http::cors;
@@ -18,7 +19,7 @@ use crate::http::extract::{ClientInfo, is_urlencoded};
 use crate::http::{ip_gate, throttle};
 use crate::oauth::clients::{Client, Credentials};
 use crate::oauth::request::Params;
-use crate::oauth::tokens::TokenRequest;
+use crate::oauth::tokens::{PasswordRequest, TokenRequest, TokenResponse};
 use crate::oauth::{ErrorCode, GrantError, OAuthError};
 
 /// Routes for this area.
@@ -173,13 +174,29 @@ async fn post_token(State(state): State<AppState>, req: Authenticated) -> Respon
         return refused;
     }
     let result = match TokenRequest::parse(&params) {
-        Ok(request) => state.tokens.grant(&client, request, &ctx.context(&client.client_id)).await,
-        Err(e) => Err(GrantError::from(e)),
+        Ok(TokenRequest::Password(p)) => password_grant(&state, &client, p, &ctx, &from).await,
+        Ok(request) => state.tokens.grant(&client, request, &ctx.context(&client.client_id)).await.map_err(Into::into),
+        Err(e) => Err(OAuthJsonError::new(e)),
     };
     match result {
         Ok(tokens) => no_store(axum::Json(tokens).into_response()),
-        Err(e) => OAuthJsonError::from(e).into_response(),
+        Err(e) => e.into_response(),
     }
+}
+
+/// RFC 6749 §4.3: the client's half first (so a client not allowed the grant
+/// spends no lockout counter), then the account's, then the tokens.
+async fn password_grant(
+    state: &AppState,
+    client: &Client,
+    p: PasswordRequest,
+    ctx: &AuditCtx,
+    from: &ClientInfo,
+) -> Result<TokenResponse, OAuthJsonError> {
+    let scope = state.tokens.password_client(client, p.scope.as_ref())?;
+    let sign_in = SignInCtx { audit: ctx.context(""), addr: from.addr, ..Default::default() };
+    let user_id = state.accounts.password_grant_user(&sign_in, &p.username, &p.password).await?;
+    Ok(state.tokens.password_tokens(client, &user_id, &scope).await?)
 }
 
 /// RFC 7009 §2: 200 whether or not the token was known.

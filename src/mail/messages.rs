@@ -38,6 +38,8 @@ pub enum Mail {
     /// A right password followed by wrong second-step codes, or by a second
     /// step left unfinished (`abandoned`): someone may know the password.
     SecondStepFailed { name: String, when: String, abandoned: bool, not_me: String },
+    /// The owner deleted their account (issue 16): what went, and that it is final.
+    AccountDeleted { name: String, username: String },
 }
 
 /// The parts of a message, ready for the templates.
@@ -97,6 +99,7 @@ impl Mail {
             Mail::TwoFactorOff { .. } => "two_factor_off",
             Mail::AccountLocked { .. } => "account_locked",
             Mail::SecondStepFailed { .. } => "second_step_failed",
+            Mail::AccountDeleted { .. } => "account_deleted",
         }
     }
 
@@ -118,6 +121,7 @@ impl Mail {
             Mail::TwoFactorOff { .. } => "Two-step sign-in was turned off",
             Mail::AccountLocked { .. } => "Sign-in to your account is paused",
             Mail::SecondStepFailed { .. } => "Someone may know your password",
+            Mail::AccountDeleted { .. } => "Your account was deleted",
         }
     }
 
@@ -261,6 +265,20 @@ impl Mail {
                     "If this was not you, your password was not given away; consider changing it if it is weak or used elsewhere.",
                 )),
             },
+            Mail::AccountDeleted { name, username } => Content {
+                greeting: hello(name),
+                paragraphs: vec![
+                    p(
+                        "Your account and everything it held (sessions, sign-in methods, connected apps) are deleted, as you asked.",
+                    ),
+                    p(
+                        "Apps you signed in to with it can no longer use it. This cannot be undone; you can register again at any time.",
+                    ),
+                ],
+                action: None,
+                details: vec![("Username", username.clone())],
+                closing: Some(p("If you did not ask for this, contact whoever runs this service at once.")),
+            },
             Mail::AccountLocked { name, until, reset, codes: true } => Content {
                 greeting: hello(name),
                 paragraphs: vec![
@@ -339,6 +357,10 @@ mod tests {
             );
             assert!(r.html.contains("<html") && !r.text.contains('<'), "{}", mail.kind());
         }
+        // The deletion notice has nothing left to link to.
+        let gone =
+            Mail::AccountDeleted { name: "a".into(), username: "u".into() }.render("https://sso.example").unwrap();
+        assert!(gone.text.contains("deleted") && gone.html.contains("<html") && !gone.text.contains('<'));
         let code = Mail::SignInCode { name: "a".into(), code: "123456".into() }.render("https://sso.example").unwrap();
         assert!(code.text.contains("123456") && code.html.contains("123456"));
     }

@@ -51,11 +51,19 @@ impl Bucket {
             // Password confirmations inside a session (ASVS 5 V6.3.1).
             "/account/password" | "/account/email" | "/account/mfa/disable" => Bucket::Login,
             "/login/mfa" | "/login/mfa/email" | "/login/mfa/setup" => Bucket::Mfa,
-            "/register" => Bucket::Register,
+            "/register" | "/api/v1/register" => Bucket::Register,
+            // The API's password confirmations count like the pages' (ASVS 5 V6.3.1).
+            "/api/v1/me/password" | "/api/v1/me/email" => Bucket::Login,
             "/password/forgot" => Bucket::Forgot,
             "/token" => Bucket::Token,
             _ => return None,
         })
+    }
+
+    /// The bucket guarding `DELETE path`, if any: deleting one's own account
+    /// over the API checks the password.
+    pub fn for_delete(path: &str) -> Option<Self> {
+        (path == "/api/v1/me").then_some(Bucket::Login)
     }
 
     /// The bucket guarding `GET path`, if any: starting an upstream sign-in

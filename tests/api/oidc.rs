@@ -359,7 +359,7 @@ async fn client_credentials_and_client_authentication_failures() {
 
     let unsupported = http
         .post(app.url("/token"))
-        .form(&[("grant_type", "password"), ("client_id", "rp"), ("client_secret", secret.as_str())])
+        .form(&[("grant_type", "implicit"), ("client_id", "rp"), ("client_secret", secret.as_str())])
         .send()
         .await
         .unwrap();

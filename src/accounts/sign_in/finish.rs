@@ -92,7 +92,7 @@ impl Accounts {
     }
 
     /// The first of `roles` that the IP rules refuse from `addr`, if any.
-    pub(super) async fn refused_role(&self, roles: &[String], addr: Option<IpAddr>) -> Option<String> {
+    pub(in crate::accounts) async fn refused_role(&self, roles: &[String], addr: Option<IpAddr>) -> Option<String> {
         let rules = self.ip.as_ref()?.rules().await;
         rules.refusing_role(roles, addr).map(str::to_owned)
     }
@@ -103,7 +103,7 @@ impl Accounts {
     /// right or wrong: the password is never checked (so the attempt is not a
     /// password failure and cannot lock the account), and a dummy hash is
     /// spent so the refusal takes as long as a check.
-    pub(super) async fn refused_before_password(
+    pub(in crate::accounts) async fn refused_before_password(
         &self,
         login: &str,
         password: &SecretString,
@@ -127,12 +127,25 @@ impl Accounts {
 
     /// Records an attempt of a known account that got past the password (a
     /// wrong second-factor code, a refusal by an IP rule, or success).
-    pub(super) async fn record_known(&self, ctx: &SignInCtx, user_id: &str, outcome: SignInOutcome, method: &str) {
+    pub(in crate::accounts) async fn record_known(
+        &self,
+        ctx: &SignInCtx,
+        user_id: &str,
+        outcome: SignInOutcome,
+        method: &str,
+    ) {
         self.record(ctx, "", Some(user_id), outcome, method).await;
     }
 
     /// Recording is best effort: a failure is logged, never shown.
-    async fn record(&self, ctx: &SignInCtx, login: &str, user_id: Option<&str>, outcome: SignInOutcome, method: &str) {
+    pub(in crate::accounts) async fn record(
+        &self,
+        ctx: &SignInCtx,
+        login: &str,
+        user_id: Option<&str>,
+        outcome: SignInOutcome,
+        method: &str,
+    ) {
         let attempt = SignInAttempt {
             login,
             user_id,
@@ -149,7 +162,7 @@ impl Accounts {
 
     /// Counts a failed attempt against the client address and holds the
     /// answer for the growing delay (see `security::limiter`).
-    pub(super) async fn hold_failure(&self, ctx: &SignInCtx) {
+    pub(in crate::accounts) async fn hold_failure(&self, ctx: &SignInCtx) {
         if let Some(limiter) = &self.limiter {
             limiter.hold_failed_sign_in(&ctx.audit.ip).await;
         }

@@ -20,11 +20,16 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// The resource-owner password grant (RFC 6749 §4.3): off unless an
+    /// operator gives it to a confidential client. RFC 9700 §2.4: it MUST
+    /// NOT be used; it exists for apps that cannot redirect yet.
+    Password,
 }
 
 impl GrantType {
     /// Every grant type we implement, in registration order.
-    pub const ALL: [GrantType; 3] = [Self::AuthorizationCode, Self::RefreshToken, Self::ClientCredentials];
+    pub const ALL: [GrantType; 4] =
+        [Self::AuthorizationCode, Self::RefreshToken, Self::ClientCredentials, Self::Password];
 
     /// The registered name (RFC 6749 §4, `grant_type`).
     pub fn as_str(self) -> &'static str {
@@ -32,6 +37,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
         }
     }
 
@@ -186,7 +192,8 @@ impl Client {
     /// Whether the client may use `grant` at the token endpoint; a public
     /// client never gets client credentials (RFC 6749 §4.4).
     pub fn may_use(&self, grant: GrantType) -> bool {
-        self.grant_types.contains(grant) && !(grant == GrantType::ClientCredentials && self.public)
+        let confidential_only = matches!(grant, GrantType::ClientCredentials | GrantType::Password);
+        self.grant_types.contains(grant) && !(confidential_only && self.public)
     }
 
     /// Whether the client's own tokens carry `role`.

@@ -45,7 +45,7 @@ pub use rules::{check_resource_audiences, check_service_roles, check_web_origin,
 pub use spec::{ClientChanges, ClientSpec, Registered};
 
 /// Grant types a client may be registered for.
-pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+pub const GRANT_TYPES: [&str; 4] = ["authorization_code", "refresh_token", "client_credentials", "password"];
 /// Default grant types (INTERFACE.md).
 pub const DEFAULT_GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 /// Default scope (INTERFACE.md).

@@ -217,6 +217,11 @@ pub(super) fn grant_types(asked: &[String], public: bool) -> Result<GrantTypes, 
         if public && grant == GrantType::ClientCredentials {
             return Err(Error::Invalid("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
         }
+        // RFC 6749 §4.3.2 authenticates the client; a public one would make
+        // the password grant an open password oracle.
+        if public && grant == GrantType::Password {
+            return Err(Error::Invalid("a public client cannot use the password grant (RFC 6749 §4.3)".into()));
+        }
         out.push(grant);
     }
     Ok(GrantTypes::of(out))
@@ -292,6 +297,10 @@ mod tests {
         assert_eq!(grant_types(&[], false).unwrap().to_string(), "authorization_code refresh_token");
         assert!(grant_types(&["implicit".into()], false).is_err());
         assert!(grant_types(&["client_credentials".into()], true).is_err());
+        // RFC 6749 §4.3: the password grant only for a confidential client, never by default.
+        assert!(grant_types(&["password".into()], true).is_err());
+        assert!(grant_types(&["password".into()], false).unwrap().contains(GrantType::Password));
+        assert!(!grant_types(&[], false).unwrap().contains(GrantType::Password));
     }
 
     #[test]

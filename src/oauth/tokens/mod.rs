@@ -7,8 +7,10 @@
 //! code.rs          authorization codes: issue, redeem, check (§4.1, RFC 7636)
 //! refresh.rs       refresh rotation and families (§6, OIDC Core §11)
 //! client_credentials.rs  tokens for the client itself (§4.4)
+//! password.rs      the resource-owner password grant, client side (§4.3)
 //! minting.rs       JWT access tokens (RFC 9068) and ID tokens (OIDC Core §2)
 //! api.rs           who a JSON API call acts for, and the scope rule
+//! apps.rs          connected apps: consents and live tokens per client, revoke one
 //! access.rs        checking access tokens, userinfo (OIDC Core §5.3),
 //!                  id_token_hint, revocation (RFC 7009)
 //! consent.rs       what a user allowed a client
@@ -31,11 +33,13 @@ use crate::store::{self, Store};
 
 mod access;
 mod api;
+mod apps;
 mod client_credentials;
 mod code;
 mod consent;
 mod introspect;
 mod minting;
+mod password;
 mod pending;
 mod refresh;
 mod request;
@@ -44,10 +48,12 @@ mod tests;
 
 pub use access::UserInfo;
 pub use api::{ADMIN_ROLE, ApiScope, Principal, api_access, scope_for_roles};
+pub use apps::ConnectedApp;
 pub use code::{Authorized, CODE_REFUSED};
 pub use minting::{acr_for, at_hash};
+pub use password::password_scope;
 pub use pending::{PENDING_SECS, Parked};
-pub use request::TokenRequest;
+pub use request::{PasswordRequest, TokenRequest};
 
 /// Lifetimes and names the tokens carry.
 #[derive(Debug, Clone)]
@@ -122,6 +128,13 @@ impl Tokens {
             }
             TokenRequest::RefreshToken { token, scope } => self.refresh(client, &token, scope.as_ref(), ctx, now).await,
             TokenRequest::ClientCredentials { scope } => self.client_credentials(client, scope.as_ref(), now).await,
+            // The user comes from `accounts` first: the token endpoint calls
+            // `password_client`, then accounts, then `password_tokens`.
+            TokenRequest::Password(_) => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "the password grant is answered by the token endpoint",
+            )
+            .into()),
         }
     }
 }
