@@ -165,7 +165,7 @@ impl Accounts {
             .into_iter()
             .map(|c| ExportApp {
                 client_id: c.client_id,
-                client_name: c.client_name,
+                client_name: c.client_name.unwrap_or_default(),
                 scopes: crate::wire::words(&c.scope).map(str::to_owned).collect(),
                 live_access_tokens: 0,
                 live_refresh_tokens: 0,

@@ -189,27 +189,13 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         return res;
     }
     let page = res.extensions_mut().remove::<ErrorPage>();
-    let has_body_type = res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
-        ct.to_str().is_ok_and(|ct| {
-            ct.starts_with("application/json")
-                || ct.starts_with("application/problem+json")
-                || ct.starts_with("text/html")
-        })
-    });
-    if page.is_none() && has_body_type {
+    if page.is_none() && has_body_type(&res) {
         return res;
     }
     // Under /api/ even a bare status (axum's 405, a body limit, a timeout)
     // is answered as problem JSON.
     if is_api {
-        let (parts, _) = res.into_parts();
-        let mut problem = crate::http::api::Problem::bare(status).into_response();
-        for (name, value) in &parts.headers {
-            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                problem.headers_mut().insert(name, value.clone());
-            }
-        }
-        return problem;
+        return as_problem(res, status);
     }
     let message = page.map(|p| p.message).unwrap_or_else(|| default_message(status).into());
     let html = error_html(status, &message, &request_id);
@@ -217,6 +203,30 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(html))
+}
+
+/// Whether a handler already gave the error a body of its own (JSON,
+/// problem JSON or a page).
+fn has_body_type(res: &Response) -> bool {
+    res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
+        ct.to_str().is_ok_and(|ct| {
+            ct.starts_with("application/json")
+                || ct.starts_with("application/problem+json")
+                || ct.starts_with("text/html")
+        })
+    })
+}
+
+/// A bare error status under `/api/` as problem JSON, keeping its headers.
+fn as_problem(res: Response, status: StatusCode) -> Response {
+    let (parts, _) = res.into_parts();
+    let mut problem = crate::http::api::Problem::bare(status).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
 }
 
 /// The error page's HTML (a fixed fallback if the template fails).

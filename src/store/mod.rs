@@ -54,7 +54,7 @@ pub use keys::KeyRow;
 pub use links::{NewLink, SpentLink};
 pub use mfa::{AbandonedChallenge, ChallengeRow, MfaRow, NewChallenge};
 pub use outbox::{NewOutbox, OutboxDepth, OutboxRow};
-pub use own_data::{ConsentRow, LiveTokensRow, PageKey};
+pub use own_data::{LiveTokensRow, PageKey};
 pub use pending::{NewPending, PendingRow};
 pub use purge::{JanitorLock, PURGED_TABLES, Purge};
 pub use refresh::{NewRefresh, RefreshRow};

@@ -8,15 +8,6 @@ use super::audit::{ActivityRow, AuditRow};
 use super::sessions::SessionRow;
 use super::{Db, Result, exec, on};
 
-/// A consent with the client's name ("" when the client is gone).
-#[derive(Debug, Clone, FromRow)]
-pub struct ConsentRow {
-    pub client_id: String,
-    pub client_name: String,
-    pub scope: String,
-    pub updated_at: i64,
-}
-
 /// A user's live tokens of one kind for one client.
 #[derive(Debug, Clone, FromRow)]
 pub struct LiveTokensRow {
@@ -67,17 +58,6 @@ impl Db<'_> {
         .bind(at)
         .bind(id)
         .bind(limit)
-        .fetch_all(c)
-        .await)?)
-    }
-
-    /// The user's consents, by client id.
-    pub async fn user_consents(&mut self, user_id: &str) -> Result<Vec<ConsentRow>> {
-        Ok(on!(self, |c| sqlx::query_as::<_, ConsentRow>(
-            "select g.client_id, coalesce(k.name, '') as client_name, g.scope, g.updated_at from consents g \
-             left join clients k on k.client_id = g.client_id where g.user_id = $1 order by g.client_id"
-        )
-        .bind(user_id)
         .fetch_all(c)
         .await)?)
     }

@@ -41,7 +41,7 @@ impl Tokens {
             .into_iter()
             .map(|c| ConnectedApp {
                 client_id: c.client_id,
-                client_name: c.client_name,
+                client_name: c.client_name.unwrap_or_default(),
                 scope: Scope::words(&c.scope),
                 consented_at: Some(c.updated_at),
                 access_tokens: 0,
