@@ -250,3 +250,40 @@ impl Accounts {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AuditRow;
+
+    fn row(actor: &str, target: &str, detail: &str) -> AuditRow {
+        AuditRow {
+            id: 1,
+            at: 1_767_225_600,
+            actor: actor.into(),
+            target: target.into(),
+            action: "role_changed".into(),
+            ip: "192.0.2.1".into(),
+            request_id: "r".into(),
+            user_agent: None,
+            detail: detail.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn events_keep_my_data_and_drop_other_users() {
+        let mine = own_event("me", row("me", "me", r#"{"roles":["user"]}"#));
+        assert_eq!((mine.actor.as_str(), mine.target.as_str(), mine.ip.as_str()), ("you", "you", "192.0.2.1"));
+        assert_eq!(mine.detail["roles"][0], "user");
+        // Someone else acted on me: who and from where stay out.
+        let by_admin = own_event("me", row("admin-id", "me", r#"{"roles":["user"]}"#));
+        assert_eq!((by_admin.actor.as_str(), by_admin.ip.as_str()), ("someone else", ""));
+        // I acted on another account: that account and the detail stay out.
+        let on_other = own_event("me", row("me", "other-id", r#"{"email":"other@example.com"}"#));
+        assert_eq!(on_other.target, "");
+        assert_eq!(on_other.detail, serde_json::json!({}));
+        assert_eq!(own_event("me", row(ACTOR_SYSTEM, "me", "{}")).actor, "system");
+    }
+}
