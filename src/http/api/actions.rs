@@ -40,8 +40,6 @@ pub struct ActionsQuery {
 }
 
 impl ActionsQuery {
-    // `Problem` is the API's one error type (its size is the foundation's).
-    #[allow(clippy::result_large_err)]
     fn filter(&self) -> Result<ActionFilter, Problem> {
         let action = match self.action.as_deref().filter(|a| !a.is_empty()) {
             None => None,

@@ -19,9 +19,6 @@
 //! audit.rs     /api/v1/audit… (scope admin)
 //! ops.rs       /api/v1/mail…, /api/v1/ip-rules…, /api/v1/keys… (scope admin)
 //! ```
-// `Problem` is every API function's one error, built once per refused
-// request; boxing it would only move the same bytes to the heap.
-#![allow(clippy::result_large_err)]
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;

@@ -61,8 +61,6 @@ pub struct ListUsersQuery {
 }
 
 impl ListUsersQuery {
-    // `Problem` is the API's one error type (its size is the foundation's).
-    #[allow(clippy::result_large_err)]
     fn filter(&self) -> Result<UserFilter, Problem> {
         let state = match self.state.as_deref() {
             None => None,
