@@ -120,6 +120,14 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
                     op.responses.responses.insert(status.to_owned(), problem(description));
                 }
             }
+            // An error a handler describes with a JSON body is sent as problem JSON.
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.as_str() >= "400", response)
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response.content.insert(problem::PROBLEM_JSON.to_owned(), content);
+                }
+            }
         }
     }
 }

@@ -90,6 +90,13 @@ pub fn api_access(p: &Principal, need: ApiScope) -> Result<(), OAuthError> {
     }
 }
 
+/// Whether `p` may delete the client `client_id`: not the client its own
+/// token was issued to (that would end the caller's access mid-task, as
+/// an administrator may not block their own account).
+pub fn may_delete_client(p: &Principal, client_id: &str) -> bool {
+    p.client.client_id != client_id
+}
+
 /// Scopes a user's token carries only while the user holds a role: `admin`
 /// needs [`ADMIN_ROLE`]. Applied when tokens are minted (codes, refresh)
 /// and again on every API call.
@@ -187,6 +194,13 @@ mod tests {
     fn a_clients_own_token_has_no_account() {
         let service = principal(false, "account", "account", &["admin"]);
         assert!(api_access(&service, ApiScope::Account).is_err());
+    }
+
+    #[test]
+    fn a_caller_keeps_the_client_of_its_own_token() {
+        let p = principal(false, "admin", "admin", &["admin"]);
+        assert!(!may_delete_client(&p, &p.client.client_id));
+        assert!(may_delete_client(&p, "another"));
     }
 
     #[test]

@@ -47,7 +47,7 @@ mod request;
 mod tests;
 
 pub use access::UserInfo;
-pub use api::{ADMIN_ROLE, ApiScope, Principal, api_access, scope_for_roles};
+pub use api::{ADMIN_ROLE, ApiScope, Principal, api_access, may_delete_client, scope_for_roles};
 pub use apps::ConnectedApp;
 pub use code::{Authorized, CODE_REFUSED};
 pub use minting::{acr_for, at_hash};

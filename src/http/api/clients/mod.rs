@@ -11,8 +11,9 @@ use utoipa_axum::routes;
 
 use super::etag::{IfMatch, tagged};
 use super::paging::{self, Page};
-use super::{AdminCaller, ApiJson, ApiQuery, Problem};
+use super::{AdminCaller, ApiJson, ApiQuery, Problem, ProblemBody};
 use crate::app::AppState;
+use crate::oauth::tokens::may_delete_client;
 
 pub mod types;
 use types::{ClientBody, CreateClient, ListQuery, SecretBody, UpdateClient};
@@ -119,13 +120,19 @@ async fn update_client(
 #[utoipa::path(
     delete, path = "/api/v1/clients/{client_id}", tag = "clients",
     security(("bearer" = ["admin"])), params(("client_id" = String, Path, description = "The client_id")),
-    responses((status = 204, description = "Deleted; its tokens stop working at once"))
+    responses(
+        (status = 204, description = "Deleted; its tokens stop working at once"),
+        (status = 409, description = "The client of the caller's own token", body = ProblemBody, content_type = "application/problem+json"),
+    )
 )]
 async fn delete_client(
     State(state): State<AppState>,
     admin: AdminCaller,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, Problem> {
+    if !may_delete_client(&admin.0.principal, &client_id) {
+        return Err(Problem::conflict("this is the client of the token making the call"));
+    }
     state.clients.delete(&client_id, admin.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
