@@ -341,7 +341,7 @@ impl Accounts {
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailChange).await?;
         let event = ctx
             .event(AuditAction::EmailChanged, &user_id)
-            .with_detail(serde_json::json!({ "via": "confirmation link" }));
+            .with_detail(serde_json::json!({ "through": "confirmation link" }));
         audit::append(&mut tx.db(), &event, self.now()).await?;
         tx.commit().await?;
         tracing::info!(user_id, "email address changed");
@@ -356,7 +356,7 @@ impl Accounts {
         let user_id = self.set_email_from_link(&mut tx.db(), secret, Purpose::EmailUndo).await?;
         self.lock_out_and_reset(ctx, &mut tx.db(), &user_id, "email_undo").await?;
         let event =
-            ctx.event(AuditAction::EmailChanged, &user_id).with_detail(serde_json::json!({ "via": "undo link" }));
+            ctx.event(AuditAction::EmailChanged, &user_id).with_detail(serde_json::json!({ "through": "undo link" }));
         audit::append(&mut tx.db(), &event, self.now()).await?;
         tx.commit().await?;
         self.outbox.kick();

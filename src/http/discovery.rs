@@ -54,7 +54,7 @@ async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
         "introspection_endpoint": format!("{iss}/introspect"),
         "end_session_endpoint": format!("{iss}/logout"),
         "jwks_uri": format!("{iss}/jwks.json"),
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access", "account", "admin"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": advertised_grant_types(),

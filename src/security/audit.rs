@@ -236,7 +236,14 @@ impl AuditEvent {
     /// what the context put there (`via`) stays.
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
         match (&mut self.detail, detail) {
-            (serde_json::Value::Object(mine), serde_json::Value::Object(more)) => mine.extend(more),
+            (serde_json::Value::Object(mine), serde_json::Value::Object(more)) => {
+                // The context's `via` is the context's to say; a service key cannot replace it.
+                let via = mine.get("via").cloned();
+                mine.extend(more);
+                if let Some(via) = via {
+                    mine.insert("via".to_owned(), via);
+                }
+            }
             (mine, other) => *mine = other,
         }
         self

@@ -1,7 +1,7 @@
 //! Reading the audit log for operators (the JSON API's `/api/v1/audit`, its
 //! export, `gatehouse audit export`): filtered by actor, target, action and
 //! time, keyset-paged by sequence number. Each filter has an index
-//! (migrations 0006 and 0024), so a page reads only the rows it returns.
+//! (migrations 0006, 0020 and 0021), so a page reads only the rows it returns.
 use super::{AuditRow, Db, Result, on};
 
 /// Which audit rows to read; `None` leaves a field unfiltered.

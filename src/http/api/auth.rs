@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::problem::Problem;
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
+use crate::http::ip_gate;
 use crate::oauth::tokens::{ApiScope, Principal, api_access};
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::security::audit::{self, VIA_API};
@@ -62,14 +63,31 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
     let ctx = info.context(principal.actor()).via(VIA_API);
     let method = parts.method.as_str().to_owned();
     let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let refused = address_refused(&state, &mut parts, &principal).await;
     parts.extensions.insert(Caller { principal, ctx: ctx.clone() });
-    let res = next.run(Request::from_parts(parts, body)).await;
+    let res = if refused {
+        Problem::forbidden("this address may not use this account's roles (IP rules)").into_response()
+    } else {
+        next.run(Request::from_parts(parts, body)).await
+    };
     if let Err(e) = state.tokens.note_api_call(&ctx, &method, &route, res.status().as_u16()).await {
         // The call's own change (if any) is audited by its service; a lost
         // api_call row is logged rather than turning a done change into a 500.
         tracing::error!(error = %e, "recording an API call in the audit log failed");
     }
     res
+}
+
+/// Whether the IP rules refuse the caller here: role rules (a user's roles,
+/// or a client's service roles) hold for every API call as for every page
+/// of a signed-in user, and a client's own token also obeys the client's
+/// rules (as at `/token`).
+async fn address_refused(state: &AppState, parts: &mut Parts, p: &Principal) -> bool {
+    let ip = ip_gate::client_ip_of(parts, &state.ip);
+    if !ip_gate::roles_allowed(state, &p.roles, ip).await {
+        return true;
+    }
+    p.user_id.is_none() && !ip_gate::client_allowed(state, &p.client.client_id, ip).await
 }
 
 /// The caller, checked for `need`.

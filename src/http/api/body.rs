@@ -29,7 +29,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// Whether any string (or object key) in `v` holds a NUL.
-fn has_nul(v: &Value) -> bool {
+pub(super) fn has_nul(v: &Value) -> bool {
     match v {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(has_nul),

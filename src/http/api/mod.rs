@@ -107,7 +107,8 @@ fn add_problem_responses(doc: &mut utoipa::openapi::OpenApi) {
             let wanted = [
                 ("400", "The request is malformed", true),
                 ("401", "No live access token", secured),
-                ("403", "The token does not reach this route (scope or role)", secured),
+                // IP rules can refuse any request, signed or not.
+                ("403", "The token does not reach this route (scope or role), or an IP rule refuses it", true),
                 ("404", "No such resource", path.contains('{')),
                 ("413", "The body is too large", with_body),
                 ("415", "The body is not application/json", with_body),
@@ -166,6 +167,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             }),
         )
         .route("/api/{*rest}", axum::routing::any(|| async { Problem::not_found() }))
+        // Answers carry personal data and secrets (a client secret, once).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// The document, for tests and tools.

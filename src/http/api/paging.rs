@@ -34,12 +34,25 @@ pub fn limit(given: Option<u32>) -> Result<u32, Problem> {
     }
 }
 
-/// The sort key a `cursor` carries (a 400 when it is not one of ours).
+/// Longest cursor accepted (ours are a time and an id or two).
+const MAX_CURSOR: usize = 512;
+
+/// The sort key a `cursor` carries (a 422 on `cursor` when it is not one of
+/// ours). Cursors are opaque but not signed, so a forged one is checked like
+/// any input: bounded, and no NUL (PostgreSQL refuses NUL in text, which
+/// would otherwise surface as a 500).
 pub fn after<K: DeserializeOwned>(cursor: Option<&str>) -> Result<Option<K>, Problem> {
     let Some(cursor) = cursor.filter(|c| !c.is_empty()) else { return Ok(None) };
     let bad = || Problem::invalid_field("cursor", "the cursor is not one this server handed out");
+    if cursor.len() > MAX_CURSOR {
+        return Err(bad());
+    }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if super::body::has_nul(&value) {
+        return Err(bad());
+    }
+    serde_json::from_value(value).map(Some).map_err(|_| bad())
 }
 
 /// The cursor for `key`.
@@ -83,5 +96,8 @@ mod tests {
         assert!(limit(Some(0)).is_err() && limit(Some(MAX_LIMIT + 1)).is_err());
         assert!(after::<u32>(Some("!!")).is_err());
         assert_eq!(after::<u32>(Some("")).unwrap(), None);
+        let forged = cursor_of(&("t\u{0}", 1));
+        assert!(after::<(String, i64)>(Some(&forged)).is_err(), "a NUL never reaches the database");
+        assert!(after::<String>(Some(&cursor_of(&"x".repeat(600)))).is_err(), "bounded");
     }
 }

@@ -95,6 +95,11 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", "The request is malformed").detail(detail)
     }
 
+    /// 403 for a reason other than the token's scope (an IP rule).
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").detail(detail)
+    }
+
     /// 404: no such resource, or one the caller may not know of.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found").detail("there is nothing at this address")
@@ -194,6 +199,7 @@ impl Problem {
     pub fn bare(status: StatusCode) -> Self {
         let (slug, title) = match status {
             StatusCode::NOT_FOUND => return Self::not_found(),
+            StatusCode::FORBIDDEN => ("forbidden", "Forbidden"),
             StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
             StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "The request body is too large"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => return Self::unsupported_media_type(),

@@ -6,7 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 use super::problem::Problem;
-use crate::accounts::Account;
+use crate::accounts::{Account, SessionInfo};
 
 /// A unix time as RFC 3339 (`2026-12-03T14:00:00Z`).
 pub fn timestamp(unix: i64) -> String {
@@ -46,6 +46,34 @@ impl From<Account> for UserBody {
             roles: a.roles,
             blocked: a.user.blocked,
             created_at: timestamp(a.user.created_at),
+        }
+    }
+}
+
+/// A live browser session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionBody {
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub last_seen_at: String,
+    pub ip: String,
+    pub user_agent: String,
+    /// The paging key (creation time, id); not sent.
+    #[serde(skip)]
+    pub key: (i64, String),
+}
+
+impl From<SessionInfo> for SessionBody {
+    fn from(s: SessionInfo) -> Self {
+        Self {
+            key: (s.created_at, s.id.clone()),
+            created_at: timestamp(s.created_at),
+            last_seen_at: timestamp(s.last_seen_at),
+            id: s.id,
+            ip: s.ip,
+            user_agent: s.user_agent,
         }
     }
 }

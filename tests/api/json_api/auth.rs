@@ -151,3 +151,68 @@ async fn the_document_is_openapi_3_1_and_describes_the_routes() {
     }
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 }
+
+#[tokio::test]
+async fn a_token_in_the_query_string_is_not_read_rfc_6750_2_1() {
+    let app = spawn_app().await;
+    let secret = api_rp(&app).await;
+    let token = user_token(&app, &secret, "rhea", &[], "openid account").await;
+    let res = reqwest::get(app.url(&format!("/api/v1/me?access_token={token}"))).await.unwrap();
+    assert_eq!(challenge(&res), "Bearer realm=\"gatehouse\"", "as if no token was sent");
+    problem(res, 401).await;
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_413_and_not_json_is_415() {
+    let app = spawn_app().await;
+    let secret = api_rp(&app).await;
+    let token = user_token(&app, &secret, "rhea", &[], "openid account").await;
+    let api = Api::new(&app, &token);
+    let big = serde_json::json!({ "display_name": "x".repeat(70 * 1024) });
+    let res =
+        api.request(reqwest::Method::PATCH, "/api/v1/me").header("if-match", "*").json(&big).send().await.unwrap();
+    problem(res, 413).await;
+    let res = api
+        .request(reqwest::Method::PATCH, "/api/v1/me")
+        .header("if-match", "*")
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 415).await;
+}
+
+#[tokio::test]
+async fn a_forged_cursor_is_422_on_every_backend() {
+    let app = spawn_app().await;
+    let secret = api_rp(&app).await;
+    let token = user_token(&app, &secret, "rhea", &[], "openid account").await;
+    use base64::Engine;
+    // A cursor is opaque, not trusted: a NUL inside one never reaches PostgreSQL.
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"[1,"a\u0000b"]"#);
+    for path in ["/api/v1/me/sessions", "/api/v1/me/activity"] {
+        let res = Api::new(&app, &token).get(&format!("{path}?cursor={forged}")).await;
+        let body = problem(res, 422).await;
+        assert_eq!(body["errors"][0]["field"], "cursor", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn role_ip_rules_hold_for_api_calls_as_for_pages() {
+    let app = spawn_app().await;
+    let secret = api_rp(&app).await;
+    let token = user_token(&app, &secret, "rhea", &["admin"], "openid account admin").await;
+    assert_eq!(Api::new(&app, &token).get("/api/v1/users").await.status(), 200);
+    // Admins only from an office network: the test's loopback address is outside it.
+    use gatehouse::security::ip_rules::{Action, Scope};
+    let office = Scope::Role("admin".into());
+    let now = app.state.clock.unix();
+    app.state
+        .ip
+        .add(&crate::helpers::test_ctx(), Action::Allow, "203.0.113.0/24", &office, "office", now)
+        .await
+        .unwrap();
+    let body = problem(Api::new(&app, &token).get("/api/v1/users").await, 403).await;
+    assert_eq!(body["type"], "urn:gatehouse:problem:forbidden");
+}

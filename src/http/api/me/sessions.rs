@@ -7,38 +7,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::super::paging::{self, Page};
-use super::super::types::timestamp;
+use super::super::types::{SessionBody, timestamp};
 use super::super::{AccountCaller, ApiQuery, Problem};
 use super::PageQuery;
-use crate::accounts::{SessionInfo, SignInOutcome, SignInRecord};
+use crate::accounts::{SignInOutcome, SignInRecord};
 use crate::app::AppState;
-
-/// A live browser session.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionBody {
-    pub id: String,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub last_seen_at: String,
-    pub ip: String,
-    pub user_agent: String,
-    #[serde(skip)]
-    key: (i64, String),
-}
-
-impl From<SessionInfo> for SessionBody {
-    fn from(s: SessionInfo) -> Self {
-        Self {
-            key: (s.created_at, s.id.clone()),
-            created_at: timestamp(s.created_at),
-            last_seen_at: timestamp(s.last_seen_at),
-            id: s.id,
-            ip: s.ip,
-            user_agent: s.user_agent,
-        }
-    }
-}
 
 /// Your live sessions, newest first.
 #[utoipa::path(

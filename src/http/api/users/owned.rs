@@ -7,9 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::{Consent, LinkedProvider, SessionInfo};
+use crate::accounts::{Consent, LinkedProvider};
 use crate::app::AppState;
 use crate::http::api::paging::{self, Page};
+use crate::http::api::types::SessionBody;
 use crate::http::api::types::timestamp;
 use crate::http::api::{AdminCaller, ApiQuery, Problem};
 
@@ -30,30 +31,6 @@ pub struct OwnedQuery {
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
     limit: Option<u32>,
-}
-
-/// A live browser session.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionBody {
-    pub id: String,
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    #[schema(format = DateTime)]
-    pub last_seen_at: String,
-    pub ip: String,
-    pub user_agent: String,
-}
-
-impl From<SessionInfo> for SessionBody {
-    fn from(s: SessionInfo) -> Self {
-        Self {
-            id: s.id,
-            created_at: timestamp(s.created_at),
-            last_seen_at: timestamp(s.last_seen_at),
-            ip: s.ip,
-            user_agent: s.user_agent,
-        }
-    }
 }
 
 /// A user's live sessions, newest first.
