@@ -67,16 +67,7 @@ impl Accounts {
         let idle_after = now - self.session.idle_timeout_secs;
         let key = after.as_ref().map(|(at, id)| (*at, id.as_str()));
         let rows = self.store.conn().await?.db().user_sessions_page(user_id, now, idle_after, key, limit).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| SessionInfo {
-                id: r.id,
-                created_at: r.created_at,
-                last_seen_at: r.last_seen_at,
-                ip: r.ip,
-                user_agent: r.user_agent,
-            })
-            .collect())
+        Ok(rows.into_iter().map(SessionInfo::from).collect())
     }
 
     /// Up to `limit` of the user's sign-in attempts after the page key

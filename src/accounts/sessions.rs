@@ -63,6 +63,12 @@ pub struct SessionInfo {
     pub user_agent: String,
 }
 
+impl From<store::SessionRow> for SessionInfo {
+    fn from(r: store::SessionRow) -> Self {
+        Self { id: r.id, created_at: r.created_at, last_seen_at: r.last_seen_at, ip: r.ip, user_agent: r.user_agent }
+    }
+}
+
 impl Accounts {
     fn idle_after(&self, now: i64) -> i64 {
         now - self.session.idle_timeout_secs
@@ -151,15 +157,6 @@ impl Accounts {
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<SessionInfo>> {
         let now = self.now();
         let rows = self.store.conn().await?.db().user_sessions(user_id, now, self.idle_after(now)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| SessionInfo {
-                id: r.id,
-                created_at: r.created_at,
-                last_seen_at: r.last_seen_at,
-                ip: r.ip,
-                user_agent: r.user_agent,
-            })
-            .collect())
+        Ok(rows.into_iter().map(SessionInfo::from).collect())
     }
 }

@@ -652,3 +652,19 @@ async fn client_create_takes_web_origins_and_refuses_bad_ones_naming_the_value()
     );
     assert!(out.contains("web origins: https://spa.example http://127.0.0.1:5173"), "{out}");
 }
+
+#[tokio::test]
+async fn a_service_role_is_set_shown_and_cleared_and_only_for_a_confidential_credentials_client() {
+    let env = Env::new().await;
+    let svc = ["client", "create", "--client-id", "ops", "--name", "Ops", "--grant-type", "client_credentials"];
+    let out = env.ok(&[&svc[..], &["--scope", "admin", "--service-role", "admin"]].concat(), "");
+    assert!(out.contains("service roles: admin"), "{out}");
+    assert!(env.ok(&["client", "show", "ops"], "").contains("service_roles:             admin"));
+    env.ok(&["client", "update", "ops", "--service-role", ""], "");
+    let shown = env.ok(&["client", "show", "ops"], "");
+    assert!(shown.lines().any(|l| l.trim_end() == "service_roles:"), "cleared: {shown}");
+    let web = ["client", "create", "--client-id", "web", "--name", "Web", "--redirect-uri", "https://app.example/cb"];
+    let err = env.fails(&[&web[..], &["--service-role", "admin"]].concat(), "");
+    assert!(err.contains("client_credentials"), "{err}");
+    assert!(env.fails(&["client", "update", "ops", "--service-role", "Not A Role"], "").contains("service role"));
+}
