@@ -167,16 +167,44 @@ impl IpPolicy {
     ) -> Result<Rule, Error> {
         let (action, cidr, scope, note) = rule;
         let net = parse_net(cidr)?;
-        if let Ok(ip) = ctx.ip.parse::<IpAddr>() {
-            let mut rules = self.list().await?;
-            let before = RuleSet::new(rules.clone());
-            rules.push(Rule { id: 0, action, net, scope: scope.clone(), note: String::new(), created_at: now });
-            let after = RuleSet::new(rules);
-            if let Some(lost) = keep.iter().find(|s| before.allows(s, Some(ip)) && !after.allows(s, Some(ip))) {
-                return Err(RuleError::LocksOut { ip: ip.to_string(), scope: lost.to_string() }.into());
-            }
-        }
+        let new = Rule { id: 0, action, net, scope: scope.clone(), note: String::new(), created_at: now };
+        self.keeps_access(ctx, keep, |rules| rules.push(new)).await?;
         self.add(ctx, action, cidr, scope, note, now).await
+    }
+
+    /// [`IpPolicy::remove`], refused ([`RuleError::LocksOut`]) like
+    /// [`IpPolicy::add_keeping_access`] when removing the rule would shut
+    /// the caller out (their own allow entry, while other allows remain).
+    pub async fn remove_keeping_access(
+        &self,
+        ctx: &audit::Context,
+        id: i64,
+        keep: &[Scope],
+        now: i64,
+    ) -> Result<bool, Error> {
+        self.keeps_access(ctx, keep, |rules| rules.retain(|r| r.id != id)).await?;
+        self.remove(ctx, id, now).await
+    }
+
+    /// Whether the change `edit` makes to today's rules still lets the
+    /// address of `ctx` in for every scope of `keep` that lets it in now.
+    /// The check reads the rules before the change's own transaction, so
+    /// two operators changing rules at the same moment are not serialized.
+    async fn keeps_access(
+        &self,
+        ctx: &audit::Context,
+        keep: &[Scope],
+        edit: impl FnOnce(&mut Vec<Rule>),
+    ) -> Result<(), Error> {
+        let Ok(ip) = ctx.ip.parse::<IpAddr>() else { return Ok(()) };
+        let mut rules = self.list().await?;
+        let before = RuleSet::new(rules.clone());
+        edit(&mut rules);
+        let after = RuleSet::new(rules);
+        match keep.iter().find(|s| before.allows(s, Some(ip)) && !after.allows(s, Some(ip))) {
+            Some(lost) => Err(RuleError::LocksOut { ip: ip.to_string(), scope: lost.to_string() }.into()),
+            None => Ok(()),
+        }
     }
 
     /// Up to `limit` rules with an id above `after`, oldest first.

@@ -141,9 +141,18 @@ async fn an_ip_rule_never_shuts_the_caller_out_and_is_validated_like_the_cli() {
     }
     // A rule for someone else's address, or an allow list the caller is on, is fine.
     let fine = json!({"action": "allow", "cidr": "127.0.0.1"});
-    assert_eq!(api.post("/api/v1/ip-rules", &fine).await.status(), 201);
+    let own = api.post("/api/v1/ip-rules", &fine).await;
+    assert_eq!(own.status(), 201);
+    let own_id = own.json::<Value>().await.unwrap()["id"].clone();
     let other = json!({"action": "deny", "cidr": "203.0.113.0/24"});
     assert_eq!(api.post("/api/v1/ip-rules", &other).await.status(), 201);
+    // With the caller on an allow list, another allow entry is fine; removing
+    // the caller's own entry would leave only the other one, so it is refused.
+    let office = json!({"action": "allow", "cidr": "192.0.2.0/24"});
+    let office = api.post("/api/v1/ip-rules", &office).await.json::<Value>().await.unwrap();
+    problem(api.delete(&format!("/api/v1/ip-rules/{own_id}")).await, 409).await;
+    assert_eq!(api.delete(&format!("/api/v1/ip-rules/{}", office["id"])).await.status(), 204);
+    assert_eq!(api.delete(&format!("/api/v1/ip-rules/{own_id}")).await.status(), 204, "no allow list left");
 
     let cases = [
         (json!({"action": "deny", "cidr": "10.0.0.0/33"}), "cidr"),

@@ -154,7 +154,11 @@ async fn add_ip_rule(
 #[utoipa::path(
     delete, path = "/api/v1/ip-rules/{id}", tag = "operations",
     security(("bearer" = ["admin"])), params(("id" = i64, Path, description = "The rule's id")),
-    responses((status = 204, description = "Removed"))
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 409, description = "Removing it would refuse your own address", body = crate::http::api::ProblemBody,
+            content_type = "application/problem+json"),
+    )
 )]
 async fn remove_ip_rule(
     State(state): State<AppState>,
@@ -162,7 +166,8 @@ async fn remove_ip_rule(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let id: i64 = id.parse().map_err(|_| Problem::not_found())?;
-    if !state.ip.remove(admin.ctx(), id, state.clock.unix()).await? {
+    let keep = admin.0.principal.ip_scopes();
+    if !state.ip.remove_keeping_access(admin.ctx(), id, &keep, state.clock.unix()).await? {
         return Err(Problem::not_found());
     }
     Ok(StatusCode::NO_CONTENT)
