@@ -274,32 +274,13 @@ impl From<accounts::Error> for Problem {
 impl From<clients::Error> for Problem {
     fn from(err: clients::Error) -> Self {
         match err {
-            clients::Error::Invalid(why) => Self::invalid_field(client_field(&why), why),
+            clients::Error::Invalid { field, message } => Self::invalid_field(field, message),
             clients::Error::Exists(id) => Self::conflict(format!("a client with id {id:?} already exists")),
             clients::Error::Unknown(_) => Self::not_found(),
             clients::Error::Stale => Self::stale(),
             other @ clients::Error::Store(_) => Self::internal(other),
         }
     }
-}
-
-/// The request field a client registration refusal is about, read from
-/// the service's message (which names the setting it refuses).
-fn client_field(why: &str) -> &'static str {
-    const FIELDS: [(&str, &str); 11] = [
-        ("--client-id", "client_id"),
-        ("--name", "name"),
-        ("post-logout", "post_logout_redirect_uris"),
-        ("redirect", "redirect_uris"),
-        ("service role", "service_roles"),
-        ("grant type", "grant_types"),
-        ("client_credentials", "grant_types"),
-        ("web origin", "web_origins"),
-        ("resource server audience", "resource_audiences"),
-        ("scope", "scope"),
-        ("public", "public"),
-    ];
-    FIELDS.iter().find(|(needle, _)| why.contains(needle)).map_or("client", |(_, field)| field)
 }
 
 impl From<GrantError> for Problem {

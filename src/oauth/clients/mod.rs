@@ -56,8 +56,10 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// Registration errors; each says which input is wrong and why.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    Invalid(String),
+    /// A refused setting: `field` names it as the JSON API's client fields
+    /// do (`redirect_uris`, `scope`…), `message` says why (CLI wording).
+    #[error("{message}")]
+    Invalid { field: &'static str, message: String },
     #[error("a client with id {0:?} already exists")]
     Exists(String),
     #[error("no client with id {0:?}")]
@@ -67,6 +69,13 @@ pub enum Error {
     Stale,
     #[error("storage failed")]
     Store(#[from] store::Error),
+}
+
+impl Error {
+    /// [`Error::Invalid`] of `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { field, message: message.into() }
+    }
 }
 
 /// How long the set of all clients' web origins (for CORS preflights) is
@@ -163,7 +172,7 @@ impl Clients {
         let service_roles = check_service_roles(&spec.service_roles, spec.public, &checked.grants)?;
         let scope = scope(spec.scope.as_deref().unwrap_or(DEFAULT_SCOPE))?.to_string();
         let (secret_hash, generated_secret) = match (spec.public, spec.secret) {
-            (true, Some(_)) => return Err(Error::Invalid("a --public client has no secret".into())),
+            (true, Some(_)) => return Err(Error::invalid("public", "a --public client has no secret")),
             (true, None) => (None, None),
             (false, given) => {
                 let (hash, generated) = new_secret(given)?;
@@ -317,7 +326,10 @@ impl Clients {
         let mut tx = self.store.begin().await?;
         let client = tx.db().find_client(client_id).await?.ok_or_else(|| Error::Unknown(client_id.to_owned()))?;
         if client.public {
-            return Err(Error::Invalid(format!("client {client_id:?} is public: it has no secret to rotate")));
+            return Err(Error::invalid(
+                "public",
+                format!("client {client_id:?} is public: it has no secret to rotate"),
+            ));
         }
         let (hash, generated) = new_secret(given)?;
         if !tx.db().set_client_secret(client_id, &hash).await? {

@@ -25,7 +25,7 @@ impl Checked {
         let grants = grant_types(grants, public)?;
         // A service client (client_credentials only) redirects nobody.
         if redirects.is_empty() && grants.contains(GrantType::AuthorizationCode) {
-            return Err(Error::Invalid("at least one --redirect-uri is required".into()));
+            return Err(Error::invalid("redirect_uris", "at least one --redirect-uri is required"));
         }
         for uri in redirects.iter().chain(logouts) {
             check_redirect_uri(uri)?;
@@ -37,7 +37,7 @@ impl Checked {
 pub(super) fn check_name(raw: &str) -> Result<&str, Error> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::Invalid("--name must be 1 to 100 printable characters".into()));
+        return Err(Error::invalid("name", "--name must be 1 to 100 printable characters"));
     }
     Ok(name)
 }
@@ -48,7 +48,10 @@ pub(super) fn new_secret(given: Option<SecretString>) -> Result<(String, Option<
     match given {
         Some(secret) => {
             if secret.expose_secret().chars().count() < MIN_SECRET_LEN {
-                return Err(Error::Invalid(format!("the secret must be at least {MIN_SECRET_LEN} characters")));
+                return Err(Error::invalid(
+                    "secret",
+                    format!("the secret must be at least {MIN_SECRET_LEN} characters"),
+                ));
             }
             Ok((token::hash_secret(secret.expose_secret()), None))
         }
@@ -62,7 +65,7 @@ pub(super) fn new_secret(given: Option<SecretString>) -> Result<(String, Option<
 /// RFC 6749 §2.2: the identifier is a string; we keep it URL- and log-safe.
 pub(super) fn check_client_id(id: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if ok { Ok(()) } else { Err(Error::Invalid("--client-id must be 1 to 64 of A-Z a-z 0-9 . _ -".into())) }
+    if ok { Ok(()) } else { Err(Error::invalid("client_id", "--client-id must be 1 to 64 of A-Z a-z 0-9 . _ -")) }
 }
 
 /// RFC 6749 §3.1.2: absolute URI, no fragment. We also require https, except
@@ -72,7 +75,7 @@ pub(super) fn check_client_id(id: &str) -> Result<(), Error> {
 /// only a trap (`https://app.example@evil.example/cb` reads like one host and
 /// names another): both are refused here, for every way of registering.
 pub(super) fn check_redirect_uri(raw: &str) -> Result<(), Error> {
-    let bad = |why: &str| Error::Invalid(format!("redirect URI {raw:?} {why}"));
+    let bad = |why: &str| Error::invalid("redirect_uris", format!("redirect URI {raw:?} {why}"));
     // Before the query: the scheme, authority and path (a `*` in a query
     // value is data, matched exactly like the rest).
     let before_query = raw.split(['?', '#']).next().unwrap_or(raw);
@@ -114,7 +117,7 @@ fn is_loopback(url: &Url) -> bool {
 /// loopback as redirect URIs are. Returns it in the browser's serialization
 /// (lowercase host, no default port), which is what requests are compared to.
 pub fn check_web_origin(raw: &str) -> Result<String, Error> {
-    let bad = |why: &str| Error::Invalid(format!("web origin {raw:?} {why}"));
+    let bad = |why: &str| Error::invalid("web_origins", format!("web origin {raw:?} {why}"));
     if raw.contains('*') {
         return Err(bad("must not contain a wildcard; list each origin"));
     }
@@ -153,9 +156,12 @@ pub fn check_resource_audiences(raw: &[String]) -> Result<Vec<String>, Error> {
     let mut out: Vec<String> = Vec::new();
     for aud in raw {
         if aud.is_empty() || aud.len() > MAX_AUDIENCE_LEN || !aud.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::Invalid(format!(
-                "resource server audience {aud:?} must be 1 to {MAX_AUDIENCE_LEN} visible ASCII characters without spaces"
-            )));
+            return Err(Error::invalid(
+                "resource_audiences",
+                format!(
+                    "resource server audience {aud:?} must be 1 to {MAX_AUDIENCE_LEN} visible ASCII characters without spaces"
+                ),
+            ));
         }
         if !out.contains(aud) {
             out.push(aud.clone());
@@ -175,17 +181,21 @@ pub fn check_service_roles(raw: &[String], public: bool, grants: &GrantTypes) ->
     for role in raw {
         let plain = role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b));
         if role.is_empty() || role.len() > MAX_ROLE_LEN || !plain {
-            return Err(Error::Invalid(format!(
-                "service role {role:?} must be 1 to {MAX_ROLE_LEN} lowercase letters, digits, '-', '_', '.' or ':'"
-            )));
+            return Err(Error::invalid(
+                "service_roles",
+                format!(
+                    "service role {role:?} must be 1 to {MAX_ROLE_LEN} lowercase letters, digits, '-', '_', '.' or ':'"
+                ),
+            ));
         }
         if !out.contains(role) {
             out.push(role.clone());
         }
     }
     if !out.is_empty() && (public || !grants.contains(GrantType::ClientCredentials)) {
-        return Err(Error::Invalid(
-            "a service role needs a confidential client with --grant-type client_credentials".into(),
+        return Err(Error::invalid(
+            "service_roles",
+            "a service role needs a confidential client with --grant-type client_credentials",
         ));
     }
     Ok(out)
@@ -212,15 +222,18 @@ pub(super) fn grant_types(asked: &[String], public: bool) -> Result<GrantTypes, 
     let mut out = Vec::new();
     for name in asked {
         let Some(grant) = GrantType::parse(name) else {
-            return Err(Error::Invalid(format!("unknown grant type {name:?}; use one of {}", GRANT_TYPES.join(", "))));
+            return Err(Error::invalid(
+                "grant_types",
+                format!("unknown grant type {name:?}; use one of {}", GRANT_TYPES.join(", ")),
+            ));
         };
         if public && grant == GrantType::ClientCredentials {
-            return Err(Error::Invalid("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
+            return Err(Error::invalid("grant_types", "a public client cannot use client_credentials (RFC 6749 §4.4)"));
         }
         // RFC 6749 §4.3.2 authenticates the client; a public one would make
         // the password grant an open password oracle.
         if public && grant == GrantType::Password {
-            return Err(Error::Invalid("a public client cannot use the password grant (RFC 6749 §4.3)".into()));
+            return Err(Error::invalid("grant_types", "a public client cannot use the password grant (RFC 6749 §4.3)"));
         }
         out.push(grant);
     }
@@ -230,9 +243,9 @@ pub(super) fn grant_types(asked: &[String], public: bool) -> Result<GrantTypes, 
 /// RFC 6749 §3.3: space-delimited scope tokens of %x21 / %x23-5B / %x5D-7E;
 /// at least one.
 pub(super) fn scope(raw: &str) -> Result<Scope, Error> {
-    let scope = Scope::parse(raw).map_err(|e| Error::Invalid(e.to_string()))?;
+    let scope = Scope::parse(raw).map_err(|e| Error::invalid("scope", e.to_string()))?;
     if scope.is_empty() {
-        return Err(Error::Invalid("--scope must name at least one scope".into()));
+        return Err(Error::invalid("scope", "--scope must name at least one scope"));
     }
     Ok(scope)
 }

@@ -135,8 +135,7 @@ async fn sessions_are_listed_by_page_and_ended_one_by_one() {
 async fn another_users_session_is_404() {
     let app = spawn_app().await;
     let api = Api::new(&app, account(&app, "gil", &[]).await);
-    let other = app.signed_in("hal", &[]).await;
-    let _ = other;
+    app.signed_in("hal", &[]).await;
     let hal = app.state.accounts.find("hal").await.unwrap();
     let sessions = app.state.accounts.sessions(&hal.id).await.unwrap();
     problem(api.delete(&format!("/api/v1/me/sessions/{}", sessions[0].id)).await, 404).await;
