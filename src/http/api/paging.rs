@@ -6,9 +6,9 @@
 //! tells whether another page exists.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::problem::Problem;
 
@@ -16,6 +16,18 @@ use super::problem::Problem;
 pub const MAX_LIMIT: u32 = 200;
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 50;
+
+/// The query of a list with no filters of its own (lists with filters
+/// carry the same two fields).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
 
 /// A page of items.
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,13 +10,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::etag::{IfMatch, tagged};
-use super::paging::{self, Page};
+use super::paging::{self, Page, PageQuery};
 use super::{AdminCaller, ApiJson, ApiQuery, Problem, ProblemBody};
 use crate::app::AppState;
 use crate::oauth::tokens::may_delete_client;
 
 pub mod types;
-use types::{ClientBody, CreateClient, ListQuery, SecretBody, UpdateClient};
+use types::{ClientBody, CreateClient, SecretBody, UpdateClient};
 
 /// This area's routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -29,13 +29,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The clients, by client_id.
 #[utoipa::path(
     get, path = "/api/v1/clients", tag = "clients",
-    security(("bearer" = ["admin"])), params(ListQuery),
+    security(("bearer" = ["admin"])), params(PageQuery),
     responses((status = 200, description = "A page of clients", body = Page<ClientBody>))
 )]
 async fn list_clients(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ClientBody>>, Problem> {
     let limit = paging::limit(q.limit)?;
     let after: Option<String> = paging::after(q.cursor.as_deref())?;

@@ -1,7 +1,7 @@
 //! The request and response bodies of `/api/v1/clients…`.
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::http::api::types::timestamp;
 use crate::oauth::clients::{Client, ClientChanges, ClientSpec};
@@ -144,15 +144,4 @@ impl From<UpdateClient> for ClientChanges {
 pub struct SecretBody {
     pub client_id: String,
     pub client_secret: String,
-}
-
-/// Paging of a list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1 to 200; default 50.
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }

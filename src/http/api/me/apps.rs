@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::super::paging::PageQuery;
 use super::super::paging::{self, Page};
 use super::super::types::timestamp;
 use super::super::{AccountCaller, ApiQuery, Problem};
-use super::PageQuery;
 use crate::accounts::export::Export;
 use crate::app::AppState;
 use crate::oauth::tokens::ConnectedApp;

@@ -6,10 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::super::paging::PageQuery;
 use super::super::paging::{self, Page};
 use super::super::types::{SessionBody, timestamp};
 use super::super::{AccountCaller, ApiQuery, Problem};
-use super::PageQuery;
 use crate::accounts::{SignInOutcome, SignInRecord};
 use crate::app::AppState;
 

@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::api::paging::{self, Page};
+use crate::http::api::paging::{self, Page, PageQuery};
 use crate::http::api::types::timestamp;
 use crate::http::api::{AdminCaller, ApiJson, ApiQuery, Problem};
 use crate::security::ip_policy;
@@ -21,17 +21,6 @@ use crate::security::ip_rules::{Action, Rule, RuleError, Scope};
 /// This area's routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_ip_rules, add_ip_rule)).routes(routes!(remove_ip_rule))
-}
-
-/// Paging of the rules.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RuleParams {
-    /// 1 to 200; default 50.
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
 }
 
 /// What a rule does to the addresses it matches.
@@ -106,13 +95,13 @@ impl From<ip_policy::Error> for Problem {
 /// The rules, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/ip-rules", tag = "operations",
-    security(("bearer" = ["admin"])), params(RuleParams),
+    security(("bearer" = ["admin"])), params(PageQuery),
     responses((status = 200, description = "A page of rules, oldest first", body = Page<RuleBody>))
 )]
 async fn list_ip_rules(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    ApiQuery(q): ApiQuery<RuleParams>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<RuleBody>>, Problem> {
     let limit = paging::limit(q.limit)?;
     let after: Option<i64> = paging::after(q.cursor.as_deref())?;

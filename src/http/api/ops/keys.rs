@@ -2,13 +2,13 @@
 //! `gatehouse keys` reads them): public facts only, never key material.
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::api::paging::{self, Page};
+use crate::http::api::paging::{self, Page, PageQuery};
 use crate::http::api::types::timestamp;
 use crate::http::api::{AdminCaller, ApiQuery, Problem};
 use crate::keys::KeyInfo;
@@ -16,17 +16,6 @@ use crate::keys::KeyInfo;
 /// This area's routes.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_keys)).routes(routes!(rotate_keys))
-}
-
-/// Paging of the keys.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct KeyParams {
-    /// 1 to 200; default 50.
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
 }
 
 /// A signing key.
@@ -67,13 +56,13 @@ pub struct RotatedBody {
 /// The signing keys, newest first.
 #[utoipa::path(
     get, path = "/api/v1/keys", tag = "operations",
-    security(("bearer" = ["admin"])), params(KeyParams),
+    security(("bearer" = ["admin"])), params(PageQuery),
     responses((status = 200, description = "A page of keys, newest first", body = Page<KeyBody>))
 )]
 async fn list_keys(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    ApiQuery(q): ApiQuery<KeyParams>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<KeyBody>>, Problem> {
     let limit = paging::limit(q.limit)?;
     let after: Option<(i64, String)> = paging::after(q.cursor.as_deref())?;

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::http::api::paging::{self, Page};
+use crate::http::api::paging::{self, Page, PageQuery};
 use crate::http::api::types::timestamp;
 use crate::http::api::{AdminCaller, ApiQuery, Problem};
 use crate::mail::outbox::{MailState, MailSummary, Retry};
@@ -26,17 +26,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct MailParams {
     /// `pending`, `sent` or `dead`; every message when absent.
     state: Option<String>,
-    /// 1 to 200; default 50.
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
-/// Paging of the dead letters.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeadParams {
     /// 1 to 200; default 50.
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -123,13 +112,13 @@ async fn list_mail(
 /// The dead letters (attempts used up, or refused for good), newest first.
 #[utoipa::path(
     get, path = "/api/v1/mail/dead-letters", tag = "operations",
-    security(("bearer" = ["admin"])), params(DeadParams),
+    security(("bearer" = ["admin"])), params(PageQuery),
     responses((status = 200, description = "A page of dead letters, newest first", body = Page<MailBody>))
 )]
 async fn list_dead_letters(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    ApiQuery(q): ApiQuery<DeadParams>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<MailBody>>, Problem> {
     Ok(Json(page(&state, Some(MailState::Dead), q.limit, q.cursor.as_deref()).await?))
 }

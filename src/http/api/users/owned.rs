@@ -2,14 +2,14 @@
 //! user has, each paged like every list (`cursor`, `limit`).
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::{Consent, LinkedProvider};
 use crate::app::AppState;
-use crate::http::api::paging::{self, Page};
+use crate::http::api::paging::{self, Page, PageQuery};
 use crate::http::api::types::SessionBody;
 use crate::http::api::types::timestamp;
 use crate::http::api::{AdminCaller, ApiQuery, Problem};
@@ -22,29 +22,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_user_consents))
 }
 
-/// The paging of these lists.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct OwnedQuery {
-    /// From `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    limit: Option<u32>,
-}
-
 /// A user's live sessions, newest first.
 #[utoipa::path(
     get, path = "/api/v1/users/{id}/sessions", tag = "users",
     security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "The user's id"), OwnedQuery),
+    params(("id" = String, Path, description = "The user's id"), PageQuery),
     responses((status = 200, description = "The sessions", body = Page<SessionBody>))
 )]
 async fn list_user_sessions(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<OwnedQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<SessionBody>>, Problem> {
     let limit = paging::limit(q.limit)?;
     let after = paging::after::<String>(q.cursor.as_deref())?;
@@ -83,14 +72,14 @@ impl From<LinkedProvider> for ProviderBody {
 #[utoipa::path(
     get, path = "/api/v1/users/{id}/providers", tag = "users",
     security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "The user's id"), OwnedQuery),
+    params(("id" = String, Path, description = "The user's id"), PageQuery),
     responses((status = 200, description = "The linked providers", body = Page<ProviderBody>))
 )]
 async fn list_user_providers(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<OwnedQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ProviderBody>>, Problem> {
     let limit = paging::limit(q.limit)?;
     let after = paging::after::<(String, String)>(q.cursor.as_deref())?;
@@ -125,14 +114,14 @@ impl From<Consent> for ConsentBody {
 #[utoipa::path(
     get, path = "/api/v1/users/{id}/consents", tag = "users",
     security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "The user's id"), OwnedQuery),
+    params(("id" = String, Path, description = "The user's id"), PageQuery),
     responses((status = 200, description = "The consents", body = Page<ConsentBody>))
 )]
 async fn list_user_consents(
     State(state): State<AppState>,
     _admin: AdminCaller,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<OwnedQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ConsentBody>>, Problem> {
     let limit = paging::limit(q.limit)?;
     let after = paging::after::<String>(q.cursor.as_deref())?;
