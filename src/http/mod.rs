@@ -30,6 +30,7 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod authorize;
+pub mod confirm;
 pub mod cookies;
 pub mod cors;
 pub mod discovery;

@@ -22,6 +22,16 @@ pub struct Driver {
 impl Driver {
     /// Starts chromedriver and a headless Chromium session; `None` where it is not installed (outside CI).
     pub async fn start() -> Option<Self> {
+        Self::start_with(true).await
+    }
+
+    /// A browser with JavaScript turned off (content settings), for pages
+    /// that must work without it. `script` and `axe` do not work in it.
+    pub async fn without_javascript() -> Option<Self> {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(javascript: bool) -> Option<Self> {
         let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -51,7 +61,7 @@ impl Driver {
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
             format!("--user-data-dir={}", profile.display()), "--window-size=1000,900"
-        ]}}}});
+        ], "prefs": {"profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }}}}}});
         let mut session = None;
         for _ in 0..100 {
             if let Ok(res) = http.post(format!("{base}/session")).json(&caps).send().await {
@@ -125,6 +135,56 @@ impl Driver {
 
     pub async fn script(&self, js: &str) -> Value {
         self.call(reqwest::Method::POST, "/execute/sync", json!({"script": js, "args": []})).await
+    }
+
+    /// Runs axe-core (the npm package in tests/axe, injected through WebDriver)
+    /// on the current page and fails on any serious or critical violation,
+    /// naming the rule and the elements. Skipped (with a note) where `npm ci`
+    /// has not been run in tests/axe, except in CI.
+    pub async fn assert_accessible(&self, page: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/axe/node_modules/axe-core/axe.min.js");
+        let Ok(axe) = std::fs::read_to_string(&path) else {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI must have axe-core (npm ci in tests/axe)");
+            eprintln!("axe skipped on {page}: run `npm ci --prefix tests/axe`");
+            return;
+        };
+        let run = format!(
+            "{axe}\nconst done = arguments[arguments.length - 1];\n\
+             axe.run(document, {{resultTypes: ['violations']}}).then(r => done(r.violations.map(v => \
+             ({{id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}}))), \
+             e => done([{{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}}]));"
+        );
+        let found = self.call(reqwest::Method::POST, "/execute/async", json!({"script": run, "args": []})).await;
+        let bad: Vec<&Value> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(bad.is_empty(), "axe-core on {page}: {}", serde_json::to_string_pretty(&bad).unwrap());
+    }
+
+    /// Presses Tab until the focused element's text or value contains
+    /// `label`, then Enter: the page works by keyboard alone. Panics after
+    /// 60 presses.
+    pub async fn keyboard_activate(&self, label: &str) {
+        for _ in 0..60 {
+            self.keys("\u{E004}").await;
+            let focused =
+                self.script("const e = document.activeElement; return e ? (e.innerText || e.value || '') : '';").await;
+            if focused.as_str().is_some_and(|t| t.contains(label)) {
+                self.keys("\u{E007}").await;
+                return;
+            }
+        }
+        panic!("Tab never reached {label:?}");
+    }
+
+    async fn keys(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
+        ]}]});
+        self.call(reqwest::Method::POST, "/actions", actions).await;
     }
 
     /// Saves a PNG of the page under target/screenshots/ for a person to look at.
@@ -285,4 +345,34 @@ async fn a_browser_admin_blocks_a_user_and_cannot_remove_the_last_admin() {
     driver.screenshot("admin-last-admin").await;
     let roles = app.state.accounts.roles(&app.state.accounts.find("root").await.unwrap().id).await.unwrap();
     assert!(roles.contains(&"admin".to_owned()), "{roles:?}");
+}
+
+/// Issue 17 item 5: the public pages pass axe-core (no serious or critical
+/// violations), signing in works by keyboard alone and with JavaScript off.
+#[tokio::test]
+async fn the_public_pages_pass_axe_and_sign_in_works_by_keyboard_and_without_javascript() {
+    let Some(driver) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    app.create_user("kim", &[]).await;
+    for (path, name) in [("/login", "login"), ("/register", "register"), ("/password/forgot", "forgot")] {
+        driver.goto(&app.url(path)).await;
+        driver.assert_accessible(name).await;
+    }
+    driver.goto(&app.url("/login")).await;
+    driver.type_into("#username", "kim").await;
+    driver.type_into("#password", crate::helpers::PASSWORD).await;
+    driver.keyboard_activate("Sign in").await;
+    driver.wait_for("this browser").await;
+    driver.assert_accessible("account").await;
+    driver.goto(&app.url("/logout")).await;
+    driver.assert_accessible("logout").await;
+    drop(driver);
+
+    let Some(plain) = Driver::without_javascript().await else { return };
+    plain.goto(&app.url("/login")).await;
+    plain.type_into("#username", "kim").await;
+    plain.type_into("#password", crate::helpers::PASSWORD).await;
+    plain.click("button[type=submit]").await;
+    plain.wait_for("this browser").await;
+    assert_eq!(plain.current_path().await, "/account");
 }

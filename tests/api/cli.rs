@@ -447,11 +447,16 @@ async fn mail_being_sent_when_serve_is_killed_is_sent_within_30_s_of_a_restart()
 #[tokio::test]
 async fn mail_commands_list_retry_and_purge_dead_letters() {
     let env = Env::new().await;
-    // Nothing listens here: every attempt fails, and one attempt is all there is.
-    let closed = crate::smtp::SmtpSink::start().await;
-    let port = closed.port();
-    closed.stop().await;
-    let url = format!("smtp://127.0.0.1:{port}");
+    // This "server" hangs up on every connection: every attempt fails, and one
+    // attempt is all there is. (A stopped sink's port could be taken by another
+    // test's listener meanwhile, so the port stays ours while it matters.)
+    let refusing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", refusing.local_addr().unwrap());
+    let hang_up = tokio::spawn(async move {
+        while let Ok((socket, _)) = refusing.accept().await {
+            drop(socket);
+        }
+    });
     let vars = [("GATEHOUSE_MAIL__SMTP_URL", url.as_str()), ("GATEHOUSE_MAIL__MAX_ATTEMPTS", "1")];
     let server = Server::start_with(&env, &vars);
     register_over_http(&server.base, "lou").await;
@@ -469,9 +474,14 @@ async fn mail_commands_list_retry_and_purge_dead_letters() {
     assert!(metrics.contains("gatehouse_mail_dead_letters 1"), "{metrics}");
     assert!(server.terminate());
 
-    // SMTP is back; the operator resends the dead letter.
-    let sink = crate::smtp::SmtpSink::start_on(port).await;
-    let id = listed.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    hang_up.abort();
+
+    // SMTP works again (at a new address); the operator resends the dead letter.
+    let sink = crate::smtp::SmtpSink::start().await;
+    let url = format!("smtp://127.0.0.1:{}", sink.port());
+    let vars = [("GATEHOUSE_MAIL__SMTP_URL", url.as_str()), ("GATEHOUSE_MAIL__MAX_ATTEMPTS", "1")];
+    let id = listed.lines().find(|l| l.contains("lou@example.com")).unwrap().split_whitespace().next().unwrap();
+    let id = id.to_owned();
     assert!(env.fails(&["mail", "retry", "no-such-id"], "").contains("no unsent message"));
     assert!(env.ok(&["mail", "retry", &id], "").contains("queued again"));
     let server = Server::start_with(&env, &vars);

@@ -1,4 +1,4 @@
-//! The admin console (minimal for now): the user list with search, paging,
+//! The console's users section: the user list with search, paging,
 //! block/unblock and the admin role. Every handler takes [`Admin`], so access control cannot
 //! be forgotten on a new route.
 use askama::Template;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::accounts;
 use crate::app::AppState;
+use crate::http::admin::{Console, Section};
 use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
 use crate::http::extract::{Admin, CsrfForm, PageCsrf};
@@ -21,7 +22,6 @@ const PER_PAGE: i64 = 25;
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(|_: Admin| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(get_users))
         .route("/admin/users/{id}/block", post(post_block))
         .route("/admin/users/{id}/unblock", post(post_unblock))
@@ -59,9 +59,10 @@ impl From<accounts::ListedUser> for UserView {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "admin_users.html")]
+#[template(path = "admin/users.html")]
 struct UsersPage {
     nav: Nav,
+    console: Console,
     csrf: String,
     query: String,
     users: Vec<UserView>,
@@ -97,6 +98,7 @@ async fn get_users(
     let q = accounts::bounded_query(&query.q);
     let page_view = UsersPage {
         nav: Nav::new(Some(&admin)),
+        console: Console::new(Section::Users),
         csrf: csrf.token.clone(),
         prev_page: (list.page > 1).then(|| page_link(&q, list.page - 1)),
         next_page: list.has_next.then(|| page_link(&q, list.page + 1)),
