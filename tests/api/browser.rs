@@ -32,6 +32,13 @@ impl Driver {
     }
 
     async fn start_with(javascript: bool) -> Option<Self> {
+        // The browser passes (pages, accessibility) run once, in the SQLite
+        // pass: what a page shows does not depend on the backend, and the
+        // HTTP tests cover both. `BROWSER_ON_POSTGRES=1` runs them there too.
+        if crate::helpers::on_postgres() && std::env::var_os("BROWSER_ON_POSTGRES").is_none() {
+            eprintln!("skipped: browser tests run in the SQLite pass");
+            return None;
+        }
         let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
