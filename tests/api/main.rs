@@ -17,6 +17,7 @@ mod client_registration;
 mod code_errors;
 mod console_ops_mail_keys;
 mod console_users;
+mod console_users_browser;
 mod cors;
 mod cors_browser;
 mod deletion;
