@@ -81,6 +81,9 @@ impl Accounts {
         if after.is_some_and(|(_, id)| id.contains('\0') || id.len() > 64) {
             return Err(Error::field("cursor", "the cursor is not one this server handed out"));
         }
+        if filter.role.as_deref().is_some_and(|r| !super::ROLES.contains(&r)) {
+            return Err(Error::field("role", format!("use one of: {}", super::ROLES.join(", "))));
+        }
         let needle = filter.q.as_deref().map(super::bounded_query).map(|q| super::names::login_key(&q));
         let query = UserQuery {
             needle: needle.as_deref().unwrap_or_default(),

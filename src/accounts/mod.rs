@@ -22,6 +22,7 @@ use crate::store::{self, NewUser, Store, UserRow};
 
 pub mod activity;
 mod admin;
+pub mod console_view;
 pub mod devices;
 pub mod directory;
 pub mod export;
@@ -47,6 +48,7 @@ mod wording;
 
 pub use activity::{SignInAttempt, SignInOutcome};
 pub use admin::AdminAccess;
+pub use console_view::{AccountPage, ListedAccount, UserSummary};
 pub use devices::SignInOrigin;
 pub use directory::{Consent, LinkedProvider, UserFilter, UserKey, UserState};
 pub use history::{ActionEntry, ActionFilter, Party};

@@ -58,6 +58,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// RSA modulus size for new keys.
 pub const RSA_BITS: u32 = 2048;
+/// The JWS algorithm of every signing key.
+pub const ALGORITHM: &str = "RS256";
 
 /// What is parsed from the live keys.
 struct Loaded {
@@ -192,6 +194,11 @@ impl KeyRing {
         let after = after.as_ref().map(|(at, kid)| (*at, kid.as_str()));
         let rows = self.store.conn().await?.db().keys_page(after, limit).await?;
         Ok(rows.into_iter().map(KeyInfo::from_row).collect())
+    }
+
+    /// How long a replaced key stays published (and tokens it signed verify).
+    pub fn retain_secs(&self) -> i64 {
+        self.policy.retain
     }
 
     /// The seconds a JWKS response may be cached: well inside `publish_ahead`,

@@ -38,7 +38,7 @@ use crate::keys::Kek;
 use crate::security::audit;
 use crate::store::{Db, NewOutbox, OutboxRow, Store};
 
-pub use super::summary::{MailState, MailSummary, Retry};
+pub use super::summary::{MailPhase, MailState, MailSummary, PURGE_DAYS, Retry};
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF_SECS: i64 = 3600;

@@ -49,6 +49,8 @@ pub struct MailSummary {
     pub next_attempt_at: i64,
     pub sent_at: Option<i64>,
     pub dead_at: Option<i64>,
+    /// A worker holds the message until then (being sent while in the future).
+    pub locked_until: i64,
 }
 
 impl MailSummary {
@@ -70,6 +72,7 @@ impl MailSummary {
             next_attempt_at: row.next_attempt_at,
             sent_at: row.sent_at,
             dead_at: row.dead_at,
+            locked_until: row.locked_until,
         }
     }
 
@@ -89,6 +92,54 @@ fn without_links(error: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Where a message is, as the console tells it: a pending message is
+/// `Sending` while a worker holds it, `Waiting` otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailPhase {
+    Waiting,
+    Sending,
+    Sent,
+    Dead,
+}
+
+impl MailPhase {
+    pub const ALL: [MailPhase; 4] = [Self::Waiting, Self::Sending, Self::Sent, Self::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// The phase of `m` at `now`.
+    pub fn of(m: &MailSummary, now: i64) -> Self {
+        match m.state {
+            MailState::Sent => Self::Sent,
+            MailState::Dead => Self::Dead,
+            MailState::Pending if m.locked_until > now => Self::Sending,
+            MailState::Pending => Self::Waiting,
+        }
+    }
+
+    fn state(self) -> MailState {
+        match self {
+            Self::Waiting | Self::Sending => MailState::Pending,
+            Self::Sent => MailState::Sent,
+            Self::Dead => MailState::Dead,
+        }
+    }
+}
+
+/// The ages a purge accepts, in days.
+pub const PURGE_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
 
 /// What [`Outbox::retry_by`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +167,50 @@ impl Outbox {
         let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
         let rows = self.store.conn().await?.db().outbox_page(state.map(MailState::as_str), after, limit).await?;
         Ok(rows.into_iter().map(MailSummary::from_row).collect())
+    }
+
+    /// Like [`Outbox::page`], by phase; each message with its phase now. A
+    /// page of waiting or sending messages may hold fewer than `limit` (the
+    /// worker's hold is not part of the query); `next` is the key to go on from.
+    pub async fn page_by_phase(
+        &self,
+        phase: Option<MailPhase>,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<(Vec<(MailSummary, MailPhase)>, Option<(i64, String)>), Error> {
+        let mut mails = self.page(phase.map(MailPhase::state), after, limit + 1).await?;
+        let more = mails.len() > usize::try_from(limit).unwrap_or(0);
+        mails.truncate(usize::try_from(limit).unwrap_or(0));
+        let next = if more { mails.last().map(MailSummary::key) } else { None };
+        let now = self.clock.unix();
+        let shown = mails
+            .into_iter()
+            .map(|m| {
+                let p = MailPhase::of(&m, now);
+                (m, p)
+            })
+            .filter(|(_, p)| phase.is_none_or(|want| want == *p))
+            .collect();
+        Ok((shown, next))
+    }
+
+    /// Deletes sent messages and dead letters older than `days` days on
+    /// behalf of `ctx`, audited (`mail_purged`, with the count) in the same
+    /// transaction. `None` when `days` is outside [`PURGE_DAYS`].
+    pub async fn purge_by(&self, ctx: &audit::Context, days: i64) -> Result<Option<u64>, Error> {
+        if !PURGE_DAYS.contains(&days) {
+            return Ok(None);
+        }
+        let now = self.clock.unix();
+        let mut tx = self.store.begin().await?;
+        let purged = tx.db().purge_outbox(now - days * 86_400, true).await?;
+        let event = ctx
+            .event(audit::AuditAction::MailPurged, "outbox")
+            .with_detail(json!({ "older_than_days": days, "purged": purged }));
+        audit::append(&mut tx.db(), &event, now).await?;
+        tx.commit().await?;
+        tracing::info!(actor = %ctx.actor, days, purged, "sent and dead mail purged");
+        Ok(Some(purged))
     }
 
     /// [`Outbox::retry`] on behalf of `ctx`, audited (`mail_retried`) in

@@ -90,11 +90,13 @@ pub enum AuditAction {
     PasswordResetSent,
     /// An operator made an unsent (waiting or dead) mail due again.
     MailRetried,
+    /// An operator deleted sent and dead mail older than some days.
+    MailPurged,
 }
 
 impl AuditAction {
     /// Every action, for parsing.
-    pub const ALL: [AuditAction; 39] = [
+    pub const ALL: [AuditAction; 40] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -135,6 +137,7 @@ impl AuditAction {
         Self::ApiCall,
         Self::PasswordResetSent,
         Self::MailRetried,
+        Self::MailPurged,
     ];
 
     /// The stored name; never change one that has been released.
@@ -180,6 +183,7 @@ impl AuditAction {
             Self::ApiCall => "api_call",
             Self::PasswordResetSent => "password_reset_sent",
             Self::MailRetried => "mail_retried",
+            Self::MailPurged => "mail_purged",
         }
     }
 

@@ -32,12 +32,21 @@ async fn admins_search_page_and_block_users() {
     for i in 0..30 {
         app.create_user(&format!("member{i:02}"), &[]).await;
     }
+    // Keyset pages of 25 (issue 17: the same directory query as the JSON API).
     let html = admin.get(app.url("/admin/users")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("31 users") && html.contains("Next page"));
-    let page2 = admin.get(app.url("/admin/users?page=2")).send().await.unwrap().text().await.unwrap();
-    assert!(page2.contains("Previous page") && !page2.contains("Next page"));
+    assert!(html.contains("25 users on this page") && html.contains("Next page"), "{html}");
+    let next = html.split("href=\"").find_map(|h| h.split_once("\">Next page").map(|(l, _)| l)).unwrap();
+    let page2 = admin
+        .get(app.url(&next.replace("&amp;", "&").replace("&#38;", "&")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page2.contains("First page") && !page2.contains("Next page") && page2.contains("6 users on this page"));
     let found = admin.get(app.url("/admin/users?q=MEMBER07")).send().await.unwrap().text().await.unwrap();
-    assert!(found.contains("1 user ") && found.contains("member07@example.com"), "{found}");
+    assert!(found.contains("1 user on this page") && found.contains("member07@example.com"), "{found}");
 
     let victim = app.state.accounts.find("member07").await.unwrap().id;
     let victim_browser = app.browser();

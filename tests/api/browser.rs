@@ -347,7 +347,7 @@ async fn a_browser_admin_blocks_a_user_and_cannot_remove_the_last_admin() {
     driver.wait_for("Unblock").await;
     assert!(app.state.accounts.find("mallory").await.unwrap().blocked, "the block went through");
 
-    driver.click("button[aria-label=\"Take the admin role from root\"]").await;
+    driver.click("button[aria-label=\"Remove admin from root\"]").await;
     driver.wait_for("last administrator").await;
     driver.screenshot("admin-last-admin").await;
     let roles = app.state.accounts.roles(&app.state.accounts.find("root").await.unwrap().id).await.unwrap();

@@ -13,11 +13,22 @@ use axum::routing::get;
 use crate::app::AppState;
 use crate::http::extract::Admin;
 
+mod keys;
+mod mail;
 mod users;
+mod users_actions;
+mod users_confirm;
+mod users_detail;
+mod users_new;
+mod users_tabs;
 
 /// Routes for the whole console.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/admin", get(|_: Admin| async { Redirect::to("/admin/users") })).merge(users::router())
+    Router::new()
+        .route("/admin", get(|_: Admin| async { Redirect::to("/admin/users") }))
+        .merge(users::router())
+        .merge(mail::router())
+        .merge(keys::router())
 }
 
 /// The console's sections, in the order of the navigation bar.

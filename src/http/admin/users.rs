@@ -1,33 +1,37 @@
-//! The console's users section: the user list with search, paging,
-//! block/unblock and the admin role. Every handler takes [`Admin`], so access control cannot
-//! be forgotten on a new route.
+//! The console's users section: the list with its filters (this file; the
+//! same `accounts::directory` query as `GET /api/v1/users`), the row
+//! actions (`users_actions.rs`), creating one (`users_new.rs`), one user's
+//! page and edit form (`users_detail.rs`), the destructive actions
+//! (`users_confirm.rs`) and the tabs (`users_tabs.rs`). Every handler takes
+//! [`Admin`] or [`crate::http::confirm::RecentAdmin`], so access control
+//! cannot be forgotten on a new route.
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
 
-use crate::accounts;
+use crate::accounts::{self, ListedAccount, UserFilter, UserKey, UserState};
 use crate::app::AppState;
 use crate::http::admin::{Console, Section};
-use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
-use crate::http::extract::{Admin, CsrfForm, PageCsrf};
+use crate::http::extract::{Admin, PageCsrf};
 use crate::http::pages::{Nav, display_time, path_with_query};
 
-const PER_PAGE: i64 = 25;
+const PER_PAGE: u32 = 25;
 
 /// Routes for this area.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(get_users))
-        .route("/admin/users/{id}/block", post(post_block))
-        .route("/admin/users/{id}/unblock", post(post_unblock))
-        .route("/admin/users/{id}/unlock", post(post_unlock))
-        .route("/admin/users/{id}/sign-out", post(post_sign_out))
-        .route("/admin/users/{id}/roles", post(post_roles))
+        .merge(super::users_actions::router())
+        .merge(super::users_new::router())
+        .merge(super::users_detail::router())
+        .merge(super::users_confirm::router())
+        .merge(super::users_tabs::router())
 }
 
 struct UserView {
@@ -35,25 +39,28 @@ struct UserView {
     username: String,
     email: String,
     created: String,
+    verified: bool,
+    roles: String,
     blocked: bool,
-    /// Locked after too many failed sign-ins (issue 6).
     locked: bool,
     is_self: bool,
-    /// Holds the `admin` role (one button gives or takes it).
     admin: bool,
 }
 
-impl From<accounts::ListedUser> for UserView {
-    fn from(l: accounts::ListedUser) -> Self {
+impl From<ListedAccount> for UserView {
+    fn from(l: ListedAccount) -> Self {
+        let u = l.account.user;
         Self {
-            created: display_time(l.user.created_at),
-            id: l.user.id,
-            username: l.user.username,
-            email: l.user.email,
-            blocked: l.user.blocked,
+            created: display_time(u.created_at),
+            admin: l.account.roles.iter().any(|r| r == "admin"),
+            roles: l.account.roles.join(", "),
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            verified: u.email_verified,
+            blocked: u.blocked,
             locked: l.locked,
             is_self: l.is_viewer,
-            admin: l.admin,
         }
     }
 }
@@ -64,28 +71,107 @@ struct UsersPage {
     nav: Nav,
     console: Console,
     csrf: String,
-    query: String,
+    query: UsersQuery,
+    roles: &'static [&'static str],
+    error: Option<String>,
+    notice: Option<&'static str>,
     users: Vec<UserView>,
-    total: i64,
-    page: i64,
-    prev_page: Option<String>,
+    /// This page, for the row actions to come back to.
+    here: String,
+    first_page: Option<String>,
     next_page: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-struct UsersQuery {
+/// The list's filters, as typed (kept in the paging links).
+#[derive(Deserialize, Default, Clone)]
+pub(super) struct UsersQuery {
     #[serde(default)]
     q: String,
-    page: Option<i64>,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    verified: String,
+    #[serde(default)]
+    since: String,
+    /// `created_at.id` of the previous page's last row.
+    #[serde(default)]
+    after: String,
+    #[serde(default)]
+    done: String,
 }
 
-fn page_link(q: &str, page: i64) -> String {
-    let page = page.to_string();
-    let mut query = vec![("page", page.as_str())];
-    if !q.is_empty() {
-        query.insert(0, ("q", q));
+impl UsersQuery {
+    fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let all = [
+            ("q", self.q.as_str()),
+            ("role", &self.role),
+            ("state", &self.state),
+            ("verified", &self.verified),
+            ("since", &self.since),
+        ];
+        all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
     }
-    path_with_query("/admin/users", &query)
+
+    fn link(&self, after: Option<&UserKey>) -> String {
+        let mut pairs = self.pairs();
+        let cursor = after.map(|(at, id)| format!("{at}.{id}"));
+        if let Some(c) = &cursor {
+            pairs.push(("after", c));
+        }
+        path_with_query("/admin/users", &pairs)
+    }
+
+    fn filter(&self) -> Result<(UserFilter, Option<UserKey>), String> {
+        let state = match self.state.as_str() {
+            "" => None,
+            s => Some(UserState::parse(s).ok_or("Choose a state: active, blocked or locked.")?),
+        };
+        let verified = match self.verified.as_str() {
+            "" => None,
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => return Err("Choose whether the address is confirmed: yes or no.".into()),
+        };
+        let created_since = match self.since.trim() {
+            "" => None,
+            s => Some(parse_day(s).ok_or("Give the date as YYYY-MM-DD, e.g. 2026-12-01.")?),
+        };
+        let after = match self.after.split_once('.') {
+            _ if self.after.is_empty() => None,
+            Some((at, id)) if !id.is_empty() => {
+                Some((at.parse().map_err(|_| "That page link is broken.")?, id.to_owned()))
+            }
+            _ => return Err("That page link is broken.".into()),
+        };
+        let q = Some(self.q.clone()).filter(|q| !q.trim().is_empty());
+        let role = Some(self.role.clone()).filter(|r| !r.is_empty());
+        Ok((UserFilter { q, role, state, verified, created_since }, after))
+    }
+}
+
+/// `YYYY-MM-DD` as the unix time of its midnight (UTC).
+pub(super) fn parse_day(s: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &format).ok().map(|d| d.midnight().assume_utc().unix_timestamp())
+}
+
+/// The notice for `done=…` after an action (fixed texts; nothing typed is echoed).
+pub(super) fn notice(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "created" => "The user was created.",
+        "saved" => "The changes were saved.",
+        "blocked" => "The user is blocked.",
+        "unblocked" => "The user is unblocked.",
+        "unlocked" => "The user is unlocked.",
+        "signed-out" => "The user was signed out everywhere.",
+        "reset-sent" => "A password-reset link is on its way.",
+        "mfa-reset" => "Two-step sign-in was reset.",
+        "deleted" => "The user was deleted.",
+        "revoked" => "The session was ended.",
+        _ => return None,
+    })
 }
 
 async fn get_users(
@@ -94,113 +180,46 @@ async fn get_users(
     csrf: PageCsrf,
     Query(query): Query<UsersQuery>,
 ) -> Result<Response, HtmlError> {
-    let list = state.accounts.list_users(&query.q, query.page.unwrap_or(1), PER_PAGE, &admin.user_id).await?;
-    let q = accounts::bounded_query(&query.q);
-    let page_view = UsersPage {
+    let mut query = query;
+    query.q = accounts::bounded_query(&query.q);
+    let here = {
+        let mut pairs = query.pairs();
+        if !query.after.is_empty() {
+            pairs.push(("after", &query.after));
+        }
+        path_with_query("/admin/users", &pairs)
+    };
+    let mut page = UsersPage {
         nav: Nav::new(Some(&admin)),
         console: Console::new(Section::Users),
         csrf: csrf.token.clone(),
-        prev_page: (list.page > 1).then(|| page_link(&q, list.page - 1)),
-        next_page: list.has_next.then(|| page_link(&q, list.page + 1)),
-        query: q,
-        users: list.users.into_iter().map(UserView::from).collect(),
-        total: list.total,
-        page: list.page,
+        roles: &accounts::ROLES,
+        error: None,
+        notice: notice(&query.done),
+        users: Vec::new(),
+        here,
+        first_page: (!query.after.is_empty()).then(|| query.link(None)),
+        next_page: None,
+        query: query.clone(),
     };
-    Ok((csrf, page_view).into_response())
-}
-
-#[derive(Deserialize)]
-struct BlockForm {
-    back: Option<String>,
-}
-
-/// Where to go after the action: only back into the user list, whatever the
-/// form says. Checked before the action runs: a CR or LF (CWE-93) or another
-/// control character cannot go into a `Location` header, and refusing it
-/// after the change would leave the change made behind a 500.
-fn back_to(form: &BlockForm) -> Result<String, HtmlError> {
-    if form.back.as_deref().is_some_and(|b| b.chars().any(char::is_control)) {
-        return Err(HtmlError::bad_request("The form contains a line break or control character."));
+    let listed = match query.filter() {
+        Ok((filter, after)) => state.accounts.console_accounts(&filter, after.as_ref(), PER_PAGE, &admin.user_id).await,
+        Err(message) => {
+            page.error = Some(message);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response());
+        }
+    };
+    match listed {
+        Ok(listed) => {
+            page.next_page = listed.next.as_ref().map(|k| query.link(Some(k)));
+            page.users = listed.rows.into_iter().map(UserView::from).collect();
+            Ok((csrf, page).into_response())
+        }
+        Err(accounts::Error::Invalid(errors)) => {
+            page.error =
+                Some(errors.into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(form
-        .back
-        .as_deref()
-        .filter(|b| b.starts_with("/admin/users") && !b.contains('\\'))
-        .unwrap_or("/admin/users")
-        .to_owned())
-}
-
-async fn post_block(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(&form)?;
-    state.accounts.block(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-async fn post_unblock(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(&form)?;
-    state.accounts.unblock(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-/// An administrator's "sign out user": every session and token of the user.
-async fn post_sign_out(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(&form)?;
-    state.accounts.sign_out_user(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-/// Ends a sign-in lock (issue 6) before its time runs out.
-async fn post_unlock(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(&form)?;
-    state.accounts.unlock(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-#[derive(Deserialize)]
-struct RolesForm {
-    /// `yes` gives the admin role, anything else takes it away.
-    #[serde(default)]
-    admin: String,
-    back: Option<String>,
-}
-
-/// Gives or takes the admin role. The service ends the user's sessions and
-/// refuses to take the role from the last administrator (409).
-async fn post_roles(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<RolesForm>,
-) -> Result<Response, HtmlError> {
-    // Validated before the change is made (CWE-93).
-    let back = back_to(&BlockForm { back: form.back })?;
-    let roles: Vec<String> = if form.admin == "yes" { vec!["admin".into()] } else { Vec::new() };
-    state.accounts.set_roles(&ctx.context(&admin.user_id), &id, &roles).await?;
-    Ok(Redirect::to(&back).into_response())
 }

@@ -1,0 +1,183 @@
+//! `GET /admin/users/{id}`: one user's summary, the buttons for the actions
+//! on them, and the edit form (`POST /admin/users/{id}/edit`), which carries
+//! the user's entity tag: a change made meanwhile is refused (409) and the
+//! current version shown, never overwritten (`accounts::provisioning`).
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::users::notice;
+use super::users_new::{RoleBox, role_boxes, roles_of, urlencoding};
+use super::users_tabs::{Tab, tabs};
+use crate::accounts::{self, AccountChanges, FieldError, UserSummary};
+use crate::app::AppState;
+use crate::http::admin::{Console, Section};
+use crate::http::audit::AuditCtx;
+use crate::http::error::HtmlError;
+use crate::http::extract::{Admin, CsrfForm, PageCsrf, field_error};
+use crate::http::pages::{Nav, display_time};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin/users/{id}", get(get_user)).route("/admin/users/{id}/edit", post(post_edit))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/users_detail.html")]
+struct UserPage {
+    nav: Nav,
+    console: Console,
+    csrf: String,
+    tabs: Vec<Tab>,
+    id: String,
+    /// The name as stored (the heading), whatever the form holds.
+    name: String,
+    blocked: bool,
+    locked: bool,
+    verified: bool,
+    roles_text: String,
+    created: String,
+    last_sign_in: Option<String>,
+    mfa_on: bool,
+    is_self: bool,
+    notice: Option<&'static str>,
+    /// A refusal of the whole form (changed meanwhile, last administrator).
+    alert: Option<&'static str>,
+    etag: String,
+    username: String,
+    email: String,
+    display_name: String,
+    roles: Vec<RoleBox>,
+    other_roles: String,
+    errors: Vec<FieldError>,
+}
+
+impl UserPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        field_error(&self.errors, field)
+    }
+
+    fn new(admin: &accounts::CurrentUser, csrf: &str, s: UserSummary) -> Self {
+        let a = s.account;
+        let (roles, other_roles) = role_boxes(&a.roles);
+        Self {
+            nav: Nav::new(Some(admin)),
+            console: Console::new(Section::Users),
+            csrf: csrf.to_owned(),
+            tabs: tabs(&a.user.id, "summary"),
+            etag: a.etag(),
+            is_self: a.user.id == admin.user_id,
+            id: a.user.id.clone(),
+            name: a.user.username.clone(),
+            blocked: a.user.blocked,
+            locked: s.locked,
+            verified: a.user.email_verified,
+            roles_text: a.roles.join(", "),
+            created: display_time(a.user.created_at),
+            last_sign_in: s.last_sign_in.map(display_time),
+            mfa_on: s.mfa_on,
+            notice: None,
+            alert: None,
+            username: a.user.username,
+            email: a.user.email,
+            display_name: a.user.display_name,
+            roles,
+            other_roles,
+            errors: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct DetailQuery {
+    #[serde(default)]
+    done: String,
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    csrf: PageCsrf,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Response, HtmlError> {
+    let summary = state.accounts.user_summary(&id).await?;
+    let mut page = UserPage::new(&admin, &csrf.token, summary);
+    page.notice = notice(&q.done);
+    Ok((csrf, page).into_response())
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    #[serde(default)]
+    etag: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(flatten)]
+    rest: HashMap<String, String>,
+}
+
+async fn post_edit(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ctx: AuditCtx,
+    Path(id): Path<String>,
+    CsrfForm { form, csrf }: CsrfForm<EditForm>,
+) -> Result<Response, HtmlError> {
+    let roles = roles_of(&form.rest);
+    let changes = AccountChanges {
+        username: Some(form.username.clone()),
+        email: Some(form.email.clone()),
+        display_name: Some(form.display_name.clone()),
+        roles: Some(roles.clone()),
+    };
+    let result = state.accounts.update_account(&ctx.context(&admin.user_id), &id, &form.etag, &changes).await;
+    let (status, errors, alert) = match result {
+        Ok(account) => {
+            return Ok(
+                Redirect::to(&format!("/admin/users/{}?done=saved", urlencoding(&account.user.id))).into_response()
+            );
+        }
+        Err(accounts::Error::Stale) => {
+            // The current version, in place of what was typed.
+            let mut page = UserPage::new(&admin, &csrf.token, state.accounts.user_summary(&id).await?);
+            page.alert = Some(
+                "This user was changed meanwhile, so your changes were not saved. Here is the current version: \
+                 make your changes again.",
+            );
+            return Ok((StatusCode::CONFLICT, csrf, page).into_response());
+        }
+        Err(accounts::Error::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
+        Err(accounts::Error::Taken(what)) => {
+            (StatusCode::CONFLICT, vec![FieldError { field: what, message: format!("That {what} is taken.") }], None)
+        }
+        Err(accounts::Error::LastAdmin) => (
+            StatusCode::CONFLICT,
+            Vec::new(),
+            Some("This is the last administrator: the admin role cannot be taken away. Nothing was changed."),
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    // What was typed, over the stored version.
+    let mut page = UserPage::new(&admin, &csrf.token, state.accounts.user_summary(&id).await?);
+    let (boxes, other_roles) = role_boxes(&roles);
+    page.etag = form.etag;
+    page.username = form.username;
+    page.email = form.email;
+    page.display_name = form.display_name;
+    page.roles = boxes;
+    page.other_roles = other_roles;
+    page.errors = errors;
+    page.alert = alert;
+    Ok((status, csrf, page).into_response())
+}
