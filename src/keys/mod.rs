@@ -201,6 +201,16 @@ impl KeyRing {
         self.policy.retain
     }
 
+    /// The key signing now and when it is due to be replaced
+    /// (`activated_at + rotate_after`), if there is one.
+    pub async fn rotation(&self) -> Result<Option<(KeyInfo, i64)>> {
+        let keys = self.list().await?;
+        Ok(keys.into_iter().find(|k| k.state == "current").map(|k| {
+            let due = k.activated_at.unwrap_or(k.created_at) + self.policy.rotate_after;
+            (k, due)
+        }))
+    }
+
     /// The seconds a JWKS response may be cached: well inside `publish_ahead`,
     /// so caches pick up a `next` key before it signs.
     pub fn jwks_max_age(&self) -> i64 {

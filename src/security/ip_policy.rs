@@ -19,7 +19,7 @@ use serde_json::json;
 use super::audit::{self, AuditAction};
 use super::client_ip;
 use super::ip_denials::{Denials, Ended};
-use super::ip_rules::{Action, Rule, RuleError, RuleSet, Scope, parse_net};
+use super::ip_rules::{Action, Decision, Rule, RuleError, RuleSet, Scope, parse_net};
 use crate::store::{self, IpRuleRow, NewIpRule, Store};
 
 /// Errors of the IP rules service.
@@ -268,6 +268,14 @@ impl IpPolicy {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Which rule would apply to `ip` in each of `scopes` (global first,
+    /// then a role or client an operator names) and whether it passes,
+    /// against the rules in the database now.
+    pub async fn test_address(&self, ip: IpAddr, scopes: &[Scope]) -> Result<Vec<Decision>, Error> {
+        let rules = RuleSet::new(self.list().await?);
+        Ok(scopes.iter().map(|s| rules.decide(s, ip)).collect())
     }
 
     /// Every rule, straight from the database.

@@ -146,6 +146,16 @@ pub struct Rule {
     pub created_at: i64,
 }
 
+/// What the rules of one scope say about an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub scope: Scope,
+    pub allowed: bool,
+    /// The rule that decided; `None` when no rule matched (then the address
+    /// is refused only because the scope has an allow list).
+    pub rule: Option<Rule>,
+}
+
 /// Every rule, indexed for the checks.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
@@ -186,6 +196,23 @@ impl RuleSet {
             }
         }
         !has_allow || allowed
+    }
+
+    /// Which rule of `scope` decides for `ip`, and whether it passes: the
+    /// first matching deny rule, else the first matching allow rule, else no
+    /// rule (refused only when the scope has an allow list). Agrees with
+    /// [`RuleSet::allows`].
+    pub fn decide(&self, scope: &Scope, ip: IpAddr) -> Decision {
+        let ip = ip.to_canonical();
+        let in_scope = || self.rules.iter().filter(move |r| &r.scope == scope);
+        if let Some(deny) = in_scope().find(|r| r.action == Action::Deny && r.net.contains(&ip)) {
+            return Decision { scope: scope.clone(), allowed: false, rule: Some(deny.clone()) };
+        }
+        if let Some(allow) = in_scope().find(|r| r.action == Action::Allow && r.net.contains(&ip)) {
+            return Decision { scope: scope.clone(), allowed: true, rule: Some(allow.clone()) };
+        }
+        let allow_list = in_scope().any(|r| r.action == Action::Allow);
+        Decision { scope: scope.clone(), allowed: !allow_list, rule: None }
     }
 
     /// The first of `roles` whose rules refuse `ip`, if any.
@@ -235,6 +262,34 @@ mod tests {
                 matches!(Scope::from_input(client, role, &roles), Err(RuleError::BadScope(_))),
                 "{client:?} {role:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_decision_names_the_rule_that_applies() {
+        let admins = Scope::Role("admin".into());
+        let mut allow = rule(Action::Allow, "10.0.0.0/8", admins.clone());
+        allow.id = 1;
+        let mut deny = rule(Action::Deny, "10.6.6.0/24", admins.clone());
+        deny.id = 2;
+        let mut global = rule(Action::Deny, "203.0.113.0/24", Scope::Global);
+        global.id = 3;
+        let set = RuleSet::new(vec![allow, deny, global]);
+        let d = set.decide(&admins, "10.6.6.6".parse().unwrap());
+        assert!(!d.allowed);
+        assert_eq!(d.rule.map(|r| r.id), Some(2), "deny beats allow");
+        let d = set.decide(&admins, "10.1.1.1".parse().unwrap());
+        assert!(d.allowed);
+        assert_eq!(d.rule.map(|r| r.id), Some(1));
+        let d = set.decide(&admins, "192.0.2.1".parse().unwrap());
+        assert!(!d.allowed && d.rule.is_none(), "not on the allow list");
+        let d = set.decide(&Scope::Global, "192.0.2.1".parse().unwrap());
+        assert!(d.allowed && d.rule.is_none(), "no rule, no allow list");
+        let d = set.decide(&Scope::Global, "::ffff:203.0.113.9".parse().unwrap());
+        assert_eq!((d.allowed, d.rule.map(|r| r.id)), (false, Some(3)));
+        for (scope, addr) in [(&admins, "10.6.6.6"), (&admins, "10.1.1.1"), (&Scope::Global, "203.0.113.1")] {
+            let a: IpAddr = addr.parse().unwrap();
+            assert_eq!(set.decide(scope, a).allowed, set.allows(scope, Some(a)), "{addr}");
         }
     }
 

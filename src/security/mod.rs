@@ -18,5 +18,6 @@ pub mod limiter;
 pub mod lockout;
 pub mod password;
 pub mod policy;
+pub mod stats;
 pub mod token;
 pub mod totp;

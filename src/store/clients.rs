@@ -207,4 +207,30 @@ impl Db<'_> {
         }
         Ok(n)
     }
+
+    /// What deleting a client would remove: its live (unexpired, unrevoked)
+    /// access and refresh tokens, its consents, and its codes.
+    pub async fn client_usage(&mut self, client_id: &str, now: i64) -> Result<(i64, i64, i64)> {
+        let tokens: i64 = on!(self, |c| {
+            sqlx::query_scalar(
+            "select (select count(*) from access_tokens where client_id = $1 and expires_at > $2 and revoked_at is null) \
+             + (select count(*) from refresh_tokens where client_id = $1 and expires_at > $2 and revoked_at is null \
+             and used_at is null)"
+        )
+        .bind(client_id)
+        .bind(now)
+        .fetch_one(c)
+        .await
+        })?;
+        let consents: i64 = on!(self, |c| sqlx::query_scalar("select count(*) from consents where client_id = $1")
+            .bind(client_id)
+            .fetch_one(c)
+            .await)?;
+        let codes: i64 =
+            on!(self, |c| sqlx::query_scalar("select count(*) from authorization_codes where client_id = $1")
+                .bind(client_id)
+                .fetch_one(c)
+                .await)?;
+        Ok((tokens, consents, codes))
+    }
 }

@@ -36,6 +36,7 @@ mod purge;
 mod refresh;
 mod sessions;
 mod settings;
+mod stats;
 pub mod testing;
 mod throttle;
 mod upstream;

@@ -7,12 +7,15 @@
 //! Handlers only turn forms into service calls and results into pages; the
 //! rules live in the services the JSON API calls too.
 use axum::Router;
-use axum::response::Redirect;
-use axum::routing::get;
 
 use crate::app::AppState;
-use crate::http::extract::Admin;
 
+mod audit;
+mod clients;
+mod clients_danger;
+mod clients_form;
+mod dashboard;
+mod ip;
 mod keys;
 mod mail;
 mod users;
@@ -25,10 +28,13 @@ mod users_tabs;
 /// Routes for the whole console.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(|_: Admin| async { Redirect::to("/admin/users") }))
+        .merge(dashboard::router())
         .merge(users::router())
         .merge(mail::router())
         .merge(keys::router())
+        .merge(audit::router())
+        .merge(clients::router())
+        .merge(ip::router())
 }
 
 /// The console's sections, in the order of the navigation bar.

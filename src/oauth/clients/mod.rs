@@ -78,6 +78,17 @@ impl Error {
     }
 }
 
+/// What a client holds that deleting it removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientUsage {
+    /// Unexpired, unrevoked access and refresh tokens.
+    pub live_tokens: i64,
+    /// Users who consented to it.
+    pub consents: i64,
+    /// Authorization codes not yet purged.
+    pub codes: i64,
+}
+
 /// How long the set of all clients' web origins (for CORS preflights) is
 /// reused before it is read again; changes through this instance show at once.
 pub const ORIGIN_CACHE_MILLIS: i128 = 1_000;
@@ -338,6 +349,13 @@ impl Clients {
         audit::append(&mut tx.db(), &event, self.clock.unix()).await?;
         tx.commit().await?;
         Ok(generated)
+    }
+
+    /// What deleting `client_id` would remove now (for a confirmation page).
+    pub async fn usage(&self, client_id: &str) -> Result<ClientUsage, Error> {
+        let (live_tokens, consents, codes) =
+            self.store.conn().await?.db().client_usage(client_id, self.clock.unix()).await?;
+        Ok(ClientUsage { live_tokens, consents, codes })
     }
 
     /// Deletes a client with every code, token and consent it holds, in one

@@ -1,0 +1,250 @@
+//! The console's audit log: filters as GET parameters, keyset paging
+//! (newest first, by sequence number, so no event repeats or goes missing
+//! between pages), names resolved where known, the chain's verification
+//! state, and an export of the filtered events (the API's and the CLI's
+//! export, `security::audit_log::Export`), streamed.
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::app::AppState;
+use crate::http::admin::{Console, Section};
+use crate::http::error::HtmlError;
+use crate::http::extract::Admin;
+use crate::http::pages::{Nav, display_time, path_with_query};
+use crate::security::audit::AuditAction;
+use crate::security::audit_log::{self, Export, Filter, Format};
+
+const PER_PAGE: i64 = 50;
+
+/// Routes for this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/admin/audit", get(get_audit)).route("/admin/audit/export", get(get_export))
+}
+
+/// The filters, as typed (kept in the paging and export links).
+#[derive(Debug, Deserialize, Default, Clone)]
+struct AuditQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    /// The sequence number of the last event of the previous page.
+    before: Option<i64>,
+    format: Option<String>,
+}
+
+impl AuditQuery {
+    fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let all = [
+            ("actor", self.actor.as_str()),
+            ("target", self.target.as_str()),
+            ("action", self.action.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+        ];
+        all.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+    }
+
+    fn link(&self, path: &str, extra: &[(&'static str, &str)]) -> String {
+        let mut pairs = self.pairs();
+        pairs.extend_from_slice(extra);
+        path_with_query(path, &pairs)
+    }
+}
+
+/// A time typed into the filter: `YYYY-MM-DDTHH:MM` (a `datetime-local`
+/// input, read as UTC) or RFC 3339.
+fn parse_time(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    if let Ok(t) = OffsetDateTime::parse(raw, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let short = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let long = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    PrimitiveDateTime::parse(raw, short)
+        .or_else(|_| PrimitiveDateTime::parse(raw, long))
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Field errors of the filter form.
+#[derive(Default)]
+struct FilterErrors {
+    action: Option<&'static str>,
+    from: Option<&'static str>,
+    to: Option<&'static str>,
+}
+
+impl FilterErrors {
+    fn any(&self) -> bool {
+        self.action.is_some() || self.from.is_some() || self.to.is_some()
+    }
+}
+
+/// The service's filter, with actor and target given as usernames resolved to ids.
+async fn filter_of(state: &AppState, q: &AuditQuery) -> Result<(Filter, FilterErrors), HtmlError> {
+    let mut errors = FilterErrors::default();
+    let action = match q.action.trim() {
+        "" => None,
+        a => AuditAction::parse(a).or_else(|| {
+            errors.action = Some("Choose an action from the list.");
+            None
+        }),
+    };
+    let time = |raw: &str, slot: &mut Option<&'static str>| match raw.trim() {
+        "" => None,
+        r => parse_time(r).or_else(|| {
+            *slot = Some("Use a date and time like 2026-01-31T14:00 (UTC).");
+            None
+        }),
+    };
+    let since = time(&q.from, &mut errors.from);
+    let until = time(&q.to, &mut errors.to);
+    let subject = async |raw: &str| -> Result<Option<String>, HtmlError> {
+        match raw.trim() {
+            "" => Ok(None),
+            r => Ok(Some(state.accounts.subject_id(r).await?)),
+        }
+    };
+    let filter = Filter { actor: subject(&q.actor).await?, target: subject(&q.target).await?, action, since, until };
+    Ok((filter, errors))
+}
+
+struct EventView {
+    seq: i64,
+    at: String,
+    actor: String,
+    target: String,
+    action: String,
+    ip: String,
+    detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/audit.html")]
+struct AuditPage {
+    nav: Nav,
+    console: Console,
+    q: AuditQuery,
+    errors: FilterErrors,
+    actions: Vec<&'static str>,
+    events: Vec<EventView>,
+    /// `None` when intact, else the first bad row and why.
+    broken: Option<(i64, &'static str)>,
+    rows_checked: u64,
+    older: Option<String>,
+    newest: Option<String>,
+    export_csv: String,
+    export_jsonl: String,
+}
+
+async fn get_audit(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, HtmlError> {
+    let (filter, errors) = filter_of(&state, &q).await?;
+    let mut events = if errors.any() {
+        Vec::new()
+    } else {
+        audit_log::page(&state.store, &filter, q.before, PER_PAGE + 1).await.map_err(HtmlError::internal)?
+    };
+    let has_more = events.len() as i64 > PER_PAGE;
+    events.truncate(PER_PAGE as usize);
+    let chain = audit_log::chain_state(&state.store).await.map_err(HtmlError::internal)?;
+    let ids: Vec<&str> = events.iter().flat_map(|e| [e.actor.as_str(), e.target.as_str()]).collect();
+    let names = state.accounts.usernames(&ids).await?;
+    let name = |id: &str| names.get(id).map_or_else(|| id.to_owned(), |n| format!("{n} ({id})"));
+    let older = has_more
+        .then(|| events.last().map(|e| e.seq.to_string()))
+        .flatten()
+        .map(|seq| q.link("/admin/audit", &[("before", seq.as_str())]));
+    let views = events
+        .iter()
+        .map(|e| EventView {
+            seq: e.seq,
+            at: display_time(e.at),
+            actor: name(&e.actor),
+            target: name(&e.target),
+            action: e.action.clone(),
+            ip: e.ip.clone(),
+            detail: e.detail.to_string(),
+        })
+        .collect();
+    let page = AuditPage {
+        nav: Nav::new(Some(&admin)),
+        console: Console::new(Section::Audit),
+        errors,
+        actions: AuditAction::ALL.iter().map(|a| a.as_str()).collect(),
+        events: views,
+        broken: chain.first_bad,
+        rows_checked: chain.rows_checked,
+        older,
+        newest: q.before.is_some().then(|| q.link("/admin/audit", &[])),
+        export_csv: q.link("/admin/audit/export", &[("format", "csv")]),
+        export_jsonl: q.link("/admin/audit/export", &[("format", "jsonl")]),
+        q,
+    };
+    let status = if page.errors.any() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, page).into_response())
+}
+
+/// The export's body: batches of text as the service hands them out.
+fn stream(export: Export) -> Body {
+    Body::from_stream(futures_util::stream::unfold(Some(export), |export| async move {
+        let mut export = export?;
+        match export.next_chunk().await {
+            Ok(Some(text)) => Some((Ok(text), Some(export))),
+            Ok(None) => None,
+            // The status is sent already: the connection is cut short.
+            Err(e) => Some((Err(e), None)),
+        }
+    }))
+}
+
+/// The filtered events, oldest first, as CSV or JSON lines, as a download.
+async fn get_export(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, HtmlError> {
+    let (format, media, ext) = match q.format.as_deref().unwrap_or("jsonl") {
+        "jsonl" => (Format::JsonLines, "application/x-ndjson", "jsonl"),
+        "csv" => (Format::Csv, "text/csv; charset=utf-8", "csv"),
+        _ => return Err(HtmlError::new(StatusCode::UNPROCESSABLE_ENTITY, "Export as csv or jsonl.")),
+    };
+    let (filter, errors) = filter_of(&state, &q).await?;
+    if errors.any() {
+        return Err(HtmlError::new(StatusCode::UNPROCESSABLE_ENTITY, "A filter is not valid."));
+    }
+    let body = stream(Export::new(state.store.clone(), &filter, format));
+    let disposition = format!("attachment; filename=\"audit.{ext}\"");
+    Ok(([(header::CONTENT_TYPE, media.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn filter_times_are_utc() {
+        assert_eq!(parse_time("1970-01-01T01:00"), Some(3600));
+        assert_eq!(parse_time("1970-01-01T00:00:05Z"), Some(5));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}
