@@ -434,10 +434,11 @@ async fn mail(config: &Config, cmd: MailCommand) -> anyhow::Result<()> {
             println!("queued again: {id}; a running server sends it within seconds");
         }
         MailCommand::Purge { older_than_days } => {
-            if older_than_days < 0 {
-                bail!("--older-than-days cannot be negative");
-            }
-            let n = outbox.purge(older_than_days.saturating_mul(86_400), true).await?;
+            // The console's purge: the same range, audited (`mail_purged`) as `cli`.
+            let Some(n) = outbox.purge_by(&crate::security::audit::Context::cli(), older_than_days).await? else {
+                let range = crate::mail::outbox::PURGE_DAYS;
+                bail!("--older-than-days must be from {} to {}", range.start(), range.end());
+            };
             println!("deleted {n} sent or dead messages");
         }
     }

@@ -139,7 +139,8 @@ impl MailPhase {
 }
 
 /// The ages a purge accepts, in days.
-pub const PURGE_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
+/// 0 deletes every sent message and dead letter.
+pub const PURGE_DAYS: std::ops::RangeInclusive<i64> = 0..=36_500;
 
 /// What [`Outbox::retry_by`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -64,7 +64,7 @@ async fn a_dead_letter_is_listed_without_its_body_and_retried_and_old_mail_is_pu
     audited(&app, "mail_retried", &id, &root).await;
     assert_eq!(app.submit(&admin, "/admin/mail", "/admin/mail/nothing/retry", &[]).await.status(), 404);
 
-    for bad in ["0", "-3", "abc", "99999"] {
+    for bad in ["-3", "abc", "1.5", "99999"] {
         let res = app.submit(&admin, "/admin/mail", "/admin/mail/purge", &[("older_than_days", bad)]).await;
         assert_eq!(res.status(), 422, "{bad}");
         let html = res.text().await.unwrap();
