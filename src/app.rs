@@ -94,8 +94,15 @@ impl Services {
         let kek = Arc::new(Kek::load(config.keys.encryption_key.as_ref(), &config.data_dir)?);
         let mailer = Mailer::from_config(config)?;
         let branding = Arc::new(crate::branding::Branding::load(&config.branding)?);
-        let outbox =
-            Outbox::new(store.clone(), kek.clone(), mailer, clock.clone(), config.mail.clone(), issuer, branding.clone());
+        let outbox = Outbox::new(
+            store.clone(),
+            kek.clone(),
+            mailer,
+            clock.clone(),
+            config.mail.clone(),
+            issuer,
+            branding.clone(),
+        );
         let mfa = MfaPolicy {
             required_roles: config.mfa.required_roles.clone(),
             issuer_label: config.mfa.totp_issuer.clone(),

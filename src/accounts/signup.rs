@@ -27,7 +27,7 @@ impl SignupPolicy {
         }
         let Some((_, domain)) = email.trim().rsplit_once('@') else { return false };
         let domain = domain.to_ascii_lowercase();
-        self.domains.iter().any(|d| *d == domain)
+        self.domains.contains(&domain)
     }
 }
 

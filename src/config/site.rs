@@ -107,7 +107,8 @@ impl BrandingConfig {
         {
             bail!("branding.accent_color must be a colour like #1f6feb, got {c:?}");
         }
-        let named = [("branding.privacy_url", self.privacy_url.as_deref()), ("branding.terms_url", self.terms_url.as_deref())];
+        let named =
+            [("branding.privacy_url", self.privacy_url.as_deref()), ("branding.terms_url", self.terms_url.as_deref())];
         for (key, url) in named.into_iter().filter_map(|(k, u)| u.map(|u| (k, u))) {
             check_url(key, url)?;
         }

@@ -108,11 +108,9 @@ async fn post_password(
         .await;
     match changed {
         // The browser goes on under a new session id (and a CSRF token for it).
-        Ok(Some(session)) => Ok(crate::http::login::session_started(
-            &state,
-            &session,
-            Redirect::to("/account/password?notice=password"),
-        )),
+        Ok(Some(session)) => {
+            Ok(crate::http::login::session_started(&state, &session, Redirect::to("/account/password?notice=password")))
+        }
         Ok(None) => Ok(crate::http::login::signed_out(&state, "/login?signed_out=1")),
         Err(err) => with_errors(&state, &user, &csrf, Section::Password, err, Typed::Nothing).await,
     }

@@ -383,8 +383,15 @@ mod tests {
         let mailer = Mailer::memory("gatehouse@example.com").unwrap();
         let clock = Arc::new(FixedClock::at(1_000));
         let kek = Arc::new(Kek::new([7; 32]));
-        let outbox =
-            Outbox::new(store.clone(), kek, mailer.clone(), clock, MailConfig::default(), "https://sso.example", Default::default());
+        let outbox = Outbox::new(
+            store.clone(),
+            kek,
+            mailer.clone(),
+            clock,
+            MailConfig::default(),
+            "https://sso.example",
+            Default::default(),
+        );
         let link = "https://sso.example/password/reset?token=secret-token-value";
         let mail = Mail::Reset { name: "Ann".into(), link: link.into() };
         let mut tx = store.begin().await.unwrap();
