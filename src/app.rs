@@ -49,6 +49,8 @@ pub struct AppState {
     pub ip: IpPolicy,
     /// Upstream identity providers (`[upstream.<id>]`).
     pub upstream: Providers,
+    /// Product name, logo, colour and footer links for every page.
+    pub branding: Arc<crate::branding::Branding>,
     /// Deletes expired rows (a background worker; tests call `run_once`).
     pub janitor: Janitor,
 }
@@ -74,6 +76,8 @@ pub struct Services {
     pub csrf: Csrf,
     pub keys: KeyRing,
     pub outbox: Outbox,
+    /// `[branding]`, with its files read.
+    pub branding: Arc<crate::branding::Branding>,
 }
 
 impl Services {
@@ -89,7 +93,16 @@ impl Services {
         let csrf_key = load_csrf_key(&store, clock.unix()).await?;
         let kek = Arc::new(Kek::load(config.keys.encryption_key.as_ref(), &config.data_dir)?);
         let mailer = Mailer::from_config(config)?;
-        let outbox = Outbox::new(store.clone(), kek.clone(), mailer, clock.clone(), config.mail.clone(), issuer);
+        let branding = Arc::new(crate::branding::Branding::load(&config.branding)?);
+        let outbox = Outbox::new(
+            store.clone(),
+            kek.clone(),
+            mailer,
+            clock.clone(),
+            config.mail.clone(),
+            issuer,
+            branding.clone(),
+        );
         let mfa = MfaPolicy {
             required_roles: config.mfa.required_roles.clone(),
             issuer_label: config.mfa.totp_issuer.clone(),
@@ -105,6 +118,7 @@ impl Services {
         )
         .context("invalid password hashing settings")?
         .with_lockout(config.lockout)
+        .with_registration(&config.registration)
         .with_limiter(crate::security::limiter::Limiter::new(store.clone(), clock.clone(), config.rate_limits));
         let policy = Policy {
             rotate_after: config.keys.rotate_after_secs,
@@ -115,7 +129,7 @@ impl Services {
             .await
             .context("cannot load signing keys")?;
         let clients = Clients::new(store.clone(), clock);
-        Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key), keys, outbox })
+        Ok(Self { store, accounts, clients, csrf: Csrf::new(csrf_key), keys, outbox, branding })
     }
 }
 
@@ -210,6 +224,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App>
         clock,
         metrics,
         outbox: services.outbox,
+        branding: services.branding,
         ip,
         upstream,
         janitor,

@@ -4,6 +4,7 @@
 //! import; `tests/api/layers.rs` enforces it.
 pub mod accounts;
 pub mod app;
+pub mod branding;
 pub mod cli;
 pub mod clock;
 pub mod config;

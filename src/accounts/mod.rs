@@ -45,6 +45,7 @@ mod sessions;
 mod stats;
 pub use stats::AccountFigures;
 pub mod sign_in;
+pub mod signup;
 pub mod upstream;
 mod user;
 mod wording;
@@ -89,6 +90,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("account blocked")]
     Blocked,
+    /// Self-registration is off (`registration.mode` is not `open`).
+    #[error("registration is closed")]
+    RegistrationClosed,
     /// Too many failed sign-ins: the subject is locked for `retry_after`
     /// seconds (`newly`: this attempt locked it). Unknown names lock alike.
     #[error("sign-in locked")]
@@ -172,6 +176,8 @@ pub struct Accounts {
     limiter: Option<crate::security::limiter::Limiter>,
     /// The IP rules for roles at sign-in (see `sign_in`).
     ip: Option<crate::security::ip_policy::IpPolicy>,
+    /// Who may sign up by themselves (see `signup.rs`).
+    signup: signup::SignupPolicy,
 }
 
 /// Two-step sign-in settings the services need.
@@ -204,7 +210,20 @@ impl Accounts {
         let policy = policy::PolicySettings::new(password);
         let lockout = Default::default();
         let passwords = Passwords::new(password)?;
-        Ok(Self { store, passwords, clock, session, policy, outbox, kek, mfa, lockout, limiter: None, ip: None })
+        Ok(Self {
+            store,
+            passwords,
+            clock,
+            session,
+            policy,
+            outbox,
+            kek,
+            mfa,
+            lockout,
+            limiter: None,
+            ip: None,
+            signup: signup::SignupPolicy::default(),
+        })
     }
 
     fn now(&self) -> i64 {
@@ -221,9 +240,19 @@ impl Accounts {
     /// The new account is audited with it (`user_registered` for a
     /// self-registration, `user_created` for an operator's), from `ctx`.
     pub async fn register(&self, ctx: &Context, r: &Registration<'_>) -> Result<Option<String>> {
+        // Self-registration (not an operator's account) follows `[registration]`.
+        if !r.email_verified && !self.self_registration_open() {
+            return Err(Error::RegistrationClosed);
+        }
         let mut errors = Vec::new();
         let username = Username::parse(r.username).map_err(|m| errors.push(FieldError::new("username", m))).ok();
         let email = Email::parse(r.email).map_err(|m| errors.push(FieldError::new("email", m))).ok();
+        if email.is_some()
+            && !r.email_verified
+            && let Err(Error::Invalid(mut e)) = self.check_email_domain("email", r.email)
+        {
+            errors.append(&mut e);
+        }
         let account = crate::security::policy::Account { username: r.username, email: r.email, display_name: "" };
         if let Err(Error::Invalid(mut e)) = self.check_new_password("password", r.password, &account) {
             errors.append(&mut e);

@@ -115,4 +115,23 @@ impl Accounts {
         self.delete_user_mailing(user_id, ctx, mail).await?;
         Ok(())
     }
+
+    /// An account without a password deletes itself after a recent
+    /// (upstream) sign-in (`recent`, from [`Accounts::recently_authenticated`]);
+    /// otherwise as [`Accounts::delete_own_account`]. An account with a
+    /// password must give it.
+    pub async fn delete_own_account_recent(&self, ctx: &Context, user_id: &str, recent: bool) -> Result<()> {
+        let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
+        if user.password_hash.is_some() {
+            return Err(Error::field("password", "Enter your current password."));
+        }
+        if !recent {
+            return Err(Error::field("password", "Sign in again first, then delete the account."));
+        }
+        let mail = (!user.email.is_empty()).then(|| {
+            (user.email.clone(), Mail::AccountDeleted { name: greeting_name(&user), username: user.username.clone() })
+        });
+        self.delete_user_mailing(user_id, ctx, mail).await?;
+        Ok(())
+    }
 }

@@ -300,6 +300,7 @@ impl Accounts {
         from: &Context,
     ) -> Result<()> {
         let email = names::Email::parse(new_email).map_err(|m| Error::field("new_email", m))?;
+        self.check_email_domain("new_email", new_email)?;
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         match user.password_hash {
             None if !recent => {

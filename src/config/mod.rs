@@ -14,8 +14,10 @@ use serde::Deserialize;
 use url::Url;
 
 mod policies;
+mod site;
 
 pub use policies::{LockoutPolicy, RetentionConfig};
+pub use site::{BrandLink, BrandingConfig, RegistrationConfig, RegistrationMode};
 
 const ENV_PREFIX: &str = "GATEHOUSE_";
 
@@ -49,6 +51,10 @@ pub struct Config {
     /// Upstream identity providers, by id (`[upstream.<id>]`; the id is the
     /// path segment of `/login/{id}`).
     pub upstream: std::collections::BTreeMap<String, UpstreamConfig>,
+    /// Who may sign up by themselves (`[registration]`).
+    pub registration: RegistrationConfig,
+    /// Product name, logo, colour and footer links (`[branding]`).
+    pub branding: BrandingConfig,
 }
 
 /// Which protocol and defaults an upstream provider uses.
@@ -397,6 +403,8 @@ impl Default for Config {
             network: NetworkConfig::default(),
             retention: RetentionConfig::default(),
             upstream: Default::default(),
+            registration: RegistrationConfig::default(),
+            branding: BrandingConfig::default(),
         }
     }
 }
@@ -537,6 +545,8 @@ impl Config {
             );
         }
         self.http.validate()?;
+        self.registration.validate()?;
+        self.branding.validate()?;
         let k = &self.keys;
         if k.rotate_after_secs <= 0 || k.publish_ahead_secs <= 0 || k.retain_secs <= 0 {
             bail!("keys.rotate_after_secs, keys.publish_ahead_secs and keys.retain_secs must be positive");

@@ -1,84 +1,197 @@
-//! The signed-in user's own page: details, display name, password change,
-//! and active sessions with revoke-one and sign-out-everywhere.
+//! The account centre (`/account` and its sections): the section
+//! navigation every account page shares ([`AccountNav`], the layout
+//! `templates/account/layout.html`), and the section pages built from the
+//! account overview: Overview, Profile, Email, Password, Sessions and
+//! devices, Linked sign-in, Security activity. The forms they post to are in
+//! `account_forms.rs`; connected apps, the data export and deletion in
+//! `account_data.rs`; two-step sign-in in `account_mfa.rs`.
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use secrecy::SecretString;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
 
 use crate::accounts::{self, CurrentUser, FieldError};
 use crate::app::AppState;
-use crate::http::audit::AuditCtx;
 use crate::http::error::HtmlError;
-use crate::http::extract::{CsrfForm, PageCsrf, SignedIn, empty_secret, field_error};
-use crate::http::login::signed_out;
+use crate::http::extract::{PageCsrf, SignedIn, field_error};
 use crate::http::pages::{Nav, device_name, display_time};
 
-/// Routes for this area.
+/// Routes for this area (the section pages; the forms' routes are merged in).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/account", get(get_account))
-        .route("/account/profile", post(post_profile))
-        .route("/account/password", post(post_password))
-        .route("/account/email", post(post_email))
-        .route("/account/sessions/{id}/revoke", post(post_revoke_session))
-        .route("/account/sessions/revoke-all", post(post_revoke_all))
+        .route("/account", get(get_overview))
+        .route("/account/profile", get(get_profile))
+        .route("/account/email", get(get_email))
+        .route("/account/password", get(get_password))
+        .route("/account/sessions", get(get_sessions))
+        .route("/account/providers", get(get_providers))
+        .route("/account/activity", get(get_activity))
+        .merge(crate::http::account_forms::router())
+        .merge(crate::http::account_data::router())
+}
+
+/// One section of the account centre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Overview,
+    Profile,
+    Email,
+    Password,
+    Mfa,
+    Sessions,
+    Apps,
+    Providers,
+    Activity,
+    Data,
+    Delete,
+}
+
+impl Section {
+    /// Every section, in the navigation's order.
+    pub const ALL: [Section; 11] = [
+        Section::Overview,
+        Section::Profile,
+        Section::Email,
+        Section::Password,
+        Section::Mfa,
+        Section::Sessions,
+        Section::Apps,
+        Section::Providers,
+        Section::Activity,
+        Section::Data,
+        Section::Delete,
+    ];
+
+    pub fn href(self) -> &'static str {
+        match self {
+            Section::Overview => "/account",
+            Section::Profile => "/account/profile",
+            Section::Email => "/account/email",
+            Section::Password => "/account/password",
+            Section::Mfa => "/account/mfa",
+            Section::Sessions => "/account/sessions",
+            Section::Apps => "/account/apps",
+            Section::Providers => "/account/providers",
+            Section::Activity => "/account/activity",
+            Section::Data => "/account/export",
+            Section::Delete => "/account/delete",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Section::Overview => "Overview",
+            Section::Profile => "Profile",
+            Section::Email => "Email",
+            Section::Password => "Password",
+            Section::Mfa => "Two-step sign-in",
+            Section::Sessions => "Sessions and devices",
+            Section::Apps => "Connected apps",
+            Section::Providers => "Linked sign-in",
+            Section::Activity => "Security activity",
+            Section::Data => "Your data",
+            Section::Delete => "Delete account",
+        }
+    }
+}
+
+/// One link of the account navigation.
+pub struct AccountLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// What the account layout needs besides [`Nav`]: the section shown.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountNav {
+    pub section: Section,
+}
+
+impl AccountNav {
+    pub fn new(section: Section) -> Self {
+        Self { section }
+    }
+
+    /// The navigation's links, the current section marked.
+    pub fn links(&self) -> Vec<AccountLink> {
+        Section::ALL
+            .iter()
+            .map(|&s| AccountLink { href: s.href(), label: s.label(), current: s == self.section })
+            .collect()
+    }
 }
 
 /// A session row, ready to display.
-struct SessionView {
-    id: String,
-    device: String,
-    ip: String,
-    created: String,
-    last_seen: String,
-    current: bool,
+pub(crate) struct SessionView {
+    pub(crate) id: String,
+    pub(crate) device: String,
+    pub(crate) ip: String,
+    pub(crate) created: String,
+    pub(crate) last_seen: String,
+    pub(crate) current: bool,
 }
 
 /// A sign-in attempt, ready to display.
-struct ActivityView {
-    when: String,
-    outcome: &'static str,
-    method: String,
-    ip: String,
-    device: String,
+pub(crate) struct ActivityView {
+    pub(crate) when: String,
+    pub(crate) outcome: &'static str,
+    pub(crate) method: String,
+    pub(crate) ip: String,
+    pub(crate) device: String,
 }
 
+/// One provider on the Linked sign-in page.
+pub(crate) struct UpstreamView {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// The linked account's address, if linked ("" when it gave none).
+    pub(crate) linked: Option<String>,
+}
+
+/// Every section page built from the account overview (one struct, one
+/// template that shows `account.section`'s part).
 #[derive(Template, WebTemplate)]
 #[template(path = "account.html")]
-struct AccountPage {
-    nav: Nav,
-    csrf: String,
-    username: String,
-    email: String,
-    email_verified: bool,
-    display_name: String,
-    roles: String,
-    member_since: String,
-    sessions: Vec<SessionView>,
-    activity: Vec<ActivityView>,
-    notice: Option<&'static str>,
-    errors: Vec<FieldError>,
+pub(crate) struct AccountPage {
+    pub(crate) nav: Nav,
+    pub(crate) account: AccountNav,
+    pub(crate) csrf: String,
+    pub(crate) username: String,
+    pub(crate) email: String,
+    pub(crate) email_verified: bool,
+    pub(crate) display_name: String,
+    pub(crate) roles: String,
+    pub(crate) member_since: String,
+    pub(crate) sessions: Vec<SessionView>,
+    pub(crate) activity: Vec<ActivityView>,
+    pub(crate) notice: Option<&'static str>,
+    pub(crate) errors: Vec<FieldError>,
     /// The new address as typed, kept when the form comes back with errors.
-    new_email: String,
+    pub(crate) new_email: String,
     /// Two-step sign-in is on.
-    mfa_on: bool,
+    pub(crate) mfa_on: bool,
     /// Upstream providers: the configured ones, and any still linked.
-    upstream: Vec<UpstreamView>,
+    pub(crate) upstream: Vec<UpstreamView>,
     /// False for an account made by an upstream sign-in that never set one.
-    has_password: bool,
+    pub(crate) has_password: bool,
 }
 
-/// One provider on the account page.
-struct UpstreamView {
-    id: String,
-    name: String,
-    /// The linked account's address, if linked ("" when it gave none).
-    linked: Option<String>,
+impl AccountPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        field_error(&self.errors, field)
+    }
+
+    fn is(&self, section: Section) -> bool {
+        self.account.section == section
+    }
+
+    fn linked_count(&self) -> usize {
+        self.upstream.iter().filter(|u| u.linked.is_some()).count()
+    }
 }
 
 /// Configured providers with their link state, then links to providers no
@@ -100,12 +213,6 @@ async fn upstream_views(state: &AppState, user_id: &str) -> Result<Vec<UpstreamV
         }
     }
     Ok(views)
-}
-
-impl AccountPage {
-    fn error_for(&self, field: &str) -> Option<&str> {
-        field_error(&self.errors, field)
-    }
 }
 
 impl SessionView {
@@ -133,16 +240,19 @@ impl From<accounts::Attempt> for ActivityView {
     }
 }
 
-async fn account_page(
+/// The page of `section`, from the account overview.
+pub(crate) async fn account_page(
     state: &AppState,
     user: &CurrentUser,
     csrf: &PageCsrf,
+    section: Section,
     notice: Option<&'static str>,
     errors: Vec<FieldError>,
 ) -> Result<AccountPage, HtmlError> {
     let o = state.accounts.overview(user).await?;
     Ok(AccountPage {
         nav: Nav::new(Some(user)),
+        account: AccountNav::new(section),
         csrf: csrf.token.clone(),
         roles: user.roles.join(", "),
         member_since: display_time(o.user.created_at),
@@ -161,12 +271,14 @@ async fn account_page(
     })
 }
 
+/// `?notice=` after a form succeeded.
 #[derive(Deserialize, Default)]
-struct AccountQuery {
-    notice: Option<String>,
+pub(crate) struct NoticeQuery {
+    pub(crate) notice: Option<String>,
 }
 
-fn notice_text(key: Option<&str>) -> Option<&'static str> {
+/// What a section page says after its form worked.
+pub(crate) fn notice_text(key: Option<&str>) -> Option<&'static str> {
     match key? {
         "profile" => Some("Your display name is saved."),
         "password" => Some("Your password is changed. Your other sessions have ended."),
@@ -174,155 +286,40 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "email" => Some("Check your new address: follow the link we sent there to confirm the change."),
         "linked" => Some("The account is linked: you can now sign in with it."),
         "unlinked" => Some("The account is unlinked."),
+        "revoked" => Some("The app is disconnected: its access has stopped."),
         _ => None,
     }
 }
 
-async fn get_account(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
+async fn section_page(
+    state: &AppState,
+    user: &CurrentUser,
     csrf: PageCsrf,
-    Query(q): Query<AccountQuery>,
+    q: &NoticeQuery,
+    section: Section,
 ) -> Result<Response, HtmlError> {
-    let page = account_page(&state, &user, &csrf, notice_text(q.notice.as_deref()), Vec::new()).await?;
+    let page = account_page(state, user, &csrf, section, notice_text(q.notice.as_deref()), Vec::new()).await?;
     Ok((csrf, page).into_response())
 }
 
-/// What the user typed into the form that failed, to show it again.
-enum Typed<'a> {
-    DisplayName(&'a str),
-    Email(&'a str),
-    Nothing,
-}
-
-/// Shows the account page again with field errors (and the display name as
-/// typed, if that was the form), or fails.
-async fn with_errors(
-    state: &AppState,
-    user: &CurrentUser,
-    csrf: &PageCsrf,
-    err: accounts::Error,
-    typed: Typed<'_>,
-) -> Result<Response, HtmlError> {
-    match err {
-        accounts::Error::Invalid(errors) => {
-            let mut page = account_page(state, user, csrf, None, errors).await?;
-            // Bounded, so a huge input is not echoed back whole.
-            match typed {
-                Typed::DisplayName(t) => {
-                    page.display_name = t.chars().take(2 * accounts::names::DISPLAY_NAME_MAX).collect();
-                }
-                Typed::Email(t) => page.new_email = t.chars().take(accounts::names::EMAIL_MAX).collect(),
-                Typed::Nothing => {}
-            }
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+/// A GET handler for one section page.
+macro_rules! section_handler {
+    ($name:ident, $section:expr) => {
+        async fn $name(
+            State(state): State<AppState>,
+            SignedIn(user): SignedIn,
+            csrf: PageCsrf,
+            Query(q): Query<NoticeQuery>,
+        ) -> Result<Response, HtmlError> {
+            section_page(&state, &user, csrf, &q, $section).await
         }
-        other => Err(other.into()),
-    }
+    };
 }
 
-#[derive(Deserialize)]
-struct ProfileForm {
-    #[serde(default)]
-    display_name: String,
-}
-
-async fn post_profile(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    ctx: AuditCtx,
-    CsrfForm { form, csrf }: CsrfForm<ProfileForm>,
-) -> Result<Response, HtmlError> {
-    match state.accounts.set_display_name(&ctx.context(&user.user_id), &user.user_id, &form.display_name).await {
-        Ok(()) => Ok(Redirect::to("/account?notice=profile").into_response()),
-        Err(err) => with_errors(&state, &user, &csrf, err, Typed::DisplayName(&form.display_name)).await,
-    }
-}
-
-#[derive(Deserialize)]
-struct PasswordForm {
-    #[serde(default = "empty_secret")]
-    current_password: SecretString,
-    #[serde(default = "empty_secret")]
-    new_password: SecretString,
-    new_password_confirm: Option<SecretString>,
-}
-
-async fn post_password(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    ctx: AuditCtx,
-    CsrfForm { form, csrf }: CsrfForm<PasswordForm>,
-) -> Result<Response, HtmlError> {
-    let changed = state
-        .accounts
-        .change_password(
-            &user.user_id,
-            &form.current_password,
-            &form.new_password,
-            form.new_password_confirm.as_ref(),
-            Some(&user.session_id),
-            &ctx.context(&user.user_id),
-        )
-        .await;
-    match changed {
-        // The browser goes on under a new session id (and a CSRF token for it).
-        Ok(Some(session)) => {
-            Ok(crate::http::login::session_started(&state, &session, Redirect::to("/account?notice=password")))
-        }
-        Ok(None) => Ok(crate::http::login::signed_out(&state, "/login?signed_out=1")),
-        Err(err) => with_errors(&state, &user, &csrf, err, Typed::Nothing).await,
-    }
-}
-
-#[derive(Deserialize)]
-struct EmailForm {
-    #[serde(default)]
-    new_email: String,
-    #[serde(default = "empty_secret")]
-    email_password: SecretString,
-}
-
-async fn post_email(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    ctx: AuditCtx,
-    CsrfForm { form, csrf }: CsrfForm<EmailForm>,
-) -> Result<Response, HtmlError> {
-    let recent = state.accounts.recently_authenticated(&user);
-    let from = ctx.context(&user.user_id);
-    match state.accounts.request_email_change(&user.user_id, &form.email_password, &form.new_email, recent, &from).await
-    {
-        Ok(()) => Ok(Redirect::to("/account?notice=email").into_response()),
-        Err(err) => with_errors(&state, &user, &csrf, err, Typed::Email(&form.new_email)).await,
-    }
-}
-
-#[derive(Deserialize)]
-struct EmptyForm {}
-
-async fn post_revoke_session(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    _: CsrfForm<EmptyForm>,
-) -> Result<Response, HtmlError> {
-    if !state.accounts.revoke_session(&ctx.context(&user.user_id), &user.user_id, &id).await? {
-        return Err(HtmlError::not_found());
-    }
-    if id == user.session_id {
-        return Ok(signed_out(&state, "/login?signed_out=1"));
-    }
-    Ok(Redirect::to("/account?notice=session").into_response())
-}
-
-async fn post_revoke_all(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    ctx: AuditCtx,
-    _: CsrfForm<EmptyForm>,
-) -> Result<Response, HtmlError> {
-    state.accounts.sign_out_everywhere(&user.user_id, &ctx.context(&user.user_id)).await?;
-    Ok(signed_out(&state, "/login?signed_out=1"))
-}
+section_handler!(get_overview, Section::Overview);
+section_handler!(get_profile, Section::Profile);
+section_handler!(get_email, Section::Email);
+section_handler!(get_password, Section::Password);
+section_handler!(get_sessions, Section::Sessions);
+section_handler!(get_providers, Section::Providers);
+section_handler!(get_activity, Section::Activity);

@@ -38,6 +38,7 @@ const HERE: &str = "/account/mfa";
 #[template(path = "account_mfa.html")]
 struct MfaPage {
     nav: Nav,
+    account: crate::http::account::AccountNav,
     csrf: String,
     totp: bool,
     email: bool,
@@ -64,6 +65,7 @@ async fn page(
     let code = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = MfaPage {
         nav: Nav::new(Some(user)),
+        account: crate::http::account::AccountNav::new(crate::http::account::Section::Mfa),
         csrf: csrf.token.clone(),
         totp: status.totp,
         email: status.email,

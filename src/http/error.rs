@@ -93,7 +93,7 @@ pub(crate) fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
 impl From<accounts::Error> for HtmlError {
     fn from(err: accounts::Error) -> Self {
         match err {
-            accounts::Error::UnknownUser => Self::not_found(),
+            accounts::Error::UnknownUser | accounts::Error::RegistrationClosed => Self::not_found(),
             accounts::Error::InvalidCredentials | accounts::Error::Blocked => {
                 Self::forbidden("You are not allowed to do that.")
             }

@@ -137,7 +137,24 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn get_register(MaybeUser(user): MaybeUser, csrf: PageCsrf, Query(q): Query<NextQuery>) -> Response {
+/// Only while self-registration is open (`registration.mode = "open"`);
+/// otherwise `/register` answers the normal 404 page, before any other check.
+pub struct SignupOpen;
+
+impl axum::extract::FromRequestParts<AppState> for SignupOpen {
+    type Rejection = HtmlError;
+
+    async fn from_request_parts(_: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, HtmlError> {
+        if state.accounts.self_registration_open() { Ok(SignupOpen) } else { Err(HtmlError::not_found()) }
+    }
+}
+
+async fn get_register(
+    _: SignupOpen,
+    MaybeUser(user): MaybeUser,
+    csrf: PageCsrf,
+    Query(q): Query<NextQuery>,
+) -> Response {
     if user.is_some() {
         return Redirect::to("/account").into_response();
     }
@@ -165,6 +182,7 @@ struct RegisterForm {
 }
 
 async fn post_register(
+    _: SignupOpen,
     State(state): State<AppState>,
     ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<RegisterForm>,

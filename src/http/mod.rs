@@ -25,6 +25,8 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 
 pub mod account;
+pub mod account_data;
+pub mod account_forms;
 pub mod account_mfa;
 pub mod admin;
 pub mod api;
@@ -114,6 +116,11 @@ pub fn router(state: AppState) -> Router {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
         .layer(middleware::from_fn(error::render_errors))
+        // Outside the error pages, so they are branded too.
+        .layer(middleware::from_fn_with_state(
+            pages::Site { brand: state.branding.clone(), signup_open: state.accounts.self_registration_open() },
+            pages::with_site,
+        ))
         .layer(middleware::from_fn(no_store_for_pages));
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));

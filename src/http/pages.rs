@@ -3,6 +3,8 @@
 //! stylesheet (embedded in the binary and cache-busted by a content hash), and
 //! display helpers. Assets are compiled in rather than served from a folder
 //! (STYLE.md suggests ServeDir) so that the binary is all an operator deploys.
+//! The operator's branding (logo, brand stylesheet) is read at startup and
+//! served from memory too, and reaches every layout through [`Nav`].
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
@@ -10,41 +12,66 @@ use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
 use crate::accounts::CurrentUser;
 use crate::app::AppState;
+use crate::branding::{Asset, Branding};
 
 const STYLESHEET: &str = include_str!("../../static/css/app.css");
 const FORM_POST_JS: &str = include_str!("../../static/js/form_post.js");
 
 /// FNV-1a of the stylesheet, evaluated at compile time: the `?v=` cache buster.
-pub const STYLESHEET_VERSION: u64 = fnv1a(STYLESHEET.as_bytes());
+pub const STYLESHEET_VERSION: u64 = crate::branding::fnv1a(STYLESHEET.as_bytes());
 
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    hash
+/// What every layout shows of the deployment: its branding, and whether
+/// visitors may sign up (the "Create account" links).
+#[derive(Debug, Clone, Default)]
+pub struct Site {
+    pub brand: Arc<Branding>,
+    pub signup_open: bool,
 }
 
-/// What the layout needs: who is signed in, and the stylesheet version.
+tokio::task_local! {
+    /// The app's [`Site`] for the request being handled. Pages build [`Nav`]
+    /// in many places, some without the `AppState` (`MessagePage::new`, the
+    /// error pages `http::error::render_errors` dresses), so [`with_site`]
+    /// sets it around each request from that app's own state. It is
+    /// request-scoped, not a process global: each app (and each test app)
+    /// carries its own branding, and outside a request the defaults apply.
+    static SITE: Site;
+}
+
+/// Middleware: runs the request with its app's [`Site`] in scope.
+pub async fn with_site(State(site): State<Site>, req: Request, next: Next) -> Response {
+    SITE.scope(site, next.run(req)).await
+}
+
+/// What the layout needs: who is signed in, the stylesheet version, and the
+/// deployment's [`Site`] (branding, sign-up).
 #[derive(Debug, Clone, Default)]
 pub struct Nav {
     pub username: Option<String>,
     pub is_admin: bool,
     pub css_version: u64,
+    pub brand: Arc<Branding>,
+    pub signup_open: bool,
 }
 
 impl Nav {
     /// Navigation for a visitor who may or may not be signed in.
     pub fn new(user: Option<&CurrentUser>) -> Self {
+        let site = SITE.try_with(Site::clone).unwrap_or_else(|_| Site { signup_open: true, ..Site::default() });
         Self {
             username: user.map(|u| u.username.clone()),
             is_admin: user.is_some_and(|u| u.has_role("admin")),
             css_version: STYLESHEET_VERSION,
+            brand: site.brand,
+            signup_open: site.signup_open,
         }
     }
 
@@ -72,7 +99,34 @@ pub use crate::accounts::devices::{coarse_agent as device_name, format_time as d
 
 /// Routes for static assets.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/static/app.css", get(get_stylesheet)).route("/static/form_post.js", get(get_form_post_js))
+    Router::new()
+        .route("/static/app.css", get(get_stylesheet))
+        .route("/static/form_post.js", get(get_form_post_js))
+        .route("/static/brand.css", get(get_brand_css))
+        .route("/static/brand/logo", get(get_logo))
+}
+
+/// The brand stylesheet (accent colour, then the operator's CSS), if any.
+async fn get_brand_css(State(state): State<AppState>) -> Response {
+    serve_asset(state.branding.stylesheet.as_ref())
+}
+
+/// The operator's logo, if configured.
+async fn get_logo(State(state): State<AppState>) -> Response {
+    serve_asset(state.branding.logo.as_ref())
+}
+
+fn serve_asset(asset: Option<&Asset>) -> Response {
+    let Some(asset) = asset else { return crate::http::error::HtmlError::not_found().into_response() };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            // The URL carries the content hash.
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        ],
+        axum::body::Bytes::from_owner(asset.bytes.clone()),
+    )
+        .into_response()
 }
 
 async fn get_form_post_js() -> impl IntoResponse {

@@ -4,6 +4,8 @@
 //! (the HTML part, which escapes every value, user-supplied names included).
 use askama::Template;
 
+use crate::branding::Branding;
+
 /// A typed message. Names are what the user chose; links are absolute URLs
 /// built from the configured issuer.
 #[derive(Debug, Clone)]
@@ -59,7 +61,8 @@ pub struct Action {
 
 /// A rendered message.
 pub struct Rendered {
-    pub subject: &'static str,
+    /// The subject with the product's name (never user input).
+    pub subject: String,
     pub text: String,
     pub html: String,
 }
@@ -69,6 +72,7 @@ pub struct Rendered {
 struct TextPart<'a> {
     c: &'a Content,
     site: &'a str,
+    brand: &'a Branding,
 }
 
 #[derive(Template)]
@@ -77,6 +81,7 @@ struct HtmlPart<'a> {
     c: &'a Content,
     subject: &'a str,
     site: &'a str,
+    brand: &'a Branding,
 }
 
 const IGNORE: &str = "If this was not you, you can ignore this message.";
@@ -294,14 +299,21 @@ impl Mail {
         }
     }
 
-    /// Subject, text part and HTML part.
+    /// Subject, text part and HTML part, with the default branding.
     pub fn render(&self, site: &str) -> Result<Rendered, askama::Error> {
+        self.render_branded(site, &Branding::default())
+    }
+
+    /// Subject, text part and HTML part: the product's name in the subject,
+    /// the heading and the signature, the accent colour on the button, and
+    /// the footer links.
+    pub fn render_branded(&self, site: &str, brand: &Branding) -> Result<Rendered, askama::Error> {
         let content = self.content();
-        let subject = self.subject();
+        let subject = self.subject().replace("gatehouse", &brand.product_name);
         Ok(Rendered {
+            text: TextPart { c: &content, site, brand }.render()?,
+            html: HtmlPart { c: &content, subject: &subject, site, brand }.render()?,
             subject,
-            text: TextPart { c: &content, site }.render()?,
-            html: HtmlPart { c: &content, subject, site }.render()?,
         })
     }
 }

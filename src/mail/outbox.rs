@@ -89,6 +89,7 @@ pub struct OutboxShared {
     pub(super) clock: Arc<dyn Clock>,
     settings: MailConfig,
     site: Arc<str>,
+    branding: Arc<crate::branding::Branding>,
     wake: Arc<Notify>,
     pub metrics: OutboxMetrics,
 }
@@ -131,6 +132,7 @@ impl Outbox {
         clock: Arc<dyn Clock>,
         settings: MailConfig,
         site: &str,
+        branding: Arc<crate::branding::Branding>,
     ) -> Self {
         let shared = OutboxShared {
             store,
@@ -139,6 +141,7 @@ impl Outbox {
             clock,
             settings,
             site: site.into(),
+            branding,
             wake: Arc::default(),
             metrics: OutboxMetrics::default(),
         };
@@ -166,7 +169,7 @@ impl Outbox {
             tracing::debug!(kind = mail.kind(), "no address to mail; dropped");
             return Ok(QueuedMail { id, message_id: String::new() });
         }
-        let rendered = mail.render(&self.site)?;
+        let rendered = mail.render_branded(&self.site, &self.branding)?;
         let host = url::Url::parse(&self.site).ok().and_then(|u| u.host_str().map(str::to_owned));
         let message_id = format!("<{id}@{}>", host.as_deref().unwrap_or("gatehouse.invalid"));
         let body = serde_json::to_vec(&Body { text: rendered.text, html: rendered.html })
@@ -177,7 +180,7 @@ impl Outbox {
             message_id: &message_id,
             recipient: to,
             kind: mail.kind(),
-            subject: rendered.subject,
+            subject: &rendered.subject,
             body: &sealed,
             now: self.clock.unix(),
         })
@@ -380,8 +383,15 @@ mod tests {
         let mailer = Mailer::memory("gatehouse@example.com").unwrap();
         let clock = Arc::new(FixedClock::at(1_000));
         let kek = Arc::new(Kek::new([7; 32]));
-        let outbox =
-            Outbox::new(store.clone(), kek, mailer.clone(), clock, MailConfig::default(), "https://sso.example");
+        let outbox = Outbox::new(
+            store.clone(),
+            kek,
+            mailer.clone(),
+            clock,
+            MailConfig::default(),
+            "https://sso.example",
+            Default::default(),
+        );
         let link = "https://sso.example/password/reset?token=secret-token-value";
         let mail = Mail::Reset { name: "Ann".into(), link: link.into() };
         let mut tx = store.begin().await.unwrap();

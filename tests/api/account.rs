@@ -5,7 +5,9 @@ use crate::helpers::{PASSWORD, hidden_value, location, spawn_app};
 async fn account_page_shows_the_users_details_and_sessions() {
     let app = spawn_app().await;
     let browser = app.signed_in("nina", &[]).await;
-    let html = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    let mut html = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    // Sessions have their own section since issue 17.
+    html += &browser.get(app.url("/account/sessions")).send().await.unwrap().text().await.unwrap();
     for text in ["nina", "nina@example.com", "user", "Active sessions", "this browser", "127.0.0.1"] {
         assert!(html.contains(text), "missing {text}");
     }
@@ -80,7 +82,7 @@ async fn a_session_can_be_revoked_from_another_one() {
     app.login(&other, "quinn", PASSWORD).await;
     let sessions = app.state.accounts.sessions(&app.state.accounts.find("quinn").await.unwrap().id).await.unwrap();
     assert_eq!(sessions.len(), 2);
-    let html = here.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    let html = here.get(app.url("/account/sessions")).send().await.unwrap().text().await.unwrap();
     // The session that is not this browser's: the one listed without the tag.
     let other_id = sessions
         .iter()

@@ -21,7 +21,7 @@ async fn account_page_lists_failed_and_successful_sign_ins() {
     assert_eq!(app.login(&browser, "quinn", "not the password").await.status(), 401);
     app.clock.advance(60);
     assert_eq!(app.login(&browser, "quinn", PASSWORD).await.status(), 303);
-    let html = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    let html = browser.get(app.url("/account/activity")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Recent sign-in activity"), "{html}");
     let signed_in = html.find("Signed in<").expect("the successful sign-in is listed");
     let wrong = html.find("Wrong password<").expect("the failed attempt is listed");
@@ -135,6 +135,6 @@ async fn two_step_sign_in_records_its_method_and_mfa_changes_are_audited() {
     let sign_ins: Vec<_> = rows.iter().filter(|r| r.action == "sign_in" && r.target == id).collect();
     assert_eq!(sign_ins.len(), 2, "the password step alone is not a sign-in: {rows:?}");
     assert!(sign_ins[1].detail.contains("password+totp"), "{:?}", sign_ins[1]);
-    let html = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("password+totp"), "the method is shown on /account");
+    let html = browser.get(app.url("/account/activity")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("password+totp"), "the method is shown on /account/activity");
 }

@@ -69,7 +69,7 @@ async fn a_deny_applies_to_the_client_behind_a_trusted_proxy_via_x_forwarded_for
     let browser = browser_with(&[("x-forwarded-for", "198.51.100.7")]);
     app.create_user("pia", &[]).await;
     assert_eq!(app.login(&browser, "pia", PASSWORD).await.status(), 303);
-    let page = browser.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    let page = browser.get(app.url("/account/sessions")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("198.51.100.7"), "session lists the client address: {page}");
 }
 

@@ -187,7 +187,7 @@ async fn email_change_confirms_the_new_address_and_undo_restores_the_old_one() {
             &[("new_email", "sol@new.example"), ("email_password", PASSWORD)],
         )
         .await;
-    assert_eq!(location(&res), "/account?notice=email");
+    assert_eq!(location(&res), "/account/email?notice=email");
     let confirm = app.mail.wait_for("sol@new.example", "Confirm your new email").await;
     let notice = app.mail.wait_for("sol@example.com", "is being changed").await;
     assert!(notice.text.contains("sol@new.example"));

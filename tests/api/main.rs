@@ -4,11 +4,13 @@
 // A failed unwrap is a failed test here; the production lints don't apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod account;
+mod account_centre;
 mod account_review;
 mod admin;
 mod audit;
 mod audit_coverage;
 mod audit_protocol;
+mod branding;
 mod browser;
 mod challenges;
 mod cli;
@@ -46,6 +48,7 @@ mod register;
 mod release;
 mod revocation;
 mod sessions;
+mod signup_policy;
 mod slow_clients;
 mod smtp;
 mod throttle;

@@ -211,7 +211,7 @@ async fn a_password_change_keeps_this_browser_under_a_new_session_id_and_revokes
     let new = "fay has a new long passphrase";
     let form = [("current_password", PASSWORD), ("new_password", new), ("new_password_confirm", new)];
     let res = app.submit(&s.home, "/account", "/account/password", &form).await;
-    assert_eq!(location(&res), "/account?notice=password");
+    assert_eq!(location(&res), "/account/password?notice=password");
     // OWASP Session Management: a new session id after re-authentication.
     let cookie = set_cookie(&res, "gh_session").expect("a new session cookie");
     assert!(!cookie.starts_with("gh_session=;"), "{cookie}");
@@ -260,7 +260,7 @@ async fn revoking_one_session_on_the_account_page_ends_its_tokens_only() {
     // Newest first: the away session signed in second.
     let away_session = &sessions[0].id;
     let res = app.submit(&s.home, "/account", &format!("/account/sessions/{away_session}/revoke"), &[]).await;
-    assert_eq!(location(&res), "/account?notice=session");
+    assert_eq!(location(&res), "/account/sessions?notice=session");
     assert!(signed_out(&app, &s.away).await);
     access_dead(&app, &s.other, "revoked session").await;
     assert!(refresh(&app, &s.other).await.is_ok(), "its offline refresh token lives on");

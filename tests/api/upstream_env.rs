@@ -250,7 +250,8 @@ pub async fn signed_in_at(app: &TestApp, browser: &reqwest::Client) -> bool {
 
 /// The `/account` page's HTML.
 pub async fn account_page(app: &TestApp, browser: &reqwest::Client) -> String {
-    let res = browser.get(app.url("/account")).send().await.unwrap();
+    // Linking moved to its own account section (issue 17).
+    let res = browser.get(app.url("/account/providers")).send().await.unwrap();
     assert_eq!(res.status(), 200, "signed in");
     res.text().await.unwrap()
 }

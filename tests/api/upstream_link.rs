@@ -264,7 +264,7 @@ async fn a_signed_in_user_links_a_provider_from_the_account_page() {
     // The identity is lena's now: another user cannot link it too.
     let nina = corp.down.signed_in("nina", &[]).await;
     assert_eq!(corp.up.login(&nina, "marco", PASSWORD).await.status(), 303);
-    let res = submit_on(&corp.down, &nina, "/account", LINK, &[]).await;
+    let res = submit_on(&corp.down, &nina, "/account/providers", LINK, &[]).await;
     let start = Url::parse(&corp.down.url("/")).unwrap().join(location(&res)).unwrap();
     let (_, chain) = follow(&nina, start.as_str(), |u| corp.is_callback(u)).await;
     let res = nina.get(chain.last().unwrap().clone()).send().await.unwrap();
@@ -293,7 +293,7 @@ async fn linking_from_the_account_page_needs_a_recent_sign_in() {
     let corp = Corp::start().await;
     let browser = corp.down.signed_in("lena", &[]).await;
     corp.down.clock.advance(corp.down.config.session.reauth_secs + 1);
-    let res = submit_on(&corp.down, &browser, "/account", LINK, &[]).await;
+    let res = submit_on(&corp.down, &browser, "/account/providers", LINK, &[]).await;
     assert_eq!(res.status(), 303);
     let to = Url::parse(&corp.down.url(location(&res))).unwrap();
     assert_eq!(to.path(), "/login");
@@ -306,7 +306,7 @@ async fn linking_from_the_account_page_needs_a_recent_sign_in() {
 async fn unlinking_stops_the_provider_signing_in_to_the_account() {
     let corp = Corp::start().await;
     let browser = linked_from_account(&corp).await;
-    let res = submit_on(&corp.down, &browser, "/account", UNLINK, &[]).await;
+    let res = submit_on(&corp.down, &browser, "/account/providers", UNLINK, &[]).await;
     assert_eq!(res.status(), 303);
     assert!(location(&res).starts_with("/account"), "{}", location(&res));
     let html = account_page(&corp.down, &browser).await;
@@ -329,7 +329,7 @@ async fn the_last_way_to_sign_in_cannot_be_unlinked() {
     let id = user_id(&corp, "otto@example.com").await;
     let roles = corp.down.state.accounts.roles(&id).await.unwrap();
     assert_eq!(roles, ["user"], "a new account has the user role");
-    let res = submit_on(&corp.down, &browser, "/account", UNLINK, &[]).await;
+    let res = submit_on(&corp.down, &browser, "/account/providers", UNLINK, &[]).await;
     assert_eq!(res.status(), 409);
     assert!(form_to(&account_page(&corp.down, &browser).await, UNLINK).is_some(), "still linked");
     assert!(events(&corp).await.iter().all(|r| r.action != "upstream_unlinked"));
@@ -344,7 +344,7 @@ async fn the_last_way_to_sign_in_cannot_be_unlinked() {
 async fn an_upstream_sign_in_shows_in_the_activity_log_as_federated() {
     let corp = Corp::start().await;
     let browser = corp.signed_in_via_corp("faye").await;
-    let html = account_page(&corp.down, &browser).await;
+    let html = browser.get(corp.down.url("/account/activity")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Recent sign-in activity"), "{html}");
     assert!(html.contains("federated"), "the method is shown: {html}");
     let id = user_id(&corp, "faye@example.com").await;

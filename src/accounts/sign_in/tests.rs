@@ -58,6 +58,7 @@ async fn worlds(settings: Settings) -> Vec<World> {
             shared.clone(),
             MailConfig::default(),
             "https://sso.example",
+            Default::default(),
         );
         let password = PasswordConfig {
             argon2_memory_kib: 256,

@@ -251,7 +251,7 @@ impl From<accounts::Error> for Problem {
     fn from(err: accounts::Error) -> Self {
         use accounts::Error as E;
         match err {
-            E::UnknownUser => Self::not_found(),
+            E::UnknownUser | E::RegistrationClosed => Self::not_found(),
             E::Invalid(fields) => Self::invalid(
                 fields.into_iter().map(|f| FieldProblem { field: f.field.to_owned(), message: f.message }).collect(),
             ),

@@ -57,6 +57,7 @@ const PENDING: RegisterResponse = RegisterResponse {
     responses(
         (status = 202, description = "Registered, or the address already had an account (the same answer)",
             body = RegisterResponse),
+        (status = 404, description = "Self-registration is off (`registration.mode` is not `open`)"),
     )
 )]
 async fn post_register(
