@@ -192,10 +192,12 @@ async fn the_detail_page_edits_under_the_etag_and_a_stale_one_is_refused_with_th
         assert!(html.contains(part), "{part}: {html}");
     }
     let etag = hidden(&html, "etag");
+    assert_eq!(hidden(&html, "roles_before"), "user");
     let path = format!("/admin/users/{id}");
     let edit = format!("/admin/users/{id}/edit");
     let fields = [
         ("etag", etag.as_str()),
+        ("roles_before", "user"),
         ("username", "kim2"),
         ("email", "kim@example.com"),
         ("display_name", "Kim K"),
@@ -206,6 +208,8 @@ async fn the_detail_page_edits_under_the_etag_and_a_stale_one_is_refused_with_th
     assert_eq!(location(&res), format!("/admin/users/{id}?done=saved"));
     assert_eq!(app.state.accounts.user(&id).await.unwrap().username, "kim2");
     audited(&app, "profile_changed", &id, &root).await;
+    let rows = events(&app).await;
+    assert!(!rows.iter().any(|r| r.action == "role_changed" && r.target == id), "the roles did not change");
 
     // The old ETag again: refused, nothing overwritten, the current version shown.
     let fields = [

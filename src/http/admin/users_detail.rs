@@ -50,6 +50,7 @@ struct UserPage {
     /// A refusal of the whole form (changed meanwhile, last administrator).
     alert: Option<&'static str>,
     etag: String,
+    roles_before: String,
     username: String,
     email: String,
     display_name: String,
@@ -72,6 +73,7 @@ impl UserPage {
             csrf: csrf.to_owned(),
             tabs: tabs(&a.user.id, "summary"),
             etag: a.etag(),
+            roles_before: a.roles.join(" "),
             is_self: a.user.id == admin.user_id,
             id: a.user.id.clone(),
             name: a.user.username.clone(),
@@ -117,6 +119,9 @@ async fn get_user(
 struct EditForm {
     #[serde(default)]
     etag: String,
+    /// The roles the form showed, separated by spaces.
+    #[serde(default)]
+    roles_before: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -135,11 +140,18 @@ async fn post_edit(
     CsrfForm { form, csrf }: CsrfForm<EditForm>,
 ) -> Result<Response, HtmlError> {
     let roles = roles_of(&form.rest);
+    // Roles as the form showed them: unchanged roles are not sent, so a
+    // profile edit does not record a role change (the ETag covers the roles).
+    let mut sorted = roles.clone();
+    sorted.sort_unstable();
+    let mut shown: Vec<&str> = form.roles_before.split(' ').filter(|r| !r.is_empty()).collect();
+    shown.sort_unstable();
+    let roles_changed = sorted.iter().map(String::as_str).ne(shown.iter().copied());
     let changes = AccountChanges {
         username: Some(form.username.clone()),
         email: Some(form.email.clone()),
         display_name: Some(form.display_name.clone()),
-        roles: Some(roles.clone()),
+        roles: roles_changed.then(|| roles.clone()),
     };
     let result = state.accounts.update_account(&ctx.context(&admin.user_id), &id, &form.etag, &changes).await;
     let (status, errors, alert) = match result {
