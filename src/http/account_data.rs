@@ -61,7 +61,11 @@ async fn get_apps(
         .into_iter()
         .map(|a| AppView {
             name: if a.client_name.is_empty() { a.client_id.clone() } else { a.client_name },
-            scopes: if a.scope.is_empty() { "none (tokens only)".into() } else { a.scope.to_string() },
+            scopes: if a.scope.is_empty() {
+                "not asked (the app holds tokens only)".into()
+            } else {
+                a.scope.to_string()
+            },
             consented: a.consented_at.map_or_else(|| "not recorded".into(), display_time),
             last_used: a.newest_token_at.map_or_else(|| "no live tokens".into(), display_time),
             client_id: a.client_id,

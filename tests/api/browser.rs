@@ -260,7 +260,8 @@ async fn a_browser_registers_confirms_resets_signs_in_and_signs_out_without_java
     driver.type_into("#username", "walter@example.com").await;
     driver.type_into("#password", password).await;
     driver.click("button[type=submit]").await;
-    let html = driver.wait_for("this browser").await;
+    // The account overview (sessions have their own section since issue 17).
+    let html = driver.wait_for("Your account at a glance").await;
     assert_eq!(driver.current_path().await, "/account");
     assert!(html.contains("walter@example.com"));
     // The session cookie is HttpOnly: page scripts cannot read it.
@@ -338,7 +339,7 @@ async fn a_browser_admin_blocks_a_user_and_cannot_remove_the_last_admin() {
     driver.type_into("#username", "root").await;
     driver.type_into("#password", crate::helpers::PASSWORD).await;
     driver.click("button[type=submit]").await;
-    driver.wait_for("this browser").await;
+    driver.wait_for("Your account at a glance").await;
 
     driver.goto(&app.url("/admin/users")).await;
     driver.wait_for("mallory").await;
@@ -369,7 +370,7 @@ async fn the_public_pages_pass_axe_and_sign_in_works_by_keyboard_and_without_jav
     driver.type_into("#username", "kim").await;
     driver.type_into("#password", crate::helpers::PASSWORD).await;
     driver.keyboard_activate("Sign in").await;
-    driver.wait_for("this browser").await;
+    driver.wait_for("Your account at a glance").await;
     driver.assert_accessible("account").await;
     driver.goto(&app.url("/logout")).await;
     driver.assert_accessible("logout").await;
@@ -380,6 +381,6 @@ async fn the_public_pages_pass_axe_and_sign_in_works_by_keyboard_and_without_jav
     plain.type_into("#username", "kim").await;
     plain.type_into("#password", crate::helpers::PASSWORD).await;
     plain.click("button[type=submit]").await;
-    plain.wait_for("this browser").await;
+    plain.wait_for("Your account at a glance").await;
     assert_eq!(plain.current_path().await, "/account");
 }

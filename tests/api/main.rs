@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod account;
 mod account_centre;
+mod account_centre_browser;
 mod account_review;
 mod admin;
 mod audit;
