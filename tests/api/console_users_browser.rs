@@ -10,7 +10,7 @@ async fn sign_in(driver: &Driver, app: &TestApp, name: &str) {
     driver.type_into("#username", name).await;
     driver.type_into("#password", PASSWORD).await;
     driver.click("button[type=submit]").await;
-    driver.wait_for("this browser").await;
+    driver.wait_for("Your account at a glance").await;
 }
 
 async fn check(driver: &Driver, name: &str) {
