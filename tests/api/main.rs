@@ -15,6 +15,8 @@ mod cli;
 mod client_auth_throttle;
 mod client_registration;
 mod code_errors;
+mod console_ops;
+mod console_settings;
 mod cors;
 mod cors_browser;
 mod deletion;

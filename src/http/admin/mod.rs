@@ -16,6 +16,7 @@ mod clients_danger;
 mod clients_form;
 mod dashboard;
 mod ip;
+mod settings;
 mod users;
 
 /// Routes for the whole console.
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(clients::router())
         .merge(ip::router())
+        .merge(settings::router())
 }
 
 /// The console's sections, in the order of the navigation bar.
