@@ -16,6 +16,7 @@ mod client_auth_throttle;
 mod client_registration;
 mod code_errors;
 mod console_ops;
+mod console_ops_browser;
 mod console_settings;
 mod cors;
 mod cors_browser;
