@@ -67,7 +67,7 @@ async fn an_admin_walks_the_operations_pages_by_browser() {
     driver.click("input[name=action][value=deny]").await;
     driver.type_into("#cidr", "203.0.113.0/24").await;
     driver.type_into("#note", "abuse").await;
-    driver.click("form[action='/admin/ip'] button[type=submit]").await;
+    driver.click("form[method=post][action='/admin/ip'] button[type=submit]").await;
     driver.wait_for("203.0.113.0/24").await;
     let html = visit(&driver, &app, "/admin/ip?test=203.0.113.7", "console-ip-test", "by rule").await;
     assert!(html.contains("refused"));
@@ -82,7 +82,7 @@ async fn an_admin_walks_the_operations_pages_by_browser() {
     sign_in(&plain, &app).await;
     plain.goto(&app.url("/admin/ip")).await;
     plain.type_into("#cidr", "198.51.100.0/24").await;
-    plain.click("form[action='/admin/ip'] button[type=submit]").await;
+    plain.click("form[method=post][action='/admin/ip'] button[type=submit]").await;
     plain.wait_for("198.51.100.0/24").await;
     assert_eq!(plain.current_path().await, "/admin/ip");
 }
