@@ -80,7 +80,7 @@ pub struct UpstreamConfig {
     /// The button text's name ("Sign in with …"); the kind's name by default.
     pub display_name: Option<String>,
     pub client_id: String,
-    #[serde(serialize_with = "crate::config::redacted")]
+    #[serde(serialize_with = "redacted")]
     pub client_secret: Option<SecretString>,
     /// A file holding the secret (Docker/K8s secrets); trailing whitespace is trimmed.
     pub client_secret_file: Option<PathBuf>,
@@ -218,7 +218,7 @@ impl Default for TokensConfig {
 pub struct KeysConfig {
     /// Key-encryption key, 32 bytes in base64; unset: generated into `<data_dir>/kek`.
     /// Instances sharing a database must share it.
-    #[serde(serialize_with = "crate::config::redacted")]
+    #[serde(serialize_with = "redacted")]
     pub encryption_key: Option<SecretString>,
     /// How long a key signs before the next one takes over (30 days).
     pub rotate_after_secs: i64,
@@ -256,7 +256,7 @@ pub enum LogFormat {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://…`; defaults to `sqlite://$DATA_DIR/gatehouse.db`.
-    #[serde(serialize_with = "crate::config::redacted")]
+    #[serde(serialize_with = "redacted")]
     pub url: Option<SecretString>,
     /// Pool size.
     pub max_connections: u32,
@@ -270,7 +270,7 @@ pub struct DatabaseConfig {
 pub struct MailConfig {
     /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS),
     /// `smtps://user:pass@host:465` (TLS); unset means the file backend.
-    #[serde(serialize_with = "crate::config::redacted")]
+    #[serde(serialize_with = "redacted")]
     pub smtp_url: Option<SecretString>,
     /// Sender address.
     pub from: String,
