@@ -10,19 +10,21 @@ use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 mod policies;
 mod site;
+mod sources;
 
 pub use policies::{LockoutPolicy, RetentionConfig};
 pub use site::{BrandLink, BrandingConfig, RegistrationConfig, RegistrationMode};
+pub use sources::{REDACTED, Setting, Sources, redacted};
 
 const ENV_PREFIX: &str = "GATEHOUSE_";
 
 /// The whole configuration tree.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Socket address to bind; port 0 picks a free port.
@@ -55,10 +57,13 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// Product name, logo, colour and footer links (`[branding]`).
     pub branding: BrandingConfig,
+    /// Where each key came from, recorded by [`load`] (see `Config::settings`).
+    #[serde(skip)]
+    pub sources: Sources,
 }
 
 /// Which protocol and defaults an upstream provider uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpstreamKind {
     /// OpenID Connect discovery at `https://accounts.google.com`.
@@ -74,13 +79,14 @@ pub enum UpstreamKind {
 }
 
 /// One `[upstream.<id>]` table (INTERFACE.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     pub kind: UpstreamKind,
     /// The button text's name ("Sign in with …"); the kind's name by default.
     pub display_name: Option<String>,
     pub client_id: String,
+    #[serde(serialize_with = "redacted")]
     pub client_secret: Option<SecretString>,
     /// A file holding the secret (Docker/K8s secrets); trailing whitespace is trimmed.
     pub client_secret_file: Option<PathBuf>,
@@ -105,7 +111,7 @@ pub struct UpstreamConfig {
 }
 
 /// Two-step sign-in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MfaConfig {
     /// Members of these roles must use a second factor; at their next
@@ -122,7 +128,7 @@ impl Default for MfaConfig {
 }
 
 /// Client addresses behind proxies, and how fast IP rule edits are seen.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
     /// Addresses or CIDR ranges of reverse proxies whose `Forwarded` /
@@ -182,7 +188,7 @@ pub fn check_upstream_id(id: &str) -> anyhow::Result<()> {
 }
 
 /// Token and code lifetimes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokensConfig {
     /// Access token lifetime (15 minutes).
@@ -213,11 +219,12 @@ impl Default for TokensConfig {
 }
 
 /// Token signing keys.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeysConfig {
     /// Key-encryption key, 32 bytes in base64; unset: generated into `<data_dir>/kek`.
     /// Instances sharing a database must share it.
+    #[serde(serialize_with = "redacted")]
     pub encryption_key: Option<SecretString>,
     /// How long a key signs before the next one takes over (30 days).
     pub rotate_after_secs: i64,
@@ -242,7 +249,7 @@ impl Default for KeysConfig {
 }
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -251,10 +258,11 @@ pub enum LogFormat {
 }
 
 /// Storage settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://…`; defaults to `sqlite://$DATA_DIR/gatehouse.db`.
+    #[serde(serialize_with = "redacted")]
     pub url: Option<SecretString>,
     /// Pool size.
     pub max_connections: u32,
@@ -263,11 +271,12 @@ pub struct DatabaseConfig {
 }
 
 /// Outgoing mail.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
     /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS),
     /// `smtps://user:pass@host:465` (TLS); unset means the file backend.
+    #[serde(serialize_with = "redacted")]
     pub smtp_url: Option<SecretString>,
     /// Sender address.
     pub from: String,
@@ -291,7 +300,7 @@ pub struct MailConfig {
 pub const MIN_LEASE_SECS: i64 = 3;
 
 /// A mail transport other than SMTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MailBackend {
     /// One `.eml` file per message under `<data_dir>/mail/`.
@@ -301,7 +310,7 @@ pub enum MailBackend {
 }
 
 /// Browser session policy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
     /// Absolute lifetime of a session, in seconds (8 hours by default).
@@ -323,7 +332,7 @@ impl SessionConfig {
 }
 
 /// Argon2id parameters and the password policy (see `security::policy`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordConfig {
     /// Memory cost in KiB (OWASP: 19 MiB).
@@ -345,7 +354,7 @@ pub struct PasswordConfig {
 }
 
 /// HTTP server limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Whole-request timeout in seconds.
@@ -405,6 +414,7 @@ impl Default for Config {
             upstream: Default::default(),
             registration: RegistrationConfig::default(),
             branding: BrandingConfig::default(),
+            sources: Sources::default(),
         }
     }
 }
@@ -621,7 +631,7 @@ impl Config {
 /// Per-client-address request limits (issue 6). Each bucket is
 /// `{ max, per_secs }`: at most `max` requests per `per_secs` window from one
 /// address (an IPv6 /64); `max = 0` turns the bucket off.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitsConfig {
     /// `POST /login`.
@@ -656,7 +666,7 @@ pub struct RateLimitsConfig {
 }
 
 /// One rate-limit bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limit {
     /// Requests allowed per window; 0 = no limit.
@@ -760,16 +770,19 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         let k = k.as_str().to_ascii_lowercase();
         k != "config" && !k.ends_with("_file")
     }));
+    let mut file_vars = std::collections::BTreeMap::new();
     for (key, value) in std::env::vars_os() {
         let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else { continue };
         let Some(rest) = key.strip_prefix(ENV_PREFIX) else { continue };
         let Some(name) = rest.strip_suffix("_FILE") else { continue };
         let secret = std::fs::read_to_string(value).with_context(|| format!("reading {key}={value}"))?;
         let dotted = name.to_ascii_lowercase().replace("__", ".");
+        file_vars.insert(dotted.clone(), key.to_owned());
         figment = figment.merge(Serialized::global(&dotted, secret.trim_end_matches(['\r', '\n'])));
     }
-    let config: Config = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let mut config: Config = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     config.validate()?;
+    config.sources = sources::record(&figment, &config, &file_vars);
     Ok(config)
 }
 

@@ -3,12 +3,12 @@
 //! these types); the data and its validation live here so that `config`
 //! depends on nothing else in the crate.
 use anyhow::bail;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::TokensConfig;
 
 /// Lockout settings (seconds); the `[lockout]` config section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutPolicy {
     /// Failures in one window that lock the subject; 0 turns lockout off.
@@ -31,7 +31,7 @@ impl Default for LockoutPolicy {
 
 /// How long ended rows are kept, and how the janitor runs: the `[retention]`
 /// config section (seconds unless named otherwise).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionConfig {
     /// How often the janitor runs (hourly); the first run is a minute after start.

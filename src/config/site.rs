@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// Who may create an account by themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RegistrationMode {
     /// Anyone (within `allowed_domains`) may sign up.
@@ -22,7 +22,7 @@ pub enum RegistrationMode {
 }
 
 /// The `[registration]` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrationConfig {
     /// `open` (default), `invite` or `closed`.
@@ -45,7 +45,7 @@ impl RegistrationConfig {
 }
 
 /// One footer link (`[[branding.links]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrandLink {
     pub label: String,
@@ -53,7 +53,7 @@ pub struct BrandLink {
 }
 
 /// The `[branding]` section: what every page and mail shows of the operator.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BrandingConfig {
     /// The product's name in titles, the header, subjects and signatures.

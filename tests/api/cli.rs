@@ -678,3 +678,47 @@ async fn a_service_role_is_set_shown_and_cleared_and_only_for_a_confidential_cre
     assert!(err.contains("client_credentials"), "{err}");
     assert!(env.fails(&["client", "update", "ops", "--service-role", "Not A Role"], "").contains("service role"));
 }
+
+/// The console's settings page of a real `serve`: each key's source is the
+/// variable or `…_FILE` variable that set it, and neither secret shows.
+#[tokio::test]
+async fn the_settings_page_names_env_and_file_sources_and_hides_their_secrets() {
+    let env = Env::new().await;
+    let key = ("GATEHOUSE_KEYS__ENCRYPTION_KEY", "c2VjcmV0LWtleS10aGF0LW11c3Qtbm90LXNob3ctISE=");
+    let mut create = env.command(&[
+        "user",
+        "create",
+        "--username",
+        "root",
+        "--email",
+        "root@example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+    ]);
+    let mut child = create.env(key.0, key.1).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let secret_file = env.dir.path().join("smtp_url");
+    std::fs::write(&secret_file, "smtp://mailer:file-secret-42@127.0.0.1:2525\n").unwrap();
+    let file_var = secret_file.to_str().unwrap();
+    let server = Server::start_with(&env, &[key, ("GATEHOUSE_MAIL__SMTP_URL_FILE", file_var)]);
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = browser.get(format!("{}/login", server.base)).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::helpers::hidden_value(&login, "csrf_token").unwrap();
+    let form = [("username", "root"), ("password", "a long enough password"), ("csrf_token", csrf.as_str())];
+    let res = browser.post(format!("{}/login", server.base)).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let res = browser.get(format!("{}/admin/settings", server.base)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("GATEHOUSE_MAIL__SMTP_URL_FILE") && html.contains("GATEHOUSE_KEYS__ENCRYPTION_KEY"),
+        "{html}"
+    );
+    assert!(html.contains("GATEHOUSE_LISTEN") && html.contains("compiled default"));
+    assert!(!html.contains("file-secret-42") && !html.contains("mailer:"), "{html}");
+    assert!(!html.contains(key.1) && !html.contains("c2VjcmV0"));
+    assert!(server.terminate());
+}

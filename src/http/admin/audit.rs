@@ -153,27 +153,20 @@ struct AuditPage {
     export_jsonl: String,
 }
 
-async fn get_audit(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    Query(q): Query<AuditQuery>,
-) -> Result<Response, HtmlError> {
-    let (filter, errors) = filter_of(&state, &q).await?;
-    let mut events = if errors.any() {
-        Vec::new()
-    } else {
-        audit_log::page(&state.store, &filter, q.before, PER_PAGE + 1).await.map_err(HtmlError::internal)?
-    };
+/// A page of events (one more than shown, to know if there are older
+/// ones), with actor and target names resolved where they are users.
+async fn events_page(
+    state: &AppState,
+    filter: &Filter,
+    before: Option<i64>,
+) -> Result<(Vec<EventView>, Option<i64>), HtmlError> {
+    let mut events = audit_log::page(&state.store, filter, before, PER_PAGE + 1).await.map_err(HtmlError::internal)?;
     let has_more = events.len() as i64 > PER_PAGE;
     events.truncate(PER_PAGE as usize);
-    let chain = audit_log::chain_state(&state.store).await.map_err(HtmlError::internal)?;
     let ids: Vec<&str> = events.iter().flat_map(|e| [e.actor.as_str(), e.target.as_str()]).collect();
     let names = state.accounts.usernames(&ids).await?;
     let name = |id: &str| names.get(id).map_or_else(|| id.to_owned(), |n| format!("{n} ({id})"));
-    let older = has_more
-        .then(|| events.last().map(|e| e.seq.to_string()))
-        .flatten()
-        .map(|seq| q.link("/admin/audit", &[("before", seq.as_str())]));
+    let older = if has_more { events.last().map(|e| e.seq) } else { None };
     let views = events
         .iter()
         .map(|e| EventView {
@@ -186,21 +179,33 @@ async fn get_audit(
             detail: e.detail.to_string(),
         })
         .collect();
+    Ok((views, older))
+}
+
+async fn get_audit(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, HtmlError> {
+    let (filter, errors) = filter_of(&state, &q).await?;
+    let (events, older) =
+        if errors.any() { (Vec::new(), None) } else { events_page(&state, &filter, q.before).await? };
+    let chain = audit_log::chain_state(&state.store).await.map_err(HtmlError::internal)?;
+    let status = if errors.any() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = AuditPage {
         nav: Nav::new(Some(&admin)),
         console: Console::new(Section::Audit),
         errors,
         actions: AuditAction::ALL.iter().map(|a| a.as_str()).collect(),
-        events: views,
+        events,
         broken: chain.first_bad,
         rows_checked: chain.rows_checked,
-        older,
+        older: older.map(|seq| q.link("/admin/audit", &[("before", seq.to_string().as_str())])),
         newest: q.before.is_some().then(|| q.link("/admin/audit", &[])),
         export_csv: q.link("/admin/audit/export", &[("format", "csv")]),
         export_jsonl: q.link("/admin/audit/export", &[("format", "jsonl")]),
         q,
     };
-    let status = if page.errors.any() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, page).into_response())
 }
 

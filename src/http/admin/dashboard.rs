@@ -35,7 +35,7 @@ struct Bar {
     failed_h: i64,
 }
 
-struct HourRow {
+struct HourLine {
     hour: String,
     ok: i64,
     failed: i64,
@@ -49,7 +49,7 @@ struct Chart {
     width: i64,
     height: i64,
     bars: Vec<Bar>,
-    rows: Vec<HourRow>,
+    rows: Vec<HourLine>,
 }
 
 impl Chart {
@@ -91,7 +91,7 @@ impl Chart {
                 .hours
                 .iter()
                 .rev()
-                .map(|h| HourRow { hour: display_time(h.start), ok: h.ok, failed: h.failed })
+                .map(|h| HourLine { hour: display_time(h.start), ok: h.ok, failed: h.failed })
                 .collect(),
         }
     }

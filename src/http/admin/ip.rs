@@ -119,6 +119,26 @@ fn keep_scopes(admin: &CurrentUser) -> Vec<Scope> {
     std::iter::once(Scope::Global).chain(admin.roles.iter().map(|r| Scope::Role(r.clone()))).collect()
 }
 
+/// What the rules say about the address of the test form (global, and for
+/// the role or client given), or why the form cannot be answered.
+async fn decisions(state: &AppState, test: &IpQuery) -> Result<(Vec<DecisionView>, Option<&'static str>), HtmlError> {
+    if test.test.trim().is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let role = Some(test.role.as_str()).filter(|r| !r.trim().is_empty());
+    let client = Some(test.client.as_str()).filter(|c| !c.trim().is_empty());
+    match (test.test.trim().parse(), Scope::from_input(client, role, &crate::accounts::ROLES)) {
+        (Ok(ip), Ok(scope)) => {
+            let scopes: Vec<Scope> =
+                std::iter::once(Scope::Global).chain(Some(scope).filter(|s| *s != Scope::Global)).collect();
+            let found = state.ip.test_address(ip, &scopes).await.map_err(HtmlError::internal)?;
+            Ok((found.iter().map(DecisionView::from).collect(), None))
+        }
+        (Err(_), _) => Ok((Vec::new(), Some("Enter one IP address, like 192.0.2.7 or 2001:db8::7."))),
+        (_, Err(_)) => Ok((Vec::new(), Some("Name a known role or a client, not both."))),
+    }
+}
+
 async fn page(
     state: &AppState,
     admin: &CurrentUser,
@@ -134,24 +154,7 @@ async fn page(
         })
         .flatten();
     rules.truncate(PER_PAGE as usize);
-    let mut test_error = None;
-    let mut decisions = Vec::new();
-    if !test.test.trim().is_empty() {
-        let role = Some(test.role.as_str()).filter(|r| !r.trim().is_empty());
-        let client = Some(test.client.as_str()).filter(|c| !c.trim().is_empty());
-        match (test.test.trim().parse(), Scope::from_input(client, role, &crate::accounts::ROLES)) {
-            (Ok(ip), Ok(scope)) => {
-                let mut scopes = vec![Scope::Global];
-                if scope != Scope::Global {
-                    scopes.push(scope);
-                }
-                let found = state.ip.test_address(ip, &scopes).await.map_err(HtmlError::internal)?;
-                decisions = found.iter().map(DecisionView::from).collect();
-            }
-            (Err(_), _) => test_error = Some("Enter one IP address, like 192.0.2.7 or 2001:db8::7."),
-            (_, Err(_)) => test_error = Some("Name a known role or a client, not both."),
-        }
-    }
+    let (decisions, test_error) = decisions(state, &test).await?;
     Ok(IpPage {
         nav: Nav::new(Some(admin)),
         console: Console::new(Section::Ip),
@@ -186,6 +189,33 @@ async fn get_ip(
     Ok((status, csrf, view).into_response())
 }
 
+/// The service's refusal of a new rule as the form's error and status.
+fn add_refusal(err: ip_policy::Error) -> Result<(StatusCode, AddErrors), HtmlError> {
+    let none = AddErrors::default;
+    match err {
+        ip_policy::Error::Rule(e @ RuleError::BadNet(_)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, AddErrors { cidr: Some(e.to_string()), ..none() }))
+        }
+        ip_policy::Error::Rule(e @ RuleError::BadScope(_)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, AddErrors { scope: Some(e.to_string()), ..none() }))
+        }
+        ip_policy::Error::Rule(e @ RuleError::LocksOut { .. }) => {
+            Ok((StatusCode::CONFLICT, AddErrors { form: Some(e.to_string()), ..none() }))
+        }
+        other => Err(HtmlError::internal(other)),
+    }
+}
+
+/// The scope the form names (validated like the CLI's `--role`/`--client`).
+fn scope_of(form: &AddForm) -> Result<Scope, RuleError> {
+    let subject = form.subject.trim();
+    match form.scope.as_str() {
+        "role" => Scope::from_input(None, Some(subject), &crate::accounts::ROLES),
+        "client" => Scope::from_input(Some(subject), None, &crate::accounts::ROLES),
+        _ => Ok(Scope::Global),
+    }
+}
+
 async fn post_add(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -193,35 +223,16 @@ async fn post_add(
     CsrfForm { form, csrf }: CsrfForm<AddForm>,
 ) -> Result<Response, HtmlError> {
     let action = if form.action == "deny" { Action::Deny } else { Action::Allow };
-    let subject = form.subject.trim();
-    let scope = match form.scope.as_str() {
-        "role" => Scope::from_input(None, Some(subject), &crate::accounts::ROLES),
-        "client" => Scope::from_input(Some(subject), None, &crate::accounts::ROLES),
-        _ => Ok(Scope::Global),
-    };
-    let result = match scope {
+    let result = match scope_of(&form) {
         Ok(scope) => {
             let rule = (action, form.cidr.trim(), &scope, form.note.trim());
-            state
-                .ip
-                .add_keeping_access(&ctx.context(&admin.user_id), rule, &keep_scopes(&admin), state.clock.unix())
-                .await
+            let ctx = ctx.context(&admin.user_id);
+            state.ip.add_keeping_access(&ctx, rule, &keep_scopes(&admin), state.clock.unix()).await
         }
         Err(e) => Err(e.into()),
     };
-    let (status, errors) = match result {
-        Ok(_) => return Ok(Redirect::to("/admin/ip").into_response()),
-        Err(ip_policy::Error::Rule(e @ RuleError::BadNet(_))) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, AddErrors { cidr: Some(e.to_string()), ..AddErrors::default() })
-        }
-        Err(ip_policy::Error::Rule(e @ RuleError::BadScope(_))) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, AddErrors { scope: Some(e.to_string()), ..AddErrors::default() })
-        }
-        Err(ip_policy::Error::Rule(e @ RuleError::LocksOut { .. })) => {
-            (StatusCode::CONFLICT, AddErrors { form: Some(e.to_string()), ..AddErrors::default() })
-        }
-        Err(other) => return Err(HtmlError::internal(other)),
-    };
+    let Err(err) = result else { return Ok(Redirect::to("/admin/ip").into_response()) };
+    let (status, errors) = add_refusal(err)?;
     let view = page(&state, &admin, &csrf, IpQuery::default(), form, errors).await?;
     Ok((status, csrf, view).into_response())
 }

@@ -18,6 +18,7 @@ mod dashboard;
 mod ip;
 mod keys;
 mod mail;
+mod settings;
 mod users;
 mod users_actions;
 mod users_confirm;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(clients::router())
         .merge(ip::router())
+        .merge(settings::router())
 }
 
 /// The console's sections, in the order of the navigation bar.
