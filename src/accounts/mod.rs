@@ -93,6 +93,10 @@ pub enum Error {
     /// Self-registration is off (`registration.mode` is not `open`).
     #[error("registration is closed")]
     RegistrationClosed,
+    /// An upstream sign-in of a new identity would make an account that the
+    /// sign-up policy does not allow (not `open`, or a domain not listed).
+    #[error("sign-up refused by the registration policy")]
+    SignUpRefused,
     /// Too many failed sign-ins: the subject is locked for `retry_after`
     /// seconds (`newly`: this attempt locked it). Unknown names lock alike.
     #[error("sign-in locked")]

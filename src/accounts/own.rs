@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::{Account, Accounts, Error, Result, SessionInfo, User, recovery::greeting_name};
+use super::{Account, Accounts, CurrentUser, Error, Result, SessionInfo, User, recovery::greeting_name};
 use crate::mail::Mail;
 use crate::security::audit::{self, AuditAction, Context};
 
@@ -117,15 +117,16 @@ impl Accounts {
     }
 
     /// An account without a password deletes itself after a recent
-    /// (upstream) sign-in (`recent`, from [`Accounts::recently_authenticated`]);
+    /// (upstream) sign-in of the session `who` ([`Accounts::recently_authenticated`]);
     /// otherwise as [`Accounts::delete_own_account`]. An account with a
     /// password must give it.
-    pub async fn delete_own_account_recent(&self, ctx: &Context, user_id: &str, recent: bool) -> Result<()> {
+    pub async fn delete_own_account_recent(&self, ctx: &Context, who: &CurrentUser) -> Result<()> {
+        let user_id = who.user_id.as_str();
         let user = self.store.conn().await?.db().find_user(user_id).await?.ok_or(Error::UnknownUser)?;
         if user.password_hash.is_some() {
             return Err(Error::field("password", "Enter your current password."));
         }
-        if !recent {
+        if !self.recently_authenticated(who) {
             return Err(Error::field("password", "Sign in again first, then delete the account."));
         }
         let mail = (!user.email.is_empty()).then(|| {

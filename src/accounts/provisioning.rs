@@ -60,6 +60,12 @@ impl Accounts {
         {
             errors.append(&mut e);
         }
+        if n.password.is_none() && !self.invitations_open() {
+            errors.push(FieldError::new(
+                "password",
+                "Registration is closed, invitations too: give the account a password.".to_owned(),
+            ));
+        }
         let roles = known_roles(n.roles).map_err(|e| {
             if let Error::Invalid(mut f) = e {
                 errors.append(&mut f)

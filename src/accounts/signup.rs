@@ -1,6 +1,7 @@
 //! The sign-up policy (`[registration]`): whether people may create their
-//! own account (`open`) or only administrators make them (`invite`,
-//! `closed`; operators' accounts and invitations are not affected), and which
+//! own account (`open`) or only administrators make them (`invite`: by
+//! invitation mail or with a password; `closed`: with a password only, no
+//! invitations), and which
 //! email domains self-registration and one's own email change accept.
 use super::{Accounts, Error, Result};
 use crate::config::{RegistrationConfig, RegistrationMode};
@@ -29,6 +30,13 @@ impl SignupPolicy {
         let domain = domain.to_ascii_lowercase();
         self.domains.contains(&domain)
     }
+
+    /// Whether an upstream sign-in may make a new account with `email`
+    /// (the verified address, if the provider gave one): with a domain list,
+    /// only an allowed address will do.
+    pub fn allows_upstream(&self, email: Option<&str>) -> bool {
+        self.domains.is_empty() || email.is_some_and(|e| self.allows(e))
+    }
 }
 
 impl Accounts {
@@ -41,6 +49,12 @@ impl Accounts {
     /// Whether visitors may create their own account (`mode = "open"`).
     pub fn self_registration_open(&self) -> bool {
         self.signup.mode == RegistrationMode::Open
+    }
+
+    /// Whether administrators may invite by mail (`open` and `invite`;
+    /// `closed` means accounts are made with a password by an operator only).
+    pub fn invitations_open(&self) -> bool {
+        self.signup.mode != RegistrationMode::Closed
     }
 
     /// `Err(Invalid)` on `field` when `email`'s domain is not allowed.

@@ -76,6 +76,12 @@ impl Accounts {
         {
             return Ok(UpstreamUser::Taken);
         }
+        // A new identity would be a sign-up: the `[registration]` policy
+        // holds here as on /register (mode, and an allowed domain on the
+        // address the provider vouches for).
+        if !self.self_registration_open() || !self.signup.allows_upstream(email.as_ref().map(|e| e.key.as_str())) {
+            return Err(Error::SignUpRefused);
+        }
         self.create_upstream_user(ctx, identity, email.as_ref()).await
     }
 

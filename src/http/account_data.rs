@@ -190,16 +190,15 @@ async fn post_delete(
         return Ok(Redirect::to("/account/delete").into_response());
     }
     let ctx = ctx.context(&user.user_id);
-    let recent = state.accounts.recently_authenticated(&user);
     let deleted = if has_password {
         state.accounts.delete_own_account(&ctx, &user.user_id, &form.password).await
-    } else if recent {
-        state.accounts.delete_own_account_recent(&ctx, &user.user_id, recent).await
     } else {
-        return Ok(reauthenticate("/account/delete").into_response());
+        state.accounts.delete_own_account_recent(&ctx, &user).await
     };
     match deleted {
         Ok(()) => Ok(crate::http::login::signed_out_page(&state, deleted_page())),
+        // Without a password, the proof is a recent sign-in: ask for one.
+        Err(accounts::Error::Invalid(_)) if !has_password => Ok(reauthenticate("/account/delete").into_response()),
         Err(accounts::Error::Invalid(_)) => {
             let page = delete_page(&user, &csrf.token, has_password, Some("That password is not right."));
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())

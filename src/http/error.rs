@@ -94,6 +94,9 @@ impl From<accounts::Error> for HtmlError {
     fn from(err: accounts::Error) -> Self {
         match err {
             accounts::Error::UnknownUser | accounts::Error::RegistrationClosed => Self::not_found(),
+            accounts::Error::SignUpRefused => Self::forbidden(
+                "Signing in with this provider would create a new account, and new accounts are not open to it here. Ask an administrator for an invitation; once you have an account, you can link the provider to it.",
+            ),
             accounts::Error::InvalidCredentials | accounts::Error::Blocked => {
                 Self::forbidden("You are not allowed to do that.")
             }

@@ -9,7 +9,7 @@ async fn sign_in(driver: &Driver, app: &TestApp) {
     driver.type_into("#username", "root").await;
     driver.type_into("#password", PASSWORD).await;
     driver.click("button[type=submit]").await;
-    driver.wait_for("this browser").await;
+    driver.wait_for("Your account at a glance").await;
 }
 
 async fn visit(driver: &Driver, app: &TestApp, path: &str, name: &str, expect: &str) -> String {

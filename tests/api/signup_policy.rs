@@ -32,9 +32,20 @@ async fn closed_and_invite_only_registration_hide_the_link_and_answer_404() {
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         problem(res, 404).await;
         assert!(app.state.accounts.find("zed").await.is_err(), "no account was made");
-        // Administrators still make accounts and invite by mail.
+        // Administrators still make accounts: by invitation mail when
+        // invitation-only, with a password only when closed.
         let api = Api::new(&app, admin_token(&app).await);
-        let res = api.post("/api/v1/users", &json!({ "username": "ivy", "email": "ivy@example.com" })).await;
+        let invite = json!({ "username": "ivy", "email": "ivy@example.com" });
+        if mode == RegistrationMode::Closed {
+            let res = api.post("/api/v1/users", &invite).await;
+            let body = problem(res, 422).await;
+            assert!(body.to_string().contains("invitations too"), "{body}");
+            let with_password = json!({ "username": "ivy", "email": "ivy@example.com", "password": PASSWORD });
+            assert_eq!(api.post("/api/v1/users", &with_password).await.status(), 201);
+            assert_eq!(app.login(&app.browser(), "ivy", PASSWORD).await.status(), 303);
+            continue;
+        }
+        let res = api.post("/api/v1/users", &invite).await;
         assert_eq!(res.status(), 201, "{mode:?}");
         let mail = app.mail.wait_for("ivy@example.com", "invited").await;
         let link = crate::smtp::link(&mail, &app.url("/password/reset?"));
@@ -90,4 +101,30 @@ async fn an_own_email_change_must_stay_within_the_allowed_domains() {
     let fields = [("new_email", "noor2@example.com"), ("email_password", PASSWORD)];
     let res = app.submit(&browser, "/account/email", "/account/email", &fields).await;
     assert_eq!(res.status(), 303);
+}
+
+/// A first upstream sign-in makes an account, so it is a sign-up too: closed
+/// and invite-only registration refuse it (a page, no account, no session),
+/// and a domain list holds for the address the provider vouches for. An
+/// existing account still signs in through its linked provider.
+#[tokio::test]
+async fn an_upstream_sign_in_cannot_make_an_account_the_policy_does_not_allow() {
+    use gatehouse::config::RegistrationConfig;
+
+    use crate::upstream_env::{Corp, Options};
+    for mode in [RegistrationMode::Invite, RegistrationMode::Closed] {
+        let registration = RegistrationConfig { mode, allowed_domains: Vec::new() };
+        let corp = Corp::start_with(Options { registration, ..Options::default() }).await;
+        let browser = corp.upstream_user_browser("newcomer").await;
+        let res = corp.sign_in(&browser, "/account").await;
+        assert_eq!(res.status(), 403, "{mode:?}");
+        assert!(res.text().await.unwrap().contains("Ask an administrator for an invitation"));
+        assert!(corp.down.state.accounts.find("newcomer@example.com").await.is_err(), "no account made");
+    }
+
+    let registration = RegistrationConfig { mode: RegistrationMode::Open, allowed_domains: vec!["corp.test".into()] };
+    let corp = Corp::start_with(Options { registration, ..Options::default() }).await;
+    let browser = corp.upstream_user_browser("outsider").await;
+    assert_eq!(corp.sign_in(&browser, "/account").await.status(), 403, "example.com is not listed");
+    assert!(corp.down.state.accounts.find("outsider@example.com").await.is_err());
 }

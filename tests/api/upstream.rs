@@ -400,7 +400,7 @@ async fn an_account_without_an_address_adds_one_confirmed_by_mail() {
     let rp = Rp::new(&down).await;
     let browser = down.browser();
     let (claims, _) = rp_sign_in(&rp, &browser, "Sign in with Facebook").await;
-    let html = crate::upstream_env::account_page(&down, &browser).await;
+    let html = browser.get(down.url("/account/email")).send().await.unwrap().text().await.unwrap();
     assert!(!html.contains("name=\"email_password\""), "no password to ask for: {html}");
     let form = form_to(&html, "/account/email").expect("the email form");
     let res = submit(&down, &browser, &form, &[("new_email", "fiona@example.com")]).await;
@@ -414,7 +414,7 @@ async fn an_account_without_an_address_adds_one_confirmed_by_mail() {
 
     // Later, without a recent sign-in, the address cannot be changed.
     down.clock.advance(down.config.session.reauth_secs + 1);
-    let html = crate::upstream_env::account_page(&down, &browser).await;
+    let html = browser.get(down.url("/account/email")).send().await.unwrap().text().await.unwrap();
     let form = form_to(&html, "/account/email").expect("the email form");
     let res = submit(&down, &browser, &form, &[("new_email", "other@example.com")]).await;
     assert_eq!(res.status(), 422);

@@ -39,11 +39,13 @@ pub struct Options {
     pub proxy: bool,
     /// The downstream's `password.max_age_days` (0: passwords never expire).
     pub password_max_age_days: u32,
+    /// The downstream's `[registration]` section.
+    pub registration: gatehouse::config::RegistrationConfig,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { skip_consent: true, proxy: false, password_max_age_days: 0 }
+        Self { skip_consent: true, proxy: false, password_max_age_days: 0, registration: Default::default() }
     }
 }
 
@@ -115,6 +117,7 @@ impl Corp {
         let down = spawn_app_on_localhost(port, |c| {
             c.upstream.insert("corp".into(), corp);
             c.password.max_age_days = options.password_max_age_days;
+            c.registration = options.registration;
         })
         .await;
         Self { up, down, issuer, callback, proxy }

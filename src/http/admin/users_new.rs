@@ -114,7 +114,9 @@ async fn post_new(
     CsrfForm { form, csrf }: CsrfForm<NewUserForm>,
 ) -> Result<Response, HtmlError> {
     let roles = roles_of(&form.rest);
-    let invite = form.mode != "password";
+    // A typed password is never dropped: with one, the account gets it even
+    // if the "invitation" choice was left as it was.
+    let invite = form.mode != "password" && form.password.is_empty();
     let password = SecretString::from(form.password.clone());
     let new = NewAccount {
         username: &form.username,

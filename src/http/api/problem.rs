@@ -252,6 +252,7 @@ impl From<accounts::Error> for Problem {
         use accounts::Error as E;
         match err {
             E::UnknownUser | E::RegistrationClosed => Self::not_found(),
+            E::SignUpRefused => Self::conflict("the registration policy does not allow this new account"),
             E::Invalid(fields) => Self::invalid(
                 fields.into_iter().map(|f| FieldProblem { field: f.field.to_owned(), message: f.message }).collect(),
             ),
