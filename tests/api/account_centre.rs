@@ -182,3 +182,34 @@ async fn the_last_administrator_cannot_delete_their_account() {
     assert_eq!(res.status(), 409);
     assert_eq!(browser.get(app.url("/account")).send().await.unwrap().status(), 200, "still signed in");
 }
+
+/// An account made by an upstream sign-in has no password: a recent sign-in
+/// is its proof. Once that is old, both the confirmation page and the form
+/// send the browser to sign in again, and nothing is deleted.
+#[tokio::test]
+async fn an_account_without_a_password_deletes_itself_only_after_a_recent_sign_in() {
+    let corp = crate::upstream_env::Corp::start().await;
+    let browser = corp.signed_in_via_corp("pat").await;
+    let down = &corp.down;
+    let page = browser.get(down.url("/account/delete")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(!page.text().await.unwrap().contains("name=\"password\""), "no password to ask for");
+    let id = down.state.accounts.find("pat@example.com").await.unwrap().id;
+
+    down.clock.advance(down.config.session.reauth_secs + 1);
+    let res = browser.get(down.url("/account/delete")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/login?prompt=login"), "{}", location(&res));
+    let res = down.submit(&browser, "/account", "/account/delete", &[("confirm", "yes")]).await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/login?prompt=login"));
+    assert!(down.state.accounts.find(&id).await.is_ok(), "nothing deleted without a recent sign-in");
+
+    // Signing in again through the provider makes it recent.
+    let browser = corp.signed_in_via_corp("pat").await;
+    let res = down.submit(&browser, "/account", "/account/delete", &[("confirm", "yes")]).await;
+    assert_eq!(res.status(), 200, "the deleted page");
+    assert!(res.text().await.unwrap().contains("Your account is deleted"));
+    assert!(down.state.accounts.find(&id).await.is_err());
+    assert!(audit_actions(down).await.iter().any(|(a, _)| a == "user_deleted"));
+}

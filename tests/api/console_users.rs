@@ -273,6 +273,26 @@ async fn the_detail_page_buttons_act_and_come_back_with_a_notice() {
     let res = app.submit(&admin, &path, &format!("{path}/block"), &[("back", &format!("{path}?done=blocked"))]).await;
     assert_eq!(res.status(), 303);
     audited(&app, "user_blocked", &id, &root).await;
+    let res = app.submit(&admin, &path, &format!("{path}/unblock"), &[("back", &path)]).await;
+    assert_eq!(res.status(), 303);
+    audited(&app, "user_unblocked", &id, &root).await;
+
+    // Locked by wrong passwords, unlocked from the console.
+    for _ in 0..app.config.lockout.max_failures {
+        app.login(&app.browser(), "lee", "not the password").await;
+    }
+    let res = app.submit(&admin, &path, &format!("{path}/unlock"), &[("back", &path)]).await;
+    assert_eq!(res.status(), 303);
+    audited(&app, "account_unlocked", &id, &root).await;
+    assert_eq!(app.login(&app.browser(), "lee", PASSWORD).await.status(), 303, "unlocked");
+
+    // The admin role given and taken.
+    for give in ["yes", "no"] {
+        let res = app.submit(&admin, &path, &format!("{path}/roles"), &[("admin", give), ("back", &path)]).await;
+        assert_eq!(res.status(), 303);
+    }
+    audited(&app, "role_changed", &id, &root).await;
+    assert!(!app.state.accounts.account(&id).await.unwrap().roles.iter().any(|r| r == "admin"));
 }
 
 #[tokio::test]
