@@ -11,6 +11,7 @@ use askama_web::WebTemplate;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
 use crate::accounts::CurrentUser;
 use crate::app::AppState;
@@ -86,4 +87,24 @@ impl ConfirmPage {
     pub fn response(self) -> Response {
         self.into_response()
     }
+}
+
+/// The confirmation page's form: `confirm=yes` from its button (and the CSRF
+/// token, checked by `CsrfForm`).
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub confirm: String,
+}
+
+impl ConfirmForm {
+    /// Whether the form came from the confirmation page's button.
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
+/// "1 session", "3 sessions": a count for a confirmation page's list.
+pub fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    if n == N::from(1) { format!("1 {one}") } else { format!("{n} {many}") }
 }

@@ -6,14 +6,13 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use serde::Deserialize;
 
 use super::clients::{SecretPage, service_error};
 use super::clients_form::reveal;
 use crate::app::AppState;
 use crate::http::admin::{Console, Section};
 use crate::http::audit::AuditCtx;
-use crate::http::confirm::{ConfirmPage, RecentAdmin};
+use crate::http::confirm::{ConfirmForm, ConfirmPage, RecentAdmin, count};
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf};
 use crate::http::pages::Nav;
@@ -23,16 +22,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/clients/{id}/rotate-secret", get(get_rotate).post(post_rotate))
         .route("/admin/clients/{id}/delete", get(get_delete).post(post_delete))
-}
-
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 async fn get_rotate(
@@ -64,7 +53,7 @@ async fn post_rotate(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<ConfirmForm>,
 ) -> Result<Response, HtmlError> {
-    if form.confirm != "yes" {
+    if !form.confirmed() {
         return Ok(Redirect::to(&format!("/admin/clients/{}/rotate-secret", urlencoding(&id))).into_response());
     }
     let secret = state.clients.rotate_secret(&id, None, &ctx.context(&admin.user_id)).await.map_err(service_error)?;
@@ -96,9 +85,9 @@ async fn get_delete(
     )
     .losing(vec![
         format!("The client {id} and its secret: sign-ins through it stop at once."),
-        format!("{} (they stop working at once).", plural(usage.live_tokens, "live token", "live tokens")),
-        format!("{} to it.", plural(usage.consents, "user's consent", "users' consents")),
-        format!("{} not yet used.", plural(usage.codes, "authorization code", "authorization codes")),
+        format!("{} (they stop working at once).", count(usage.live_tokens, "live token", "live tokens")),
+        format!("{} to it.", count(usage.consents, "user's consent", "users' consents")),
+        format!("{} not yet used.", count(usage.codes, "authorization code", "authorization codes")),
     ]);
     Ok((csrf, page.response()).into_response())
 }
@@ -110,7 +99,7 @@ async fn post_delete(
     Path(id): Path<String>,
     CsrfForm { form, .. }: CsrfForm<ConfirmForm>,
 ) -> Result<Response, HtmlError> {
-    if form.confirm != "yes" {
+    if !form.confirmed() {
         return Ok(Redirect::to(&format!("/admin/clients/{}/delete", urlencoding(&id))).into_response());
     }
     state.clients.delete(&id, &ctx.context(&admin.user_id)).await.map_err(service_error)?;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::http::admin::{Console, Section};
 use crate::http::audit::AuditCtx;
-use crate::http::confirm::{ConfirmPage, RecentAdmin};
+use crate::http::confirm::{ConfirmForm, ConfirmPage, RecentAdmin};
 use crate::http::error::HtmlError;
 use crate::http::extract::{Admin, CsrfForm, PageCsrf};
 use crate::http::pages::{Nav, display_time};
@@ -106,19 +106,13 @@ async fn get_rotate(
     Ok((csrf, page.response()).into_response())
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn post_rotate(
     State(state): State<AppState>,
     RecentAdmin(admin): RecentAdmin,
     ctx: AuditCtx,
     CsrfForm { form, .. }: CsrfForm<ConfirmForm>,
 ) -> Result<Response, HtmlError> {
-    if form.confirm != "yes" {
+    if !form.confirmed() {
         return Err(HtmlError::bad_request("The confirmation is missing."));
     }
     state.keys.rotate_now_by(&ctx.context(&admin.user_id)).await.map_err(HtmlError::internal)?;

@@ -98,6 +98,60 @@ fn notice(q: &MailQuery) -> Option<String> {
     }
 }
 
+impl MailPage {
+    /// The page with its forms and no rows yet.
+    fn new(
+        admin: &crate::accounts::CurrentUser,
+        csrf: &PageCsrf,
+        q: &MailQuery,
+        error: Option<String>,
+        older_than_days: String,
+    ) -> Self {
+        Self {
+            nav: Nav::new(Some(admin)),
+            console: Console::new(Section::Mail),
+            csrf: csrf.token.clone(),
+            phases: MailPhase::ALL.iter().map(|p| p.as_str()).collect(),
+            state: q.state.clone(),
+            mails: Vec::new(),
+            notice: notice(q),
+            error,
+            older_than_days,
+            first_page: None,
+            next_page: None,
+        }
+    }
+}
+
+/// The list's filter and position: the phase (none: all) and the cursor.
+type Filter = (Option<MailPhase>, Option<(i64, String)>);
+
+/// The query's filter, or the message for a bad one.
+fn parse_filter(q: &MailQuery) -> Result<Filter, &'static str> {
+    let phase = match q.state.as_str() {
+        "" => None,
+        s => Some(MailPhase::parse(s).ok_or("Choose a state: waiting, sending, sent or dead.")?),
+    };
+    let after = match q.after.split_once('.') {
+        _ if q.after.is_empty() => None,
+        Some((at, id)) => Some((at.parse::<i64>().map_err(|_| "That page link is broken.")?, id.to_owned())),
+        None => return Err("That page link is broken."),
+    };
+    Ok((phase, after))
+}
+
+/// A link to the list in `state` from `after`, keeping the filter.
+fn mail_link(state: &str, after: Option<&str>) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if !state.is_empty() {
+        pairs.push(("state", state));
+    }
+    if let Some(a) = after {
+        pairs.push(("after", a));
+    }
+    path_with_query("/admin/mail", &pairs)
+}
+
 async fn render(
     state: &AppState,
     admin: &crate::accounts::CurrentUser,
@@ -106,48 +160,16 @@ async fn render(
     error: Option<String>,
     older_than_days: String,
 ) -> Result<Response, HtmlError> {
-    let mut page = MailPage {
-        nav: Nav::new(Some(admin)),
-        console: Console::new(Section::Mail),
-        csrf: csrf.token.clone(),
-        phases: MailPhase::ALL.iter().map(|p| p.as_str()).collect(),
-        state: q.state.clone(),
-        mails: Vec::new(),
-        notice: notice(&q),
-        error,
-        older_than_days,
-        first_page: None,
-        next_page: None,
-    };
-    let phase = match q.state.as_str() {
-        "" => None,
-        s => match MailPhase::parse(s) {
-            Some(p) => Some(p),
-            None => {
-                page.error = Some("Choose a state: waiting, sending, sent or dead.".into());
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response());
-            }
-        },
-    };
-    let after = match q.after.split_once('.') {
-        _ if q.after.is_empty() => None,
-        Some((at, id)) if at.parse::<i64>().is_ok() => at.parse::<i64>().ok().map(|at| (at, id.to_owned())),
-        _ => {
-            page.error = Some("That page link is broken.".into());
+    let mut page = MailPage::new(admin, &csrf, &q, error, older_than_days);
+    let (phase, after) = match parse_filter(&q) {
+        Ok(f) => f,
+        Err(message) => {
+            page.error = Some(message.into());
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response());
         }
     };
     let (mails, next) = state.outbox.page_by_phase(phase, after, PER_PAGE).await.map_err(HtmlError::internal)?;
-    let link = |after: Option<String>| {
-        let mut pairs: Vec<(&str, &str)> = Vec::new();
-        if !q.state.is_empty() {
-            pairs.push(("state", &q.state));
-        }
-        if let Some(a) = &after {
-            pairs.push(("after", a));
-        }
-        path_with_query("/admin/mail", &pairs)
-    };
+    let link = |after: Option<String>| mail_link(&q.state, after.as_deref());
     page.first_page = (!q.after.is_empty()).then(|| link(None));
     page.next_page = next.map(|(at, id)| link(Some(format!("{at}.{id}"))));
     page.mails = mails.into_iter().map(|(m, p)| MailView::new(m, p)).collect();

@@ -174,40 +174,57 @@ pub(super) fn notice(done: &str) -> Option<&'static str> {
     })
 }
 
+impl UsersPage {
+    /// The list's frame (filters, notice, paging back) without rows yet.
+    fn new(admin: &accounts::CurrentUser, csrf: &PageCsrf, query: &UsersQuery) -> Self {
+        Self {
+            nav: Nav::new(Some(admin)),
+            console: Console::new(Section::Users),
+            csrf: csrf.token.clone(),
+            roles: &accounts::ROLES,
+            error: None,
+            notice: notice(&query.done),
+            users: Vec::new(),
+            here: here_of(query),
+            first_page: (!query.after.is_empty()).then(|| query.link(None)),
+            next_page: None,
+            query: query.clone(),
+        }
+    }
+}
+
+/// The list's own address (filters and position), where row actions go back to.
+fn here_of(query: &UsersQuery) -> String {
+    let mut pairs = query.pairs();
+    if !query.after.is_empty() {
+        pairs.push(("after", &query.after));
+    }
+    path_with_query("/admin/users", &pairs)
+}
+
+/// A refused filter as the page's message (field errors), or a failure.
+fn bad_filter(err: accounts::Error) -> Result<String, HtmlError> {
+    match err {
+        accounts::Error::Invalid(errors) => {
+            Ok(errors.into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))
+        }
+        other => Err(other.into()),
+    }
+}
+
 async fn get_users(
     State(state): State<AppState>,
     Admin(admin): Admin,
     csrf: PageCsrf,
-    Query(query): Query<UsersQuery>,
+    Query(mut query): Query<UsersQuery>,
 ) -> Result<Response, HtmlError> {
-    let mut query = query;
     query.q = accounts::bounded_query(&query.q);
-    let here = {
-        let mut pairs = query.pairs();
-        if !query.after.is_empty() {
-            pairs.push(("after", &query.after));
-        }
-        path_with_query("/admin/users", &pairs)
-    };
-    let mut page = UsersPage {
-        nav: Nav::new(Some(&admin)),
-        console: Console::new(Section::Users),
-        csrf: csrf.token.clone(),
-        roles: &accounts::ROLES,
-        error: None,
-        notice: notice(&query.done),
-        users: Vec::new(),
-        here,
-        first_page: (!query.after.is_empty()).then(|| query.link(None)),
-        next_page: None,
-        query: query.clone(),
-    };
+    let mut page = UsersPage::new(&admin, &csrf, &query);
     let listed = match query.filter() {
-        Ok((filter, after)) => state.accounts.console_accounts(&filter, after.as_ref(), PER_PAGE, &admin.user_id).await,
-        Err(message) => {
-            page.error = Some(message);
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response());
+        Ok((filter, after)) => {
+            state.accounts.console_accounts(&filter, after.as_ref(), PER_PAGE, &admin.user_id).await.map_err(bad_filter)
         }
+        Err(message) => Err(Ok(message)),
     };
     match listed {
         Ok(listed) => {
@@ -215,11 +232,9 @@ async fn get_users(
             page.users = listed.rows.into_iter().map(UserView::from).collect();
             Ok((csrf, page).into_response())
         }
-        Err(accounts::Error::Invalid(errors)) => {
-            page.error =
-                Some(errors.into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "));
+        Err(message) => {
+            page.error = Some(message?);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, csrf, page).into_response())
         }
-        Err(e) => Err(e.into()),
     }
 }

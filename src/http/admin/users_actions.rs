@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
+use axum::routing::{MethodRouter, post};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -15,12 +15,12 @@ use crate::http::extract::{Admin, CsrfForm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin/users/{id}/block", post(post_block))
-        .route("/admin/users/{id}/unblock", post(post_unblock))
-        .route("/admin/users/{id}/unlock", post(post_unlock))
-        .route("/admin/users/{id}/sign-out", post(post_sign_out))
+        .route("/admin/users/{id}/block", act(Action::Block))
+        .route("/admin/users/{id}/unblock", act(Action::Unblock))
+        .route("/admin/users/{id}/unlock", act(Action::Unlock))
+        .route("/admin/users/{id}/sign-out", act(Action::SignOut))
         .route("/admin/users/{id}/roles", post(post_roles))
-        .route("/admin/users/{id}/password-reset", post(post_password_reset))
+        .route("/admin/users/{id}/password-reset", act(Action::PasswordReset))
 }
 
 #[derive(Deserialize)]
@@ -42,67 +42,40 @@ fn back_to(back: Option<&str>) -> Result<String, HtmlError> {
         .to_owned())
 }
 
-async fn post_block(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(form.back.as_deref())?;
-    state.accounts.block(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
+/// The one-click actions, each on its own path.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Block,
+    Unblock,
+    /// Ends a sign-in lock (issue 6) before its time runs out.
+    Unlock,
+    /// An administrator's "sign out user": every session and token of the user.
+    SignOut,
+    /// Mails the user a password-reset link (audited `password_reset_sent`).
+    PasswordReset,
 }
 
-async fn post_unblock(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(form.back.as_deref())?;
-    state.accounts.unblock(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-/// An administrator's "sign out user": every session and token of the user.
-async fn post_sign_out(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(form.back.as_deref())?;
-    state.accounts.sign_out_user(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-/// Ends a sign-in lock (issue 6) before its time runs out.
-async fn post_unlock(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(form.back.as_deref())?;
-    state.accounts.unlock(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-/// Mails the user a password-reset link (audited `password_reset_sent`).
-async fn post_password_reset(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
-    ctx: AuditCtx,
-    Path(id): Path<String>,
-    CsrfForm { form, .. }: CsrfForm<BlockForm>,
-) -> Result<Response, HtmlError> {
-    let back = back_to(form.back.as_deref())?;
-    state.accounts.send_password_reset(&ctx.context(&admin.user_id), &id).await?;
-    Ok(Redirect::to(&back).into_response())
+/// The POST route of `action`: the `back` field is checked, the service
+/// acts (and audits), the browser goes back.
+fn act(action: Action) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              Admin(admin): Admin,
+              ctx: AuditCtx,
+              Path(id): Path<String>,
+              CsrfForm { form, .. }: CsrfForm<BlockForm>| async move {
+            let back = back_to(form.back.as_deref())?;
+            let (ctx, accounts) = (ctx.context(&admin.user_id), &state.accounts);
+            match action {
+                Action::Block => accounts.block(&ctx, &id).await.map(drop),
+                Action::Unblock => accounts.unblock(&ctx, &id).await.map(drop),
+                Action::Unlock => accounts.unlock(&ctx, &id).await.map(drop),
+                Action::SignOut => accounts.sign_out_user(&ctx, &id).await.map(drop),
+                Action::PasswordReset => accounts.send_password_reset(&ctx, &id).await.map(drop),
+            }?;
+            Ok::<_, HtmlError>(Redirect::to(&back).into_response())
+        },
+    )
 }
 
 #[derive(Deserialize)]

@@ -6,12 +6,11 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use serde::Deserialize;
 
 use super::users_new::urlencoding;
 use crate::app::AppState;
 use crate::http::audit::AuditCtx;
-use crate::http::confirm::{ConfirmPage, RecentAdmin};
+use crate::http::confirm::{ConfirmForm, ConfirmPage, RecentAdmin, count};
 use crate::http::error::HtmlError;
 use crate::http::extract::{CsrfForm, PageCsrf};
 
@@ -21,18 +20,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/delete", get(get_delete).post(post_delete))
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 fn confirmed(form: &ConfirmForm) -> Result<(), HtmlError> {
-    if form.confirm == "yes" { Ok(()) } else { Err(HtmlError::bad_request("The confirmation is missing.")) }
-}
-
-fn count(n: usize, one: &str, many: &str) -> String {
-    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+    if form.confirmed() { Ok(()) } else { Err(HtmlError::bad_request("The confirmation is missing.")) }
 }
 
 async fn get_reset_mfa(

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::users::notice;
 use super::users_new::{RoleBox, role_boxes, roles_of, urlencoding};
 use super::users_tabs::{Tab, tabs};
-use crate::accounts::{self, AccountChanges, FieldError, UserSummary};
+use crate::accounts::{self, AccountChanges, CurrentUser, FieldError, UserSummary};
 use crate::app::AppState;
 use crate::http::admin::{Console, Section};
 use crate::http::audit::AuditCtx;
@@ -132,6 +132,45 @@ struct EditForm {
     rest: HashMap<String, String>,
 }
 
+/// Whether the checked roles differ from the ones the form showed (sent
+/// along as `roles_before`): unchanged roles are not sent, so a profile edit
+/// records no role change (the ETag covers the roles).
+fn roles_changed(roles: &[String], before: &str) -> bool {
+    let mut now: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let mut shown: Vec<&str> = crate::wire::words(before).collect();
+    now.sort_unstable();
+    shown.sort_unstable();
+    now != shown
+}
+
+/// A refused create or edit as the form's status, field errors and alert.
+pub(super) fn edit_refused(
+    err: accounts::Error,
+) -> Result<(StatusCode, Vec<FieldError>, Option<&'static str>), HtmlError> {
+    Ok(match err {
+        accounts::Error::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
+        accounts::Error::Taken(what) => {
+            (StatusCode::CONFLICT, vec![FieldError { field: what, message: format!("That {what} is taken.") }], None)
+        }
+        accounts::Error::LastAdmin => (
+            StatusCode::CONFLICT,
+            Vec::new(),
+            Some("This is the last administrator: the admin role cannot be taken away. Nothing was changed."),
+        ),
+        e => return Err(e.into()),
+    })
+}
+
+/// The current version, in place of what was typed (409).
+async fn stale(state: &AppState, admin: &CurrentUser, csrf: PageCsrf, id: &str) -> Result<Response, HtmlError> {
+    let mut page = UserPage::new(admin, &csrf.token, state.accounts.user_summary(id).await?);
+    page.alert = Some(
+        "This user was changed meanwhile, so your changes were not saved. Here is the current version: \
+         make your changes again.",
+    );
+    Ok((StatusCode::CONFLICT, csrf, page).into_response())
+}
+
 async fn post_edit(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -140,56 +179,26 @@ async fn post_edit(
     CsrfForm { form, csrf }: CsrfForm<EditForm>,
 ) -> Result<Response, HtmlError> {
     let roles = roles_of(&form.rest);
-    // Roles as the form showed them: unchanged roles are not sent, so a
-    // profile edit does not record a role change (the ETag covers the roles).
-    let mut sorted = roles.clone();
-    sorted.sort_unstable();
-    let mut shown: Vec<&str> = form.roles_before.split(' ').filter(|r| !r.is_empty()).collect();
-    shown.sort_unstable();
-    let roles_changed = sorted.iter().map(String::as_str).ne(shown.iter().copied());
     let changes = AccountChanges {
         username: Some(form.username.clone()),
         email: Some(form.email.clone()),
         display_name: Some(form.display_name.clone()),
-        roles: roles_changed.then(|| roles.clone()),
+        roles: roles_changed(&roles, &form.roles_before).then(|| roles.clone()),
     };
-    let result = state.accounts.update_account(&ctx.context(&admin.user_id), &id, &form.etag, &changes).await;
-    let (status, errors, alert) = match result {
-        Ok(account) => {
-            return Ok(
-                Redirect::to(&format!("/admin/users/{}?done=saved", urlencoding(&account.user.id))).into_response()
-            );
-        }
-        Err(accounts::Error::Stale) => {
-            // The current version, in place of what was typed.
-            let mut page = UserPage::new(&admin, &csrf.token, state.accounts.user_summary(&id).await?);
-            page.alert = Some(
-                "This user was changed meanwhile, so your changes were not saved. Here is the current version: \
-                 make your changes again.",
-            );
-            return Ok((StatusCode::CONFLICT, csrf, page).into_response());
-        }
-        Err(accounts::Error::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
-        Err(accounts::Error::Taken(what)) => {
-            (StatusCode::CONFLICT, vec![FieldError { field: what, message: format!("That {what} is taken.") }], None)
-        }
-        Err(accounts::Error::LastAdmin) => (
-            StatusCode::CONFLICT,
-            Vec::new(),
-            Some("This is the last administrator: the admin role cannot be taken away. Nothing was changed."),
-        ),
-        Err(e) => return Err(e.into()),
-    };
+    let (status, errors, alert) =
+        match state.accounts.update_account(&ctx.context(&admin.user_id), &id, &form.etag, &changes).await {
+            Ok(account) => {
+                let to = format!("/admin/users/{}?done=saved", urlencoding(&account.user.id));
+                return Ok(Redirect::to(&to).into_response());
+            }
+            Err(accounts::Error::Stale) => return stale(&state, &admin, csrf, &id).await,
+            Err(e) => edit_refused(e)?,
+        };
     // What was typed, over the stored version.
     let mut page = UserPage::new(&admin, &csrf.token, state.accounts.user_summary(&id).await?);
-    let (boxes, other_roles) = role_boxes(&roles);
-    page.etag = form.etag;
-    page.username = form.username;
-    page.email = form.email;
-    page.display_name = form.display_name;
-    page.roles = boxes;
-    page.other_roles = other_roles;
-    page.errors = errors;
-    page.alert = alert;
+    (page.roles, page.other_roles) = role_boxes(&roles);
+    (page.etag, page.username, page.email, page.display_name) =
+        (form.etag, form.username, form.email, form.display_name);
+    (page.errors, page.alert) = (errors, alert);
     Ok((status, csrf, page).into_response())
 }

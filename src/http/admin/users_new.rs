@@ -7,7 +7,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use secrecy::SecretString;
@@ -125,22 +124,31 @@ async fn post_new(
         roles: &roles,
         display_name: &form.display_name,
     };
-    let (status, errors) = match state.accounts.create_account(&ctx.context(&admin.user_id), &new).await {
+    let (status, errors, _) = match state.accounts.create_account(&ctx.context(&admin.user_id), &new).await {
         Ok(account) => {
             let to = format!("/admin/users/{}?done=created", urlencoding(&account.user.id));
             return Ok(Redirect::to(&to).into_response());
         }
-        Err(accounts::Error::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
-        Err(accounts::Error::Taken(what)) => {
-            (StatusCode::CONFLICT, vec![FieldError { field: what, message: format!("That {what} is taken.") }])
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => super::users_detail::edit_refused(e)?,
     };
-    let (boxes, other_roles) = role_boxes(&roles);
-    let page = NewUserPage {
-        nav: Nav::new(Some(&admin)),
+    let page = typed_page(&admin, &csrf.token, form, &roles, invite, errors);
+    Ok((status, csrf, page).into_response())
+}
+
+/// The form again with what was typed (never the password) and the errors.
+fn typed_page(
+    admin: &crate::accounts::CurrentUser,
+    csrf: &str,
+    form: NewUserForm,
+    roles: &[String],
+    invite: bool,
+    errors: Vec<FieldError>,
+) -> NewUserPage {
+    let (boxes, other_roles) = role_boxes(roles);
+    NewUserPage {
+        nav: Nav::new(Some(admin)),
         console: Console::new(Section::Users),
-        csrf: csrf.token.clone(),
+        csrf: csrf.to_owned(),
         username: form.username,
         email: form.email,
         display_name: form.display_name,
@@ -148,8 +156,7 @@ async fn post_new(
         other_roles,
         invite,
         errors,
-    };
-    Ok((status, csrf, page).into_response())
+    }
 }
 
 /// `s` as one path segment.

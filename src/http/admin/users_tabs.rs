@@ -207,6 +207,24 @@ struct HistoryPage {
     next_page: Option<String>,
 }
 
+impl HistoryPage {
+    /// The tab's frame with the filter form, without entries yet.
+    fn of(tab: TabPage, query: &HistoryQuery) -> Self {
+        Self {
+            nav: tab.nav,
+            console: tab.console,
+            tabs: tab.tabs,
+            id: tab.id,
+            name: tab.name,
+            actions: AuditAction::ALL.iter().map(|a| a.as_str()).collect(),
+            query: query.clone(),
+            error: None,
+            entries: Vec::new(),
+            next_page: None,
+        }
+    }
+}
+
 struct EntryView {
     at: String,
     action: String,
@@ -266,6 +284,16 @@ impl HistoryQuery {
         };
         Ok((ActionFilter { action, since, until }, before))
     }
+
+    /// The next (older) page of `id`'s history, before `last`, keeping the filters.
+    fn older(&self, id: &str, last: &str) -> String {
+        let pairs: Vec<(&str, &str)> =
+            [("action", self.action.as_str()), ("since", &self.since), ("until", &self.until), ("before", last)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+        path_with_query(&format!("/admin/users/{}/history", urlencoding(id)), &pairs)
+    }
 }
 
 async fn get_history(
@@ -276,18 +304,7 @@ async fn get_history(
     Query(query): Query<HistoryQuery>,
 ) -> Result<Response, HtmlError> {
     let tab = tab_page(&state, &admin, &csrf, &id, "history", "Action history").await?;
-    let mut page = HistoryPage {
-        nav: tab.nav,
-        console: tab.console,
-        tabs: tab.tabs,
-        id: tab.id,
-        name: tab.name,
-        actions: AuditAction::ALL.iter().map(|a| a.as_str()).collect(),
-        query: query.clone(),
-        error: None,
-        entries: Vec::new(),
-        next_page: None,
-    };
+    let mut page = HistoryPage::of(tab, &query);
     let (filter, before) = match query.filter() {
         Ok(f) => f,
         Err(e) => {
@@ -299,12 +316,7 @@ async fn get_history(
     if entries.len() > HISTORY_PER_PAGE as usize {
         entries.truncate(HISTORY_PER_PAGE as usize);
         let last = entries.last().map(|e| e.seq.to_string()).unwrap_or_default();
-        let pairs: Vec<(&str, &str)> =
-            [("action", query.action.as_str()), ("since", &query.since), ("until", &query.until), ("before", &last)]
-                .into_iter()
-                .filter(|(_, v)| !v.is_empty())
-                .collect();
-        page.next_page = Some(path_with_query(&format!("/admin/users/{}/history", urlencoding(&id)), &pairs));
+        page.next_page = Some(query.older(&id, &last));
     }
     page.entries = entries.into_iter().map(EntryView::from).collect();
     Ok((csrf, page).into_response())
