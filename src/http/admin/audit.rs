@@ -6,9 +6,8 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use crate::http::error::HtmlError;
 use crate::http::extract::Admin;
 use crate::http::pages::{Nav, display_time, path_with_query};
 use crate::security::audit::AuditAction;
-use crate::security::audit_log::{self, Export, Filter, Format};
+use crate::security::audit_log::{self, Filter};
 
 const PER_PAGE: i64 = 50;
 
@@ -209,37 +208,18 @@ async fn get_audit(
     Ok((status, page).into_response())
 }
 
-/// The export's body: batches of text as the service hands them out.
-fn stream(export: Export) -> Body {
-    Body::from_stream(futures_util::stream::unfold(Some(export), |export| async move {
-        let mut export = export?;
-        match export.next_chunk().await {
-            Ok(Some(text)) => Some((Ok(text), Some(export))),
-            Ok(None) => None,
-            // The status is sent already: the connection is cut short.
-            Err(e) => Some((Err(e), None)),
-        }
-    }))
-}
-
 /// The filtered events, oldest first, as CSV or JSON lines, as a download.
 async fn get_export(
     State(state): State<AppState>,
     Admin(_admin): Admin,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, HtmlError> {
-    let (format, media, ext) = match q.format.as_deref().unwrap_or("jsonl") {
-        "jsonl" => (Format::JsonLines, "application/x-ndjson", "jsonl"),
-        "csv" => (Format::Csv, "text/csv; charset=utf-8", "csv"),
-        _ => return Err(HtmlError::new(StatusCode::UNPROCESSABLE_ENTITY, "Export as csv or jsonl.")),
-    };
     let (filter, errors) = filter_of(&state, &q).await?;
     if errors.any() {
         return Err(HtmlError::new(StatusCode::UNPROCESSABLE_ENTITY, "A filter is not valid."));
     }
-    let body = stream(Export::new(state.store.clone(), &filter, format));
-    let disposition = format!("attachment; filename=\"audit.{ext}\"");
-    Ok(([(header::CONTENT_TYPE, media.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+    crate::http::api::audit::download(&state, &filter, q.format.as_deref())
+        .ok_or_else(|| HtmlError::new(StatusCode::UNPROCESSABLE_ENTITY, "Export as csv or jsonl."))
 }
 
 #[cfg(test)]

@@ -197,14 +197,22 @@ async fn export_audit(
     _admin: AdminCaller,
     ApiQuery(q): ApiQuery<ExportParams>,
 ) -> Result<Response, Problem> {
-    let (format, media, ext) = match q.format.as_deref().unwrap_or("jsonl") {
+    let format = q.format.clone();
+    let filter = filter(q.actor, q.target, q.action, q.since, q.until)?;
+    download(&state, &filter, format.as_deref()).ok_or_else(|| Problem::invalid_field("format", "use jsonl or csv"))
+}
+
+/// The streamed download of the events `filter` selects (the API's and the
+/// console's export): `format` is `jsonl` (the default) or `csv`; `None`
+/// for any other.
+pub(crate) fn download(state: &AppState, filter: &Filter, format: Option<&str>) -> Option<Response> {
+    let (format, media, ext) = match format.unwrap_or("jsonl") {
         "jsonl" => (Format::JsonLines, "application/x-ndjson", "jsonl"),
         "csv" => (Format::Csv, "text/csv; charset=utf-8", "csv"),
-        _ => return Err(Problem::invalid_field("format", "use jsonl or csv")),
+        _ => return None,
     };
-    let filter = filter(q.actor, q.target, q.action, q.since, q.until)?;
-    let body = stream(Export::new(state.store.clone(), &filter, format));
+    let body = stream(Export::new(state.store.clone(), filter, format));
     let disposition = format!("attachment; filename=\"audit.{ext}\"");
     let headers = [(header::CONTENT_TYPE, media.to_owned()), (header::CONTENT_DISPOSITION, disposition)];
-    Ok((headers, body).into_response())
+    Some((headers, body).into_response())
 }
