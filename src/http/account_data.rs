@@ -162,7 +162,7 @@ async fn get_delete(
     SignedIn(user): SignedIn,
     csrf: PageCsrf,
 ) -> Result<Response, HtmlError> {
-    let has_password = state.accounts.overview(&user).await?.user.has_password;
+    let has_password = state.accounts.user(&user.user_id).await?.has_password;
     // Without a password, a recent sign-in is the proof: ask for one first.
     if !has_password && !state.accounts.recently_authenticated(&user) {
         return Ok(reauthenticate("/account/delete").into_response());
@@ -185,7 +185,7 @@ async fn post_delete(
     ctx: AuditCtx,
     CsrfForm { form, csrf }: CsrfForm<DeleteForm>,
 ) -> Result<Response, HtmlError> {
-    let has_password = state.accounts.overview(&user).await?.user.has_password;
+    let has_password = state.accounts.user(&user.user_id).await?.has_password;
     if form.confirm != "yes" {
         return Ok(Redirect::to("/account/delete").into_response());
     }

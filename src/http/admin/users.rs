@@ -193,6 +193,13 @@ impl UsersPage {
     }
 }
 
+/// `?done=…`: which action a page comes back from (its notice).
+#[derive(Deserialize, Default)]
+pub(super) struct DoneQuery {
+    #[serde(default)]
+    pub(super) done: String,
+}
+
 /// The list's own address (filters and position), where row actions go back to.
 fn here_of(query: &UsersQuery) -> String {
     let mut pairs = query.pairs();

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::users::notice;
+use super::users::{DoneQuery, notice};
 use super::users_new::{RoleBox, role_boxes, roles_of, urlencoding};
 use super::users_tabs::{Tab, tabs};
 use crate::accounts::{self, AccountChanges, CurrentUser, FieldError, UserSummary};
@@ -96,18 +96,12 @@ impl UserPage {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct DetailQuery {
-    #[serde(default)]
-    done: String,
-}
-
 async fn get_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
     csrf: PageCsrf,
     Path(id): Path<String>,
-    Query(q): Query<DetailQuery>,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Response, HtmlError> {
     let summary = state.accounts.user_summary(&id).await?;
     let mut page = UserPage::new(&admin, &csrf.token, summary);

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::users::parse_day;
+use super::users::{DoneQuery, parse_day};
 use super::users_new::urlencoding;
 use crate::accounts::{ActionEntry, ActionFilter, CurrentUser, Party};
 use crate::app::AppState;
@@ -105,12 +105,6 @@ async fn tab_page(
         rows: Vec::new(),
         notice: None,
     })
-}
-
-#[derive(Deserialize, Default)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
 }
 
 async fn get_sessions(
