@@ -31,11 +31,10 @@ async fn mail_and_keys_routes_send_anonymous_visitors_to_sign_in_and_refuse_non_
 
 #[tokio::test]
 async fn a_dead_letter_is_listed_without_its_body_and_retried_and_old_mail_is_purged() {
-    let down = SmtpSink::start().await;
-    let port = down.port();
-    down.stop().await;
+    let sink = SmtpSink::start().await;
+    sink.set_hang_up(true);
     let app = spawn_app_with(|c| {
-        c.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
+        c.mail.smtp_url = Some(sink.url().into());
         c.mail.max_attempts = 1;
     })
     .await;
@@ -57,10 +56,10 @@ async fn a_dead_letter_is_listed_without_its_body_and_retried_and_old_mail_is_pu
     let start = html.find("/admin/mail/").unwrap() + "/admin/mail/".len();
     let id = html[start..start + html[start..].find('/').unwrap()].to_owned();
 
-    let up = SmtpSink::start_on(port).await;
+    sink.set_hang_up(false);
     let res = app.submit(&admin, "/admin/mail", &format!("/admin/mail/{id}/retry"), &[]).await;
     assert_eq!((res.status().as_u16(), location(&res)), (303, "/admin/mail?done=retried"));
-    up.wait_for("dora@example.com", "Reset your password").await;
+    sink.wait_for("dora@example.com", "Reset your password").await;
     audited(&app, "mail_retried", &id, &root).await;
     assert_eq!(app.submit(&admin, "/admin/mail", "/admin/mail/nothing/retry", &[]).await.status(), 404);
 

@@ -240,10 +240,9 @@ async fn a_sign_in_from_a_new_device_and_network_mails_a_notice_whose_link_signs
 
 #[tokio::test]
 async fn mail_queued_while_smtp_is_down_arrives_when_it_is_back() {
-    let down = SmtpSink::start().await;
-    let port = down.port();
-    down.stop().await;
-    let app = spawn_app_with(|c| c.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
+    let sink = SmtpSink::start().await;
+    sink.set_hang_up(true);
+    let app = spawn_app_with(|c| c.mail.smtp_url = Some(sink.url().into())).await;
     app.create_user("uma", &[]).await;
     app.submit(&app.browser(), "/password/forgot", "/password/forgot", &[("email", "uma@example.com")]).await;
     // The attempt fails and is scheduled again; nothing is lost.
@@ -256,9 +255,9 @@ async fn mail_queued_while_smtp_is_down_arrives_when_it_is_back() {
     let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
     assert!(text.contains("gatehouse_mail_failures_total 1"), "{text}");
 
-    let up = SmtpSink::start_on(port).await;
+    sink.set_hang_up(false);
     app.clock.advance(3_600);
-    let mail = up.wait_for("uma@example.com", "Reset your password").await;
+    let mail = sink.wait_for("uma@example.com", "Reset your password").await;
     assert_eq!(mail.message_id, row.message_id, "the Message-ID is stable across attempts");
 }
 

@@ -3,8 +3,10 @@
 //! TLS, no AUTH); tests read back what arrived, with the subject and the
 //! text/HTML parts decoded. `set_stall` and `set_reject` simulate a relay that
 //! dies mid-send or refuses for now, `set_hold` a slow relay that stops
-//! reading in the middle of a message until released; `stop` and `start_on`
-//! take it down and bring it back on the same port.
+//! reading in the middle of a message until released; `set_hang_up` a relay
+//! that is down (every connection closed at once) while the port stays
+//! ours: a stopped sink's port could be taken by another test's listener
+//! before `start_on` binds it again.
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +28,7 @@ struct State {
     stalled: AtomicUsize,
     hold: AtomicBool,
     held: AtomicUsize,
+    hang_up: AtomicBool,
 }
 
 /// An SMTP server that records every message it accepts; dropping it (or
@@ -94,6 +97,12 @@ impl SmtpSink {
             connections.shutdown().await;
         });
         SmtpSink { state, port, stop, task }
+    }
+
+    /// While `on`, every connection is closed before the greeting: sends
+    /// fail as against a relay that is down, and the port stays bound.
+    pub fn set_hang_up(&self, on: bool) {
+        self.state.hang_up.store(on, SeqCst);
     }
 
     /// The port the sink listens on.
@@ -197,6 +206,9 @@ fn is_to(mail: &Received, to: &str) -> bool {
 
 /// One SMTP session.
 async fn serve(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
+    if state.hang_up.load(SeqCst) {
+        return Ok(());
+    }
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     write.write_all(b"220 sink ESMTP\r\n").await?;

@@ -29,11 +29,10 @@ async fn forgot(app: &TestApp, username: &str) {
 
 #[tokio::test]
 async fn a_dead_letter_is_listed_without_its_body_and_retried() {
-    let down = SmtpSink::start().await;
-    let port = down.port();
-    down.stop().await;
+    let sink = SmtpSink::start().await;
+    sink.set_hang_up(true);
     let app = spawn_app_with(|c| {
-        c.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
+        c.mail.smtp_url = Some(sink.url().into());
         c.mail.max_attempts = 1;
     })
     .await;
@@ -51,12 +50,12 @@ async fn a_dead_letter_is_listed_without_its_body_and_retried() {
     let pending: Value = api.get("/api/v1/mail?state=pending").await.json().await.unwrap();
     assert!(pending["items"].as_array().unwrap().iter().all(|m| m["id"] != id.as_str()));
 
-    let up = SmtpSink::start_on(port).await;
+    sink.set_hang_up(false);
     let res = api.post(&format!("/api/v1/mail/{id}/retry"), &json!({})).await;
     assert_eq!(res.status(), 200);
     let retried: Value = res.json().await.unwrap();
     assert_eq!((retried["state"].as_str(), retried["attempts"].as_i64()), (Some("pending"), Some(0)));
-    up.wait_for("dora@example.com", "Reset your password").await;
+    sink.wait_for("dora@example.com", "Reset your password").await;
     wait_for(&api, "/api/v1/mail?state=sent", |b| {
         b["items"].as_array().unwrap().iter().any(|m| m["id"] == id.as_str())
     })
