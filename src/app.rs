@@ -254,6 +254,8 @@ impl App {
         let App { state, listener, addr, management } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let janitor = tokio::spawn(state.janitor.clone().run(stop_rx.clone()));
+        // Until it hears from the database, the hot-path caches do not answer.
+        let change_watcher = tokio::spawn(state.store.clone().watch_changes());
         let key_worker = tokio::spawn(key_keeper(state.keys.clone(), stop_rx.clone()));
         let mail_worker = tokio::spawn(state.outbox.clone().run(stop_rx.clone()));
         let notice_worker = tokio::spawn(state.accounts.clone().run_notices(stop_rx.clone()));
@@ -289,6 +291,7 @@ impl App {
         if let Some(m) = manager {
             m.abort();
         }
+        change_watcher.abort();
         let _ = janitor.await;
         let _ = key_worker.await;
         let _ = mail_worker.await;

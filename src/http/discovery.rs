@@ -3,7 +3,10 @@
 //! §3), and `/jwks.json` (RFC 7517). The document lists only what this server
 //! actually does. Any page may read all three (`http::cors` adds
 //! `Access-Control-Allow-Origin: *`).
+use std::sync::Arc;
+
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
@@ -12,25 +15,51 @@ use axum::routing::get;
 use crate::app::AppState;
 use crate::oauth::clients::GrantType;
 
-/// Routes for this area.
-pub fn router() -> Router<AppState> {
+/// Routes for this area. The metadata depends only on the issuer, so it is
+/// serialised once here; each request sends the same bytes.
+pub fn router(issuer: &str) -> Router<AppState> {
+    let body = Bytes::from(discovery_document(issuer).to_string());
+    let discovery = get(move || {
+        let body = body.clone();
+        async move {
+            (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+                ],
+                body,
+            )
+        }
+    });
     Router::new()
         .route("/jwks.json", get(get_jwks))
-        .route("/.well-known/openid-configuration", get(get_discovery))
+        .route("/.well-known/openid-configuration", discovery.clone())
         // RFC 8414 §3: the well-known suffix for OAuth 2.0 metadata, same content.
-        .route("/.well-known/oauth-authorization-server", get(get_discovery))
+        .route("/.well-known/oauth-authorization-server", discovery)
+}
+
+/// The key ring's JWKS text as a response body without a copy.
+struct JwksText(Arc<str>);
+
+impl AsRef<[u8]> for JwksText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// Public keys only. The cache lifetime is a fraction of the time a new key is
 /// published before it signs, so cached copies always know the next key.
 async fn get_jwks(State(state): State<AppState>) -> impl IntoResponse {
-    let cache = format!("public, max-age={}", state.keys.jwks_max_age());
+    let cache = HeaderValue::from(state.keys.jwks_max_age());
+    let mut value = Vec::with_capacity(24);
+    value.extend_from_slice(b"public, max-age=");
+    value.extend_from_slice(cache.as_bytes());
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json")),
-            (header::CACHE_CONTROL, HeaderValue::from_str(&cache).unwrap_or(HeaderValue::from_static("no-cache"))),
+            (header::CACHE_CONTROL, HeaderValue::from_bytes(&value).unwrap_or(HeaderValue::from_static("no-cache"))),
         ],
-        state.keys.jwks().to_string(),
+        Bytes::from_owner(JwksText(state.keys.jwks())),
     )
 }
 
@@ -43,9 +72,8 @@ fn advertised_grant_types() -> Vec<&'static str> {
 
 /// OIDC Discovery §4 and RFC 8414 §3: one metadata document, whose `issuer`
 /// is exactly our issuer (RFC 8414 §3.2).
-async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
-    let iss = &*state.issuer;
-    let doc = serde_json::json!({
+fn discovery_document(iss: &str) -> serde_json::Value {
+    serde_json::json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/authorize"),
         "token_endpoint": format!("{iss}/token"),
@@ -72,6 +100,5 @@ async fn get_discovery(State(state): State<AppState>) -> impl IntoResponse {
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-    });
-    ([(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"))], axum::Json(doc))
+    })
 }

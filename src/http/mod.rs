@@ -70,7 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(expired::router())
         .merge(admin::router())
         .merge(health::router())
-        .merge(discovery::router())
+        .merge(discovery::router(&state.issuer))
         .merge(token::router())
         .merge(authorize::router())
         .merge(userinfo::router())

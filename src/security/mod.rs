@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod breached;
 pub mod client_ip;
 pub mod csrf;
+pub mod hash_pool;
 pub mod ip_denials;
 pub mod ip_policy;
 pub mod ip_rules;

@@ -1,5 +1,6 @@
 //! Password hashing with Argon2id (RFC 9106; OWASP parameters by default).
-//! Hashing runs on the blocking pool so it never stalls the async workers.
+//! Hashing runs on its own threads (`hash_pool`) so it never stalls the async
+//! workers and its memory stays bounded.
 //! Verification of an unknown user runs against a dummy hash, so a wrong
 //! username costs as much time as a wrong password (no user enumeration).
 //!
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization as _;
 
 use crate::config::PasswordConfig;
@@ -29,7 +29,7 @@ pub enum Error {
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error("hashing task failed")]
-    Join(#[from] tokio::task::JoinError),
+    Pool(#[from] super::hash_pool::Error),
 }
 
 /// Outcome of a verification.
@@ -46,9 +46,9 @@ pub struct Verified {
 pub struct Passwords {
     params: Params,
     dummy: Arc<str>,
-    /// At most one hash per core at a time: each takes `m_cost` KiB, so an
-    /// unbounded flood of sign-ins would otherwise exhaust memory.
-    permits: Arc<Semaphore>,
+    /// One thread per core, at most one hash each: each takes `m_cost` KiB,
+    /// so an unbounded flood of sign-ins would otherwise exhaust memory.
+    pool: Arc<super::hash_pool::HashPool>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -64,7 +64,7 @@ impl Passwords {
             .map_err(|e| Error::Params(e.to_string()))?;
         let dummy = hash_with(&params, b"gatehouse dummy password")?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Ok(Self { params, dummy: dummy.into(), permits: Arc::new(Semaphore::new(cores)) })
+        Ok(Self { params, dummy: dummy.into(), pool: super::hash_pool::HashPool::new(cores)? })
     }
 
     /// Hashes a password into a PHC string.
@@ -121,12 +121,11 @@ fn hash_with(params: &Params, password: &[u8]) -> Result<String, Error> {
 }
 
 impl Passwords {
-    /// Runs CPU- and memory-heavy work on the blocking pool, inside the
-    /// caller's tracing span, once a permit is free.
+    /// Runs CPU- and memory-heavy work on the hashing threads, inside the
+    /// caller's tracing span, once one is free.
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-        let _permit = self.permits.acquire().await.map_err(|_| Error::Hash("hasher closed".into()))?;
         let span = tracing::Span::current();
-        Ok(tokio::task::spawn_blocking(move || span.in_scope(f)).await?)
+        Ok(self.pool.run(move || span.in_scope(f)).await?)
     }
 }
 

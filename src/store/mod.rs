@@ -21,6 +21,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 mod audit;
 mod audit_query;
+pub mod changes;
 mod clients;
 mod directory;
 mod grants;
@@ -123,6 +124,8 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// When rows cached in memory may be stale (see [`changes`]).
+    changes: std::sync::Arc<changes::Changes>,
 }
 
 /// A pooled connection.
@@ -132,7 +135,12 @@ pub enum Conn {
 }
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.
-pub enum Tx {
+pub struct Tx {
+    inner: TxInner,
+    changes: std::sync::Arc<changes::Changes>,
+}
+
+enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -195,7 +203,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
-            return Ok(Self { pool: Pool::Sqlite(pool) });
+            return Ok(Self { pool: Pool::Sqlite(pool), changes: Default::default() });
         }
         let opts = PgConnectOptions::from_str(url).map_err(Error::Database)?;
         let options = PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(5));
@@ -203,7 +211,7 @@ impl Store {
         let mut wait = Duration::from_millis(250);
         loop {
             match options.clone().connect_with(opts.clone()).await {
-                Ok(pool) => return Ok(Self { pool: Pool::Postgres(pool) }),
+                Ok(pool) => return Ok(Self { pool: Pool::Postgres(pool), changes: Default::default() }),
                 Err(err) => {
                     let err = Error::from(err);
                     if !(matches!(err, Error::Unavailable(_)) || is_transient_startup(&err))
@@ -271,10 +279,11 @@ impl Store {
     /// that reads first fails with SQLITE_BUSY_SNAPSHOT (which the busy
     /// timeout does not retry) when another connection commits in between.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx { inner, changes: self.changes.clone() })
     }
 
     /// Closes the pool, waiting for connections to be returned.
@@ -299,18 +308,23 @@ impl Conn {
 impl Tx {
     /// The transaction's connection, for running queries.
     pub fn db(&mut self) -> Db<'_> {
-        match self {
-            Tx::Sqlite(t) => Db::Sqlite(t),
-            Tx::Postgres(t) => Db::Postgres(t),
+        match &mut self.inner {
+            TxInner::Sqlite(t) => Db::Sqlite(t),
+            TxInner::Postgres(t) => Db::Postgres(t),
         }
     }
 
-    /// Commits the transaction.
-    pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+    /// Commits the transaction. If it changed a row that caches may hold,
+    /// this instance's caches start again once the commit is done (so the
+    /// next request here sees the change; see [`changes`]).
+    pub async fn commit(mut self) -> Result<()> {
+        let mark = changes::mark(&mut self).await;
+        let Tx { inner, changes } = self;
+        match inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
         }
+        changes.committed(mark);
         Ok(())
     }
 }

@@ -29,6 +29,7 @@ mod cors_browser;
 mod deletion;
 mod fake_graph;
 mod helpers;
+mod hot_cache;
 mod introspection;
 mod ip_rules;
 mod janitor;

@@ -47,7 +47,7 @@ impl Clients {
     /// to the audit log (`client_auth_failed`, by `ctx`).
     pub async fn authenticate(&self, creds: &Credentials, ctx: &audit::Context) -> Result<Client, GrantError> {
         let id = creds.client_id();
-        let found = self.store.conn().await?.db().find_client(id).await?;
+        let found = self.row(id).await?;
         let ok = found.as_ref().is_some_and(|client| match (creds, &client.secret_hash, client.public) {
             (Credentials::Public { .. }, None, true) => true,
             (Credentials::Secret { secret, .. }, Some(stored), false) => {

@@ -104,6 +104,9 @@ pub struct Clients {
     /// Every registered client's web origins, and when they were read: CORS
     /// preflights carry no client_id, so they are checked against all of them.
     origins: Arc<Mutex<Option<OriginSet>>>,
+    /// Client rows by client_id, for the reads every `/token`, `/introspect`
+    /// and userinfo call makes (`store::changes` says when they may be stale).
+    rows: Arc<store::changes::HotCache<ClientRow>>,
 }
 
 /// All clients' web origins, and when (unix milliseconds) they were read.
@@ -112,7 +115,21 @@ type OriginSet = (Arc<HashSet<String>>, i128);
 impl Clients {
     /// Builds the service.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, origins: Arc::default() }
+        let rows = Arc::new(store::changes::HotCache::new(&store, 10_000));
+        Self { store, clock, origins: Arc::default(), rows }
+    }
+
+    /// A client's row, from memory when it cannot be stale.
+    pub(crate) async fn row(&self, client_id: &str) -> Result<Option<ClientRow>, store::Error> {
+        if let Some(row) = self.rows.get(client_id) {
+            return Ok(Some(row));
+        }
+        let ticket = self.rows.ticket();
+        let found = self.store.conn().await?.db().find_client(client_id).await?;
+        if let Some(row) = &found {
+            self.rows.put(ticket, client_id, row.clone());
+        }
+        Ok(found)
     }
 
     fn now_millis(&self) -> i128 {
@@ -233,7 +250,7 @@ impl Clients {
 
     /// A client by id, if registered.
     pub async fn get(&self, client_id: &str) -> Result<Option<Client>, Error> {
-        Ok(self.find(client_id).await?.as_ref().map(Client::from_row))
+        Ok(self.row(client_id).await?.as_ref().map(Client::from_row))
     }
 
     /// The stored row of a client (test fixtures and assertions; everything

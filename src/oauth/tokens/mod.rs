@@ -98,12 +98,29 @@ pub struct Tokens {
     keys: KeyRing,
     clock: Arc<dyn Clock>,
     settings: Arc<TokenSettings>,
+    /// Live access tokens by `jti`, and their users for userinfo: the reads
+    /// introspection and userinfo would otherwise make on every call
+    /// (`store::changes` says when they may be stale).
+    live: Arc<LiveTokens>,
 }
+
+/// The hot-path caches of [`Tokens`].
+struct LiveTokens {
+    access: store::changes::HotCache<store::AccessRow>,
+    users: store::changes::HotCache<store::UserRow>,
+}
+
+/// Entries per cache: a few MB at most; past it a cache starts again.
+const LIVE_CACHE_ROWS: usize = 20_000;
 
 impl Tokens {
     /// Builds the service.
     pub fn new(store: Store, keys: KeyRing, clock: Arc<dyn Clock>, settings: TokenSettings) -> Self {
-        Self { store, keys, clock, settings: Arc::new(settings) }
+        let live = Arc::new(LiveTokens {
+            access: store::changes::HotCache::new(&store, LIVE_CACHE_ROWS),
+            users: store::changes::HotCache::new(&store, LIVE_CACHE_ROWS),
+        });
+        Self { store, keys, clock, settings: Arc::new(settings), live }
     }
 
     /// The token endpoint (RFC 6749 §3.2): one entry for every grant. The

@@ -10,6 +10,7 @@ use super::testing::{TEST_POSTGRES_URL, TempPostgres};
 use super::{Backend, Error, NewClient, NewSession, NewUser, Store, new_id};
 
 mod audit;
+mod changes;
 mod directory;
 mod ip;
 mod mail;
@@ -23,6 +24,8 @@ mod upstream;
 /// A store plus whatever keeps its database alive. Close the store before this drops.
 struct TestDb {
     store: Store,
+    /// The database's URL, for a second pool ("another process").
+    url: String,
     _dir: Option<TempDir>,
     _pg: Option<TempPostgres>,
 }
@@ -32,11 +35,11 @@ async fn open_backends() -> Vec<TestDb> {
     let dir = TempDir::new().expect("temp dir");
     let url = format!("sqlite://{}/t.db", dir.path().display());
     let store = Store::connect(&url, 5, Duration::ZERO).await.expect("open SQLite");
-    let mut dbs = vec![TestDb { store, _dir: Some(dir), _pg: None }];
+    let mut dbs = vec![TestDb { store, url, _dir: Some(dir), _pg: None }];
     if let Some(admin_url) = std::env::var(TEST_POSTGRES_URL).ok().filter(|u| !u.is_empty()) {
         let pg = TempPostgres::create(&admin_url).await.expect("create PostgreSQL test database");
         let store = Store::connect(&pg.url, 5, Duration::ZERO).await.expect("open PostgreSQL");
-        dbs.push(TestDb { store, _dir: None, _pg: Some(pg) });
+        dbs.push(TestDb { store, url: pg.url.clone(), _dir: None, _pg: Some(pg) });
     }
     dbs
 }
