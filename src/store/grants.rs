@@ -61,6 +61,16 @@ pub struct NewAccess<'a> {
     pub expires_at: i64,
 }
 
+/// A live access token by jti (introspection, revocation checks).
+/// `pub(crate)` so the index test EXPLAINs the statements the store runs.
+pub(crate) const LIVE_ACCESS: &str = "select jti, client_id, user_id, scope, expires_at from access_tokens \
+     where jti = $1 and revoked_at is null and expires_at > $2";
+
+/// The unblocked user behind a live access token (userinfo, the JSON API).
+pub(crate) const LIVE_ACCESS_USER: &str = "select u.id, u.username, u.email, u.email_verified, u.display_name, \
+     u.password_hash, u.blocked, u.created_at from access_tokens a join users u on u.id = a.user_id \
+     where a.jti = $1 and a.revoked_at is null and a.expires_at > $2 and u.blocked = false";
+
 const CODE_COLUMNS: &str = "id, client_id, user_id, session_id, redirect_uri, scope, nonce, code_challenge, \
     auth_time, amr, expires_at, used_at";
 
@@ -160,28 +170,17 @@ impl Db<'_> {
 
     /// An access token that is recorded, unexpired and not revoked.
     pub async fn live_access(&mut self, jti: &str, now: i64) -> Result<Option<AccessRow>> {
-        Ok(on!(self, |c| sqlx::query_as::<_, AccessRow>(
-            "select jti, client_id, user_id, scope, expires_at from access_tokens \
-             where jti = $1 and revoked_at is null and expires_at > $2"
-        )
-        .bind(jti)
-        .bind(now)
-        .fetch_optional(c)
-        .await)?)
+        Ok(on!(self, |c| sqlx::query_as::<_, AccessRow>(LIVE_ACCESS).bind(jti).bind(now).fetch_optional(c).await)?)
     }
 
     /// The user behind a live access token, in one query: the token is
     /// recorded, unexpired and not revoked, and the user is not blocked.
     pub async fn live_access_user(&mut self, jti: &str, now: i64) -> Result<Option<super::UserRow>> {
-        Ok(on!(self, |c| sqlx::query_as::<_, super::UserRow>(
-            "select u.id, u.username, u.email, u.email_verified, u.display_name, u.password_hash, u.blocked, \
-             u.created_at from access_tokens a join users u on u.id = a.user_id \
-             where a.jti = $1 and a.revoked_at is null and a.expires_at > $2 and u.blocked = false"
-        )
-        .bind(jti)
-        .bind(now)
-        .fetch_optional(c)
-        .await)?)
+        Ok(on!(self, |c| sqlx::query_as::<_, super::UserRow>(LIVE_ACCESS_USER)
+            .bind(jti)
+            .bind(now)
+            .fetch_optional(c)
+            .await)?)
     }
 
     /// Revokes every access token issued from a code (RFC 6749 §4.1.2, replay).

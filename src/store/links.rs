@@ -25,6 +25,10 @@ pub struct SpentLink {
     pub created_at: i64,
 }
 
+/// Takes the user's row lock for the rest of the transaction (refresh and
+/// revocation serialise on it). `pub(crate)` so the index test EXPLAINs it.
+pub(crate) const LOCK_USER: &str = "update users set updated_at = updated_at where id = $1";
+
 impl Db<'_> {
     /// Stores a link.
     pub async fn insert_link(&mut self, l: &NewLink<'_>) -> Result<()> {
@@ -128,7 +132,7 @@ impl Db<'_> {
     /// Takes the user's row lock for the rest of the transaction, so that
     /// count-then-insert rate limits hold under concurrent requests.
     pub async fn lock_user(&mut self, user_id: &str) -> Result<()> {
-        exec!(self, sqlx::query("update users set updated_at = updated_at where id = $1").bind(user_id))?;
+        exec!(self, sqlx::query(LOCK_USER).bind(user_id))?;
         Ok(())
     }
 

@@ -41,7 +41,22 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, email, email_verified, display_name, password_hash, blocked, created_at";
+/// The columns of [`UserRow`], as a literal so that `concat!` can build whole statements from it.
+macro_rules! user_columns {
+    () => {
+        "id, username, email, email_verified, display_name, password_hash, blocked, created_at"
+    };
+}
+
+const USER_COLUMNS: &str = user_columns!();
+
+/// A user by normalized username or email (sign-in). `pub(crate)` so the
+/// index test EXPLAINs the statement the store runs.
+pub(crate) const FIND_USER_BY_LOGIN: &str =
+    concat!("select ", user_columns!(), " from users where username_key = $1 or email_key = $1");
+
+/// A user by id (refresh, userinfo).
+pub(crate) const FIND_USER: &str = concat!("select ", user_columns!(), " from users where id = $1");
 
 impl Db<'_> {
     /// Inserts a user; a taken username or email is `Error::Conflict`.
@@ -68,14 +83,12 @@ impl Db<'_> {
 
     /// Finds a user by normalized username or normalized email.
     pub async fn find_user_by_login(&mut self, key: &str) -> Result<Option<UserRow>> {
-        let sql = format!("select {USER_COLUMNS} from users where username_key = $1 or email_key = $1");
-        Ok(on!(self, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(key).fetch_optional(c).await)?)
+        Ok(on!(self, |c| sqlx::query_as::<_, UserRow>(FIND_USER_BY_LOGIN).bind(key).fetch_optional(c).await)?)
     }
 
     /// Finds a user by id.
     pub async fn find_user(&mut self, id: &str) -> Result<Option<UserRow>> {
-        let sql = format!("select {USER_COLUMNS} from users where id = $1");
-        Ok(on!(self, |c| sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?)
+        Ok(on!(self, |c| sqlx::query_as::<_, UserRow>(FIND_USER).bind(id).fetch_optional(c).await)?)
     }
 
     /// One page of users whose username or email contains `needle` (normalized),

@@ -16,6 +16,7 @@ mod ip;
 mod mail;
 mod mfa;
 mod pending;
+mod plans;
 mod policy;
 mod purge;
 mod throttle;
