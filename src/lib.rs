@@ -20,3 +20,7 @@ pub mod store;
 pub mod telemetry;
 pub mod upstream;
 pub mod wire;
+
+/// Property-based fuzzing of the parsers (tests only; see its docs).
+#[cfg(test)]
+mod fuzz;

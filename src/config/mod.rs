@@ -17,6 +17,9 @@ mod policies;
 mod site;
 mod sources;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use policies::{LockoutPolicy, RetentionConfig};
 pub use site::{BrandLink, BrandingConfig, RegistrationConfig, RegistrationMode};
 pub use sources::{REDACTED, Setting, Sources, redacted};

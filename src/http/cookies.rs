@@ -47,12 +47,15 @@ pub fn csrf_name(secure: bool) -> &'static str {
 }
 
 /// The value of cookie `name` in the request, if present and non-empty.
+/// The header is split as bytes: a cookie of someone else's on this host
+/// with a non-ASCII value (browsers send those as raw UTF-8) must not hide
+/// ours, which are ASCII. Found by `fuzz_cookies`.
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, v)| *k == name && !v.is_empty())
         .map(|(_, v)| v)
@@ -87,6 +90,16 @@ mod tests {
         assert_eq!(get(&h, session_name(false)), Some("abc"));
         assert_eq!(get(&h, session_name(true)), None, "on https only the prefixed name counts");
         assert_eq!(get(&h, csrf_name(false)), None);
+    }
+
+    #[test]
+    fn a_foreign_cookie_with_a_non_ascii_value_does_not_hide_ours() {
+        // fuzz_cookies, minimal input: `gh_session=0; 🌀` read as no session.
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_bytes("gh_session=0; 🌀".as_bytes()).unwrap());
+        assert_eq!(get(&h, session_name(false)), Some("0"));
+        h.insert(header::COOKIE, HeaderValue::from_bytes(b"theme=\xe9t\xe9; gh_session=abc").unwrap());
+        assert_eq!(get(&h, session_name(false)), Some("abc"), "Latin-1 bytes in another cookie");
     }
 
     #[test]

@@ -340,4 +340,44 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), None, "{bad}");
         }
     }
+
+    #[test]
+    fn fuzz_same_origin() {
+        use proptest::prelude::*;
+        let origin = prop_oneof![
+            prop::sample::select(vec!["https://id.example", "null", "https://evil.example", "http://localhost:8080"])
+                .prop_map(str::to_owned),
+            crate::fuzz::text(),
+        ];
+        let site = prop::option::of(prop::sample::select(vec!["same-origin", "none", "cross-site", "same-site", ""]));
+        let host = prop::option::of(prop_oneof![Just("id.example".to_owned()), crate::fuzz::text()]);
+        let strategy = (prop::option::of(origin), site, host);
+        crate::fuzz::check("same_origin", strategy, |(origin, site, host)| {
+            let mut h = HeaderMap::new();
+            for (name, value) in [("origin", &origin), ("host", &host)] {
+                if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                    h.insert(name, v);
+                }
+            }
+            if let Some(site) = site {
+                h.insert("sec-fetch-site", HeaderValue::from_static(site));
+            }
+            let ours = same_origin(&h, "https://id.example/");
+            // A cross-site fetch never passes, whatever Origin says.
+            if site == Some("cross-site") || site == Some("same-site") {
+                prop_assert!(!ours || h.get("origin").is_some_and(|o| o != "null"));
+            }
+            // A foreign tuple origin never passes when Host is ours.
+            if host.as_deref() == Some("id.example")
+                && let Some(o) = h.get("origin").and_then(|o| o.to_str().ok())
+                && let Ok(u) = url::Url::parse(&o.trim().to_ascii_lowercase())
+                && u.origin().is_tuple()
+                && u.origin()
+                    != url::Url::parse("https://id.example").map_err(|e| TestCaseError::fail(e.to_string()))?.origin()
+            {
+                prop_assert!(!ours, "foreign origin {o} passed");
+            }
+            Ok(())
+        });
+    }
 }

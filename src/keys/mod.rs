@@ -23,6 +23,9 @@ use crate::store::{self, KeyRow, Store};
 pub mod kek;
 pub mod schedule;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use kek::Kek;
 pub use schedule::{Policy, State};
 

@@ -32,6 +32,8 @@ use crate::config::{UpstreamConfig, UpstreamKind};
 
 mod claims;
 mod exchange;
+#[cfg(test)]
+mod fuzz;
 mod oidc;
 mod settings;
 #[cfg(test)]

@@ -17,7 +17,7 @@ fn sources(dir: &str) -> Vec<(String, String)> {
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else if path.extension().is_some_and(|e| e == "rs") {
             let name = path.strip_prefix(ROOT).unwrap().to_string_lossy().replace('\\', "/");
-            let test_only = name.contains("/tests") || name.ends_with("/testing.rs");
+            let test_only = name.contains("/tests") || name.ends_with("/testing.rs") || name.ends_with("/fuzz.rs");
             if !test_only {
                 out.push((name, std::fs::read_to_string(&path).unwrap()));
             }

@@ -160,4 +160,28 @@ mod tests {
         h.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
         assert!(bearer(&h).is_err());
     }
+
+    #[test]
+    fn fuzz_bearer_header() {
+        use proptest::prelude::*;
+        let scheme = prop::sample::select(vec!["Bearer", "bearer", "BEARER", "Basic", "Bearer:", ""]);
+        let token = prop_oneof!["[A-Za-z0-9._~+/-]{1,60}=*", crate::fuzz::text()];
+        let sep = prop::sample::select(vec![" ", "  ", "\t", "", " \t "]);
+        crate::fuzz::check("bearer_header", (scheme, sep, token), |(scheme, sep, token)| {
+            let mut h = HeaderMap::new();
+            let value = format!("{scheme}{sep}{token}");
+            let Ok(v) = value.parse::<axum::http::HeaderValue>() else { return Ok(()) };
+            h.insert(header::AUTHORIZATION, v);
+            if let Ok(Some(t)) = bearer(&h) {
+                // RFC 6750 §2.1: the scheme, one space, the token (trimmed).
+                prop_assert!(value.split_once(' ').is_some_and(|(s, _)| s.eq_ignore_ascii_case("bearer")));
+                prop_assert!(!t.is_empty() && t == t.trim());
+            }
+            let well_formed = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+            if scheme == "Bearer" && sep == " " && well_formed {
+                prop_assert_eq!(bearer(&h).ok().flatten(), Some(token.as_str()));
+            }
+            Ok(())
+        });
+    }
 }
