@@ -3,9 +3,10 @@
 
   report.py wrk KEY FILE      wrk output -> fact lines "KEY.rps 123.4" (also
                               .p50 .p99 in ms, .errors) on stdout
-  report.py table FACTS CONNS [MARKDOWN_OUT]
+  report.py table FACTS CONNS [MARKDOWN_OUT [CAPTION]]
                               the facts file -> the table on stdout, and as
-                              markdown into MARKDOWN_OUT when given
+                              markdown (CAPTION above it) into MARKDOWN_OUT
+                              when given; exit 1 if any load had errors
 
 FACTS holds one "key value..." a line; a key given twice (a reference
 measured before and after the loads) keeps every sample, and the table uses
@@ -166,8 +167,9 @@ def main():
         rows = build(facts, conns)
         print(render_text(rows))
         if len(sys.argv) > 4 and sys.argv[4]:
+            caption = sys.argv[5] + "\n\n" if len(sys.argv) > 5 else ""
             with open(sys.argv[4], "w") as out:
-                out.write(render_markdown(rows) + "\n")
+                out.write(caption + render_markdown(rows) + "\n")
         total = sum(int(r[9]) for r in rows if str(r[9]).isdigit())
         unknown = sum(1 for r in rows if r[9] == "?")
         print(f"errors in all loads: {total}" + (f" ({unknown} load(s) missing)" if unknown else ""))
