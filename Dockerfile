@@ -33,8 +33,13 @@ COPY --from=build /src/target/release/gatehouse /usr/local/bin/gatehouse
 USER 10001:10001
 WORKDIR /var/lib/gatehouse
 # Set GATEHOUSE_ISSUER to the public https URL in production.
+# MALLOC_MMAP_THRESHOLD_: glibc gives each Argon2 block (19 MiB) back to the
+# system when the hash ends, instead of keeping it in a fragmented heap; under
+# a stream of sign-ins RSS stays near 40 MB instead of growing past 400 MB
+# (README, "Performance").
 ENV GATEHOUSE_LISTEN=0.0.0.0:8080 \
-    GATEHOUSE_DATA_DIR=/var/lib/gatehouse/data
+    GATEHOUSE_DATA_DIR=/var/lib/gatehouse/data \
+    MALLOC_MMAP_THRESHOLD_=1048576
 VOLUME ["/var/lib/gatehouse/data"]
 EXPOSE 8080
 # `gatehouse health` probes /health/ready on GATEHOUSE_LISTEN (loopback for

@@ -1,11 +1,16 @@
 //! A fixed set of threads for password hashing, one per core.
 //!
-//! Each Argon2id hash allocates `m_cost` KiB (19 MiB by default). On tokio's
-//! blocking pool every hash could land on another of its many threads, and
-//! glibc keeps what each thread's malloc arena once held: under a stream of
-//! sign-ins the process grew to about 340 MB and stayed there. On a fixed set
-//! of threads each one reuses its own freed block, so hashing holds about
-//! `threads × m_cost` at most, whatever the load.
+//! Each Argon2id hash allocates `m_cost` KiB (19 MiB by default). A fixed set
+//! of named threads bounds how many hashes run at once and keeps them off
+//! tokio's blocking pool (whose many threads each got a malloc arena).
+//! It does not bound memory by itself: glibc raises its mmap threshold after
+//! the first such block is freed, serves later blocks from the heap, and keeps
+//! them there, fragmented. 120 sign-ins left 408 MB resident here, on two
+//! hashing threads. With `MALLOC_MMAP_THRESHOLD_=1048576` in the environment
+//! (the Docker image sets it) every block is mapped and unmapped: 37 MB after
+//! the same load, 76 MB at its peak. The in-code fix would be to keep one
+//! block per thread and hash with `hash_password_into_with_memory`; see the
+//! README's "Performance".
 //!
 //! Callers take a permit first (one per thread), so a waiting sign-in waits
 //! in async code, where dropping the request also drops its place in line,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::introspection::{introspect, introspect_raw};
 use crate::oidc::{code_with_scope, redeem, register};
 
 /// A new user's token from `rp`'s code flow: (rp's secret, access token, user id).
@@ -24,15 +25,7 @@ async fn access_token(app: &TestApp, user: &str) -> (String, String, String) {
 }
 
 async fn active(app: &TestApp, secret: &str, token: &str) -> bool {
-    let res = reqwest::Client::new()
-        .post(app.url("/introspect"))
-        .basic_auth("rp", Some(secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json::<Value>().await.unwrap()["active"] == true
+    introspect(app, "rp", secret, token).await["active"] == true
 }
 
 async fn userinfo(app: &TestApp, token: &str) -> u16 {
@@ -113,12 +106,6 @@ async fn a_rotated_client_secret_is_refused_at_once() {
     assert!(active(&app, &secret, &token).await, "the client row is cached now");
     let ctx = crate::helpers::test_ctx();
     app.state.clients.rotate_secret("rp", None, &ctx).await.unwrap();
-    let res = reqwest::Client::new()
-        .post(app.url("/introspect"))
-        .basic_auth("rp", Some(&secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = introspect_raw(&app, "rp", &secret, &token).await;
     assert_eq!(res.status(), 401, "the old secret must stop working at once (RFC 6749 §2.3.1)");
 }

@@ -42,7 +42,7 @@ async fn rp_tokens(app: &TestApp) -> (String, String, String) {
     (secret, access, refresh)
 }
 
-async fn introspect_raw(app: &TestApp, id: &str, secret: &str, token: &str) -> reqwest::Response {
+pub(crate) async fn introspect_raw(app: &TestApp, id: &str, secret: &str, token: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(app.url("/introspect"))
         .basic_auth(id, Some(secret))
@@ -52,7 +52,7 @@ async fn introspect_raw(app: &TestApp, id: &str, secret: &str, token: &str) -> r
         .unwrap()
 }
 
-async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Value {
+pub(crate) async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Value {
     let res = introspect_raw(app, id, secret, token).await;
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
