@@ -50,14 +50,11 @@ impl AsRef<[u8]> for JwksText {
 /// Public keys only. The cache lifetime is a fraction of the time a new key is
 /// published before it signs, so cached copies always know the next key.
 async fn get_jwks(State(state): State<AppState>) -> impl IntoResponse {
-    let cache = HeaderValue::from(state.keys.jwks_max_age());
-    let mut value = Vec::with_capacity(24);
-    value.extend_from_slice(b"public, max-age=");
-    value.extend_from_slice(cache.as_bytes());
+    let cache = format!("public, max-age={}", state.keys.jwks_max_age());
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json")),
-            (header::CACHE_CONTROL, HeaderValue::from_bytes(&value).unwrap_or(HeaderValue::from_static("no-cache"))),
+            (header::CACHE_CONTROL, HeaderValue::from_str(&cache).unwrap_or(HeaderValue::from_static("no-cache"))),
         ],
         Bytes::from_owner(JwksText(state.keys.jwks())),
     )

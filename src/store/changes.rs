@@ -142,6 +142,24 @@ impl<V: Clone> HotCache<V> {
         Ticket(self.changes.generation())
     }
 
+    /// The row for `key`: from memory, or from `load` (kept unless something
+    /// changed while it was read). `Ok(None)` from `load` is not kept.
+    pub async fn get_or_load<E>(
+        &self,
+        key: &str,
+        load: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<V>, E> {
+        if let Some(row) = self.get(key) {
+            return Ok(Some(row));
+        }
+        let ticket = self.ticket();
+        let found = load.await?;
+        if let Some(row) = &found {
+            self.put(ticket, key, row.clone());
+        }
+        Ok(found)
+    }
+
     /// Keeps `row` for `key`, unless something changed since `ticket`.
     pub fn put(&self, ticket: Ticket, key: &str, row: V) {
         let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);

@@ -308,3 +308,15 @@ pub fn away_browser() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// Polls `check` until it is true; panics past one second. For changes made
+/// by another process (the CLI) or instance, which the server's caches see
+/// within a second (README, "When a change is seen").
+pub async fn within_a_second(what: &str, mut check: impl AsyncFnMut() -> bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{what}: not seen within one second");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, spawn_app, within_a_second};
 use crate::introspection::{introspect, introspect_raw};
 use crate::oidc::{code_with_scope, redeem, register};
 
@@ -41,16 +41,6 @@ async fn caches_warm(app: &TestApp) {
         assert!(started.elapsed() < Duration::from_secs(3), "the change watcher never heard from the database");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Polls `check` until it is true; returns how long it took (panics past 1 s).
-async fn within_a_second(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < Duration::from_secs(1), "{what}: not seen within one second");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    started.elapsed()
 }
 
 #[tokio::test]

@@ -121,15 +121,7 @@ impl Clients {
 
     /// A client's row, from memory when it cannot be stale.
     pub(crate) async fn row(&self, client_id: &str) -> Result<Option<ClientRow>, store::Error> {
-        if let Some(row) = self.rows.get(client_id) {
-            return Ok(Some(row));
-        }
-        let ticket = self.rows.ticket();
-        let found = self.store.conn().await?.db().find_client(client_id).await?;
-        if let Some(row) = &found {
-            self.rows.put(ticket, client_id, row.clone());
-        }
-        Ok(found)
+        self.rows.get_or_load(client_id, async { self.store.conn().await?.db().find_client(client_id).await }).await
     }
 
     fn now_millis(&self) -> i128 {

@@ -60,15 +60,13 @@ impl Tokens {
     pub(super) async fn check_access_token_at(&self, bearer: &str, now: i64) -> Result<Map<String, Value>, GrantError> {
         let claims = self.access_token_claims(bearer, now)?;
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
-        let live = match self.live.access.get(jti) {
-            Some(row) => row.expires_at > now,
-            None => {
-                let ticket = self.live.access.ticket();
-                let row = self.store.conn().await?.db().live_access(jti, now).await?;
-                row.map(|row| self.live.access.put(ticket, jti, row)).is_some()
-            }
-        };
-        if !live {
+        let row = self
+            .live
+            .access
+            .get_or_load(jti, async { self.store.conn().await?.db().live_access(jti, now).await })
+            .await?;
+        // A cached row may have expired since it was read.
+        if row.is_none_or(|row| row.expires_at <= now) {
             return Err(GrantError::invalid_token("the access token has been revoked"));
         }
         Ok(claims)
@@ -109,14 +107,11 @@ impl Tokens {
         // One query checks revocation, expiry and the user together (the hot path).
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
         // The JWT's `exp` (checked above) is the row's; a cached pair needs no time check.
-        let user = match self.live.users.get(jti) {
-            Some(user) => Some(user),
-            None => {
-                let ticket = self.live.users.ticket();
-                let user = self.store.conn().await?.db().live_access_user(jti, now).await?;
-                user.inspect(|u| self.live.users.put(ticket, jti, u.clone()))
-            }
-        };
+        let user = self
+            .live
+            .users
+            .get_or_load(jti, async { self.store.conn().await?.db().live_access_user(jti, now).await })
+            .await?;
         let Some(user) = user else {
             return Err(GrantError::invalid_token("the access token is revoked, or its user can no longer sign in"));
         };
